@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { SluiceConfig } from '../../infra/config';
+import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
+import { findPipeline } from '../pipelines';
+
+export interface RunOptions {
+  input?: string;
+  inputFile?: string;
+  id?: string;
+  wait?: boolean;
+}
+
+export function readInput(opts: RunOptions): unknown {
+  const text = opts.inputFile ? fs.readFileSync(opts.inputFile, 'utf8') : opts.input ?? '{}';
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--input${opts.inputFile ? `-file ${opts.inputFile}` : ''} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Starts a pipeline run; with `wait`, returns its result (or throws its failure). */
+export async function startRun(client: Client, config: SluiceConfig, pipelineName: string, opts: RunOptions) {
+  const p = findPipeline(pipelineName);
+  const input = readInput(opts);
+  // Fail before starting when the params are wrong: the same schema the workflow checks.
+  const parsed = p.params.safeParse(input);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+    throw new Error(`invalid params for pipeline ${p.name}: ${details}`);
+  }
+  const handle = await client.workflow.start(p.workflowType, {
+    taskQueue: config.queues.workflow,
+    workflowId: opts.id ?? `${p.name}-${randomUUID().slice(0, 8)}`,
+    args: [input],
+    typedSearchAttributes: [
+      { key: PipelineName, value: p.name },
+      { key: PipelineVersion, value: p.version },
+    ],
+    staticSummary: `pipeline ${p.name}@${p.version}`,
+  });
+  if (!opts.wait) return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: undefined };
+  try {
+    const result = await handle.result();
+    return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result };
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) {
+      const cause = e.cause as Error | undefined;
+      throw new Error(`run ${handle.workflowId} failed: ${cause?.message ?? e.message}`);
+    }
+    throw e;
+  }
+}

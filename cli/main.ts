@@ -1,0 +1,102 @@
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from '../infra/config';
+import { createPool } from '../infra/db/pool';
+import { migrate } from '../infra/db/migrate';
+import { listRuns } from '../infra/db/runs';
+import { resolveDatabaseUrl } from '../infra/stack/database-url';
+import { connectClient } from './client';
+import { runDemo } from './commands/demo';
+import { startRun } from './commands/run';
+import { setup } from './commands/setup';
+import { up } from './commands/up';
+
+const program = new Command('sluice')
+  .description('Durable, typed ML pipelines on Temporal')
+  .showHelpAfterError()
+  .addHelpText('after', `
+Examples:
+  sluice up                         start Temporal, PostgreSQL and both workers (Ctrl-C stops them)
+  sluice run hello --wait           run the first pipeline and print its result
+  sluice run hello --input '{"name":"Ada"}'
+  sluice demo                       start everything, run a pipeline end to end, stop`);
+
+program
+  .command('setup')
+  .description('install what Sluice needs (Temporal CLI, PostgreSQL, MinIO), cached outside the clone')
+  .option('--no-minio', 'skip the MinIO server (needed only for S3 artifacts and their tests)')
+  .option('--no-postgres', 'skip PostgreSQL (when DATABASE_URL points at a server)')
+  .action(async (o: { minio: boolean; postgres: boolean }) => {
+    const found = await setup({ minio: o.minio, postgres: o.postgres && !process.env.DATABASE_URL });
+    for (const [k, v] of Object.entries(found)) console.log(`${k.padEnd(9)} ${v}`);
+  });
+
+program
+  .command('up')
+  .description('start the local stack: Temporal dev server (UI on 8233), PostgreSQL, migrations, CPU and GPU workers')
+  .addOption(new Option('--ui-port <port>', 'Temporal UI port').default('8233'))
+  .action(async (o: { uiPort: string }) => up(loadConfig(), Number(o.uiPort)));
+
+program
+  .command('migrate')
+  .description('apply pending metadata migrations (idempotent)')
+  .action(async () => {
+    const config = loadConfig();
+    const db = createPool(await resolveDatabaseUrl(config), { max: 1, application: 'sluice-migrate' });
+    try {
+      const { applied } = await migrate(db);
+      console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database is up to date');
+    } finally {
+      await db.end();
+    }
+  });
+
+program
+  .command('run <pipeline>')
+  .description('start a pipeline run')
+  .option('-i, --input <json>', 'params as one JSON object', '{}')
+  .option('-f, --input-file <file>', 'params from a JSON file')
+  .option('--id <workflowId>', 'workflow id (default: <pipeline>-<random>)')
+  .option('-w, --wait', 'wait for the result and print it')
+  .option('--json', 'print JSON')
+  .action(async (name: string, o: { input: string; inputFile?: string; id?: string; wait?: boolean; json?: boolean }) => {
+    const config = loadConfig();
+    const client = await connectClient(config);
+    try {
+      const r = await startRun(client, config, name, o);
+      if (o.json) console.log(JSON.stringify(r, null, 2));
+      else {
+        console.log(`started ${name}: workflow ${r.workflowId} run ${r.runId}`);
+        if (r.result !== undefined) console.log(JSON.stringify(r.result, null, 2));
+      }
+    } finally {
+      await client.connection.close();
+    }
+  });
+
+program
+  .command('runs')
+  .description('list recent runs recorded in PostgreSQL')
+  .option('-p, --pipeline <name>', 'only this pipeline')
+  .option('-n, --limit <n>', 'how many', '20')
+  .option('--json', 'print JSON')
+  .action(async (o: { pipeline?: string; limit: string; json?: boolean }) => {
+    const config = loadConfig();
+    const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
+    try {
+      const rows = await listRuns(db, { pipeline: o.pipeline, limit: Number(o.limit) });
+      if (o.json) console.log(JSON.stringify(rows, null, 2));
+      else for (const r of rows) console.log(`${r.started_at.toISOString()}  ${r.status.padEnd(9)}  ${r.pipeline_name}@${r.pipeline_version}  ${r.workflow_id}`);
+    } finally {
+      await db.end();
+    }
+  });
+
+program
+  .command('demo')
+  .description('the main job: start the stack, run the demo pipeline end to end, stop')
+  .action(async () => runDemo(loadConfig()));
+
+program.parseAsync().catch((e: Error) => {
+  process.stderr.write(`sluice: ${e instanceof ConfigError ? e.message : e.message}\n`);
+  process.exit(e instanceof ConfigError ? 78 : 1);
+});

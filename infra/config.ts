@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { sluiceHome } from './paths';
+
+/**
+ * Every environment setting Sluice reads, in one schema. Workers, CLI and tests all go through
+ * `loadConfig()`, so a bad value fails at start with the variable's name and what was expected,
+ * and `temporal-compose.yml` is checked against the same list (test/compose.test.ts).
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().min(1);
+const queueName = z.string().regex(/^[A-Za-z0-9._-]+$/, 'a task queue name (letters, digits, . _ -)');
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. localhost:7233');
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h');
+
+export const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Unset: Sluice runs its own PostgreSQL cluster under .sluice/postgres. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// connection URL')
+    .optional(),
+  /** file:///abs/dir (default .sluice/artifacts) or s3://bucket[/prefix]. */
+  SLUICE_ARTIFACT_URL: z
+    .string()
+    .regex(/^(file:\/\/\/|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$))/, 'file:///absolute/dir or s3://bucket[/prefix]')
+    .optional(),
+  S3_ENDPOINT: z.url({ message: 'an http(s) URL such as http://localhost:9000' }).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
+  SLUICE_WORKFLOW_QUEUE: queueName.default('sluice'),
+  SLUICE_CPU_QUEUE: queueName.default('sluice-cpu'),
+  SLUICE_GPU_QUEUE: queueName.default('sluice-gpu'),
+  SLUICE_CPU_CONCURRENCY: positiveInt.default(4),
+  /** Unset: the number of GPUs found (1 with a logged CPU fallback when there is none). */
+  SLUICE_GPU_CONCURRENCY: positiveInt.optional(),
+  SLUICE_CPU_METRICS_PORT: port.default(9464),
+  SLUICE_GPU_METRICS_PORT: port.default(9465),
+  SLUICE_SHUTDOWN_GRACE: duration.default('30s'),
+  SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface SluiceConfig {
+  temporal: { address: string; namespace: string };
+  databaseUrl: string | undefined;
+  artifacts:
+    | { kind: 'local'; root: string }
+    | { kind: 's3'; bucket: string; prefix: string; endpoint: string; region: string; accessKey: string; secretKey: string };
+  queues: { workflow: string; cpu: string; gpu: string };
+  concurrency: { cpu: number; gpu: number | undefined };
+  metricsPorts: { cpu: number; gpu: number };
+  shutdownGrace: string;
+  logLevel: Env['SLUICE_LOG_LEVEL'];
+  home: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The variable names the schema knows, used by the compose consistency test and the README table. */
+export const configVariables = Object.keys(envSchema.shape) as (keyof Env)[];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
+  // Empty strings are treated as unset: `FOO= sluice up` should mean "use the default".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '?');
+      const got = env[name];
+      return `  ${name}: expected ${i.message}${got === undefined ? ' (not set)' : `, got ${JSON.stringify(redact(name, got))}`}`;
+    });
+    throw new ConfigError(`invalid Sluice configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const home = sluiceHome(env);
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE },
+    databaseUrl: e.DATABASE_URL,
+    artifacts: artifactConfig(e, home),
+    queues: { workflow: e.SLUICE_WORKFLOW_QUEUE, cpu: e.SLUICE_CPU_QUEUE, gpu: e.SLUICE_GPU_QUEUE },
+    concurrency: { cpu: e.SLUICE_CPU_CONCURRENCY, gpu: e.SLUICE_GPU_CONCURRENCY },
+    metricsPorts: { cpu: e.SLUICE_CPU_METRICS_PORT, gpu: e.SLUICE_GPU_METRICS_PORT },
+    shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
+    logLevel: e.SLUICE_LOG_LEVEL,
+    home,
+  };
+}
+
+function artifactConfig(e: Env, home: string): SluiceConfig['artifacts'] {
+  const url = e.SLUICE_ARTIFACT_URL ?? `file://${path.join(home, 'artifacts')}`;
+  if (url.startsWith('file://')) return { kind: 'local', root: decodeURIComponent(new URL(url).pathname) };
+  const u = new URL(url);
+  const missing = (['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const).filter((k) => !e[k]);
+  if (missing.length) {
+    throw new ConfigError(
+      `invalid Sluice configuration:\n${missing.map((k) => `  ${k}: expected a value because SLUICE_ARTIFACT_URL is ${url} (not set)`).join('\n')}`,
+    );
+  }
+  return {
+    kind: 's3',
+    bucket: u.hostname,
+    prefix: u.pathname.replace(/^\/+|\/+$/g, ''),
+    endpoint: e.S3_ENDPOINT!,
+    region: e.S3_REGION,
+    accessKey: e.S3_ACCESS_KEY!,
+    secretKey: e.S3_SECRET_KEY!,
+  };
+}
+
+/** Secrets never appear in errors or logs. */
+function redact(name: string, value: string): string {
+  if (/SECRET|PASSWORD|TOKEN/.test(name)) return '***';
+  if (name === 'DATABASE_URL') return value.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
+  return value;
+}
+
+export function parseDuration(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new ConfigError(`expected a duration such as 30s, got ${JSON.stringify(d)}`);
+  const n = Number(m[1]);
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}

@@ -1,0 +1,33 @@
+import pg from 'pg';
+
+// int8 (bigint) as JS number is lossy above 2^53: return counts and sizes as strings only
+// when they could overflow. Sizes and counts here stay far below that, so parse them.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
+});
+
+export type Db = pg.Pool;
+
+export function createPool(url: string, opts: { max?: number; application?: string } = {}): Db {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 5, application_name: opts.application ?? 'sluice' });
+  // An idle client losing its server (PostgreSQL restart) must not crash the worker; the next
+  // query reconnects and a failing activity is retried by Temporal.
+  pool.on('error', (err) => process.stderr.write(`[db] idle client error: ${err.message}\n`));
+  return pool;
+}
+
+export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}

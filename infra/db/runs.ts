@@ -1,0 +1,113 @@
+import type { Db } from './pool';
+
+/**
+ * The run bookkeeping every pipeline writes. Each write is an upsert on a natural key, so an
+ * activity retried after a crash records the same rows again instead of adding new ones.
+ */
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type StepStatus = 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
+
+export interface RunStart {
+  runId: string;
+  workflowId: string;
+  pipelineName: string;
+  pipelineVersion: string;
+  params: unknown;
+}
+
+export async function recordRunStart(db: Db, r: RunStart): Promise<void> {
+  await db.query(
+    `INSERT INTO runs (run_id, workflow_id, pipeline_name, pipeline_version, params, status)
+     VALUES ($1, $2, $3, $4, $5, 'running')
+     ON CONFLICT (run_id) DO NOTHING`,
+    [r.runId, r.workflowId, r.pipelineName, r.pipelineVersion, JSON.stringify(r.params ?? {})],
+  );
+}
+
+export async function recordRunEnd(db: Db, runId: string, status: Exclude<RunStatus, 'running'>, error?: string): Promise<void> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET status = $2, ended_at = COALESCE(ended_at, now()), error = $3 WHERE run_id = $1`,
+    [runId, status, error ?? null],
+  );
+  if (!rowCount) throw new Error(`run ${runId} was never recorded as started`);
+}
+
+export async function recordStepStart(
+  db: Db,
+  s: { runId: string; stepName: string; stepVersion: string; queue: string; attempt: number },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO step_runs (run_id, step_name, step_version, queue, status, attempt)
+     VALUES ($1, $2, $3, $4, 'running', $5)
+     ON CONFLICT (run_id, step_name) DO UPDATE
+       SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), ended_at = NULL, error = NULL`,
+    [s.runId, s.stepName, s.stepVersion, s.queue, s.attempt],
+  );
+}
+
+export async function recordStepEnd(
+  db: Db,
+  s: { runId: string; stepName: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE step_runs SET status = $3, ended_at = now(), outputs = $4, error = $5 WHERE run_id = $1 AND step_name = $2`,
+    [s.runId, s.stepName, s.status, s.outputs === undefined ? null : JSON.stringify(s.outputs), s.error ?? null],
+  );
+}
+
+export interface ArtifactRecord {
+  uri: string;
+  sha256: string;
+  size: number;
+  mediaType?: string;
+}
+
+/**
+ * Registers an artifact and the edge "step_run produced artifact". Content addressing makes the
+ * URI stable across retries, so both inserts are no-ops the second time.
+ */
+export async function recordStepOutput(db: Db, runId: string, stepName: string, a: ArtifactRecord): Promise<void> {
+  await db.query(
+    `INSERT INTO artifacts (uri, sha256, size_bytes, media_type) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (uri) DO NOTHING`,
+    [a.uri, a.sha256, a.size, a.mediaType ?? null],
+  );
+  await recordEdge(db, { from: ['step_run', `${runId}/${stepName}`], relation: 'produced', to: ['artifact', a.uri], runId });
+}
+
+export async function recordStepInput(db: Db, runId: string, stepName: string, uri: string): Promise<void> {
+  await recordEdge(db, { from: ['artifact', uri], relation: 'consumed_by', to: ['step_run', `${runId}/${stepName}`], runId });
+}
+
+export async function recordEdge(
+  db: Db,
+  e: { from: [kind: string, id: string]; relation: string; to: [kind: string, id: string]; runId?: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO lineage_edges (from_kind, from_id, relation, to_kind, to_id, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (from_kind, from_id, relation, to_kind, to_id) DO NOTHING`,
+    [e.from[0], e.from[1], e.relation, e.to[0], e.to[1], e.runId ?? null],
+  );
+}
+
+export interface RunRow {
+  run_id: string;
+  workflow_id: string;
+  pipeline_name: string;
+  pipeline_version: string;
+  status: RunStatus;
+  started_at: Date;
+  ended_at: Date | null;
+  error: string | null;
+}
+
+export async function listRuns(db: Db, opts: { pipeline?: string; limit?: number } = {}): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT run_id, workflow_id, pipeline_name, pipeline_version, status, started_at, ended_at, error
+       FROM runs WHERE ($1::text IS NULL OR pipeline_name = $1) ORDER BY started_at DESC LIMIT $2`,
+    [opts.pipeline ?? null, opts.limit ?? 50],
+  );
+  return rows;
+}

@@ -1,0 +1,50 @@
+import { Worker } from '@temporalio/worker';
+import { createCpuActivities } from '../activities/cpu';
+import { loadConfig } from '../infra/config';
+import { migrate } from '../infra/db/migrate';
+import { createLogger } from '../infra/log';
+import { openActivityDeps } from './deps';
+import { createQueueActivities } from './queue-activities';
+import { connect, installRuntime, workflowSource } from './runtime';
+
+/**
+ * The CPU worker: runs workflow code (queue `sluice`) and CPU steps (queue `sluice-cpu`).
+ * Applies pending migrations first; concurrent starters serialise on an advisory lock.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ worker: 'cpu' }, config.logLevel);
+  installRuntime(config.metricsPorts.cpu, config.logLevel);
+  const deps = await openActivityDeps(config, log, 'sluice-cpu-worker');
+  const { applied } = await migrate(deps.db);
+  if (applied.length) log.info('applied migrations', { applied });
+  const connection = await connect(config);
+  const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace };
+  const workflowWorker = await Worker.create({ ...common, taskQueue: config.queues.workflow,
+    ...workflowSource(),
+    activities: createQueueActivities(config),
+  });
+  const activityWorker = await Worker.create({
+    ...common,
+    taskQueue: config.queues.cpu,
+    activities: createCpuActivities(deps),
+    maxConcurrentActivityTaskExecutions: config.concurrency.cpu,
+  });
+  log.info('cpu worker ready', {
+    queues: [config.queues.workflow, config.queues.cpu],
+    temporal: config.temporal.address,
+    metrics: `:${config.metricsPorts.cpu}/metrics`,
+  });
+  try {
+    await Promise.all([workflowWorker.run(), activityWorker.run()]);
+  } finally {
+    await connection.close();
+    await deps.close();
+    log.info('cpu worker stopped');
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`cpu worker failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

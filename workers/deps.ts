@@ -1,0 +1,14 @@
+import type { ActivityDeps } from '../activities/context';
+import { openArtifactStore } from '../infra/artifacts';
+import type { SluiceConfig } from '../infra/config';
+import { createPool } from '../infra/db/pool';
+import { resolveDatabaseUrl } from '../infra/stack/database-url';
+import type { Logger } from '../infra/log';
+
+/** The shared resources activities use, opened once per worker process. */
+export async function openActivityDeps(config: SluiceConfig, log: Logger, application: string): Promise<ActivityDeps & { close(): Promise<void> }> {
+  const url = await resolveDatabaseUrl(config);
+  const db = createPool(url, { application, max: Math.max(4, config.concurrency.cpu + 2) });
+  const store = await openArtifactStore(config.artifacts);
+  return { config, db, store, log, close: () => db.end() };
+}

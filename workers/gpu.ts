@@ -1,0 +1,44 @@
+import { Worker } from '@temporalio/worker';
+import { createGpuActivities } from '../activities/gpu';
+import { loadConfig } from '../infra/config';
+import { createLogger } from '../infra/log';
+import { openActivityDeps } from './deps';
+import { detectGpus } from './gpu-devices';
+import { connect, installRuntime } from './runtime';
+
+/**
+ * The GPU worker: GPU steps on queue `sluice-gpu`, one at a time per GPU. Without a usable GPU
+ * it still serves the queue on the CPU (concurrency 1) and says so, so the whole system runs
+ * and is tested on machines without one.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ worker: 'gpu' }, config.logLevel);
+  const gpu = detectGpus();
+  if (gpu.fallbackReason) log.warn('GPU steps will run on the CPU', { reason: gpu.fallbackReason });
+  const concurrency = config.concurrency.gpu ?? Math.max(1, gpu.count);
+  installRuntime(config.metricsPorts.gpu, config.logLevel);
+  const deps = await openActivityDeps(config, log, 'sluice-gpu-worker');
+  const connection = await connect(config);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.queues.gpu,
+    activities: createGpuActivities(deps, gpu),
+    maxConcurrentActivityTaskExecutions: concurrency,
+    shutdownGraceTime: config.shutdownGrace,
+  });
+  log.info('gpu worker ready', { queue: config.queues.gpu, concurrency, provider: gpu.provider, gpus: gpu.count, metrics: `:${config.metricsPorts.gpu}/metrics` });
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await deps.close();
+    log.info('gpu worker stopped');
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`gpu worker failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
