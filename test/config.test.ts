@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, parseDuration } from '../infra/config';
+
+test('defaults give a working local configuration', () => {
+  const c = loadConfig({ SLUICE_HOME: '/tmp/sluice-home' });
+  assert.equal(c.temporal.address, 'localhost:7233');
+  assert.equal(c.temporal.namespace, 'default');
+  assert.deepEqual(c.queues, { workflow: 'sluice', cpu: 'sluice-cpu', gpu: 'sluice-gpu' });
+  assert.deepEqual(c.artifacts, { kind: 'local', root: '/tmp/sluice-home/artifacts' });
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.concurrency.gpu, undefined);
+});
+
+test('a bad value fails with the variable name and what was expected', () => {
+  assert.throws(
+    () => loadConfig({ TEMPORAL_ADDRESS: 'not an address', SLUICE_CPU_METRICS_PORT: '99999' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /TEMPORAL_ADDRESS: expected host:port/);
+      assert.match(e.message, /"not an address"/);
+      assert.match(e.message, /SLUICE_CPU_METRICS_PORT/);
+      return true;
+    },
+  );
+});
+
+test('S3 artifacts require endpoint and credentials, named when missing', () => {
+  assert.throws(() => loadConfig({ SLUICE_ARTIFACT_URL: 's3://bucket/prefix', S3_ENDPOINT: 'http://localhost:9000' }), /S3_ACCESS_KEY[\s\S]*S3_SECRET_KEY/);
+  const c = loadConfig({
+    SLUICE_ARTIFACT_URL: 's3://my-bucket/some/prefix/',
+    S3_ENDPOINT: 'http://minio:9000',
+    S3_ACCESS_KEY: 'ak',
+    S3_SECRET_KEY: 'sk',
+  });
+  assert.deepEqual(c.artifacts, {
+    kind: 's3', bucket: 'my-bucket', prefix: 'some/prefix', endpoint: 'http://minio:9000', region: 'us-east-1', accessKey: 'ak', secretKey: 'sk',
+  });
+});
+
+test('secrets never appear in configuration errors', () => {
+  try {
+    loadConfig({ DATABASE_URL: 'mysql://user:hunter2@db/x', S3_SECRET_KEY: '' });
+    assert.fail('expected a ConfigError');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /DATABASE_URL/);
+    assert.doesNotMatch(e.message, /hunter2/);
+  }
+  try {
+    loadConfig({ DATABASE_URL: 'postgres://u:pw@h/db', SLUICE_ARTIFACT_URL: 'ftp://x' });
+    assert.fail('expected a ConfigError');
+  } catch (e) {
+    assert.match((e as Error).message, /SLUICE_ARTIFACT_URL/);
+  }
+});
+
+test('empty variables mean "use the default"', () => {
+  assert.equal(loadConfig({ TEMPORAL_NAMESPACE: '' }).temporal.namespace, 'default');
+});
+
+test('durations parse with units', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('30s'), 30_000);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.throws(() => loadConfig({ SLUICE_SHUTDOWN_GRACE: '30 seconds' }), /SLUICE_SHUTDOWN_GRACE: expected a duration/);
+});

@@ -1,0 +1,133 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { openArtifactStore, type ArtifactRef } from '../infra/artifacts';
+import { createPool, type Db } from '../infra/db/pool';
+import { projectRoot } from '../infra/paths';
+import { helloStateQuery } from '../workflows/hello';
+import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+
+describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {
+  let temporal: Awaited<ReturnType<typeof useTemporal>>;
+  let pgh: Awaited<ReturnType<typeof usePostgres>>;
+  let workers: TestWorkers;
+  let client: Client;
+  let db: Db;
+
+  before(async () => {
+    [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
+    workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
+    client = await temporalClient(temporal.address);
+    db = createPool(pgh.url);
+  });
+  after(async () => {
+    await workers?.stop();
+    await client?.connection.close();
+    await db?.end();
+    await pgh?.stop();
+    await temporal?.stop();
+  });
+
+  const start = (input: unknown) =>
+    client.workflow.start('hello', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('hello-'), args: [input] });
+
+  test('runs one step on each queue, writes artifacts and records the run', async () => {
+    const handle = await start({ name: 'Ada' });
+    const result = (await handle.result()) as { runId: string; greeting: ArtifactRef; report: ArtifactRef; device: { provider: string } };
+
+    const store = await openArtifactStore(workers.config.artifacts);
+    const greeting = await store.getBuffer(result.greeting);
+    assert.equal(greeting.toString(), 'Hello, Ada!\n');
+    assert.equal(crypto.createHash('sha256').update(greeting).digest('hex'), result.greeting.sha256);
+    const report = JSON.parse((await store.getBuffer(result.report)).toString());
+    assert.equal(report.greeting, 'Hello, Ada!\n', 'the GPU step read the CPU step artifact');
+    assert.equal(report.device.provider, result.device.provider);
+
+    const run = await db.query('SELECT * FROM runs WHERE run_id = $1', [result.runId]);
+    assert.equal(run.rows[0].status, 'succeeded');
+    assert.equal(run.rows[0].pipeline_name, 'hello');
+    assert.deepEqual(run.rows[0].params, { name: 'Ada', delayMs: 0 });
+    const steps = await db.query('SELECT step_name, queue, status FROM step_runs WHERE run_id = $1 ORDER BY step_name', [result.runId]);
+    assert.deepEqual(steps.rows, [
+      { step_name: 'greet', queue: 'cpu', status: 'succeeded' },
+      { step_name: 'inspect-device', queue: 'gpu', status: 'succeeded' },
+    ]);
+    const edges = await db.query('SELECT from_id, relation, to_id FROM lineage_edges WHERE run_id = $1 ORDER BY relation, from_id', [result.runId]);
+    assert.deepEqual(edges.rows, [
+      { from_id: result.greeting.uri, relation: 'consumed_by', to_id: `${result.runId}/inspect-device` },
+      { from_id: `${result.runId}/greet`, relation: 'produced', to_id: result.greeting.uri },
+      { from_id: `${result.runId}/inspect-device`, relation: 'produced', to_id: result.report.uri },
+    ]);
+
+    const desc = await handle.describe();
+    assert.deepEqual(desc.searchAttributes.PipelineName, ['hello']);
+    const state = await handle.query(helloStateQuery);
+    assert.equal(state.greet.status, 'done');
+    assert.equal(state['inspect-device'].status, 'done');
+  });
+
+  test('an empty object means all defaults, as the Temporal UI sends it', async () => {
+    const result = (await (await start({})).result()) as { greeting: ArtifactRef };
+    const store = await openArtifactStore(workers.config.artifacts);
+    assert.equal((await store.getBuffer(result.greeting)).toString(), 'Hello, world!\n');
+  });
+
+  test('bad params fail at once, non-retryably, naming the field', async () => {
+    const handle = await start({ name: 42, delayMs: -1 });
+    await assert.rejects(handle.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      assert.ok(e.cause instanceof ApplicationFailure);
+      assert.equal(e.cause.nonRetryable, true);
+      assert.equal(e.cause.type, 'InvalidParams');
+      assert.match(e.cause.message, /name: .*expected string/i);
+      assert.match(e.cause.message, /delayMs: /);
+      return true;
+    });
+    const steps = await db.query(`SELECT count(*)::int AS n FROM runs WHERE workflow_id = $1`, [handle.workflowId]);
+    assert.equal(steps.rows[0].n, 0, 'nothing ran');
+  });
+
+  test('workers serve Prometheus metrics', async () => {
+    for (const port of [workers.config.metricsPorts.cpu, workers.config.metricsPorts.gpu]) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(text, /^temporal_\w+/m, `Temporal metrics on :${port}`);
+    }
+  });
+
+  test('`sluice run hello --wait --json` starts and finishes a run from the CLI', async () => {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), 'run', 'hello', '--wait', '--json', '--input', '{"name":"CLI"}'], {
+        env: workers.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`exit ${code}: ${stderr}`))));
+    });
+    const r = JSON.parse(out);
+    assert.match(r.workflowId, /^hello-/);
+    const row = await db.query('SELECT status, params FROM runs WHERE run_id = $1', [r.runId]);
+    assert.equal(row.rows[0].status, 'succeeded');
+    assert.equal(row.rows[0].params.name, 'CLI');
+  });
+
+  test('the CLI refuses bad params before starting anything', async () => {
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), 'run', 'hello', '--input', '{"nme":"typo"}'], {
+        env: workers.env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('exit', (c) => resolve({ code: c, stderr: err }));
+    });
+    assert.equal(code, 1);
+    assert.match(stderr, /invalid params for pipeline hello: .*nme/);
+  });
+});

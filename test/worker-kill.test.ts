@@ -1,0 +1,71 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Client } from '@temporalio/client';
+import { createPool, type Db } from '../infra/db/pool';
+import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+
+let temporal: Awaited<ReturnType<typeof useTemporal>>;
+let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let workers: TestWorkers;
+let client: Client;
+let db: Db;
+
+before(async () => {
+  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
+  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
+  client = await temporalClient(temporal.address);
+  db = createPool(pgh.url);
+});
+after(async () => {
+  await workers?.stop();
+  await client?.connection.close();
+  await db?.end();
+  await pgh?.stop();
+  await temporal?.stop();
+});
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('SIGKILL of the CPU worker mid-step: a new worker finishes the run with exactly one recorded output', async () => {
+  const handle = await client.workflow.start('hello', {
+    taskQueue: workers.config.queues.workflow,
+    workflowId: uniqueId('kill-'),
+    args: [{ name: 'crash', delayMs: 6000 }],
+  });
+  const runId = handle.firstExecutionRunId;
+  // Wait until the greet step has published and recorded its output and is still running.
+  await waitFor('greet to record its output', async () => {
+    const { rows } = await db.query(
+      `SELECT 1 FROM step_runs s JOIN lineage_edges e ON e.from_id = s.run_id || '/greet' AND e.relation = 'produced'
+        WHERE s.run_id = $1 AND s.step_name = 'greet' AND s.status = 'running'`,
+      [runId],
+    );
+    return rows.length ? true : undefined;
+  });
+  const killed = workers.cpu!;
+  killed.child.kill('SIGKILL');
+  await new Promise((r) => killed.child.once('exit', r));
+  await workers.startWorker('cpu');
+
+  const result = (await handle.result()) as { greeting: { uri: string } };
+  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
+  assert.equal(step.rows[0].status, 'succeeded');
+  assert.ok(step.rows[0].attempt >= 2, `greet was retried after the kill (attempt ${step.rows[0].attempt})`);
+  const outputs = await db.query(
+    `SELECT to_id FROM lineage_edges WHERE run_id = $1 AND from_id = $2 AND relation = 'produced'`,
+    [runId, `${runId}/greet`],
+  );
+  assert.deepEqual(outputs.rows.map((r) => r.to_id), [result.greeting.uri], 'exactly one recorded output');
+  const artifacts = await db.query('SELECT count(*)::int AS n FROM artifacts WHERE uri = $1', [result.greeting.uri]);
+  assert.equal(artifacts.rows[0].n, 1);
+  const run = await db.query('SELECT status FROM runs WHERE run_id = $1', [runId]);
+  assert.equal(run.rows[0].status, 'succeeded');
+});
