@@ -43,6 +43,14 @@ export const envSchema = z.object({
   SLUICE_GPU_METRICS_PORT: port.default(9465),
   SLUICE_SHUTDOWN_GRACE: duration.default('30s'),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Project-local state (embedded PostgreSQL, Temporal's SQLite file, local artifacts). Default: <repo>/.sluice */
+  SLUICE_HOME: z.string().startsWith('/', 'an absolute directory path').optional(),
+  /** Where setup caches the Temporal CLI and MinIO builds. Default: ~/.cache/sluice */
+  SLUICE_CACHE_DIR: z.string().startsWith('/', 'an absolute directory path').optional(),
+  /** Use this temporal binary instead of the pinned, cached one. */
+  SLUICE_TEMPORAL_BIN: z.string().startsWith('/', 'an absolute file path').optional(),
+  /** A prebuilt workflow bundle (built once by tests and images) instead of bundling at worker start. */
+  SLUICE_WORKFLOW_BUNDLE: z.string().startsWith('/', 'an absolute file path').optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -59,6 +67,7 @@ export interface SluiceConfig {
   shutdownGrace: string;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
+  workflowBundle: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
     logLevel: e.SLUICE_LOG_LEVEL,
     home,
+    workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,
   };
 }
 

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const connection = await connect(config);
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace };
   const workflowWorker = await Worker.create({ ...common, taskQueue: config.queues.workflow,
-    ...workflowSource(),
+    ...workflowSource(config),
     activities: createQueueActivities(config),
   });
   const activityWorker = await Worker.create({

@@ -24,8 +24,8 @@ export function connect(config: SluiceConfig): Promise<NativeConnection> {
  * Workflow code: a prebuilt bundle when SLUICE_WORKFLOW_BUNDLE points at one (tests and images
  * build it once), otherwise bundled from source at start.
  */
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
+export function workflowSource(config: SluiceConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = config.workflowBundle;
   if (bundle) return { workflowBundle: { codePath: bundle } };
   return { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') };
 }

@@ -7,10 +7,17 @@ export async function up(config: SluiceConfig, uiPort: number): Promise<void> {
   await setup({ minio: false, postgres: !config.databaseUrl });
   const stack = await startStack({ config, uiPort });
   console.log(`\nSluice is up.\n  Temporal UI:  ${stack.uiUrl ?? '(external server)'}\n  Temporal:     ${stack.temporalAddress}\n  Logs:         ${config.home}/logs\nPress Ctrl-C to stop.`);
+  // Ctrl-C reaches us more than once (the terminal and the tsx/npm wrappers all forward it):
+  // the first starts an orderly stop, later ones are acknowledged instead of killing us halfway.
+  let stopping = false;
   await new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const onSignal = () => {
+      if (stopping) return void console.log('still stopping: workers are finishing their steps…');
+      stopping = true;
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   console.log('\nstopping…');
   await stack.stop();

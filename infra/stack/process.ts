@@ -39,6 +39,11 @@ export async function waitForPort(port: number, opts: { host?: string; timeoutMs
   throw new Error(`${opts.what} did not listen on port ${port} within ${opts.timeoutMs ?? 30_000} ms`);
 }
 
+const orphans = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of orphans) c.kill('SIGKILL');
+});
+
 export interface Service {
   name: string;
   child: ChildProcess;
@@ -52,8 +57,12 @@ export interface Service {
  */
 export function startService(name: string, cmd: string, args: string[], opts: SpawnOptions & { logFile: string }): Service {
   const log = fs.openSync(opts.logFile, 'a');
-  const child = spawn(cmd, args, { ...opts, stdio: ['ignore', log, log] });
+  // Own process group: a Ctrl-C in the terminal reaches only us, and we stop services in order
+  // (workers drain first, then Temporal, then PostgreSQL). If we die, they die with us.
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);
+  orphans.add(child);
+  child.once('exit', () => orphans.delete(child));
   return {
     name,
     child,
