@@ -1,0 +1,57 @@
+/**
+ * Typed references: placeholders for values known only at run time (params, earlier outputs, the
+ * current item of a fan-out). `Ref<T>` carries T as a phantom type, so wiring a Ref<number> where
+ * a string is expected is a compile error. At run time a ref is only a source and a path.
+ */
+
+export const REF = '__sluiceRef' as const;
+
+export type RefSource =
+  | { kind: 'params' }
+  | { kind: 'node'; node: string }
+  | { kind: 'item'; node: string };
+
+export interface RefData {
+  source: RefSource;
+  path: string[];
+  /** The pipeline builder that made this ref: a ref used in another pipeline is a compile error. */
+  owner: object;
+}
+
+export interface Ref<T> {
+  readonly [REF]: RefData;
+  /** Phantom: never set, exists so that Ref<A> is assignable to Ref<B> only when A is to B. */
+  readonly __type?: T;
+}
+
+type Leaf = string | number | boolean | bigint | null | undefined | Date | readonly unknown[];
+
+/** A ref that also offers refs to its fields: `ingest.output.dataset.uri`. */
+export type RefTree<T> = Ref<T> &
+  ([NonNullable<T>] extends [Leaf] ? unknown : { readonly [K in keyof NonNullable<T> & string]-?: RefTree<NonNullable<T>[K]> });
+
+/** A binding for a value of type T: a literal, a ref, or an object whose fields are bindings. */
+export type Binding<T> = T | Ref<T> | (T extends Leaf ? never : T extends object ? { [K in keyof T]: Binding<T[K]> } : never);
+
+export function isRef(x: unknown): x is Ref<unknown> {
+  return typeof x === 'function' || (typeof x === 'object' && x !== null) ? (x as Record<string, unknown>)[REF] !== undefined && typeof (x as Record<string, unknown>)[REF] === 'object' : false;
+}
+
+export function refData(x: Ref<unknown>): RefData {
+  return x[REF];
+}
+
+/** Builds a RefTree at run time: any property access extends the path. */
+export function makeRef<T>(data: RefData): RefTree<T> {
+  return new Proxy({} as RefTree<T>, {
+    get(_t, prop) {
+      if (prop === REF) return data;
+      // Not thenable, not a primitive: keeps refs from being awaited or coerced by accident.
+      if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
+      return makeRef({ ...data, path: [...data.path, prop] });
+    },
+    has(_t, prop) {
+      return prop === REF;
+    },
+  });
+}

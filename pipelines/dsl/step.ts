@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/** Temporal-style duration strings ('30s', '5m', '1h', '500ms'). */
+export type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+export type Queue = 'cpu' | 'gpu';
+
+export interface RetryPolicy {
+  maximumAttempts?: number;
+  initialInterval?: Duration;
+  maximumInterval?: Duration;
+  backoffCoefficient?: number;
+  /** Error types (ApplicationFailure.type) never retried, beyond the always non-retryable bad-input ones. */
+  nonRetryableErrorTypes?: string[];
+}
+
+export interface CachePolicy {
+  enabled: boolean;
+  /**
+   * 'code' (default): the key includes a fingerprint of the implementation's source and the
+   * project modules it imports, so editing the step invalidates its cache by itself.
+   * 'version': only the declared version counts: bump it to invalidate.
+   */
+  key?: 'code' | 'version';
+}
+
+/**
+ * A step's signature: everything the engine (workflow code) needs to schedule it, and nothing
+ * that runs it. Implementations are bound on the worker side (activities/), so workflow code can
+ * import signatures without pulling in Node APIs.
+ */
+export interface StepSignature<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  readonly kind: 'sluice.step';
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly input: I;
+  readonly output: O;
+  readonly queue: Queue;
+  readonly retry: RetryPolicy;
+  readonly timeouts: { startToClose: Duration; heartbeat?: Duration; scheduleToClose?: Duration };
+  readonly cache: CachePolicy;
+}
+
+export type AnyStep = StepSignature<z.ZodType, z.ZodType>;
+
+export interface StepOptions<I extends z.ZodType, O extends z.ZodType> {
+  name: string;
+  version?: string;
+  description?: string;
+  input: I;
+  output: O;
+  queue?: Queue;
+  retry?: RetryPolicy;
+  timeouts?: Partial<StepSignature['timeouts']>;
+  /** `false` turns caching off for this step; default: on, keyed by code. */
+  cache?: boolean | CachePolicy;
+}
+
+const STEP_NAME = /^[a-z][a-z0-9]*([.-][a-z0-9]+)*$/;
+
+export function step<I extends z.ZodType, O extends z.ZodType>(o: StepOptions<I, O>): StepSignature<I, O> {
+  if (!STEP_NAME.test(o.name)) {
+    throw new Error(`step name "${o.name}" must be lowercase words joined by "." or "-" (e.g. "ingest.csv")`);
+  }
+  const cache: CachePolicy = o.cache === undefined || o.cache === true ? { enabled: true, key: 'code' } : o.cache === false ? { enabled: false } : o.cache;
+  const retry: RetryPolicy = { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2, ...o.retry };
+  const sig: StepSignature<I, O> = {
+    kind: 'sluice.step',
+    name: o.name,
+    version: o.version ?? '1',
+    description: o.description,
+    input: o.input,
+    output: o.output,
+    queue: o.queue ?? 'cpu',
+    retry,
+    timeouts: { startToClose: '30m', ...o.timeouts },
+    cache,
+  };
+  return Object.freeze(sig);
+}
+
+export function isStep(x: unknown): x is AnyStep {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'sluice.step';
+}
