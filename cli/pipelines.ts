@@ -1,21 +1,14 @@
-import type { z } from 'zod';
-import { HELLO_PIPELINE, helloParams } from '../pipelines/hello';
+import { loadConfig } from '../infra/config';
+import { loadRegistry, type Registry } from '../workers/registry';
 
-/** Pipelines the CLI can start, by name: workflow type and params schema. */
-export interface PipelineEntry {
-  name: string;
-  version: string;
-  workflowType: string;
-  params: z.ZodType;
-  description: string;
+/** The registry as the CLI sees it: the same pipelines the workers serve. */
+export async function cliRegistry(): Promise<Registry> {
+  return loadRegistry(loadConfig());
 }
 
-export const PIPELINES: PipelineEntry[] = [
-  { ...HELLO_PIPELINE, workflowType: 'hello', params: helloParams, description: 'one step on each queue, an artifact, the run recorded' },
-];
-
-export function findPipeline(name: string): PipelineEntry {
-  const p = PIPELINES.find((x) => x.name === name);
-  if (!p) throw new Error(`unknown pipeline "${name}"; known: ${PIPELINES.map((x) => x.name).join(', ')}`);
-  return p;
+export function findPipeline(reg: Registry, name: string) {
+  const def = reg.pipelines.get(name);
+  const spec = reg.specs.get(name);
+  if (!def || !spec) throw new Error(`unknown pipeline "${name}"; known: ${[...reg.pipelines.keys()].join(', ')}`);
+  return { def, spec };
 }

@@ -51,6 +51,8 @@ export const envSchema = z.object({
   SLUICE_TEMPORAL_BIN: z.string().startsWith('/', 'an absolute file path').optional(),
   /** A prebuilt workflow bundle (built once by tests and images) instead of bundling at worker start. */
   SLUICE_WORKFLOW_BUNDLE: z.string().startsWith('/', 'an absolute file path').optional(),
+  /** A module adding pipelines and step implementations (exports `pipelines` and `implementations`). */
+  SLUICE_EXTRA_PIPELINES: z.string().startsWith('/', 'an absolute file path').optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -68,6 +70,7 @@ export interface SluiceConfig {
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
   workflowBundle: string | undefined;
+  extraPipelines: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     logLevel: e.SLUICE_LOG_LEVEL,
     home,
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,
+    extraPipelines: e.SLUICE_EXTRA_PIPELINES,
   };
 }
 

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { openArtifactStore, type ArtifactRef } from '../infra/artifacts';
 import { createPool, type Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
-import { helloStateQuery } from '../workflows/hello';
+import { runStateQuery } from '../workflows/engine/run-pipeline';
 import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
 describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {
@@ -37,7 +37,8 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
 
   test('runs one step on each queue, writes artifacts and records the run', async () => {
     const handle = await start({ name: 'Ada' });
-    const result = (await handle.result()) as { runId: string; greeting: ArtifactRef; report: ArtifactRef; device: { provider: string } };
+    const run_ = (await handle.result()) as { runId: string; outputs: { greeting: ArtifactRef; report: ArtifactRef; device: { provider: string } } };
+    const result = { runId: run_.runId, ...run_.outputs };
 
     const store = await openArtifactStore(workers.config.artifacts);
     const greeting = await store.getBuffer(result.greeting);
@@ -65,15 +66,18 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
 
     const desc = await handle.describe();
     assert.deepEqual(desc.searchAttributes.PipelineName, ['hello']);
-    const state = await handle.query(helloStateQuery);
-    assert.equal(state.greet.status, 'done');
-    assert.equal(state['inspect-device'].status, 'done');
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.status, 'succeeded');
+    assert.equal(state.nodes.greet!.status, 'done');
+    assert.equal(state.nodes['inspect-device']!.status, 'done');
+    assert.equal(state.nodes['inspect-device']!.queue, 'gpu');
+    assert.deepEqual(state.nodes.greet!.output, { greeting: result.greeting });
   });
 
   test('an empty object means all defaults, as the Temporal UI sends it', async () => {
-    const result = (await (await start({})).result()) as { greeting: ArtifactRef };
+    const result = (await (await start({})).result()) as { outputs: { greeting: ArtifactRef } };
     const store = await openArtifactStore(workers.config.artifacts);
-    assert.equal((await store.getBuffer(result.greeting)).toString(), 'Hello, world!\n');
+    assert.equal((await store.getBuffer(result.outputs.greeting)).toString(), 'Hello, world!\n');
   });
 
   test('bad params fail at once, non-retryably, naming the field', async () => {
@@ -84,6 +88,7 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
       assert.equal(e.cause.nonRetryable, true);
       assert.equal(e.cause.type, 'InvalidParams');
       assert.match(e.cause.message, /name: .*expected string/i);
+      assert.match(e.cause.message, /pipeline hello/);
       assert.match(e.cause.message, /delayMs: /);
       return true;
     });

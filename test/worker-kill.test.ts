@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { casKey, openArtifactStore } from '../infra/artifacts';
 import { createPool, type Db } from '../infra/db/pool';
 import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
@@ -41,21 +43,19 @@ test('SIGKILL of the CPU worker mid-step: a new worker finishes the run with exa
     args: [{ name: 'crash', delayMs: 6000 }],
   });
   const runId = handle.firstExecutionRunId;
-  // Wait until the greet step has published and recorded its output and is still running.
-  await waitFor('greet to record its output', async () => {
-    const { rows } = await db.query(
-      `SELECT 1 FROM step_runs s JOIN lineage_edges e ON e.from_id = s.run_id || '/greet' AND e.relation = 'produced'
-        WHERE s.run_id = $1 AND s.step_name = 'greet' AND s.status = 'running'`,
-      [runId],
-    );
-    return rows.length ? true : undefined;
+  // Wait until the greet step has published its artifact and is still running.
+  const store = await openArtifactStore(workers.config.artifacts);
+  const expectedKey = casKey(crypto.createHash('sha256').update('Hello, crash!\n').digest('hex'));
+  await waitFor('greet to publish its artifact', async () => {
+    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_name = 'greet' AND status = 'running'`, [runId]);
+    return rows.length && (await store.exists(expectedKey)) ? true : undefined;
   });
   const killed = workers.cpu!;
   killed.child.kill('SIGKILL');
   await new Promise((r) => killed.child.once('exit', r));
   await workers.startWorker('cpu');
 
-  const result = (await handle.result()) as { greeting: { uri: string } };
+  const result = ((await handle.result()) as { outputs: { greeting: { uri: string } } }).outputs;
   const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
   assert.equal(step.rows[0].status, 'succeeded');
   assert.ok(step.rows[0].attempt >= 2, `greet was retried after the kill (attempt ${step.rows[0].attempt})`);

@@ -1,10 +1,11 @@
 import { Worker } from '@temporalio/worker';
-import { createCpuActivities } from '../activities/cpu';
 import { loadConfig } from '../infra/config';
 import { migrate } from '../infra/db/migrate';
 import { createLogger } from '../infra/log';
+import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
-import { createQueueActivities } from './queue-activities';
+import { createEngineLocalActivities } from './engine-activities';
+import { assertCanRun, loadRegistry } from './registry';
 import { connect, installRuntime, workflowSource } from './runtime';
 
 /**
@@ -14,24 +15,29 @@ import { connect, installRuntime, workflowSource } from './runtime';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ worker: 'cpu' }, config.logLevel);
+  const registry = await loadRegistry(config);
+  assertCanRun(registry, 'cpu');
   installRuntime(config.metricsPorts.cpu, config.logLevel);
-  const deps = await openActivityDeps(config, log, 'sluice-cpu-worker');
+  const deps = await openActivityDeps(config, log, 'sluice-cpu-worker', { count: 0, provider: 'cpu' });
   const { applied } = await migrate(deps.db);
   if (applied.length) log.info('applied migrations', { applied });
   const connection = await connect(config);
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace };
-  const workflowWorker = await Worker.create({ ...common, taskQueue: config.queues.workflow,
+  const workflowWorker = await Worker.create({
+    ...common,
+    taskQueue: config.queues.workflow,
     ...workflowSource(config),
-    activities: createQueueActivities(config),
+    activities: createEngineLocalActivities(config, registry),
   });
   const activityWorker = await Worker.create({
     ...common,
     taskQueue: config.queues.cpu,
-    activities: createCpuActivities(deps),
+    activities: activitiesFor(registry, 'cpu', deps),
     maxConcurrentActivityTaskExecutions: config.concurrency.cpu,
   });
   log.info('cpu worker ready', {
     queues: [config.queues.workflow, config.queues.cpu],
+    pipelines: [...registry.pipelines.keys()],
     temporal: config.temporal.address,
     metrics: `:${config.metricsPorts.cpu}/metrics`,
   });

@@ -1,9 +1,10 @@
 import { Worker } from '@temporalio/worker';
-import { createGpuActivities } from '../activities/gpu';
 import { loadConfig } from '../infra/config';
 import { createLogger } from '../infra/log';
+import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
 import { detectGpus } from './gpu-devices';
+import { assertCanRun, loadRegistry } from './registry';
 import { connect, installRuntime } from './runtime';
 
 /**
@@ -14,17 +15,19 @@ import { connect, installRuntime } from './runtime';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ worker: 'gpu' }, config.logLevel);
+  const registry = await loadRegistry(config);
+  assertCanRun(registry, 'gpu');
   const gpu = detectGpus();
   if (gpu.fallbackReason) log.warn('GPU steps will run on the CPU', { reason: gpu.fallbackReason });
   const concurrency = config.concurrency.gpu ?? Math.max(1, gpu.count);
   installRuntime(config.metricsPorts.gpu, config.logLevel);
-  const deps = await openActivityDeps(config, log, 'sluice-gpu-worker');
+  const deps = await openActivityDeps(config, log, 'sluice-gpu-worker', gpu);
   const connection = await connect(config);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.queues.gpu,
-    activities: createGpuActivities(deps, gpu),
+    activities: activitiesFor(registry, 'gpu', deps),
     maxConcurrentActivityTaskExecutions: concurrency,
     shutdownGraceTime: config.shutdownGrace,
   });

@@ -1,24 +1,13 @@
-import { recordStepInput, recordStepOutput } from '../../infra/db/runs';
-import { inspectInput, inspectOutput } from '../../pipelines/hello';
-import type { ActivityDeps } from '../context';
-import { runStep } from '../step-runner';
-import type { GpuInfo } from '../../workers/gpu-devices';
+import { inspectDeviceStep } from '../../pipelines/hello';
+import { implement } from '../runtime/implement';
 
 /**
- * GPU step: reads the greeting back (integrity-checked), and reports which execution provider
- * this worker would give ONNX Runtime, so a run shows at a glance whether GPUs are in use.
+ * Reads the greeting back (integrity-checked) and reports which execution provider this worker
+ * gives ONNX Runtime, so a run shows at a glance whether GPUs are in use.
  */
-export function createInspectDevice(deps: ActivityDeps, gpu: GpuInfo) {
-  return async function inspectDevice(raw: unknown) {
-    return runStep(deps, { name: 'inspect-device', version: '1', queue: 'gpu' }, { input: inspectInput, output: inspectOutput }, raw, (i) => i.runId, async (ctx) => {
-      const { runId, greeting } = ctx.input;
-      const text = (await deps.store.getBuffer(greeting)).toString('utf8');
-      await recordStepInput(deps.db, runId, 'inspect-device', greeting.uri);
-      const device = { gpus: gpu.count, provider: gpu.provider, ...(gpu.fallbackReason ? { fallbackReason: gpu.fallbackReason } : {}) };
-      const body = JSON.stringify({ greeting: text, device }, null, 2);
-      const report = await deps.store.putContent(body, { contentType: 'application/json' });
-      await recordStepOutput(deps.db, runId, 'inspect-device', { ...report, mediaType: 'application/json' });
-      return { report: { uri: report.uri, sha256: report.sha256, size: report.size }, device };
-    });
-  };
-}
+export const inspectDevice = implement(inspectDeviceStep, async ({ greeting }, ctx) => {
+  const text = (await ctx.store.getBuffer(greeting)).toString('utf8');
+  const device = { gpus: ctx.device.count, provider: ctx.device.provider, ...(ctx.device.fallbackReason ? { fallbackReason: ctx.device.fallbackReason } : {}) };
+  const report = await ctx.store.putContent(JSON.stringify({ greeting: text, device }, null, 2), { contentType: 'application/json' });
+  return { report, device };
+});

@@ -2,7 +2,7 @@ import { recordRunEnd, recordRunStart, type RunStart } from '../../infra/db/runs
 import type { ActivityDeps } from '../context';
 
 /** Run-level rows in PostgreSQL, written at the start and end of every pipeline run. */
-export function createRunActivities(deps: ActivityDeps) {
+export function createRunActivities(deps: Pick<ActivityDeps, 'db'>) {
   return {
     async recordRunStarted(r: RunStart): Promise<void> {
       await recordRunStart(deps.db, r);
@@ -12,3 +12,4 @@ export function createRunActivities(deps: ActivityDeps) {
     },
   };
 }
+export type RunBookkeepingActivities = ReturnType<typeof createRunActivities>;

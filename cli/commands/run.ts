@@ -1,10 +1,12 @@
+import type { z } from 'zod';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
-import { findPipeline } from '../pipelines';
+import { RUN_OPTIONS_KEY } from '../../pipelines/dsl/protocol';
+import { cliRegistry, findPipeline } from '../pipelines';
 
 export interface RunOptions {
   input?: string;
@@ -24,15 +26,17 @@ export function readInput(opts: RunOptions): unknown {
 
 /** Starts a pipeline run; with `wait`, returns its result (or throws its failure). */
 export async function startRun(client: Client, config: SluiceConfig, pipelineName: string, opts: RunOptions) {
-  const p = findPipeline(pipelineName);
-  const input = readInput(opts);
+  const { def, spec } = findPipeline(await cliRegistry(), pipelineName);
+  const input = readInput(opts) as Record<string, unknown>;
   // Fail before starting when the params are wrong: the same schema the workflow checks.
-  const parsed = p.params.safeParse(input);
+  const { [RUN_OPTIONS_KEY]: _runOptions, ...params } = input ?? {};
+  const parsed = (def.params as z.ZodObject).safeParse(params);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid params for pipeline ${p.name}: ${details}`);
+    throw new Error(`invalid params for pipeline ${def.name}: ${details}`);
   }
-  const handle = await client.workflow.start(p.workflowType, {
+  const p = { name: def.name, version: spec.version };
+  const handle = await client.workflow.start(def.name, {
     taskQueue: config.queues.workflow,
     workflowId: opts.id ?? `${p.name}-${randomUUID().slice(0, 8)}`,
     args: [input],

@@ -33,26 +33,28 @@ export async function recordRunEnd(db: Db, runId: string, status: Exclude<RunSta
   if (!rowCount) throw new Error(`run ${runId} was never recorded as started`);
 }
 
+/** `node` is the pipeline node id (stored as step_name); `step` the step signature's name. */
 export async function recordStepStart(
   db: Db,
-  s: { runId: string; stepName: string; stepVersion: string; queue: string; attempt: number },
+  s: { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO step_runs (run_id, step_name, step_version, queue, status, attempt)
-     VALUES ($1, $2, $3, $4, 'running', $5)
+    `INSERT INTO step_runs (run_id, step_name, step, step_version, queue, status, attempt)
+     VALUES ($1, $2, $3, $4, $5, 'running', $6)
      ON CONFLICT (run_id, step_name) DO UPDATE
        SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), ended_at = NULL, error = NULL`,
-    [s.runId, s.stepName, s.stepVersion, s.queue, s.attempt],
+    [s.runId, s.node, s.step, s.stepVersion, s.queue, s.attempt],
   );
 }
 
 export async function recordStepEnd(
   db: Db,
-  s: { runId: string; stepName: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string },
+  s: { runId: string; node: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string; cacheKey?: string },
 ): Promise<void> {
   await db.query(
-    `UPDATE step_runs SET status = $3, ended_at = now(), outputs = $4, error = $5 WHERE run_id = $1 AND step_name = $2`,
-    [s.runId, s.stepName, s.status, s.outputs === undefined ? null : JSON.stringify(s.outputs), s.error ?? null],
+    `UPDATE step_runs SET status = $3, ended_at = now(), outputs = $4, error = $5, cache_key = COALESCE($6, cache_key)
+      WHERE run_id = $1 AND step_name = $2`,
+    [s.runId, s.node, s.status, s.outputs === undefined ? null : JSON.stringify(s.outputs), s.error ?? null, s.cacheKey ?? null],
   );
 }
 
@@ -67,17 +69,17 @@ export interface ArtifactRecord {
  * Registers an artifact and the edge "step_run produced artifact". Content addressing makes the
  * URI stable across retries, so both inserts are no-ops the second time.
  */
-export async function recordStepOutput(db: Db, runId: string, stepName: string, a: ArtifactRecord): Promise<void> {
+export async function recordStepOutput(db: Db, runId: string, node: string, a: ArtifactRecord, relation: 'produced' | 'reused' = 'produced'): Promise<void> {
   await db.query(
     `INSERT INTO artifacts (uri, sha256, size_bytes, media_type) VALUES ($1, $2, $3, $4)
      ON CONFLICT (uri) DO NOTHING`,
     [a.uri, a.sha256, a.size, a.mediaType ?? null],
   );
-  await recordEdge(db, { from: ['step_run', `${runId}/${stepName}`], relation: 'produced', to: ['artifact', a.uri], runId });
+  await recordEdge(db, { from: ['step_run', `${runId}/${node}`], relation, to: ['artifact', a.uri], runId });
 }
 
-export async function recordStepInput(db: Db, runId: string, stepName: string, uri: string): Promise<void> {
-  await recordEdge(db, { from: ['artifact', uri], relation: 'consumed_by', to: ['step_run', `${runId}/${stepName}`], runId });
+export async function recordStepInput(db: Db, runId: string, node: string, uri: string): Promise<void> {
+  await recordEdge(db, { from: ['artifact', uri], relation: 'consumed_by', to: ['step_run', `${runId}/${node}`], runId });
 }
 
 export async function recordEdge(

@@ -46,12 +46,14 @@ export interface PipelineDef<P extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly name: string;
   readonly description?: string;
   readonly params: P;
-  readonly build: (params: RefTree<z.output<P>>, b: Builder) => Outputs;
+  // Method syntax on purpose: lets a registry hold pipelines of different params types.
+  build(params: RefTree<z.output<P>>, b: Builder): Outputs;
   /** Phantom: the pipeline's output type. */
   readonly __outputs?: O;
 }
 
-export type AnyPipeline = PipelineDef<z.ZodObject, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds pipelines of any params type
+export type AnyPipeline = PipelineDef<any, any>;
 
 const PIPELINE_NAME = /^[a-z][a-z0-9-]*$/;
 

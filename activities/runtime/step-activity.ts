@@ -1,0 +1,106 @@
+import { activityInfo, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
+import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
+import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
+import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
+import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { ActivityDeps } from '../context';
+import { collectArtifactRefs, contentOnly } from './artifact-refs';
+import { fingerprintModule } from './fingerprint';
+import type { StepImplementation } from './implement';
+
+/**
+ * Turns a step implementation into the Temporal activity the engine calls (activity type = step
+ * name). Around the implementation it: validates the input (bad input fails non-retryably, naming
+ * the field), answers from the cache when it can, records the step run, its inputs and outputs in
+ * PostgreSQL, and validates the output against the step's schema before recording it.
+ */
+export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
+  const { step } = impl;
+  const fingerprint = fingerprintModule(impl.module);
+  return async function (call: StepCall): Promise<StepResult> {
+    const info = activityInfo();
+    const { run } = call;
+    if (call.stepVersion !== step.version) {
+      throw ApplicationFailure.nonRetryable(
+        `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`,
+        'StepVersionMismatch',
+      );
+    }
+    const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
+    const input = parseOrFail(step.input, call.input, `input of step ${step.name} (node ${run.node})`);
+    const cacheKey = sha256Hex(
+      canonicalJson({ step: step.name, version: step.version, code: call.cache.key === 'version' ? undefined : fingerprint, input: contentOnly(input) }),
+    );
+    await recordStepStart(deps.db, { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt });
+    for (const ref of collectArtifactRefs(input)) await recordStepInput(deps.db, run.runId, run.node, ref.uri);
+
+    if (call.cache.enabled && !call.cache.force) {
+      const hit = await lookupStepCache(deps.db, cacheKey);
+      if (hit && (await artifactsStillExist(deps, hit.output))) {
+        for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
+        await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: hit.output, cacheKey });
+        log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
+        return { output: hit.output, cached: true, cacheKey, attempt: info.attempt };
+      }
+    }
+
+    log.info('step started');
+    const ctx = Context.current();
+    try {
+      const raw = await impl.run(input, {
+        store: deps.store,
+        db: deps.db,
+        log,
+        run: { runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node },
+        attempt: info.attempt,
+        checkpoint: info.heartbeatDetails,
+        heartbeat: (d) => ctx.heartbeat(d),
+        signal: ctx.cancellationSignal,
+        device: deps.device,
+      });
+      const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);
+      for (const ref of collectArtifactRefs(output)) await recordStepOutput(deps.db, run.runId, run.node, ref);
+      if (call.cache.enabled) {
+        await storeStepCache(deps.db, { key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node });
+      }
+      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'succeeded', outputs: output, cacheKey });
+      log.info('step succeeded');
+      return { output, cached: false, cacheKey, attempt: info.attempt };
+    } catch (e) {
+      const err = e as Error;
+      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: err.message }).catch(() => undefined);
+      log.error('step failed', { error: err });
+      throw e;
+    }
+  };
+}
+
+async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise<boolean> {
+  for (const ref of collectArtifactRefs(output)) {
+    try {
+      if (!(await deps.store.exists(ref.uri))) return false;
+    } catch {
+      return false; // a ref into another store (say, before a switch to S3): recompute
+    }
+  }
+  return true;
+}
+
+export function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const details = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+  throw ApplicationFailure.nonRetryable(`invalid ${what}: ${details}`, 'InvalidInput');
+}
+
+/** Sleeps in slices, heartbeating each, so cancellation and worker death are noticed quickly. */
+export async function sleepWithHeartbeat(ms: number, ctx: { heartbeat(d?: unknown): void; signal: AbortSignal }, checkpoint: (elapsed: number) => unknown): Promise<void> {
+  const slice = 250;
+  for (let elapsed = 0; elapsed < ms; elapsed += slice) {
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+    ctx.heartbeat(checkpoint(elapsed));
+    await new Promise((r) => setTimeout(r, Math.min(slice, ms - elapsed)));
+  }
+}

@@ -1,0 +1,21 @@
+import type { ArtifactStore } from '../../infra/artifacts';
+import type { Db } from '../../infra/db/pool';
+import type { Logger } from '../../infra/log';
+import type { GpuInfo } from '../../workers/gpu-devices';
+
+/** What a step implementation gets besides its input. */
+export interface StepContext {
+  store: ArtifactStore;
+  db: Db;
+  /** Bound to run id, pipeline and node. */
+  log: Logger;
+  run: { runId: string; workflowId: string; pipeline: string; node: string };
+  attempt: number;
+  /** What the previous attempt last passed to heartbeat(), to resume from. */
+  checkpoint: unknown;
+  /** Progress and a resumable checkpoint; also how cancellation and a lost worker are noticed. */
+  heartbeat(details?: unknown): void;
+  signal: AbortSignal;
+  /** The execution provider this worker offers (CUDA on GPU workers that have one). */
+  device: GpuInfo;
+}

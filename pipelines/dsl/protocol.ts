@@ -1,0 +1,72 @@
+import type { PipelineSpec } from './spec';
+
+/**
+ * What the engine workflow and the workers exchange. Plain JSON, small: references to artifacts,
+ * never their bytes.
+ */
+
+export interface RunInfo {
+  runId: string;
+  workflowId: string;
+  pipeline: string;
+  pipelineVersion: string;
+  /** Node id; items of a fan-out are "node[i]". */
+  node: string;
+}
+
+export interface StepCall {
+  run: RunInfo;
+  input: unknown;
+  cache: { enabled: boolean; key: 'code' | 'version'; force: boolean };
+  /** Declared step version in the spec: a worker with another version refuses the call. */
+  stepVersion: string;
+}
+
+export interface StepResult {
+  output: unknown;
+  cached: boolean;
+  cacheKey?: string;
+  attempt: number;
+}
+
+/** Run-level options callers may add to the params object under this key (the UI form takes one object). */
+export const RUN_OPTIONS_KEY = '_sluice';
+export interface RunOptions {
+  /** Re-run every step (true) or the named nodes/steps instead of reusing cached outputs. */
+  force?: boolean | string[];
+  /** Turn caching off for this run. */
+  cache?: boolean;
+}
+
+export type ResolveResult =
+  | { ok: true; spec: PipelineSpec; params: Record<string, unknown>; options: RunOptions }
+  | { ok: false; type: 'UnknownPipeline' | 'InvalidParams'; message: string; issues?: { path: string[]; message: string }[] };
+
+export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'failed' | 'skipped';
+
+export interface NodeState {
+  status: NodeStatus;
+  step: string;
+  queue: 'cpu' | 'gpu';
+  attempts?: number;
+  startedAt?: number;
+  endedAt?: number;
+  output?: unknown;
+  error?: string;
+  /** Fan-out progress. */
+  items?: { total: number; done: number };
+}
+
+export interface RunState {
+  pipeline: string;
+  version: string;
+  status: 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  nodes: Record<string, NodeState>;
+}
+
+export interface PipelineRunResult {
+  runId: string;
+  pipeline: string;
+  version: string;
+  outputs: Record<string, unknown>;
+}

@@ -1,0 +1,5 @@
+import type { AnyPipeline } from './dsl/pipeline';
+import { hello } from './hello';
+
+/** Every pipeline Sluice ships. Each is also a workflow type of its own name on queue `sluice`. */
+export const builtinPipelines: AnyPipeline[] = [hello];

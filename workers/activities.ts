@@ -1,0 +1,13 @@
+import type { ActivityDeps } from '../activities/context';
+import { stepActivity } from '../activities/runtime/step-activity';
+import { createRunActivities } from '../activities/runs/bookkeeping';
+import type { Queue } from '../pipelines/dsl/step';
+import { implementationsFor, type Registry } from './registry';
+
+/** The activities a worker registers for its queue: one per step (activity type = step name). */
+export function activitiesFor(reg: Registry, queue: Queue, deps: ActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
+  const acts: Record<string, (...args: never[]) => Promise<unknown>> = {};
+  for (const impl of implementationsFor(reg, queue)) acts[impl.step.name] = stepActivity(deps, impl);
+  if (queue === 'cpu') Object.assign(acts, createRunActivities(deps));
+  return acts;
+}

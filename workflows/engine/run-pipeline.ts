@@ -1,0 +1,190 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
+import type { EngineLocalActivities, RunBookkeepingActivities } from '../../workers/engine-activities';
+import { PipelineName, PipelineVersion } from '../shared/search-attributes';
+import { evaluateCondition, resolveBinding, type Scope } from './bindings';
+
+/** Per-node state, attempts, timings and output refs of a run. */
+export const runStateQuery = defineQuery<RunState>('state');
+
+const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+
+/**
+ * The engine: runs any PipelineSpec. The spec and the validated params come from a local
+ * activity at start, so they are fixed in this run's history: a later change to the pipeline's
+ * definition never changes what a running (or replayed) run does.
+ */
+export async function runPipeline(pipelineName: string, input: unknown): Promise<PipelineRunResult> {
+  const { workflowId, runId } = workflowInfo();
+  const state: RunState = { pipeline: pipelineName, version: '', status: 'starting', nodes: {} };
+  setHandler(runStateQuery, () => state);
+
+  const resolved: ResolveResult = await local.resolvePipeline({ pipeline: pipelineName, input });
+  if (!resolved.ok) {
+    throw ApplicationFailure.create({ type: resolved.type, message: resolved.message, nonRetryable: true, details: resolved.issues ? [resolved.issues] : [] });
+  }
+  const { spec, params, options } = resolved;
+  const queues = await local.sluiceTaskQueues();
+  state.version = spec.version;
+  upsertSearchAttributes([
+    { key: PipelineName, value: spec.name },
+    { key: PipelineVersion, value: spec.version },
+  ]);
+  for (const n of spec.nodes) state.nodes[n.id] = { status: 'pending', step: n.step.name, queue: n.queue };
+
+  const book = proxyActivities<RunBookkeepingActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
+  await book.recordRunStarted({ runId, workflowId, pipelineName: spec.name, pipelineVersion: spec.version, params });
+  state.status = 'running';
+
+  try {
+    const outputs = await execute(spec, params, options, queues, state, { runId, workflowId });
+    const scope: Scope = { params, outputs };
+    const result: PipelineRunResult = {
+      runId,
+      pipeline: spec.name,
+      version: spec.version,
+      outputs: Object.fromEntries(Object.entries(spec.outputs).map(([k, e]) => [k, resolveBinding(e, scope)])),
+    };
+    await book.recordRunFinished({ runId, status: 'succeeded' });
+    state.status = 'succeeded';
+    return result;
+  } catch (e) {
+    const cancelled = isCancellation(e);
+    state.status = cancelled ? 'cancelled' : 'failed';
+    // Recorded even when cancelled: a non-cancellable scope still reaches the worker.
+    await CancellationScope.nonCancellable(() => book.recordRunFinished({ runId, status: cancelled ? 'cancelled' : 'failed', error: (e as Error).message }));
+    throw e;
+  }
+}
+
+async function execute(
+  spec: PipelineSpec,
+  params: Record<string, unknown>,
+  options: RunOptions,
+  queues: { cpu: string; gpu: string },
+  state: RunState,
+  ids: { runId: string; workflowId: string },
+): Promise<Map<string, unknown>> {
+  const outputs = new Map<string, unknown>();
+  const pending = new Set(spec.nodes.map((n) => n.id));
+  const running = new Map<string, Promise<void>>();
+  let failure: { node: NodeSpec; error: unknown } | undefined;
+
+  const forced = (n: NodeSpec) => options.force === true || (Array.isArray(options.force) && (options.force.includes(n.id) || options.force.includes(n.step.name)));
+  const call = (n: NodeSpec, nodeRunId: string, input: unknown): Promise<StepResult> => {
+    const activityOptions: ActivityOptions = {
+      taskQueue: n.queue === 'gpu' ? queues.gpu : queues.cpu,
+      startToCloseTimeout: n.options.startToCloseTimeout,
+      ...(n.options.heartbeatTimeout ? { heartbeatTimeout: n.options.heartbeatTimeout } : {}),
+      ...(n.options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: n.options.scheduleToCloseTimeout } : {}),
+      retry: { ...n.options.retry, nonRetryableErrorTypes: [...(n.options.retry.nonRetryableErrorTypes ?? []), 'InvalidInput', 'StepVersionMismatch'] },
+      summary: nodeRunId === n.id ? n.summary : `${nodeRunId} · ${n.step.name}@${n.step.version} (${n.queue})`,
+    };
+    const stepCall: StepCall = {
+      run: { ...ids, pipeline: spec.name, pipelineVersion: spec.version, node: nodeRunId },
+      input,
+      cache: { enabled: n.options.cache.enabled && options.cache !== false, key: n.options.cache.key ?? 'code', force: forced(n) },
+      stepVersion: n.step.version,
+    };
+    const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
+    return acts[n.step.name]!(stepCall);
+  };
+
+  const runNode = async (n: NodeSpec): Promise<void> => {
+    const s: NodeState = state.nodes[n.id]!;
+    s.status = 'running';
+    s.startedAt = Date.now();
+    const scope: Scope = { params, outputs };
+    if (!n.map) {
+      const r = await call(n, n.id, resolveBinding(n.inputs, scope));
+      outputs.set(n.id, r.output);
+      Object.assign(s, { status: r.cached ? 'cached' : 'done', attempts: r.attempt, output: r.output, endedAt: Date.now() });
+      return;
+    }
+    const list = resolveBinding(n.map.over, scope);
+    if (!Array.isArray(list)) {
+      throw ApplicationFailure.nonRetryable(`node ${n.id}: the fan-out list is not a list (got ${list === null ? 'null' : typeof list})`, 'InvalidFanOut');
+    }
+    const results: unknown[] = new Array(list.length);
+    s.items = { total: list.length, done: 0 };
+    let cachedAll = true;
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const i = next++;
+        const r = await call(n, `${n.id}[${i}]`, resolveBinding(n.inputs, { ...scope, item: { node: n.id, value: list[i] } }));
+        results[i] = r.output;
+        cachedAll &&= r.cached;
+        s.items!.done++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(n.map.parallelism, list.length) }, worker));
+    outputs.set(n.id, results);
+    Object.assign(s, { status: cachedAll && list.length > 0 ? 'cached' : 'done', output: results, endedAt: Date.now() });
+  };
+
+  const byId = new Map(spec.nodes.map((n) => [n.id, n]));
+  const finished = (id: string) => {
+    const st = state.nodes[id]!.status;
+    return st === 'done' || st === 'cached' || st === 'skipped';
+  };
+  while (pending.size || running.size) {
+    if (!failure) {
+      for (const n of spec.nodes) {
+        if (!pending.has(n.id) || !n.dependsOn.every(finished)) continue;
+        pending.delete(n.id);
+        const s = state.nodes[n.id]!;
+        // A node that needs a skipped node's output, or whose condition is false, is skipped.
+        if (n.dependsOn.some((d) => state.nodes[d]!.status === 'skipped') || (n.when && !evaluateCondition(n.when, { params, outputs }))) {
+          s.status = 'skipped';
+          continue;
+        }
+        running.set(
+          n.id,
+          runNode(n).then(
+            () => void running.delete(n.id),
+            (error) => {
+              running.delete(n.id);
+              Object.assign(s, { status: 'failed', endedAt: Date.now(), error: describe(error) });
+              failure ??= { node: n, error };
+            },
+          ),
+        );
+      }
+    }
+    if (!running.size) break;
+    await Promise.race(running.values());
+  }
+
+  if (failure) {
+    for (const id of pending) state.nodes[id]!.status = 'skipped';
+    if (isCancellation(failure.error)) throw failure.error;
+    const { node, error } = failure;
+    throw ApplicationFailure.create({
+      type: 'StepFailed',
+      message: `step "${node.id}" (${node.step.name}) failed: ${describe(error)}`,
+      nonRetryable: true,
+      cause: error instanceof Error ? error : undefined,
+    });
+  }
+  for (const id of pending) if (byId.has(id)) state.nodes[id]!.status = 'skipped';
+  return outputs;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof ActivityFailure && e.cause) return e.cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
