@@ -1,0 +1,190 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createPool, type Db } from '../infra/db/pool';
+import { projectRoot } from '../infra/paths';
+import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { startTestWorkers, tempDir, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+
+describe('the engine runs any pipeline spec', () => {
+  let temporal: Awaited<ReturnType<typeof useTemporal>>;
+  let pgh: Awaited<ReturnType<typeof usePostgres>>;
+  let workers: TestWorkers;
+  let client: Client;
+  let db: Db;
+
+  before(async () => {
+    [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
+    workers = await startTestWorkers({
+      temporalAddress: temporal.address,
+      databaseUrl: pgh.url,
+      env: { SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'engine-pipelines.ts') },
+    });
+    client = await temporalClient(temporal.address);
+    db = createPool(pgh.url);
+  });
+  after(async () => {
+    await workers?.stop();
+    await client?.connection.close();
+    await db?.end();
+    await pgh?.stop();
+    await temporal?.stop();
+  });
+
+  const start = (pipeline: string, input: unknown): Promise<WorkflowHandle> =>
+    client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
+  const run = async (pipeline: string, input: unknown) => {
+    const handle = await start(pipeline, input);
+    const result = (await handle.result()) as PipelineRunResult;
+    return { handle, result, state: await handle.query(runStateQuery) };
+  };
+  const stepRows = async (runId: string) =>
+    (await db.query('SELECT step_name, step, status, attempt FROM step_runs WHERE run_id = $1 ORDER BY step_name', [runId])).rows;
+
+  test('independent nodes run in parallel; dependents wait for both', async () => {
+    const { result, state } = await run('t-diamond', { x: 4 });
+    const { left, right, total } = result.outputs as { left: { startedAt: number; endedAt: number }; right: { startedAt: number; endedAt: number }; total: number };
+    assert.equal(total, 10);
+    assert.ok(left.startedAt < right.endedAt && right.startedAt < left.endedAt, 'left and right overlapped in time');
+    assert.ok(state.nodes.d!.startedAt! >= Math.max(state.nodes.left!.endedAt!, state.nodes.right!.endedAt!), 'd started after both');
+    assert.deepEqual(Object.values(state.nodes).map((n) => n.status), ['done', 'done', 'done', 'done']);
+    assert.equal(state.version, result.version);
+    assert.match(result.version, /^[0-9a-f]{12}$/);
+  });
+
+  test('conditions choose branches; nodes behind a skipped node are skipped', async () => {
+    const big = await run('t-branch', { x: 20 });
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(big.state.nodes).map(([k, v]) => [k, v.status])),
+      { a: 'done', big: 'done', 'after-big': 'done', small: 'skipped', mid: 'done' },
+    );
+    const small = await run('t-branch', { x: 1 });
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(small.state.nodes).map(([k, v]) => [k, v.status])),
+      { a: 'done', big: 'skipped', 'after-big': 'skipped', small: 'done', mid: 'skipped' },
+    );
+    assert.deepEqual((await stepRows(small.result.runId)).map((r) => r.step_name), ['a', 'small']);
+  });
+
+  test('fan-out over a list with a parallelism bound, then fan-in', async () => {
+    const { result, state } = await run('t-fanout', { n: 6 });
+    assert.equal((result.outputs as { total: number }).total, 0 + 1 + 4 + 9 + 16 + 25);
+    assert.deepEqual((result.outputs as { squares: { y: number }[] }).squares.map((s) => s.y), [0, 1, 4, 9, 16, 25]);
+    assert.deepEqual(state.nodes.square!.items, { total: 6, done: 6 });
+    const rows = await stepRows(result.runId);
+    assert.deepEqual(rows.filter((r) => r.step === 't.square').map((r) => r.step_name).sort(), ['square[0]', 'square[1]', 'square[2]', 'square[3]', 'square[4]', 'square[5]']);
+  });
+
+  test('a fan-out over an empty list yields an empty list', async () => {
+    const { result } = await run('t-fanout', { n: 0 });
+    assert.equal((result.outputs as { total: number }).total, 0);
+  });
+
+  test('sub-pipelines run inline under their node name, with defaults and passed params', async () => {
+    const { result, state } = await run('t-sub', { x: 5 });
+    assert.equal((result.outputs as { total: number }).total, 5 + 1 + 10 + 100);
+    assert.ok(state.nodes['inner/a'], 'the inner node is part of the run');
+    assert.deepEqual((await stepRows(result.runId)).map((r) => r.step_name), ['final', 'first', 'inner/a']);
+  });
+
+  test('params are validated at start, naming the field; unknown pipelines fail clearly', async () => {
+    const bad = await start('t-fanout', { n: 'many' });
+    await assert.rejects(bad.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure);
+      assert.equal(e.cause.type, 'InvalidParams');
+      assert.equal(e.cause.nonRetryable, true);
+      assert.match(e.cause.message, /n: .*number/);
+      return true;
+    });
+    const unknown = await start('no-such-pipeline', {});
+    await assert.rejects(unknown.result(), (e: Error) => /no pipeline named "no-such-pipeline"; registered: .*hello/.test(String(e.cause?.message)));
+    const badOptions = await start('t-fanout', { _sluice: { force: 'yes' } });
+    await assert.rejects(badOptions.result(), (e: Error) => /_sluice\.force/.test(String(e.cause?.message)));
+  });
+
+  test('cached nodes show as cached and reuse outputs; force re-runs all or named steps', async () => {
+    const text = uniqueId('cache-');
+    const first = await run('t-cache', { text });
+    assert.equal(first.state.nodes.produce!.status, 'done');
+    const firstFile = (first.result.outputs as { file: { uri: string } }).file;
+
+    const second = await run('t-cache', { text });
+    assert.equal(second.state.nodes.produce!.status, 'cached');
+    assert.equal(second.state.nodes.echo!.status, 'cached');
+    assert.deepEqual((second.result.outputs as { file: unknown }).file, firstFile);
+    assert.deepEqual((await stepRows(second.result.runId)).map((r) => r.status), ['cached', 'cached']);
+
+    const forcedOne = await run('t-cache', { text, _sluice: { force: ['produce'] } });
+    assert.equal(forcedOne.state.nodes.produce!.status, 'done');
+    assert.notDeepEqual((forcedOne.result.outputs as { file: unknown }).file, firstFile, 'a forced step really ran');
+    assert.equal(forcedOne.state.nodes.echo!.status, 'done', 'its new output is a new input downstream');
+
+    const forcedAll = await run('t-cache', { text, _sluice: { force: true } });
+    assert.deepEqual([forcedAll.state.nodes.produce!.status, forcedAll.state.nodes.echo!.status], ['done', 'done']);
+    const noCache = await run('t-cache', { text, _sluice: { cache: false } });
+    assert.equal(noCache.state.nodes.produce!.status, 'done');
+  });
+
+  test('a cache hit whose artifact is gone is recomputed', async () => {
+    const text = uniqueId('gone-');
+    const first = await run('t-cache', { text });
+    const file = (first.result.outputs as { file: { uri: string } }).file;
+    fs.rmSync(new URL(file.uri).pathname);
+    const second = await run('t-cache', { text });
+    assert.equal(second.state.nodes.produce!.status, 'done');
+  });
+
+  test('a failed step fails the run naming the step; rerunning resumes at the failed step', async () => {
+    const marker = path.join(tempDir('fail'), 'broken');
+    fs.writeFileSync(marker, 'x');
+    const h = await start('t-fail', { path: marker });
+    await assert.rejects(h.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure);
+      assert.equal(e.cause.type, 'StepFailed');
+      assert.match(e.cause.message, /step "guard" \(util\.fail-if-exists\) failed: .*broken exists/);
+      return true;
+    });
+    const failedState = await h.query(runStateQuery);
+    assert.deepEqual([failedState.nodes.a!.status, failedState.nodes.guard!.status, failedState.nodes.c!.status], ['done', 'failed', 'skipped']);
+    const runRow = await db.query('SELECT status, error FROM runs WHERE workflow_id = $1', [h.workflowId]);
+    assert.equal(runRow.rows[0].status, 'failed');
+
+    fs.rmSync(marker);
+    const again = await run('t-fail', { path: marker });
+    assert.deepEqual([again.state.nodes.a!.status, again.state.nodes.guard!.status, again.state.nodes.c!.status], ['cached', 'done', 'done']);
+    assert.equal((again.result.outputs as { c: number }).c, 4);
+  });
+
+  test('GPU steps run on the GPU queue (CPU fallback here)', async () => {
+    const { result, state } = await run('t-cache', { text: uniqueId('gpu-') });
+    assert.equal(state.nodes.echo!.queue, 'gpu');
+    assert.equal((result.outputs as { provider: string }).provider, 'cpu');
+  });
+
+  test('cancellation reaches running steps and is recorded', async () => {
+    const h = await start('t-diamond', { x: 1, ms: 60_000 });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const s = await h.query(runStateQuery).catch(() => undefined);
+      if (s?.nodes.left?.status === 'running' && s.nodes.right?.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const cancelledAt = Date.now();
+    await h.cancel();
+    await assert.rejects(h.result(), /cancel/i);
+    const runRow = await db.query('SELECT run_id, status FROM runs WHERE workflow_id = $1', [h.workflowId]);
+    assert.equal(runRow.rows[0].status, 'cancelled');
+    // The sleeping steps noticed (through their heartbeats) and stopped instead of running 60 s.
+    let rows: { status: string; ended_at: Date | null }[] = [];
+    while (Date.now() < cancelledAt + 20_000) {
+      rows = (await db.query(`SELECT status, ended_at FROM step_runs WHERE run_id = $1 AND step = 't.slow'`, [runRow.rows[0].run_id])).rows;
+      if (rows.length === 2 && rows.every((r) => r.status === 'failed')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.deepEqual(rows.map((r) => r.status), ['failed', 'failed']);
+  });
+});
