@@ -2,11 +2,12 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../infra/config';
 import { createPool } from '../infra/db/pool';
 import { migrate } from '../infra/db/migrate';
-import { listRuns } from '../infra/db/runs';
 import { resolveDatabaseUrl } from '../infra/stack/database-url';
 import { connectClient } from './client';
 import { runDemo } from './commands/demo';
+import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
+import { registerRunsCommands } from './commands/runs';
 import { setup } from './commands/setup';
 import { up } from './commands/up';
 
@@ -73,23 +74,8 @@ program
     }
   });
 
-program
-  .command('runs')
-  .description('list recent runs recorded in PostgreSQL')
-  .option('-p, --pipeline <name>', 'only this pipeline')
-  .option('-n, --limit <n>', 'how many', '20')
-  .option('--json', 'print JSON')
-  .action(async (o: { pipeline?: string; limit: string; json?: boolean }) => {
-    const config = loadConfig();
-    const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
-    try {
-      const rows = await listRuns(db, { pipeline: o.pipeline, limit: Number(o.limit) });
-      if (o.json) console.log(JSON.stringify(rows, null, 2));
-      else for (const r of rows) console.log(`${r.started_at.toISOString()}  ${r.status.padEnd(9)}  ${r.pipeline_name}@${r.pipeline_version}  ${r.workflow_id}`);
-    } finally {
-      await db.end();
-    }
-  });
+registerPipelineCommands(program);
+registerRunsCommands(program);
 
 program
   .command('demo')
