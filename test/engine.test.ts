@@ -101,9 +101,9 @@ describe('the engine runs any pipeline spec', () => {
       return true;
     });
     const unknown = await start('no-such-pipeline', {});
-    await assert.rejects(unknown.result(), (e: Error) => /no pipeline named "no-such-pipeline"; registered: .*hello/.test(String(e.cause?.message)));
+    await assert.rejects(unknown.result(), (e: Error) => /no pipeline named "no-such-pipeline"; registered: .*hello/.test(String((e.cause as Error | undefined)?.message)));
     const badOptions = await start('t-fanout', { _sluice: { force: 'yes' } });
-    await assert.rejects(badOptions.result(), (e: Error) => /_sluice\.force/.test(String(e.cause?.message)));
+    await assert.rejects(badOptions.result(), (e: Error) => /_sluice\.force/.test(String((e.cause as Error | undefined)?.message)));
   });
 
   test('cached nodes show as cached and reuse outputs; force re-runs all or named steps', async () => {
