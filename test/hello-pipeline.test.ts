@@ -66,6 +66,14 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
 
     const desc = await handle.describe();
     assert.deepEqual(desc.searchAttributes.PipelineName, ['hello']);
+    assert.match(String(desc.searchAttributes.PipelineVersion?.[0]), /^[0-9a-f]{12}$/);
+    // The UI's event history reads as pipeline steps: each activity carries its node's summary.
+    const history = await handle.fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => JSON.parse(Buffer.from(e.userMetadata?.summary?.data ?? new Uint8Array()).toString() || '""') as string);
+    assert.ok(summaries.some((x) => /^greet · hello\.greet@1 \(cpu\)/.test(x)), `summaries: ${summaries.join(' | ')}`);
+    assert.ok(summaries.some((x) => /^inspect-device · hello\.inspect-device@1 \(gpu\)/.test(x)));
     const state = await handle.query(runStateQuery);
     assert.equal(state.status, 'succeeded');
     assert.equal(state.nodes.greet!.status, 'done');

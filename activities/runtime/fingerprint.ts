@@ -10,9 +10,9 @@ import { projectRoot } from '../../infra/paths';
  */
 const memo = new Map<string, string>();
 
-export function fingerprintModule(file: string): string {
+export function fingerprintModule(file: string, opts: { fresh?: boolean } = {}): string {
   const abs = path.resolve(file);
-  const cached = memo.get(abs);
+  const cached = opts.fresh ? undefined : memo.get(abs);
   if (cached) return cached;
   const seen = new Set<string>();
   const order: string[] = [];
