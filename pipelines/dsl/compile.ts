@@ -153,8 +153,11 @@ export function compile(def: AnyPipeline): PipelineSpec {
     const deps = new Set<string>();
     const { inputs, map } = build(deps, id);
     for (const a of opts?.after ?? []) {
-      if (!byId.has(a.id) && !aliases.has(a.id)) fail(id, `after: unknown node "${a.id}"`);
-      deps.add(a.id);
+      if (byId.has(a.id)) deps.add(a.id);
+      else if (aliases.has(a.id)) {
+        // After a sub-pipeline: after every node it added.
+        for (const n of byId.keys()) if (n.startsWith(`${a.id}/`)) deps.add(n);
+      } else fail(id, `after: unknown node "${a.id}"`);
     }
     const when = conditions.length === 0 ? undefined : conditions.length === 1 ? conditions[0] : { op: 'and' as const, all: [...conditions] };
     if (when) collectCondDeps(when, deps);
@@ -227,8 +230,14 @@ export function compile(def: AnyPipeline): PipelineSpec {
       if (!isPipeline(sub)) fail(id, 'sub() expects a pipeline declared with pipeline()');
       const deps = new Set<string>();
       const provided = toExpr(params, id, deps);
-      const fields: Record<string, BindingExpr> =
-        provided.kind === 'object' ? { ...provided.fields } : provided.kind === 'literal' ? Object.fromEntries(Object.entries(provided.value as object).map(([k, v]) => [k, { kind: 'literal', value: v } as BindingExpr])) : {};
+      const fields: Record<string, BindingExpr> = {};
+      if (provided.kind === 'object') Object.assign(fields, provided.fields);
+      else if (provided.kind === 'literal') {
+        for (const [k, v] of Object.entries((provided.value ?? {}) as object)) fields[k] = { kind: 'literal', value: v };
+      } else if (provided.kind === 'ref') {
+        // A whole object bound at once (e.g. the parent's params): bind each param to its field.
+        for (const k of Object.keys(sub.params.shape as object)) fields[k] = pathInto(provided, [k], id);
+      } else fail(id, 'sub-pipeline params must be an object');
       // Defaults of the sub-pipeline's params, for fields not bound here.
       for (const [k, schema] of Object.entries(sub.params.shape as Record<string, z.ZodType>)) {
         if (fields[k]) continue;

@@ -6,7 +6,6 @@ import type { Ref } from './refs';
  */
 export const COND = '__sluiceCondition' as const;
 
-type Operand<T> = T | Ref<T>;
 export type Comparison = 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte';
 
 export type ConditionBuild =
@@ -22,12 +21,24 @@ export interface Condition {
 const make = (c: ConditionBuild): Condition => ({ [COND]: c });
 
 type Scalar = string | number | boolean | null;
-export const eq = <T extends Scalar>(left: Operand<T>, right: Operand<T>) => make({ op: 'eq', left, right });
-export const ne = <T extends Scalar>(left: Operand<T>, right: Operand<T>) => make({ op: 'ne', left, right });
-export const gt = <T extends number | string>(left: Operand<T>, right: Operand<T>) => make({ op: 'gt', left, right });
-export const gte = <T extends number | string>(left: Operand<T>, right: Operand<T>) => make({ op: 'gte', left, right });
-export const lt = <T extends number | string>(left: Operand<T>, right: Operand<T>) => make({ op: 'lt', left, right });
-export const lte = <T extends number | string>(left: Operand<T>, right: Operand<T>) => make({ op: 'lte', left, right });
+
+/**
+ * A comparison whose type comes from the ref side only (NoInfer), so a literal outside an enum
+ * (`eq(langRef, 'de')` with lang: 'en' | 'fr') is rejected instead of widening T to take it in.
+ */
+interface Compare<Bound> {
+  <T extends Bound>(left: Ref<T>, right: Ref<T>): Condition;
+  <T extends Bound>(left: Ref<T>, right: NoInfer<T> | Ref<NoInfer<T>>): Condition;
+  <T extends Bound>(left: NoInfer<T>, right: Ref<T>): Condition;
+}
+const compare = <Bound>(op: Comparison): Compare<Bound> => ((left: unknown, right: unknown) => make({ op, left, right })) as Compare<Bound>;
+
+export const eq = compare<Scalar>('eq');
+export const ne = compare<Scalar>('ne');
+export const gt = compare<number | string>('gt');
+export const gte = compare<number | string>('gte');
+export const lt = compare<number | string>('lt');
+export const lte = compare<number | string>('lte');
 export const isTrue = (value: Ref<boolean | undefined | null>) => make({ op: 'truthy', value });
 export const and = (...all: [Condition, ...Condition[]]) => make({ op: 'and', all });
 export const or = (...all: [Condition, ...Condition[]]) => make({ op: 'or', all });

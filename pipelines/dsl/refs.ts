@@ -20,18 +20,29 @@ export interface RefData {
 
 export interface Ref<T> {
   readonly [REF]: RefData;
-  /** Phantom: never set, exists so that Ref<A> is assignable to Ref<B> only when A is to B. */
-  readonly __type?: T;
+  /**
+   * Phantom: never set, exists so that Ref<A> is assignable to Ref<B> only when A is to B. A
+   * function type, because a plain optional property would let `undefined` slip through.
+   */
+  readonly __type?: () => T;
 }
 
 type Leaf = string | number | boolean | bigint | null | undefined | Date | readonly unknown[];
 
+/** `undefined` when T may be null or undefined: a field reached through it may be missing. */
+type Nullish<T> = Extract<T, null | undefined> extends never ? never : undefined;
+
 /** A ref that also offers refs to its fields: `ingest.output.dataset.uri`. */
 export type RefTree<T> = Ref<T> &
-  ([NonNullable<T>] extends [Leaf] ? unknown : { readonly [K in keyof NonNullable<T> & string]-?: RefTree<NonNullable<T>[K]> });
+  ([NonNullable<T>] extends [Leaf]
+    ? unknown
+    : { readonly [K in keyof NonNullable<T> & string]-?: RefTree<NonNullable<T>[K] | Nullish<T>> });
 
 /** A binding for a value of type T: a literal, a ref, or an object whose fields are bindings. */
-export type Binding<T> = T | Ref<T> | (T extends Leaf ? never : T extends object ? { [K in keyof T]: Binding<T[K]> } : never);
+export type Binding<T> =
+  | T
+  | Ref<T>
+  | (T extends readonly (infer E)[] ? Binding<E>[] : T extends Leaf ? never : T extends object ? { [K in keyof T]: Binding<T[K]> } : never);
 
 export function isRef(x: unknown): x is Ref<unknown> {
   return typeof x === 'function' || (typeof x === 'object' && x !== null) ? (x as Record<string, unknown>)[REF] !== undefined && typeof (x as Record<string, unknown>)[REF] === 'object' : false;
@@ -46,7 +57,18 @@ export function makeRef<T>(data: RefData): RefTree<T> {
   return new Proxy({} as RefTree<T>, {
     get(_t, prop) {
       if (prop === REF) return data;
-      // Not thenable, not a primitive: keeps refs from being awaited or coerced by accident.
+      // A ref is a placeholder, not a value: using it in a template literal or arithmetic would
+      // silently produce garbage, so say so instead.
+      if (prop === Symbol.toPrimitive || prop === 'toString' || prop === 'valueOf') {
+        return () => {
+          const where = data.source.kind === 'params' ? 'params' : `node "${data.source.node}"`;
+          throw new TypeError(
+            `a ref to ${where}${data.path.length ? `.${data.path.join('.')}` : ''} was used as a value (in a template literal or arithmetic?); ` +
+              'refs only stand for run-time values: pass them whole as step inputs and combine values inside a step',
+          );
+        };
+      }
+      // Not thenable: keeps refs from being awaited by accident.
       if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
       return makeRef({ ...data, path: [...data.path, prop] });
     },
