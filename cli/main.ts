@@ -4,6 +4,7 @@ import { createPool } from '../infra/db/pool';
 import { migrate } from '../infra/db/migrate';
 import { resolveDatabaseUrl } from '../infra/stack/database-url';
 import { connectClient } from './client';
+import { registerApprovalCommands } from './commands/approve';
 import { runDemo } from './commands/demo';
 import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
@@ -81,6 +82,8 @@ program
   .command('demo')
   .description('the main job: start the stack, run the demo pipeline end to end, stop')
   .action(async () => runDemo(loadConfig()));
+
+registerApprovalCommands(program);
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`sluice: ${e instanceof ConfigError ? e.message : e.message}\n`);

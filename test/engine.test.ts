@@ -6,8 +6,9 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { ApplicationFailure } from '@temporalio/common';
 import { createPool, type Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
+import type { ApprovalDecision } from '../pipelines/dsl/pipeline';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { approveUpdate, runStateQuery } from '../workflows/engine/run-pipeline';
 import { startTestWorkers, tempDir, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
 describe('the engine runs any pipeline spec', () => {
@@ -163,6 +164,51 @@ describe('the engine runs any pipeline spec', () => {
     const { result, state } = await run('t-cache', { text: uniqueId('gpu-') });
     assert.equal(state.nodes.echo!.queue, 'gpu');
     assert.equal((result.outputs as { provider: string }).provider, 'cpu');
+  });
+
+  const waitForApproval = async (h: WorkflowHandle) => {
+    for (let i = 0; i < 200; i++) {
+      const s = await h.query(runStateQuery).catch(() => undefined);
+      if (s?.nodes['sign-off']?.awaiting === 'approval') return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the run never waited for approval');
+  };
+
+  test('an approval node waits for a validated update; approve lets gated nodes run', async () => {
+    const h = await start('t-approval', {});
+    await waitForApproval(h);
+    await assert.rejects(
+      h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'approve', by: 'alice', reason: '' }] }),
+      (e: Error) => /reason: a reason is required/.test(String((e.cause as Error | undefined)?.message)),
+    );
+    await assert.rejects(
+      h.executeUpdate(approveUpdate, { args: [{ node: 'score', decision: 'approve', by: 'alice', reason: 'x' }] }),
+      (e: Error) => /not waiting for approval/.test(String((e.cause as Error | undefined)?.message)),
+    );
+    const decision = await h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'approve', by: 'alice', reason: 'metrics look good' }] });
+    assert.deepEqual([decision.approved, decision.by, decision.timedOut], [true, 'alice', false]);
+    const result = (await h.result()) as PipelineRunResult;
+    const state = await h.query(runStateQuery);
+    assert.equal(state.nodes.promote!.status, 'done');
+    assert.equal((result.outputs as { decision: { reason: string } }).decision.reason, 'metrics look good');
+    const row = await db.query(`SELECT outputs FROM step_runs WHERE run_id = $1 AND step_name = 'sign-off'`, [result.runId]);
+    assert.equal(row.rows[0].outputs.by, 'alice');
+  });
+
+  test('a rejection skips gated nodes; a timeout applies the declared default', async () => {
+    const h = await start('t-approval', {});
+    await waitForApproval(h);
+    await h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'reject', by: 'bob', reason: 'drift too high' }] });
+    await h.result();
+    assert.equal((await h.query(runStateQuery)).nodes.promote!.status, 'skipped');
+
+    const { result, state } = await run('t-approval-timeout', {});
+    assert.equal(state.nodes.promote!.status, 'done');
+    assert.deepEqual(
+      [(result.outputs as { decision: ApprovalDecision }).decision.timedOut, (result.outputs as { decision: ApprovalDecision }).decision.by],
+      [true, 'timeout'],
+    );
   });
 
   test('cancellation reaches running steps and is recorded', async () => {

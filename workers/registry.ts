@@ -47,7 +47,7 @@ export function assertCanRun(reg: Registry, queue: Queue): void {
   const problems: string[] = [];
   for (const spec of reg.specs.values()) {
     for (const n of spec.nodes) {
-      if (n.queue !== queue) continue;
+      if (n.queue !== queue || n.approval) continue; // approvals are run by the engine itself
       const impl = reg.implementations.get(n.step.name);
       if (!impl) problems.push(`pipeline ${spec.name}, node ${n.id}: no implementation of step "${n.step.name}"`);
       else if (impl.step.version !== n.step.version) {

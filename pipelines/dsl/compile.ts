@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { approvalStep } from './approval';
 import { canonicalJson, sha256Hex } from './canonical';
 import { COND, isCondition, type Condition } from './conditions';
 import { isPipeline, type AnyPipeline, type Builder, type Node, type NodeOptions } from './pipeline';
@@ -144,14 +145,19 @@ export function compile(def: AnyPipeline): PipelineSpec {
     }
   }
 
-  function addNode(localId: string, stepSig: unknown, build: (deps: Set<string>, id: string) => { inputs: BindingExpr; map?: NodeSpec['map'] }, opts?: NodeOptions): Node<unknown> {
+  function addNode(
+    localId: string,
+    stepSig: unknown,
+    build: (deps: Set<string>, id: string) => { inputs: BindingExpr; map?: NodeSpec['map']; approval?: NodeSpec['approval'] },
+    opts?: NodeOptions,
+  ): Node<unknown> {
     const id = current.prefix + localId;
     if (!NODE_ID.test(localId)) fail(id, 'node names are lowercase words joined by "-"');
     if (byId.has(id) || aliases.has(id)) fail(id, 'duplicate node name');
     if (!isStep(stepSig)) fail(id, 'is not a step declared with step() (unknown step)');
     const s = stepSig as AnyStep;
     const deps = new Set<string>();
-    const { inputs, map } = build(deps, id);
+    const { inputs, map, approval } = build(deps, id);
     for (const a of opts?.after ?? []) {
       if (byId.has(a.id)) deps.add(a.id);
       else if (aliases.has(a.id)) {
@@ -178,7 +184,8 @@ export function compile(def: AnyPipeline): PipelineSpec {
       ...(when ? { when } : {}),
       ...(map ? { map } : {}),
       ...(current.group ? { group: current.group } : {}),
-      summary: `${id} · ${s.name}@${s.version} (${s.queue})${map ? ' ×N' : ''}`.slice(0, 200),
+      summary: (approval ? `${id} · approval: ${approval.prompt}` : `${id} · ${s.name}@${s.version} (${s.queue})${map ? ' ×N' : ''}`).slice(0, 200),
+      ...(approval ? { approval } : {}),
     };
     nodes.push(spec);
     byId.set(id, spec);
@@ -212,6 +219,14 @@ export function compile(def: AnyPipeline): PipelineSpec {
           return { inputs, map: { over, parallelism } };
         },
         opts,
+      ) as never;
+    },
+    approval(id, o) {
+      return addNode(
+        id,
+        approvalStep,
+        () => ({ inputs: { kind: 'literal', value: {} }, approval: { prompt: o.prompt, timeout: o.timeout, onTimeout: o.onTimeout } }),
+        { after: o.after },
       ) as never;
     },
     when(cond, body) {

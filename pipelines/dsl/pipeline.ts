@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Condition } from './conditions';
 import { makeRef, type Binding, type Ref, type RefTree } from './refs';
-import type { AnyStep } from './step';
+import type { AnyStep, Duration } from './step';
 
 /** Inputs a step takes in a pipeline: each field a literal, a ref of a compatible type, or a nested binding. */
 export type Inputs<S extends z.ZodType> = z.input<S> extends Record<string, unknown>
@@ -37,8 +37,23 @@ export interface Builder {
   ): Node<z.output<S['output']>[]>;
   /** Nodes added inside `body` run only when `cond` holds at run time; otherwise they are skipped. */
   when(cond: Condition, body: () => void): void;
+  /**
+   * Waits for a person: approve or reject, sent as a validated Temporal update (`sluice approve`),
+   * or the timeout's default. Gate later nodes on it with `b.when(isTrue(node.output.approved), …)`.
+   */
+  approval(id: string, opts: { prompt: string; timeout: Duration; onTimeout: 'approve' | 'reject'; after?: Node<unknown>[] }): Node<ApprovalDecision>;
   /** A pipeline inside this one; its nodes are named `<id>/<node>`. */
   sub<P extends z.ZodObject, O>(id: string, pipeline: PipelineDef<P, O>, params: Inputs<P>): Node<O>;
+}
+
+/** What an approval node outputs. */
+export interface ApprovalDecision {
+  approved: boolean;
+  by: string;
+  reason: string;
+  /** ISO time of the decision (workflow time). */
+  decidedAt: string;
+  timedOut: boolean;
 }
 
 export interface PipelineDef<P extends z.ZodObject = z.ZodObject, O = unknown> {

@@ -55,6 +55,8 @@ export interface NodeState {
   error?: string;
   /** Fan-out progress. */
   items?: { total: number; done: number };
+  /** Set while an approval node waits for a person. */
+  awaiting?: 'approval';
 }
 
 export interface RunState {

@@ -70,6 +70,13 @@ export const nodeSpecSchema = z.object({
   /** Set on nodes that came from a sub-pipeline: its node id in the parent. */
   group: z.string().optional(),
   summary: z.string().max(200),
+  /**
+   * A person's decision instead of an activity: the run waits for an `approve` update naming this
+   * node, or for the timeout, after which `onTimeout` decides.
+   */
+  approval: z
+    .object({ prompt: z.string().max(500), timeout: duration, onTimeout: z.enum(['approve', 'reject']) })
+    .optional(),
 });
 export type NodeSpec = z.infer<typeof nodeSpecSchema>;
 

@@ -2,7 +2,9 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
+  defineUpdate,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -11,6 +13,8 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
+import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../workers/engine-activities';
@@ -19,6 +23,8 @@ import { evaluateCondition, resolveBinding, type Scope } from './bindings';
 
 /** Per-node state, attempts, timings and output refs of a run. */
 export const runStateQuery = defineQuery<RunState>('state');
+/** A person's decision for an approval node: validated before it is accepted into history. */
+export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('approve');
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
@@ -31,6 +37,25 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
   const { workflowId, runId } = workflowInfo();
   const state: RunState = { pipeline: pipelineName, version: '', status: 'starting', nodes: {} };
   setHandler(runStateQuery, () => state);
+  const decisions = new Map<string, ApprovalRequest>();
+  setHandler(
+    approveUpdate,
+    async (req) => {
+      decisions.set(req.node, req);
+      await condition(() => state.nodes[req.node]?.status !== 'running');
+      return state.nodes[req.node]!.output as ApprovalDecision;
+    },
+    {
+      validator: (req) => {
+        const r = approvalRequest.safeParse(req);
+        if (!r.success) throw new Error(`invalid approval: ${r.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`);
+        const node = state.nodes[r.data.node];
+        if (!node) throw new Error(`run has no node "${r.data.node}"`);
+        if (node.awaiting !== 'approval') throw new Error(`node "${r.data.node}" is not waiting for approval (it is ${node.status})`);
+        if (decisions.has(r.data.node)) throw new Error(`node "${r.data.node}" already has a decision`);
+      },
+    },
+  );
 
   const resolved: ResolveResult = await local.resolvePipeline({ pipeline: pipelineName, input });
   if (!resolved.ok) {
@@ -50,7 +75,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
   state.status = 'running';
 
   try {
-    const outputs = await execute(spec, params, options, queues, state, { runId, workflowId });
+    const outputs = await execute(spec, params, options, queues, state, { runId, workflowId }, decisions, book);
     const scope: Scope = { params, outputs };
     const result: PipelineRunResult = {
       runId,
@@ -77,6 +102,8 @@ async function execute(
   queues: { cpu: string; gpu: string },
   state: RunState,
   ids: { runId: string; workflowId: string },
+  decisions: Map<string, ApprovalRequest>,
+  book: RunBookkeepingActivities,
 ): Promise<Map<string, unknown>> {
   const outputs = new Map<string, unknown>();
   const pending = new Set(spec.nodes.map((n) => n.id));
@@ -108,6 +135,20 @@ async function execute(
     s.status = 'running';
     s.startedAt = Date.now();
     const scope: Scope = { params, outputs };
+    if (n.approval) {
+      s.awaiting = 'approval';
+      const decided = await condition(() => decisions.has(n.id), n.approval.timeout);
+      const req = decisions.get(n.id);
+      const decision: ApprovalDecision =
+        decided && req
+          ? { approved: req.decision === 'approve', by: req.by, reason: req.reason, decidedAt: new Date().toISOString(), timedOut: false }
+          : { approved: n.approval.onTimeout === 'approve', by: 'timeout', reason: `no decision within ${n.approval.timeout}`, decidedAt: new Date().toISOString(), timedOut: true };
+      await book.recordApproval({ runId: ids.runId, node: n.id, decision });
+      outputs.set(n.id, decision);
+      delete s.awaiting;
+      Object.assign(s, { status: 'done', output: decision, endedAt: Date.now(), attempts: 1 });
+      return;
+    }
     if (!n.map) {
       const r = await call(n, n.id, resolveBinding(n.inputs, scope));
       outputs.set(n.id, r.output);
