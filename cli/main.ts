@@ -5,6 +5,7 @@ import { migrate } from '../infra/db/migrate';
 import { resolveDatabaseUrl } from '../infra/stack/database-url';
 import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
+import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
 import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
@@ -84,6 +85,7 @@ program
   .action(async () => runDemo(loadConfig()));
 
 registerApprovalCommands(program);
+registerScheduleCommands(program);
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`sluice: ${e instanceof ConfigError ? e.message : e.message}\n`);

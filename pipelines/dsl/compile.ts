@@ -71,6 +71,8 @@ export function compile(def: AnyPipeline): PipelineSpec {
 
   /** Turns a ref made in some scope into an expression in root terms, collecting node deps. */
   function refToExpr(r: RefData, where: string, deps: Set<string>, itemOf?: string): BindingExpr {
+    // The run context is the same for every pipeline of a run, sub-pipelines included.
+    if (r.source.kind === 'context') return { kind: 'ref', ref: { source: 'context', path: r.path } };
     const scope = scopes.get(r.owner);
     if (!scope) {
       const node = r.source.kind === 'params' ? 'params' : r.source.node;
@@ -203,6 +205,9 @@ export function compile(def: AnyPipeline): PipelineSpec {
   }
 
   const builder: Builder = {
+    get context() {
+      return makeRef({ source: { kind: 'context' }, path: [], owner: current.owner }) as never;
+    },
     step(id, s, inputs, opts) {
       return addNode(id, s, (deps, full) => ({ inputs: toExpr(inputs, full, deps) }), opts) as never;
     },

@@ -24,8 +24,26 @@ export interface Node<T> {
 export type Outputs = Record<string, Ref<unknown>>;
 export type OutputTypes<O extends Outputs> = { [K in keyof O]: O[K] extends Ref<infer T> ? T : never };
 
+/**
+ * Facts about the run itself, known when it starts. `scheduledTime` is the time a schedule (or a
+ * backfill) meant the run for, so a scheduled run processes its own interval; for runs started
+ * by hand it is the start time.
+ */
+export interface RunContext {
+  runId: string;
+  workflowId: string;
+  /** ISO 8601. */
+  scheduledTime: string;
+  /** ISO 8601. */
+  startTime: string;
+  /** The schedule that started the run, if one did. */
+  scheduleId?: string;
+}
+
 /** What a pipeline's build function uses to add nodes. Recorded by compile(); see compile.ts. */
 export interface Builder {
+  /** Refs to facts about the run: `b.context.scheduledTime`. */
+  readonly context: RefTree<RunContext>;
   step<S extends AnyStep>(id: string, step: S, inputs: Inputs<S['input']>, opts?: NodeOptions): Node<z.output<S['output']>>;
   /** Fan-out: one run of `step` per item of `over`, at most `parallelism` at once; output is the list of results (fan-in). */
   map<S extends AnyStep, E>(

@@ -8,6 +8,7 @@ export const REF = '__sluiceRef' as const;
 
 export type RefSource =
   | { kind: 'params' }
+  | { kind: 'context' }
   | { kind: 'node'; node: string }
   | { kind: 'item'; node: string };
 
@@ -61,7 +62,7 @@ export function makeRef<T>(data: RefData): RefTree<T> {
       // silently produce garbage, so say so instead.
       if (prop === Symbol.toPrimitive || prop === 'toString' || prop === 'valueOf') {
         return () => {
-          const where = data.source.kind === 'params' ? 'params' : `node "${data.source.node}"`;
+          const where = data.source.kind === 'params' || data.source.kind === 'context' ? data.source.kind : `node "${data.source.node}"`;
           throw new TypeError(
             `a ref to ${where}${data.path.length ? `.${data.path.join('.')}` : ''} was used as a value (in a template literal or arithmetic?); ` +
               'refs only stand for run-time values: pass them whole as step inputs and combine values inside a step',

@@ -10,7 +10,7 @@ const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/);
 export const nodeIdSchema = z.string().regex(/^[a-z][a-z0-9-]*(\/[a-z][a-z0-9-]*)*$/, 'lowercase words joined by "-", nested with "/"');
 
 export const refExprSchema = z.object({
-  source: z.enum(['params', 'node', 'item']),
+  source: z.enum(['params', 'node', 'item', 'context']),
   node: nodeIdSchema.optional(),
   path: z.array(z.string()),
 });

@@ -3,6 +3,7 @@ import type { BindingExpr, ConditionExpr, RefExpr } from '../../pipelines/dsl/sp
 /** Values a binding can refer to while a run is in progress. Deterministic, pure. */
 export interface Scope {
   params: Record<string, unknown>;
+  context?: Record<string, unknown>;
   outputs: Map<string, unknown>;
   item?: { node: string; value: unknown };
 }
@@ -10,6 +11,7 @@ export interface Scope {
 export function resolveRef(ref: RefExpr, scope: Scope): unknown {
   let v: unknown;
   if (ref.source === 'params') v = scope.params;
+  else if (ref.source === 'context') v = scope.context;
   else if (ref.source === 'item') {
     if (!scope.item || scope.item.node !== ref.node) throw new Error(`fan-out item of ${ref.node} used outside its node`);
     v = scope.item.value;

@@ -18,7 +18,7 @@ import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../workers/engine-activities';
-import { PipelineName, PipelineVersion } from '../shared/search-attributes';
+import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
 
 /** Per-node state, attempts, timings and output refs of a run. */
@@ -62,6 +62,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     throw ApplicationFailure.create({ type: resolved.type, message: resolved.message, nonRetryable: true, details: resolved.issues ? [resolved.issues] : [] });
   }
   const { spec, params, options } = resolved;
+  const context = runContext();
   const queues = await local.sluiceTaskQueues();
   state.version = spec.version;
   upsertSearchAttributes([
@@ -75,8 +76,8 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
   state.status = 'running';
 
   try {
-    const outputs = await execute(spec, params, options, queues, state, { runId, workflowId }, decisions, book);
-    const scope: Scope = { params, outputs };
+    const outputs = await execute(spec, params, context, options, queues, state, { runId, workflowId }, decisions, book);
+    const scope: Scope = { params, context, outputs };
     const result: PipelineRunResult = {
       runId,
       pipeline: spec.name,
@@ -98,6 +99,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
 async function execute(
   spec: PipelineSpec,
   params: Record<string, unknown>,
+  context: Record<string, unknown>,
   options: RunOptions,
   queues: { cpu: string; gpu: string },
   state: RunState,
@@ -134,7 +136,7 @@ async function execute(
     const s: NodeState = state.nodes[n.id]!;
     s.status = 'running';
     s.startedAt = Date.now();
-    const scope: Scope = { params, outputs };
+    const scope: Scope = { params, context, outputs };
     if (n.approval) {
       s.awaiting = 'approval';
       const decided = await condition(() => decisions.has(n.id), n.approval.timeout);
@@ -189,7 +191,7 @@ async function execute(
         pending.delete(n.id);
         const s = state.nodes[n.id]!;
         // A node that needs a skipped node's output, or whose condition is false, is skipped.
-        if (n.dependsOn.some((d) => state.nodes[d]!.status === 'skipped') || (n.when && !evaluateCondition(n.when, { params, outputs }))) {
+        if (n.dependsOn.some((d) => state.nodes[d]!.status === 'skipped') || (n.when && !evaluateCondition(n.when, { params, context, outputs }))) {
           s.status = 'skipped';
           continue;
         }
@@ -223,6 +225,24 @@ async function execute(
   }
   for (const id of pending) if (byId.has(id)) state.nodes[id]!.status = 'skipped';
   return outputs;
+}
+
+/**
+ * Facts about this run for `b.context` refs. A run started by a schedule (or a backfill) carries
+ * the time it was meant for in TemporalScheduledStartTime: that, not the wall clock, is the
+ * interval it should process. All of it comes from history, so it is deterministic.
+ */
+function runContext(): Record<string, unknown> {
+  const info = workflowInfo();
+  const scheduled = info.typedSearchAttributes.get(TemporalScheduledStartTime);
+  const scheduleId = info.typedSearchAttributes.get(TemporalScheduledById);
+  return {
+    runId: info.runId,
+    workflowId: info.workflowId,
+    startTime: info.startTime.toISOString(),
+    scheduledTime: (scheduled ?? info.startTime).toISOString(),
+    ...(scheduleId ? { scheduleId } : {}),
+  };
 }
 
 function describe(e: unknown): string {
