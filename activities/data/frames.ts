@@ -21,16 +21,22 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 }
 
 /** Copies an artifact to a local file (hash verified on the way) and hands its path to `fn`. */
-export async function withLocalCopy<T>(store: ArtifactStore, ref: ArtifactRef | string, fn: (file: string) => Promise<T>): Promise<T> {
+export async function withLocalCopy<T>(
+  store: ArtifactStore,
+  ref: ArtifactRef | string,
+  fn: (file: string) => Promise<T>,
+  opts: { extension?: string } = {},
+): Promise<T> {
   return withTempDir(async (dir) => {
-    const file = path.join(dir, 'data');
+    const file = path.join(dir, `data${opts.extension ?? ''}`);
     await pipeline(await store.get(ref), fs.createWriteStream(file));
     return fn(file);
   });
 }
 
 export async function readFrame(store: ArtifactStore, ref: ArtifactRef | string): Promise<pl.DataFrame> {
-  return withLocalCopy(store, ref, async (file) => pl.readParquet(file));
+  // polars takes a path without the .parquet extension for file content, so keep the extension.
+  return withLocalCopy(store, ref, async (file) => pl.readParquet(file), { extension: '.parquet' });
 }
 
 /** Writes a frame as Parquet into the content-addressed store. */
