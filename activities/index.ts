@@ -2,6 +2,12 @@ import { greet } from './hello/greet';
 import { inspectDevice } from './hello/inspect-device';
 import type { StepImplementation } from './runtime/implement';
 import { utilImplementations } from './util';
+import { validationImplementations } from './validation';
 
 /** Every step implementation Sluice ships; each worker serves those of its queue. */
-export const builtinImplementations: StepImplementation[] = [greet, inspectDevice, ...utilImplementations] as StepImplementation[];
+export const builtinImplementations: StepImplementation[] = [
+  greet,
+  inspectDevice,
+  ...utilImplementations,
+  ...validationImplementations,
+] as StepImplementation[];

@@ -109,6 +109,11 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(text, /^temporal_\w+/m, `Temporal metrics on :${port}`);
     }
+    // Sluice's own, after the runs above: step durations per step, queue and outcome.
+    const cpu = await (await fetch(`http://127.0.0.1:${workers.config.metricsPorts.cpu}/metrics`)).text();
+    assert.match(cpu, /^sluice_step_duration_seconds_count\{step="hello\.greet",queue="cpu",status="succeeded"\} [1-9]/m);
+    const gpu = await (await fetch(`http://127.0.0.1:${workers.config.metricsPorts.gpu}/metrics`)).text();
+    assert.match(gpu, /^sluice_step_duration_seconds_count\{step="hello\.inspect-device",queue="gpu",status="succeeded"\} [1-9]/m);
   });
 
   test('`sluice run hello --wait --json` starts and finishes a run from the CLI', async () => {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const gpu = detectGpus();
   if (gpu.fallbackReason) log.warn('GPU steps will run on the CPU', { reason: gpu.fallbackReason });
   const concurrency = config.concurrency.gpu ?? Math.max(1, gpu.count);
-  installRuntime(config.metricsPorts.gpu, config.logLevel);
+  await installRuntime(config.metricsPorts.gpu, config.logLevel);
   const deps = await openActivityDeps(config, log, 'sluice-gpu-worker', gpu);
   const connection = await connect(config);
   const worker = await Worker.create({

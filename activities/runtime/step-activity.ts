@@ -2,6 +2,7 @@ import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
+import { rowsProcessed, stepDuration } from '../../infra/metrics';
 import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
@@ -22,6 +23,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
   return async function (call: StepCall): Promise<StepResult> {
     const info = activityInfo();
     const { run } = call;
+    const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
     if (call.stepVersion !== step.version) {
       throw ApplicationFailure.nonRetryable(
         `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`,
@@ -42,6 +44,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
         for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
         await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: hit.output, cacheKey });
         log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
+        timer({ status: 'cached' });
         return { output: hit.output, cached: true, cacheKey, attempt: info.attempt };
       }
     }
@@ -59,6 +62,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
         heartbeat: (d) => ctx.heartbeat(d),
         signal: ctx.cancellationSignal,
         device: deps.device,
+        countRows: (n) => rowsProcessed.inc({ step: step.name }, n),
       });
       const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);
       for (const ref of collectArtifactRefs(output)) await recordStepOutput(deps.db, run.runId, run.node, ref);
@@ -67,11 +71,13 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
       }
       await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'succeeded', outputs: output, cacheKey });
       log.info('step succeeded');
+      timer({ status: 'succeeded' });
       return { output, cached: false, cacheKey, attempt: info.attempt };
     } catch (e) {
       const err = e as Error;
       await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: err.message }).catch(() => undefined);
       log.error('step failed', { error: err });
+      timer({ status: 'failed' });
       throw e;
     }
   };

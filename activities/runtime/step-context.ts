@@ -18,4 +18,6 @@ export interface StepContext {
   signal: AbortSignal;
   /** The execution provider this worker offers (CUDA on GPU workers that have one). */
   device: GpuInfo;
+  /** Adds to the worker's sluice_rows_processed_total for this step. */
+  countRows(n: number): void;
 }

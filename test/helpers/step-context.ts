@@ -24,6 +24,7 @@ export function testStepContext(
     heartbeat: (d) => void heartbeats.push(d),
     signal: opts.signal ?? new AbortController().signal,
     device: { count: 0, provider: 'cpu', fallbackReason: 'test' },
+    countRows: () => undefined,
     heartbeats,
   };
 }
