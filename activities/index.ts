@@ -1,6 +1,7 @@
 import { greet } from './hello/greet';
 import { inspectDevice } from './hello/inspect-device';
 import type { StepImplementation } from './runtime/implement';
+import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
 import { validationImplementations } from './validation';
 
@@ -10,4 +11,5 @@ export const builtinImplementations: StepImplementation[] = [
   inspectDevice,
   ...utilImplementations,
   ...validationImplementations,
+  ...trainingImplementations,
 ] as StepImplementation[];

@@ -1,0 +1,49 @@
+import ort from 'onnxruntime-node';
+import type pl from 'nodejs-polars';
+import type { ModelSignature } from '../../../pipelines/steps/model';
+import { numericColumn, stringColumn, type RawTable } from '../data/design-matrix';
+
+/**
+ * onnxruntime inputs for a model signature: one [N, 1] tensor per input, read from the named
+ * column. Missing numbers are NaN, missing strings '' (the convention the trained graphs
+ * impute / route). Usable by scoring and evaluation as well as by the tests.
+ */
+export function feedsFromFrame(signature: ModelSignature, df: pl.DataFrame): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  const n = df.height;
+  for (const inp of signature.inputs) {
+    if (!df.columns.includes(inp.column)) throw new Error(`the data has no column "${inp.column}" (model input ${inp.name})`);
+    switch (inp.type) {
+      case 'float':
+        feeds[inp.name] = new ort.Tensor('float32', numericColumn(df, inp.column), [n, 1]);
+        break;
+      case 'double':
+        feeds[inp.name] = new ort.Tensor('float64', Float64Array.from(numericColumn(df, inp.column)), [n, 1]);
+        break;
+      case 'int64':
+        feeds[inp.name] = new ort.Tensor('int64', BigInt64Array.from(numericColumn(df, inp.column), (v) => BigInt(Number.isNaN(v) ? 0 : Math.trunc(v))), [n, 1]);
+        break;
+      case 'string':
+        feeds[inp.name] = new ort.Tensor('string', stringColumn(df, inp.column), [n, 1]);
+        break;
+    }
+  }
+  return feeds;
+}
+
+/** The same from columns already extracted (what the trainers predicted on). */
+export function feedsFromRaw(signature: ModelSignature, raw: RawTable): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const inp of signature.inputs) {
+    if (inp.type === 'string') {
+      const s = raw.strings.get(inp.column);
+      if (!s) throw new Error(`no string column ${inp.column}`);
+      feeds[inp.name] = new ort.Tensor('string', s, [raw.n, 1]);
+    } else {
+      const x = raw.numeric.get(inp.column);
+      if (!x) throw new Error(`no numeric column ${inp.column}`);
+      feeds[inp.name] = new ort.Tensor('float32', x, [raw.n, 1]);
+    }
+  }
+  return feeds;
+}

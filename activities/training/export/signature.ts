@@ -1,0 +1,13 @@
+import type { ModelSignature, ModelTask } from '../../../pipelines/steps/model';
+import type { FeatureColumn } from '../data/design-matrix';
+
+/** The signature of a model Sluice trained: one input per feature column, outputs by task. */
+export function trainedSignature(m: { task: ModelTask; target: string; features: readonly Pick<FeatureColumn, 'column' | 'input' | 'kind'>[]; classes?: (string | number)[] | undefined }): ModelSignature {
+  return {
+    task: m.task,
+    inputs: m.features.map((f) => ({ name: f.input, column: f.column, type: f.kind === 'numeric' ? ('float' as const) : ('string' as const) })),
+    outputs: m.task === 'regression' ? { value: 'value' } : { label: 'label', probabilities: 'probabilities' },
+    ...(m.classes ? { classes: m.classes } : {}),
+    target: m.target,
+  };
+}

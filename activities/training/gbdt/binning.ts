@@ -1,0 +1,151 @@
+import type { ModelTask } from '../../../pipelines/steps/model';
+import { MISSING_STRING, type FeatureColumn, type RawTable, type TargetData } from '../data/design-matrix';
+
+/**
+ * Histogram binning. Every feature becomes small integer bins (Uint8, MISSING = 255), and each
+ * bin boundary is a float32 threshold, so a split "bin <= b" is exactly "x <= threshold[b]" on the
+ * float32 value the ONNX model sees (TreeEnsemble BRANCH_LEQ).
+ *
+ * - numeric: with at most maxBins distinct values, one bin per value and thresholds halfway
+ *   between neighbours; otherwise greedy equal-frequency bins over the sorted values (of an evenly
+ *   strided sample of BINNING_SAMPLE values on large data).
+ * - categorical: the `maxCategories` most frequent values get codes 0..K-1 (one bin each),
+ *   ordered by the mean target (regression, binary: so an ordinal split separates low from high
+ *   categories, the classic optimal-partition trick) or by frequency (multiclass). The ONNX graph
+ *   maps strings to these codes with a LabelEncoder; missing and unknown values become NaN and
+ *   follow the split's learned missing direction.
+ */
+
+export const MISSING_BIN = 255;
+export const MAX_BINS = 255;
+
+export interface BinnedFeature {
+  column: string;
+  input: string;
+  kind: 'numeric' | 'categorical';
+  /** Upper bounds of bins 0..nBins-2 (float32, ascending); the last bin is unbounded. */
+  thresholds: number[];
+  nBins: number;
+  /** Categorical: the category of each code (code = index). */
+  categories?: string[];
+}
+
+export function fitBinning(
+  raw: RawTable,
+  features: readonly FeatureColumn[],
+  target: TargetData,
+  task: ModelTask,
+  opts: { maxBins: number; maxCategories: number },
+): BinnedFeature[] {
+  const maxBins = Math.min(MAX_BINS, Math.max(2, opts.maxBins));
+  return features.map((f) => {
+    if (f.kind === 'numeric') {
+      const thresholds = numericThresholds(raw.numeric.get(f.column)!, maxBins);
+      return { column: f.column, input: f.input, kind: 'numeric', thresholds, nBins: thresholds.length + 1 };
+    }
+    const categories = orderCategories(raw.strings.get(f.column)!, target, task, Math.min(maxBins, opts.maxCategories));
+    const thresholds = categories.slice(0, -1).map((_, c) => c + 0.5);
+    return { column: f.column, input: f.input, kind: 'categorical', thresholds, nBins: Math.max(1, categories.length), categories };
+  });
+}
+
+/** Bin boundaries are computed from at most this many values (an evenly strided sample), as LightGBM does. */
+export const BINNING_SAMPLE = 200_000;
+
+function numericThresholds(x: Float32Array, maxBins: number): number[] {
+  let m = 0;
+  const present = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v === v) present[m++] = v; // not NaN
+  }
+  if (m === 0) return [];
+  let values: Float32Array;
+  if (m > BINNING_SAMPLE) {
+    values = new Float32Array(BINNING_SAMPLE);
+    for (let i = 0; i < BINNING_SAMPLE; i++) values[i] = present[Math.floor((i * m) / BINNING_SAMPLE)]!;
+  } else values = present.subarray(0, m);
+  values.sort();
+  const uniq = new Float64Array(values.length);
+  const counts = new Int32Array(values.length);
+  let u = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (u > 0 && uniq[u - 1] === v) counts[u - 1] = counts[u - 1]! + 1;
+    else {
+      uniq[u] = v;
+      counts[u++] = 1;
+    }
+  }
+  const cuts: number[] = []; // index k: a boundary between uniq[k] and uniq[k + 1]
+  if (u <= maxBins) {
+    for (let k = 0; k + 1 < u; k++) cuts.push(k);
+  } else {
+    const per = values.length / maxBins;
+    let acc = 0;
+    for (let k = 0; k + 1 < u && cuts.length < maxBins - 1; k++) {
+      acc += counts[k]!;
+      if (acc >= per * (cuts.length + 1)) cuts.push(k);
+    }
+  }
+  return cuts.map((k) => between(uniq[k]!, uniq[k + 1]!));
+}
+
+/** A float32 t with a <= t < b (a, b float32, a < b). */
+function between(a: number, b: number): number {
+  const t = Math.fround(a / 2 + b / 2);
+  return t >= a && t < b ? t : a;
+}
+
+function orderCategories(values: readonly string[], target: TargetData, task: ModelTask, maxCategories: number): string[] {
+  const count = new Map<string, number>();
+  const sum = new Map<string, number>();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === MISSING_STRING) continue;
+    count.set(v, (count.get(v) ?? 0) + 1);
+    const t = target.kind === 'value' ? target.y[i]! : target.y[i] === 1 ? 1 : 0;
+    sum.set(v, (sum.get(v) ?? 0) + t);
+  }
+  const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const kept = [...count.keys()].sort((a, b) => count.get(b)! - count.get(a)! || byCode(a, b)).slice(0, maxCategories);
+  if (task === 'multiclass') return kept;
+  const mean = (c: string) => sum.get(c)! / count.get(c)!;
+  return kept.sort((a, b) => mean(a) - mean(b) || count.get(b)! - count.get(a)! || byCode(a, b));
+}
+
+/** The float32 value a feature has in the model: the number itself, or the category's code (NaN if missing or unknown). */
+export function featureValues(raw: RawTable, f: BinnedFeature): Float32Array {
+  if (f.kind === 'numeric') return raw.numeric.get(f.column)!;
+  const codes = new Map(f.categories!.map((c, i) => [c, i]));
+  const s = raw.strings.get(f.column)!;
+  const out = new Float32Array(raw.n);
+  for (let i = 0; i < raw.n; i++) out[i] = codes.get(s[i]!) ?? NaN;
+  return out;
+}
+
+/** Bin index of each value (MISSING_BIN for NaN). */
+export function binValues(x: Float32Array, f: BinnedFeature): Uint8Array {
+  const t = f.thresholds;
+  const out = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (Number.isNaN(v)) {
+      out[i] = MISSING_BIN;
+      continue;
+    }
+    let lo = 0;
+    let hi = t.length; // first b with v <= t[b], or t.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v <= t[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    out[i] = lo;
+  }
+  return out;
+}
+
+export function binTable(raw: RawTable, features: readonly BinnedFeature[]): Uint8Array[] {
+  return features.map((f) => binValues(featureValues(raw, f), f));
+}

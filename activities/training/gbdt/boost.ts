@@ -1,0 +1,204 @@
+import type { ModelTask } from '../../../pipelines/steps/model';
+import type { FeatureColumn, RawTable, TargetData } from '../data/design-matrix';
+import { softmaxRow, sigmoid } from '../head';
+import { Rng } from '../rng';
+import { binTable, fitBinning, type BinnedFeature } from './binning';
+import type { GbdtModel } from './model';
+import { growTree, leafOfBinned, type Tree, type TreeParams } from './tree';
+
+/**
+ * Gradient boosting (second order, as XGBoost / LightGBM): squared error for regression, log
+ * loss for binary (one tree a round), softmax cross-entropy for multiclass (one tree per class a
+ * round, all from the gradients at the start of the round). Row subsampling (per round) and
+ * feature subsampling (per tree) draw from one seeded PRNG; with a validation set, training stops
+ * after `earlyStoppingRounds` rounds without a lower validation loss and the model keeps the
+ * rounds up to the best one.
+ *
+ * The state after round t (trees so far, PRNG state, best round, loss history) is a complete
+ * checkpoint: the margins are recomputed from the trees in the same order, so a resumed run
+ * builds bit-for-bit the trees the uninterrupted run builds.
+ */
+
+export interface GbdtParams extends TreeParams {
+  nEstimators: number;
+  maxBins: number;
+  maxCategories: number;
+  subsample: number;
+  colsample: number;
+  /** 0: no early stopping. */
+  earlyStoppingRounds: number;
+  seed: number;
+}
+
+export interface GbdtState {
+  /** Rounds completed. */
+  iteration: number;
+  rng: number[];
+  trees: Tree[];
+  /** Rounds in the best model so far (1-based; 0 before the first round). */
+  bestIteration: number;
+  bestLoss: number | null;
+  history: { train: number[]; validation: number[] };
+  stopped: boolean;
+}
+
+export interface GbdtHooks {
+  resume?: GbdtState | undefined;
+  onIteration?: (state: GbdtState, info: { trainLoss: number; validationLoss?: number }) => Promise<void> | void;
+}
+
+export interface GbdtData {
+  target: string;
+  task: ModelTask;
+  features: FeatureColumn[];
+  train: { raw: RawTable; y: TargetData };
+  validation?: { raw: RawTable; y: TargetData } | undefined;
+}
+
+export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtHooks = {}): Promise<{ model: GbdtModel; state: GbdtState }> {
+  const { task } = data;
+  const ty = data.train.y;
+  const binning: BinnedFeature[] = fitBinning(data.train.raw, data.features, ty, task, { maxBins: params.maxBins, maxCategories: params.maxCategories });
+  const bins = binTable(data.train.raw, binning);
+  const n = data.train.raw.n;
+  const nClasses = ty.kind === 'class' ? ty.classes.length : 0;
+  const K = task === 'multiclass' ? nClasses : 1;
+  const base = baseScores(ty, task, K);
+
+  const vbins = data.validation ? binTable(data.validation.raw, binning) : undefined;
+  const nv = data.validation?.raw.n ?? 0;
+  const F = new Float64Array(n * K);
+  const Fv = new Float64Array(nv * K);
+  for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) F[i * K + k] = base[k]!;
+  for (let i = 0; i < nv; i++) for (let k = 0; k < K; k++) Fv[i * K + k] = base[k]!;
+  const apply = (tree: Tree, k: number) => {
+    for (let i = 0; i < n; i++) F[i * K + k] = F[i * K + k]! + tree.value[leafOfBinned(tree, bins, i)]!;
+    if (vbins) for (let i = 0; i < nv; i++) Fv[i * K + k] = Fv[i * K + k]! + tree.value[leafOfBinned(tree, vbins, i)]!;
+  };
+
+  const state: GbdtState = hooks.resume
+    ? { ...hooks.resume, trees: [...hooks.resume.trees], history: { train: [...hooks.resume.history.train], validation: [...hooks.resume.history.validation] } }
+    : { iteration: 0, rng: new Rng(params.seed).state(), trees: [], bestIteration: 0, bestLoss: null, history: { train: [], validation: [] }, stopped: false };
+  if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
+  state.trees.forEach((t, j) => apply(t, j % K));
+  const rng = new Rng(state.rng);
+
+  const grad = Array.from({ length: K }, () => new Float64Array(n));
+  const hess = Array.from({ length: K }, () => new Float64Array(n));
+  const allRows = Uint32Array.from({ length: n }, (_, i) => i);
+  const allFeatures = binning.map((_, f) => f);
+  const probs = new Float64Array(K);
+
+  while (!state.stopped && state.iteration < params.nEstimators) {
+    // gradients at the start of the round
+    for (let i = 0; i < n; i++) {
+      if (ty.kind === 'value') {
+        grad[0]![i] = F[i]! - ty.y[i]!;
+        hess[0]![i] = 1;
+      } else if (K === 1) {
+        const p = sigmoid(F[i]!);
+        grad[0]![i] = p - (ty.y[i] === 1 ? 1 : 0);
+        hess[0]![i] = Math.max(p * (1 - p), 1e-16);
+      } else {
+        softmaxRow(F, i * K, K, probs, 0);
+        for (let k = 0; k < K; k++) {
+          const p = probs[k]!;
+          grad[k]![i] = p - (ty.y[i] === k ? 1 : 0);
+          hess[k]![i] = Math.max(p * (1 - p), 1e-16);
+        }
+      }
+    }
+    let rows = allRows;
+    if (params.subsample < 1) {
+      const picked: number[] = [];
+      for (let i = 0; i < n; i++) if (rng.next() < params.subsample) picked.push(i);
+      if (picked.length === 0) picked.push(rng.int(n));
+      rows = Uint32Array.from(picked);
+    }
+    const roundTrees: Tree[] = [];
+    for (let k = 0; k < K; k++) {
+      let allowed = allFeatures;
+      if (params.colsample < 1) {
+        const m = Math.max(1, Math.round(binning.length * params.colsample));
+        const order = rng.shuffle([...allFeatures]);
+        allowed = order.slice(0, m).sort((a, b) => a - b);
+      }
+      roundTrees.push(growTree({ bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed }, params));
+    }
+    roundTrees.forEach((t, k) => apply(t, k));
+    state.trees.push(...roundTrees);
+    state.iteration++;
+    state.rng = rng.state();
+
+    const trainLoss = loss(F, ty, K);
+    state.history.train.push(trainLoss);
+    let validationLoss: number | undefined;
+    if (data.validation) {
+      validationLoss = loss(Fv, data.validation.y, K);
+      state.history.validation.push(validationLoss);
+      if (state.bestLoss === null || validationLoss < state.bestLoss) {
+        state.bestLoss = validationLoss;
+        state.bestIteration = state.iteration;
+      } else if (params.earlyStoppingRounds > 0 && state.iteration - state.bestIteration >= params.earlyStoppingRounds) {
+        state.stopped = true;
+      }
+    } else {
+      state.bestIteration = state.iteration;
+      state.bestLoss = trainLoss;
+    }
+    await hooks.onIteration?.(state, validationLoss === undefined ? { trainLoss } : { trainLoss, validationLoss });
+  }
+
+  const model: GbdtModel = {
+    trainer: 'gbdt',
+    task,
+    target: data.target,
+    features: binning,
+    ...(ty.kind === 'class' ? { classes: ty.classes, labelType: ty.labelType } : {}),
+    base,
+    perIteration: K,
+    trees: state.trees.slice(0, state.bestIteration * K),
+  };
+  return { model, state };
+}
+
+function baseScores(y: TargetData, task: ModelTask, K: number): number[] {
+  if (y.kind === 'value') {
+    let s = 0;
+    for (let i = 0; i < y.y.length; i++) s += y.y[i]!;
+    return [Math.fround(y.y.length ? s / y.y.length : 0)];
+  }
+  const counts = new Float64Array(y.classes.length);
+  for (let i = 0; i < y.y.length; i++) counts[y.y[i]!]!++;
+  const n = Math.max(1, y.y.length);
+  const clamp = (p: number) => Math.min(1 - 1e-6, Math.max(1e-6, p));
+  if (task === 'binary' || K === 1) {
+    const p = clamp(counts[1]! / n);
+    return [Math.fround(Math.log(p / (1 - p)))];
+  }
+  return Array.from(counts, (c) => Math.fround(Math.log(clamp(c / n))));
+}
+
+function loss(F: Float64Array, y: TargetData, K: number): number {
+  const n = y.y.length;
+  if (n === 0) return 0;
+  let s = 0;
+  if (y.kind === 'value') {
+    for (let i = 0; i < n; i++) s += (F[i]! - y.y[i]!) ** 2;
+    return s / n;
+  }
+  const eps = 1e-15;
+  if (K === 1) {
+    for (let i = 0; i < n; i++) {
+      const p = sigmoid(F[i]!);
+      s -= Math.log(Math.min(1 - eps, Math.max(eps, y.y[i] === 1 ? p : 1 - p)));
+    }
+    return s / n;
+  }
+  const probs = new Float64Array(K);
+  for (let i = 0; i < n; i++) {
+    softmaxRow(F, i * K, K, probs, 0);
+    s -= Math.log(Math.min(1 - eps, Math.max(eps, probs[y.y[i]!]!)));
+  }
+  return s / n;
+}

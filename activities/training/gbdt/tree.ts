@@ -1,0 +1,266 @@
+import { MISSING_BIN, type BinnedFeature } from './binning';
+
+/**
+ * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
+ * from histograms, with the histogram-subtraction trick (the larger child's histogram is the
+ * parent's minus the smaller child's).
+ *
+ * Split gain (XGBoost/LightGBM second-order): GL²/(HL+λ) + GR²/(HR+λ) − G²/(H+λ); leaf value
+ * −G/(H+λ) · learning rate, rounded to float32 (the value the ONNX file stores).
+ *
+ * Missing values: each candidate threshold is scored with the missing rows sent left and sent
+ * right, and the better direction is kept (XGBoost's sparsity-aware split); "all present values
+ * vs missing" is a candidate of its own (threshold +∞). When a node saw no missing value, unseen
+ * missing values follow the child with more rows.
+ *
+ * Ties are broken by order (feature, then bin, then missing-right first): deterministic.
+ */
+
+export interface TreeParams {
+  maxLeaves: number;
+  /** 0: unlimited. */
+  maxDepth: number;
+  minDataInLeaf: number;
+  minSumHessian: number;
+  l2: number;
+  minGainToSplit: number;
+  learningRate: number;
+}
+
+/** Node arrays; a leaf has feature -1. Node 0 is the root. */
+export interface Tree {
+  feature: number[];
+  /** Split bin: left when bin <= bin[node]. */
+  bin: number[];
+  /** float32 threshold: left when x <= threshold (Infinity: every present value). */
+  threshold: number[];
+  left: number[];
+  right: number[];
+  missingLeft: boolean[];
+  /** Leaf value (float32). */
+  value: number[];
+}
+
+export interface GrowInput {
+  bins: Uint8Array[];
+  features: readonly BinnedFeature[];
+  grad: Float64Array;
+  hess: Float64Array;
+  /** Rows this tree learns from (the iteration's sample). */
+  rows: Uint32Array;
+  /** Features it may split on. */
+  allowed: readonly number[];
+}
+
+interface Split {
+  gain: number;
+  feature: number;
+  bin: number;
+  missingLeft: boolean;
+}
+
+interface Leaf {
+  node: number;
+  start: number;
+  end: number;
+  depth: number;
+  g: number;
+  h: number;
+  hist: Float64Array;
+  split: Split | undefined;
+}
+
+export function growTree(inp: GrowInput, p: TreeParams): Tree {
+  const F = inp.features.length;
+  const offsets = new Int32Array(F + 1);
+  for (let f = 0; f < F; f++) offsets[f + 1] = offsets[f]! + inp.features[f]!.nBins + 1; // + missing slot
+  const slots = offsets[F]!;
+  const rows = Uint32Array.from(inp.rows);
+  const scratch = new Uint32Array(rows.length);
+  const { grad, hess, bins } = inp;
+
+  const tree: Tree = { feature: [], bin: [], threshold: [], left: [], right: [], missingLeft: [], value: [] };
+  const newNode = () => {
+    tree.feature.push(-1);
+    tree.bin.push(0);
+    tree.threshold.push(0);
+    tree.left.push(-1);
+    tree.right.push(-1);
+    tree.missingLeft.push(false);
+    tree.value.push(0);
+    return tree.feature.length - 1;
+  };
+
+  const build = (start: number, end: number): Float64Array => {
+    const hist = new Float64Array(slots * 3);
+    for (const f of inp.allowed) {
+      const b = bins[f]!;
+      const off = offsets[f]!;
+      const missingSlot = inp.features[f]!.nBins;
+      for (let r = start; r < end; r++) {
+        const i = rows[r]!;
+        const bi = b[i]!;
+        const s = 3 * (off + (bi === MISSING_BIN ? missingSlot : bi));
+        hist[s] = hist[s]! + grad[i]!;
+        hist[s + 1] = hist[s + 1]! + hess[i]!;
+        hist[s + 2] = hist[s + 2]! + 1;
+      }
+    }
+    return hist;
+  };
+
+  const score = (g: number, h: number) => (g * g) / (h + p.l2);
+
+  const findSplit = (leaf: Leaf): Split | undefined => {
+    const C = leaf.end - leaf.start;
+    if (C < 2 * p.minDataInLeaf) return undefined;
+    if (p.maxDepth > 0 && leaf.depth >= p.maxDepth) return undefined;
+    const { g: G, h: H, hist } = leaf;
+    const parent = score(G, H);
+    let best: Split | undefined;
+    const ok = (cl: number, hl: number, cr: number, hr: number) =>
+      cl >= p.minDataInLeaf && cr >= p.minDataInLeaf && hl >= p.minSumHessian && hr >= p.minSumHessian;
+    const consider = (gain: number, feature: number, bin: number, missingLeft: boolean) => {
+      if (gain > p.minGainToSplit && gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature, bin, missingLeft };
+    };
+    for (const f of inp.allowed) {
+      const nb = inp.features[f]!.nBins;
+      const off = offsets[f]!;
+      const ms = 3 * (off + nb);
+      const gm = hist[ms]!;
+      const hm = hist[ms + 1]!;
+      const cm = hist[ms + 2]!;
+      let gl = 0;
+      let hl = 0;
+      let cl = 0;
+      for (let b = 0; b < nb - 1; b++) {
+        const s = 3 * (off + b);
+        gl += hist[s]!;
+        hl += hist[s + 1]!;
+        cl += hist[s + 2]!;
+        if (cl === 0) continue;
+        // missing right
+        {
+          const gr = G - gl;
+          const hr = H - hl;
+          const cr = C - cl;
+          // (with missing rows, a right side of missing rows only is the +∞ candidate below)
+          if (cr - cm > 0 && ok(cl, hl, cr, hr)) consider(score(gl, hl) + score(gr, hr) - parent, f, b, cm === 0 ? cl >= cr : false);
+        }
+        // missing left
+        if (cm > 0) {
+          const gl2 = gl + gm;
+          const hl2 = hl + hm;
+          const cl2 = cl + cm;
+          const cr = C - cl2;
+          if (cr > 0 && ok(cl2, hl2, cr, H - hl2)) consider(score(gl2, hl2) + score(G - gl2, H - hl2) - parent, f, b, true);
+        }
+      }
+      // every present value left, missing right
+      if (cm > 0 && C - cm > 0) {
+        const gl2 = G - gm;
+        const hl2 = H - hm;
+        if (ok(C - cm, hl2, cm, hm)) consider(score(gl2, hl2) + score(gm, hm) - parent, f, nb - 1, false);
+      }
+    }
+    return best;
+  };
+
+  const leafValue = (g: number, h: number) => Math.fround((-g / (h + p.l2)) * p.learningRate);
+
+  // root
+  const root = newNode();
+  let g0 = 0;
+  let h0 = 0;
+  for (let r = 0; r < rows.length; r++) {
+    g0 += grad[rows[r]!]!;
+    h0 += hess[rows[r]!]!;
+  }
+  const leaves: Leaf[] = [];
+  const first: Leaf = { node: root, start: 0, end: rows.length, depth: 0, g: g0, h: h0, hist: build(0, rows.length), split: undefined };
+  first.split = findSplit(first);
+  leaves.push(first);
+
+  while (leaves.length < p.maxLeaves) {
+    let bi = -1;
+    for (let i = 0; i < leaves.length; i++) {
+      const s = leaves[i]!.split;
+      if (s && (bi < 0 || s.gain > leaves[bi]!.split!.gain)) bi = i;
+    }
+    if (bi < 0) break;
+    const leaf = leaves[bi]!;
+    const sp = leaf.split!;
+    const f = sp.feature;
+    const fb = bins[f]!;
+    // stable partition of rows[start, end)
+    let nl = 0;
+    let nr = 0;
+    for (let r = leaf.start; r < leaf.end; r++) {
+      const i = rows[r]!;
+      const b = fb[i]!;
+      const goLeft = b === MISSING_BIN ? sp.missingLeft : b <= sp.bin;
+      if (goLeft) rows[leaf.start + nl++] = i;
+      else scratch[nr++] = i;
+    }
+    rows.set(scratch.subarray(0, nr), leaf.start + nl);
+    const mid = leaf.start + nl;
+
+    const ln = newNode();
+    const rn = newNode();
+    const node = leaf.node;
+    tree.feature[node] = f;
+    tree.bin[node] = sp.bin;
+    const t = inp.features[f]!.thresholds;
+    tree.threshold[node] = sp.bin < t.length ? t[sp.bin]! : Infinity;
+    tree.left[node] = ln;
+    tree.right[node] = rn;
+    tree.missingLeft[node] = sp.missingLeft;
+
+    const leftSmaller = nl <= nr;
+    const small = leftSmaller ? build(leaf.start, mid) : build(mid, leaf.end);
+    const large = leaf.hist; // reuse: parent − small
+    for (let s = 0; s < large.length; s++) large[s] = large[s]! - small[s]!;
+    const sum = (h: Float64Array, f0: number) => {
+      // totals from any allowed feature's histogram (all rows fall in one of its slots)
+      const off = offsets[f0]!;
+      const nb = inp.features[f0]!.nBins;
+      let g = 0;
+      let hh = 0;
+      for (let b = 0; b <= nb; b++) {
+        g += h[3 * (off + b)]!;
+        hh += h[3 * (off + b) + 1]!;
+      }
+      return [g, hh] as const;
+    };
+    const [gs, hs] = sum(small, f);
+    const gL = leftSmaller ? gs : leaf.g - gs;
+    const hL = leftSmaller ? hs : leaf.h - hs;
+    const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: leaf.depth + 1, g: gL, h: hL, hist: leftSmaller ? small : large, split: undefined };
+    const R: Leaf = { node: rn, start: mid, end: leaf.end, depth: leaf.depth + 1, g: leaf.g - gL, h: leaf.h - hL, hist: leftSmaller ? large : small, split: undefined };
+    L.split = findSplit(L);
+    R.split = findSplit(R);
+    leaves.splice(bi, 1, L, R);
+  }
+  for (const leaf of leaves) tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
+  return tree;
+}
+
+/** Leaf reached by row i of binned data. */
+export function leafOfBinned(tree: Tree, bins: Uint8Array[], i: number): number {
+  let node = 0;
+  while (tree.feature[node]! >= 0) {
+    const b = bins[tree.feature[node]!]![i]!;
+    node = (b === MISSING_BIN ? tree.missingLeft[node] : b <= tree.bin[node]!) ? tree.left[node]! : tree.right[node]!;
+  }
+  return node;
+}
+
+/** Leaf reached by a row of float32 feature values (what onnxruntime does: x <= threshold, NaN by missing direction). */
+export function leafOfValues(tree: Tree, x: readonly Float32Array[], i: number): number {
+  let node = 0;
+  while (tree.feature[node]! >= 0) {
+    const v = x[tree.feature[node]!]![i]!;
+    node = (Number.isNaN(v) ? tree.missingLeft[node] : v <= tree.threshold[node]!) ? tree.left[node]! : tree.right[node]!;
+  }
+  return node;
+}
