@@ -1,6 +1,7 @@
 import { greet } from './hello/greet';
 import { inspectDevice } from './hello/inspect-device';
 import type { StepImplementation } from './runtime/implement';
+import { featureImplementations } from './features';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
 import { validationImplementations } from './validation';
@@ -12,4 +13,5 @@ export const builtinImplementations: StepImplementation[] = [
   ...utilImplementations,
   ...validationImplementations,
   ...trainingImplementations,
+  ...featureImplementations,
 ] as StepImplementation[];

@@ -1,0 +1,369 @@
+import { z } from 'zod';
+import { step } from '../dsl/step';
+import { datasetName, datasetRef } from './dataset';
+
+/**
+ * Feature views: the DSL authors write, the JSON that travels through workflow history, and the
+ * signatures of the feature steps. Pure (zod only), so workflow code can import it.
+ *
+ * A view names its entity key column(s), its event-timestamp column, a TTL, a version and typed
+ * features. Each feature is an expression in a small language that compiles to polars
+ * (activities/features/transform.ts):
+ *
+ *   col(name) · literals · + - * / · = != < <= > >= · and or not · neg abs isNull · fillNull ·
+ *   cast(int64|float64|bool|string|timestamp) · ifElse(cond, a, b) ·
+ *   rolling sum|mean|min|max|count of an expression per entity over a trailing time window
+ *
+ * A window aggregate at a row with event time t covers that entity's rows with event time in
+ * (t - window, t] (the row itself and any other row at t included). Aggregates see the whole
+ * source dataset, also rows before a materialization's start. `count` counts non-null values
+ * (rows, without an argument); `sum` of no values is 0, `mean`/`min`/`max` of none are null.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Names and durations
+
+/**
+ * View names reach SQL (`fv_<view>_v<version>`) and paths: lowercase letters, digits and "_",
+ * starting with a letter, at most 48 characters so the table name stays within PostgreSQL's
+ * 63-byte identifiers (longer names would be silently truncated there).
+ */
+export const featureViewName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,47}$/, 'lowercase letters, digits and "_", starting with a letter (max 48)');
+
+/** Entity and feature names become PostgreSQL columns: letters, digits, "_", starting with a letter (max 63). */
+export const featureColumnName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'letters, digits and "_", starting with a letter (max 63)');
+
+/** Columns every feature frame and online table carries besides entity keys and features. */
+export const RESERVED_FEATURE_COLUMNS = ['event_ts', 'created_ts', 'updated_at'] as const;
+
+/** Source columns are only ever read by polars, never put in SQL: any non-empty name. */
+const sourceColumn = z.string().min(1).max(256);
+
+const DURATION = /^(\d{1,9})(ms|s|m|h|d|w)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** `'30d'`, `'12h'`, `'15m'`, `'30s'`, `'500ms'`, `'2w'` (days are 24 h: timestamps are UTC). */
+export type FeatureDuration = `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`;
+export const featureDuration = z.string().regex(DURATION, 'a duration such as "30d", "12h", "15m", "30s", "500ms" or "2w"');
+
+/** Milliseconds in a duration string (throws on a malformed one). */
+export function durationMs(d: string): number {
+  const m = DURATION.exec(d);
+  if (!m) throw new Error(`invalid duration ${JSON.stringify(d)}`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The expression language (plain JSON)
+
+export type FeatureType = 'int64' | 'float64' | 'bool' | 'string' | 'timestamp';
+export const featureType = z.enum(['int64', 'float64', 'bool', 'string', 'timestamp']);
+
+export const ARITH_OPS = ['add', 'sub', 'mul', 'div'] as const;
+export const COMPARE_OPS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const;
+export const LOGIC_OPS = ['and', 'or'] as const;
+export const UNARY_OPS = ['not', 'neg', 'abs', 'isNull'] as const;
+export const WINDOW_FNS = ['sum', 'mean', 'min', 'max', 'count'] as const;
+export type BinaryOp = (typeof ARITH_OPS)[number] | (typeof COMPARE_OPS)[number] | (typeof LOGIC_OPS)[number];
+export type UnaryOp = (typeof UNARY_OPS)[number];
+export type WindowFn = (typeof WINDOW_FNS)[number];
+export type LiteralValue = number | string | boolean | null;
+
+export type FeatureExpr =
+  | { op: 'col'; name: string }
+  | { op: 'lit'; value: LiteralValue }
+  | { op: BinaryOp; left: FeatureExpr; right: FeatureExpr }
+  | { op: UnaryOp; arg: FeatureExpr }
+  | { op: 'cast'; arg: FeatureExpr; to: FeatureType }
+  | { op: 'fillNull'; arg: FeatureExpr; value: FeatureExpr }
+  | { op: 'if'; cond: FeatureExpr; then: FeatureExpr; else: FeatureExpr }
+  /** Aggregate of `arg` (rows, for count without one) over the entity's rows in (t - window, t]. */
+  | { op: 'window'; fn: WindowFn; arg?: FeatureExpr; window: string };
+
+const MAX_EXPR_DEPTH = 32;
+
+export const featureExpr: z.ZodType<FeatureExpr> = z.lazy(() =>
+  z.discriminatedUnion('op', [
+    z.object({ op: z.literal('col'), name: sourceColumn }).strict(),
+    z.object({ op: z.literal('lit'), value: z.union([z.number().finite(), z.string().max(10_000), z.boolean(), z.null()]) }).strict(),
+    z.object({ op: z.enum([...ARITH_OPS, ...COMPARE_OPS, ...LOGIC_OPS]), left: featureExpr, right: featureExpr }).strict(),
+    z.object({ op: z.enum(UNARY_OPS), arg: featureExpr }).strict(),
+    z.object({ op: z.literal('cast'), arg: featureExpr, to: featureType }).strict(),
+    z.object({ op: z.literal('fillNull'), arg: featureExpr, value: featureExpr }).strict(),
+    z.object({ op: z.literal('if'), cond: featureExpr, then: featureExpr, else: featureExpr }).strict(),
+    z.object({ op: z.literal('window'), fn: z.enum(WINDOW_FNS), arg: featureExpr.optional(), window: featureDuration }).strict(),
+  ]),
+);
+
+export const featureDef = z
+  .object({
+    name: featureColumnName,
+    expr: featureExpr,
+    /** The stored type; inferred from the data when absent (counts int64, means float64). */
+    type: featureType.optional(),
+    description: z.string().max(2_000).optional(),
+  })
+  .strict();
+export type FeatureDef = z.infer<typeof featureDef>;
+
+/** Every sub-expression, depth first, with its depth and whether it sits inside a window. */
+export function walkExpr(e: FeatureExpr, visit: (e: FeatureExpr, depth: number, inWindow: boolean) => void, depth = 1, inWindow = false): void {
+  visit(e, depth, inWindow);
+  const next = (c: FeatureExpr | undefined) => c && walkExpr(c, visit, depth + 1, inWindow || e.op === 'window');
+  switch (e.op) {
+    case 'col':
+    case 'lit':
+      return;
+    case 'cast':
+    case 'not':
+    case 'neg':
+    case 'abs':
+    case 'isNull':
+      return next(e.arg);
+    case 'fillNull':
+      next(e.arg);
+      return next(e.value);
+    case 'if':
+      next(e.cond);
+      next(e.then);
+      return next(e.else);
+    case 'window':
+      return next(e.arg);
+    default:
+      next(e.left);
+      return next(e.right);
+  }
+}
+
+/** Source columns an expression reads. */
+export function exprColumns(e: FeatureExpr): string[] {
+  const out = new Set<string>();
+  walkExpr(e, (x) => {
+    if (x.op === 'col') out.add(x.name);
+  });
+  return [...out];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature views
+
+export const featureViewSchema = z
+  .object({
+    name: featureViewName,
+    /** Bump it whenever the definition changes: each version has its own online table and offline data. */
+    version: z.number().int().positive().max(1_000_000),
+    description: z.string().max(2_000).optional(),
+    /** Entity key column(s) of the source; keys must be strings or integers. */
+    entities: z.array(featureColumnName).min(1).max(8),
+    /** Event-time column of the source (Date or Datetime; time zones are converted to UTC). */
+    timestamp: sourceColumn,
+    /** Optional source column saying when each row was written (breaks event-time ties); default: the materialization's time. */
+    created: sourceColumn.optional(),
+    /** How long a value stays valid for point-in-time joins; "0s" (or any zero) means forever. */
+    ttl: featureDuration,
+    features: z.array(featureDef).min(1).max(500),
+    tags: z.record(z.string().max(128), z.string().max(1_000)).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const seen = new Map<string, string>();
+    const claim = (name: string, what: string, path: (string | number)[]) => {
+      const key = name.toLowerCase();
+      if ((RESERVED_FEATURE_COLUMNS as readonly string[]).includes(key)) {
+        ctx.addIssue({ code: 'custom', path, message: `"${name}" is reserved (${RESERVED_FEATURE_COLUMNS.join(', ')})` });
+      } else if (seen.has(key)) {
+        ctx.addIssue({ code: 'custom', path, message: `${what} "${name}" clashes with ${seen.get(key)} (names are compared case-insensitively)` });
+      } else seen.set(key, `${what} "${name}"`);
+    };
+    v.entities.forEach((e, i) => claim(e, 'entity', ['entities', i]));
+    v.features.forEach((f, i) => {
+      claim(f.name, 'feature', ['features', i, 'name']);
+      walkExpr(f.expr, (e, depth, inWindow) => {
+        if (depth > MAX_EXPR_DEPTH) ctx.addIssue({ code: 'custom', path: ['features', i, 'expr'], message: `expression nested deeper than ${MAX_EXPR_DEPTH}` });
+        if (e.op === 'window') {
+          if (inWindow) ctx.addIssue({ code: 'custom', path: ['features', i, 'expr'], message: 'a window aggregate cannot contain another one' });
+          if (durationMs(e.window) <= 0) ctx.addIssue({ code: 'custom', path: ['features', i, 'expr'], message: `window "${e.window}" must be longer than zero` });
+          if (e.fn !== 'count' && !e.arg) ctx.addIssue({ code: 'custom', path: ['features', i, 'expr'], message: `rolling ${e.fn} needs an argument` });
+        }
+      });
+    });
+  });
+
+export type FeatureView = z.infer<typeof featureViewSchema>;
+export type FeatureViewInput = z.input<typeof featureViewSchema>;
+
+/** Validates a view (plain JSON), with every problem named by its path. */
+export function parseFeatureView(value: unknown): FeatureView {
+  const r = featureViewSchema.safeParse(value);
+  if (r.success) return r.data;
+  const name = typeof (value as { name?: unknown })?.name === 'string' ? ` "${(value as { name: string }).name}"` : '';
+  throw new Error(`invalid feature view${name}: ${r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ')}`);
+}
+
+/** The view's online table (`fv_<view>_v<version>`); activities quote it with pg.escapeIdentifier. */
+export function onlineTableName(view: Pick<FeatureView, 'name' | 'version'>): string {
+  return `fv_${view.name}_v${view.version}`;
+}
+
+/** The dataset name of a view's offline parts: `<view>.v<version>`. */
+export function offlineDatasetName(view: Pick<FeatureView, 'name' | 'version'>): string {
+  return `${view.name}.v${view.version}`;
+}
+
+export function ttlMs(view: Pick<FeatureView, 'ttl'>): number {
+  return durationMs(view.ttl);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The typed builder for authors
+
+/** In builder methods a non-Expr argument is a literal; in the top-level helpers a string names a column. */
+export type ExprArg = FeatureExprBuilder | LiteralValue;
+export type ColumnOrExpr = FeatureExprBuilder | string;
+
+export class FeatureExprBuilder {
+  constructor(readonly node: FeatureExpr) {}
+
+  private bin(op: BinaryOp, other: ExprArg): FeatureExprBuilder {
+    return new FeatureExprBuilder({ op, left: this.node, right: toNode(other) });
+  }
+  add(x: ExprArg) { return this.bin('add', x); }
+  sub(x: ExprArg) { return this.bin('sub', x); }
+  mul(x: ExprArg) { return this.bin('mul', x); }
+  /** True division (a float, also for integers); x/0 is ±inf or NaN, as in polars. */
+  div(x: ExprArg) { return this.bin('div', x); }
+  eq(x: ExprArg) { return this.bin('eq', x); }
+  neq(x: ExprArg) { return this.bin('neq', x); }
+  lt(x: ExprArg) { return this.bin('lt', x); }
+  lte(x: ExprArg) { return this.bin('lte', x); }
+  gt(x: ExprArg) { return this.bin('gt', x); }
+  gte(x: ExprArg) { return this.bin('gte', x); }
+  and(x: ExprArg) { return this.bin('and', x); }
+  or(x: ExprArg) { return this.bin('or', x); }
+  not() { return new FeatureExprBuilder({ op: 'not', arg: this.node }); }
+  neg() { return new FeatureExprBuilder({ op: 'neg', arg: this.node }); }
+  abs() { return new FeatureExprBuilder({ op: 'abs', arg: this.node }); }
+  isNull() { return new FeatureExprBuilder({ op: 'isNull', arg: this.node }); }
+  cast(to: FeatureType) { return new FeatureExprBuilder({ op: 'cast', arg: this.node, to }); }
+  fillNull(value: ExprArg) { return new FeatureExprBuilder({ op: 'fillNull', arg: this.node, value: toNode(value) }); }
+  /** Names the expression as a feature (optionally with its stored type). */
+  as(name: string, type?: FeatureType): FeatureDef {
+    return type ? { name, expr: this.node, type } : { name, expr: this.node };
+  }
+  toJSON(): FeatureExpr {
+    return this.node;
+  }
+}
+
+function toNode(x: ExprArg): FeatureExpr {
+  return x instanceof FeatureExprBuilder ? x.node : { op: 'lit', value: x };
+}
+function colOrExpr(x: ColumnOrExpr): FeatureExpr {
+  return typeof x === 'string' ? { op: 'col', name: x } : x.node;
+}
+
+export const col = (name: string) => new FeatureExprBuilder({ op: 'col', name });
+export const lit = (value: LiteralValue) => new FeatureExprBuilder({ op: 'lit', value });
+/** `a / b` (columns by name or expressions). */
+export const ratio = (a: ColumnOrExpr, b: ColumnOrExpr) => new FeatureExprBuilder({ op: 'div', left: colOrExpr(a), right: colOrExpr(b) });
+/** `a - b` (columns by name or expressions). */
+export const diff = (a: ColumnOrExpr, b: ColumnOrExpr) => new FeatureExprBuilder({ op: 'sub', left: colOrExpr(a), right: colOrExpr(b) });
+export const ifElse = (cond: FeatureExprBuilder, then: ExprArg, otherwise: ExprArg) =>
+  new FeatureExprBuilder({ op: 'if', cond: cond.node, then: toNode(then), else: toNode(otherwise) });
+
+const rolling = (fn: WindowFn) => (of: ColumnOrExpr, window: FeatureDuration) => new FeatureExprBuilder({ op: 'window', fn, arg: colOrExpr(of), window });
+export const rollingSum = rolling('sum');
+export const rollingMean = rolling('mean');
+export const rollingMin = rolling('min');
+export const rollingMax = rolling('max');
+/** Non-null values of `of` in the window; `rollingCount(null, '1d')` counts rows. */
+export const rollingCount = (of: ColumnOrExpr | null, window: FeatureDuration) =>
+  new FeatureExprBuilder(of === null ? { op: 'window', fn: 'count', window } : { op: 'window', fn: 'count', arg: colOrExpr(of), window });
+
+/**
+ * Declares a feature view and validates it at once (a readable error names each bad field).
+ * The result is plain JSON: it can be a step input and travel through workflow history.
+ *
+ *   featureView({
+ *     name: 'flight_route_stats', entities: ['origin'], timestamp: 'date', ttl: '30d', version: 1,
+ *     features: [
+ *       col('distance').as('distance'),
+ *       rollingMean('delay', '7d').as('delay_mean_7d'),
+ *       rollingCount('delay', '1d').as('flights_1d'),
+ *       ratio(col('delay'), col('distance')).mul(1000).as('delay_per_1000mi', 'float64'),
+ *     ],
+ *   })
+ */
+export function featureView(def: FeatureViewInput): FeatureView {
+  return parseFeatureView(JSON.parse(JSON.stringify(def)) as unknown);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step signatures
+
+/** An ISO 8601 time: a date (`2024-01-31`, midnight UTC) or a date-time with `Z` or an offset. */
+export const featureTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+
+export const materializeFeaturesInput = z.object({
+  source: datasetRef,
+  view: featureViewSchema,
+  /** Inclusive; default: where the last materialization of this view version ended (else end - ttl, else the epoch). */
+  start: featureTime.optional(),
+  /** Inclusive; default: the latest event time in the source. */
+  end: featureTime.optional(),
+  /** Also write the latest value per entity to the online store (PostgreSQL). */
+  online: z.boolean().default(true),
+});
+
+export const materializeFeaturesOutput = z.object({
+  /** This interval's feature rows (all of them, not only the latest): a version of dataset `<view>.v<version>`. */
+  offline: datasetRef,
+  /** Rows written to the offline store. */
+  rowsWritten: z.number().int().nonnegative(),
+  /** Online rows inserted or updated (a value not newer than the stored one is skipped). */
+  onlineRows: z.number().int().nonnegative(),
+  interval: z.object({ start: z.string(), end: z.string() }),
+});
+
+export const materializeFeaturesStep = step({
+  name: 'features.materialize',
+  description: 'compute a feature view over a dataset; write the interval offline (Parquet) and the latest value per entity online (PostgreSQL)',
+  input: materializeFeaturesInput,
+  output: materializeFeaturesOutput,
+  queue: 'cpu',
+  timeouts: { startToClose: '2h', heartbeat: '5m' },
+  // Writes the online store and reads the last materialized interval: never answered from a cache.
+  cache: false,
+});
+
+export const buildTrainingSetInput = z.object({
+  /** Entity keys (named as the views' entities), an event-time column, and labels. */
+  entities: datasetRef,
+  views: z.array(featureViewSchema).min(1).max(50),
+  /** The entity rows' time column. */
+  timestamp: z.string().min(1).default('event_timestamp'),
+  /** Name features `<view>__<feature>` (needed when two views share a feature name). */
+  fullFeatureNames: z.boolean().default(false),
+  /** Registered name of the training set. */
+  name: datasetName.default('training_set'),
+});
+
+export const buildTrainingSetOutput = z.object({
+  dataset: datasetRef,
+  rows: z.number().int().nonnegative(),
+});
+
+export const buildTrainingSetStep = step({
+  name: 'features.build-training-set',
+  description: 'point-in-time correct join of entity rows against feature views (offline store)',
+  input: buildTrainingSetInput,
+  output: buildTrainingSetOutput,
+  queue: 'cpu',
+  timeouts: { startToClose: '2h', heartbeat: '5m' },
+  // Reads whatever the offline store holds now, which its inputs do not capture.
+  cache: false,
+});
