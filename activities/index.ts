@@ -1,6 +1,7 @@
 import { greet } from './hello/greet';
 import { inspectDevice } from './hello/inspect-device';
 import type { StepImplementation } from './runtime/implement';
+import { driftImplementations } from './drift';
 import { featureImplementations } from './features';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
@@ -14,4 +15,5 @@ export const builtinImplementations: StepImplementation[] = [
   ...validationImplementations,
   ...trainingImplementations,
   ...featureImplementations,
+  ...driftImplementations,
 ] as StepImplementation[];
