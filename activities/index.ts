@@ -2,7 +2,9 @@ import { greet } from './hello/greet';
 import { inspectDevice } from './hello/inspect-device';
 import type { StepImplementation } from './runtime/implement';
 import { driftImplementations } from './drift';
+import { evaluationImplementations } from './evaluation';
 import { featureImplementations } from './features';
+import { registryImplementations } from './registry';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
 import { validationImplementations } from './validation';
@@ -16,4 +18,6 @@ export const builtinImplementations: StepImplementation[] = [
   ...trainingImplementations,
   ...featureImplementations,
   ...driftImplementations,
+  ...evaluationImplementations,
+  ...registryImplementations,
 ] as StepImplementation[];

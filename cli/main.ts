@@ -7,6 +7,7 @@ import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
 import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
+import { registerModelsCommands } from './commands/models';
 import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
 import { registerRunsCommands } from './commands/runs';
@@ -78,6 +79,7 @@ program
 
 registerPipelineCommands(program);
 registerRunsCommands(program);
+registerModelsCommands(program);
 
 program
   .command('demo')

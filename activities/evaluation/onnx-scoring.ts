@@ -1,0 +1,334 @@
+import ort from 'onnxruntime-node';
+import pl, { type DataType } from 'nodejs-polars';
+import type { ArtifactStore } from '../../infra/artifacts';
+import { withLocalCopy } from '../data/frames';
+import type { DatasetRef } from '../../pipelines/steps/dataset';
+import type { ModelRef, ModelSignature, ModelTask } from '../../pipelines/steps/model';
+import { invalidInput, invalidModel } from './errors';
+import { exposeZipMapInput, OnnxFormatError } from './onnx-graph';
+
+/**
+ * Scoring a dataset with a model's ONNX file, in batches, with onnxruntime-node: what evaluation
+ * uses and what batch scoring can reuse, so what was evaluated is exactly what serves.
+ *
+ * - The session is made from the artifact's bytes (hash verified on read).
+ * - Each signature input gets one [n, 1] tensor from its dataset column, `n` rows at a time (the
+ *   Parquet file is scanned lazily, one slice per batch), so the memory of inputs and outputs per
+ *   call stays bounded whatever the dataset's size. Missing values: NaN for float/double inputs
+ *   (the model's imputer sees them), '' for string inputs; an int64 input cannot hold one, so a
+ *   null there fails with the column's name.
+ * - Outputs: `label` (mapped to class indices through `classes`), `probabilities` (float [N, C]),
+ *   `probabilityMap` (ZipMap sequence of maps: the ZipMap node is removed and its input tensor
+ *   read instead, since onnxruntime-node returns only tensors), `value` (regression).
+ */
+
+export const DEFAULT_BATCH_SIZE = 65_536;
+
+export interface BatchPrediction {
+  rows: number;
+  /** Classification: predicted class index per row (the `label` output, else the argmax). */
+  labelIndex?: Int32Array;
+  /** Classification: rows × C probabilities in `classes` order. */
+  probabilities?: Float32Array;
+  /** Regression: the predicted value per row. */
+  values?: Float64Array;
+}
+
+export interface ScoringModel {
+  readonly ref: ModelRef;
+  readonly signature: ModelSignature;
+  readonly task: ModelTask;
+  /** Class labels in output order (classification). */
+  readonly classes: readonly (string | number)[];
+  /** Dataset columns the model reads, one per input. */
+  readonly columns: readonly string[];
+  /** Classification: whether the model gives class probabilities. */
+  readonly hasProbabilities: boolean;
+  /** Scores one batch: a frame holding (at least) the input columns. */
+  run(frame: pl.DataFrame): Promise<BatchPrediction>;
+  release(): Promise<void>;
+}
+
+export interface OpenModelOptions {
+  /** onnxruntime execution providers, in order of preference; default CPU. */
+  executionProviders?: string[];
+  /** Largest model accepted, in bytes (default 2 GiB). */
+  maxBytes?: number;
+}
+
+type ElemType = ModelSignature['inputs'][number]['type'];
+const ORT_TYPE: Record<ElemType, string> = { float: 'float32', double: 'float64', int64: 'int64', string: 'string' };
+
+/** Loads a model's ONNX file and checks it against its signature. */
+export async function openModel(store: ArtifactStore, model: ModelRef, opts: OpenModelOptions = {}): Promise<ScoringModel> {
+  const sig = model.signature;
+  const classification = sig.task !== 'regression';
+  const classes = sig.classes ?? [];
+  if (classification && classes.length < 2) throw invalidInput(`model ${model.uri}: a ${sig.task} signature needs at least 2 classes, got ${classes.length}`);
+  if (sig.task === 'binary' && classes.length !== 2) throw invalidInput(`model ${model.uri}: a binary signature needs exactly 2 classes, got ${classes.length}`);
+  if (classification && !sig.outputs.label && !sig.outputs.probabilities && !sig.outputs.probabilityMap) {
+    throw invalidInput(`model ${model.uri}: a classification signature names no label, probabilities or probabilityMap output`);
+  }
+  if (!classification && !sig.outputs.value && !sig.outputs.label) throw invalidInput(`model ${model.uri}: a regression signature names no value output`);
+
+  let bytes: Uint8Array = await store.getBuffer(model.uri, { expectSha256: model.sha256, maxBytes: opts.maxBytes ?? 2 * 1024 ** 3 });
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: opts.executionProviders ?? ['cpu'],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  };
+  const create = async (b: Uint8Array) => {
+    try {
+      return await ort.InferenceSession.create(b, sessionOptions);
+    } catch (e) {
+      throw invalidModel(`model ${model.uri}: onnxruntime cannot load it: ${(e as Error).message}`);
+    }
+  };
+  let session = await create(bytes);
+
+  // Probability tensor: the declared one, or the ZipMap's input when only a sequence of maps is offered.
+  let probaOutput = sig.outputs.probabilities;
+  if (!probaOutput && sig.outputs.probabilityMap) {
+    const name = sig.outputs.probabilityMap;
+    if (!session.outputNames.includes(name)) throw invalidInput(`model ${model.uri}: signature output "${name}" is not an output of the ONNX graph (${session.outputNames.join(', ')})`);
+    const meta = session.outputMetadata?.find((m) => m.name === name);
+    if (meta && meta.isTensor) {
+      probaOutput = name; // a tensor after all: read it as such
+    } else {
+      let rewrite;
+      try {
+        rewrite = exposeZipMapInput(bytes, name);
+      } catch (e) {
+        if (e instanceof OnnxFormatError) throw invalidInput(`model ${model.uri}: cannot read probabilities from "${name}": ${e.message}; export the model with ZipMap off`);
+        throw e;
+      }
+      const mismatch = rewrite.classLabels.length !== classes.length || rewrite.classLabels.some((c, i) => String(c) !== String(classes[i]));
+      if (mismatch) {
+        throw invalidInput(`model ${model.uri}: the ZipMap's classes [${rewrite.classLabels.join(', ')}] differ from the signature's [${classes.join(', ')}]`);
+      }
+      await session.release();
+      bytes = rewrite.model;
+      session = await create(bytes);
+      probaOutput = rewrite.probabilities;
+    }
+  }
+  bytes = new Uint8Array(0);
+
+  // Inputs: the graph's and the signature's must be the same set, with the same element types.
+  const byName = new Map(sig.inputs.map((i) => [i.name, i]));
+  const missing = session.inputNames.filter((n) => !byName.has(n));
+  const extra = sig.inputs.filter((i) => !session.inputNames.includes(i.name)).map((i) => i.name);
+  if (missing.length || extra.length) {
+    await session.release();
+    throw invalidInput(
+      `model ${model.uri}: signature inputs do not match the ONNX graph` +
+        (missing.length ? `; graph inputs missing from the signature: ${missing.join(', ')}` : '') +
+        (extra.length ? `; signature inputs the graph does not have: ${extra.join(', ')}` : ''),
+    );
+  }
+  for (const meta of session.inputMetadata ?? []) {
+    const want = byName.get(meta.name)!;
+    if (meta.isTensor && meta.type !== ORT_TYPE[want.type]) {
+      await session.release();
+      throw invalidInput(`model ${model.uri}: input "${meta.name}" is ${meta.type} in the ONNX graph but ${want.type} in the signature`);
+    }
+  }
+  const labelOutput = sig.outputs.label;
+  const valueOutput = sig.outputs.value ?? (classification ? undefined : labelOutput);
+  const fetches = classification ? [labelOutput, probaOutput].filter((x): x is string => !!x) : [valueOutput!];
+  for (const f of fetches) {
+    if (!session.outputNames.includes(f)) {
+      await session.release();
+      throw invalidInput(`model ${model.uri}: signature output "${f}" is not an output of the ONNX graph (${session.outputNames.join(', ')})`);
+    }
+  }
+
+  const classIndex = new Map(classes.map((c, i) => [String(c), i]));
+  const C = classes.length;
+  const s = session;
+  return {
+    ref: model,
+    signature: sig,
+    task: sig.task,
+    classes,
+    columns: sig.inputs.map((i) => i.column),
+    hasProbabilities: classification && !!probaOutput,
+    async run(frame) {
+      const n = frame.height;
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const input of sig.inputs) feeds[input.name] = inputTensor(frame, input, n);
+      let out: ort.InferenceSession.ReturnType;
+      try {
+        out = await s.run(feeds, fetches);
+      } catch (e) {
+        throw invalidModel(`model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
+      }
+      if (!classification) {
+        const t = out[valueOutput!]!;
+        if (t.size !== n) throw invalidModel(`model ${model.uri}: output "${valueOutput}" has ${t.size} values for ${n} rows (expected [N, 1])`);
+        return { rows: n, values: Float64Array.from(t.data as Float32Array | Float64Array, Number) };
+      }
+      const pred: BatchPrediction = { rows: n };
+      if (probaOutput) {
+        const t = out[probaOutput]!;
+        const data = t.data as Float32Array | Float64Array;
+        const width = t.dims.length === 2 ? t.dims[1]! : t.dims.length === 1 ? 1 : -1;
+        const p = new Float32Array(n * C);
+        if (width === C && data.length === n * C) {
+          p.set(data);
+        } else if (C === 2 && width === 1 && data.length === n) {
+          // one column: p(classes[1])
+          for (let i = 0; i < n; i++) {
+            p[2 * i] = 1 - data[i]!;
+            p[2 * i + 1] = data[i]!;
+          }
+        } else {
+          throw invalidModel(`model ${model.uri}: probabilities have shape [${t.dims.join(', ')}], expected [${n}, ${C}] (one column per class)`);
+        }
+        pred.probabilities = p;
+      }
+      if (labelOutput) {
+        const t = out[labelOutput]!;
+        if (t.size !== n) throw invalidModel(`model ${model.uri}: label output "${labelOutput}" has ${t.size} values for ${n} rows`);
+        const data = t.data as ArrayLike<unknown>;
+        const idx = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          const k = classIndex.get(String(data[i]));
+          if (k === undefined) throw invalidModel(`model ${model.uri}: predicted label ${JSON.stringify(String(data[i]))} is not one of the signature's classes [${classes.join(', ')}]`);
+          idx[i] = k;
+        }
+        pred.labelIndex = idx;
+      } else {
+        pred.labelIndex = argmaxRows(pred.probabilities!, C);
+      }
+      return pred;
+    },
+    release: () => s.release(),
+  };
+}
+
+function argmaxRows(p: Float32Array, C: number): Int32Array {
+  const n = p.length / C;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < C; k++) if (p[i * C + k]! > p[i * C + best]!) best = k;
+    out[i] = best;
+  }
+  return out;
+}
+
+const FLOATS = new Set(['Float32', 'Float64', 'Decimal']);
+const INTEGERS = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Bool']);
+
+/** One [n, 1] tensor for a signature input, from its column. */
+function inputTensor(frame: pl.DataFrame, input: ModelSignature['inputs'][number], n: number): ort.Tensor {
+  const col = frame.getColumn(input.column);
+  const variant = col.dtype.variant;
+  const c = pl.col(input.column);
+  const dims = [n, 1];
+  const fail = (why: string) => invalidInput(`column "${input.column}" (${variant}) cannot feed the model's ${input.type} input "${input.name}": ${why}`);
+  switch (input.type) {
+    case 'float':
+    case 'double': {
+      if (!FLOATS.has(variant) && !INTEGERS.has(variant)) throw fail('not a numeric column');
+      const s = frame.select(c.cast(pl.Float64).fillNull(pl.lit(NaN)).cast(input.type === 'float' ? pl.Float32 : pl.Float64).alias('v')).getColumn('v').rechunk();
+      return new ort.Tensor(input.type === 'float' ? 'float32' : 'float64', s.toTypedArray() as Float32Array | Float64Array, dims);
+    }
+    case 'int64': {
+      if (!INTEGERS.has(variant)) throw fail('not an integer column');
+      const nulls = col.nullCount();
+      if (nulls) throw fail(`${nulls} missing value(s) in this batch, which an int64 tensor cannot represent`);
+      const s = frame.select(c.cast(pl.Int64).alias('v')).getColumn('v').rechunk();
+      return new ort.Tensor('int64', s.toTypedArray() as BigInt64Array, dims);
+    }
+    case 'string': {
+      const values = frame.select(c.cast(pl.String).fillNull(pl.lit('')).alias('v')).getColumn('v').toArray() as string[];
+      return new ort.Tensor('string', values, dims);
+    }
+  }
+}
+
+export interface ScoreOptions {
+  /** Rows per onnxruntime call (default 65 536). */
+  batchSize?: number;
+  signal?: AbortSignal;
+  /** Called after each batch. */
+  onProgress?: (rowsDone: number, rowsTotal: number) => void;
+}
+
+export interface FileBatch {
+  /** Row offset of the batch in the file. */
+  offset: number;
+  prediction: BatchPrediction;
+  /** The batch's rows of the input columns plus any `keep` columns. */
+  frame: pl.DataFrame;
+}
+
+/** Number of rows of a Parquet file, and its columns' dtypes, from its metadata. */
+export function parquetInfo(file: string): { rows: number; schema: Record<string, DataType> } {
+  const lazy = pl.scanParquet(file);
+  const rows = Number(lazy.select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+  const schema = lazy.limit(0).collectSync().schema as Record<string, DataType>;
+  return { rows, schema };
+}
+
+/** Scores a local Parquet file batch by batch, yielding each batch's predictions (and the rows read). */
+export async function* scoreFileBatches(model: ScoringModel, file: string, opts: ScoreOptions & { keep?: string[] } = {}): AsyncGenerator<FileBatch> {
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidInput(`batchSize must be a positive integer, got ${batchSize}`);
+  const { rows, schema } = parquetInfo(file);
+  const wanted = [...new Set([...model.columns, ...(opts.keep ?? [])])];
+  const absent = wanted.filter((c) => !(c in schema));
+  if (absent.length) throw invalidInput(`the dataset has no column ${absent.map((c) => `"${c}"`).join(', ')} (it has ${Object.keys(schema).join(', ')})`);
+  const lazy = pl.scanParquet(file).select(...wanted);
+  for (let offset = 0; offset < rows; offset += batchSize) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+    const frame = lazy.slice(offset, Math.min(batchSize, rows - offset)).collectSync();
+    const prediction = await model.run(frame);
+    opts.onProgress?.(offset + frame.height, rows);
+    yield { offset, prediction, frame };
+  }
+}
+
+export interface Predictions {
+  task: ModelTask;
+  rows: number;
+  classes: readonly (string | number)[];
+  labelIndex?: Int32Array;
+  probabilities?: Float32Array;
+  values?: Float64Array;
+}
+
+/** Scores a whole local Parquet file, collecting the predictions into typed arrays. */
+export async function scoreFile(model: ScoringModel, file: string, opts: ScoreOptions = {}): Promise<Predictions> {
+  const { rows } = parquetInfo(file);
+  const C = model.classes.length;
+  const classification = model.task !== 'regression';
+  const out: Predictions = { task: model.task, rows, classes: model.classes };
+  if (classification) out.labelIndex = new Int32Array(rows);
+  if (model.hasProbabilities) out.probabilities = new Float32Array(rows * C);
+  if (!classification) out.values = new Float64Array(rows);
+  for await (const b of scoreFileBatches(model, file, opts)) {
+    const p = b.prediction;
+    if (p.labelIndex) out.labelIndex!.set(p.labelIndex, b.offset);
+    if (p.probabilities) out.probabilities!.set(p.probabilities, b.offset * C);
+    if (p.values) out.values!.set(p.values, b.offset);
+  }
+  return out;
+}
+
+/** Scores a dataset (a Parquet artifact) with a model (an ONNX artifact): the reusable entry point. */
+export async function scoreDataset(
+  store: ArtifactStore,
+  model: ModelRef,
+  dataset: DatasetRef,
+  opts: ScoreOptions & OpenModelOptions = {},
+): Promise<Predictions> {
+  const scoring = await openModel(store, model, opts);
+  try {
+    return await withLocalCopy(store, dataset, (file) => scoreFile(scoring, file, opts));
+  } finally {
+    await scoring.release();
+  }
+}

@@ -1,0 +1,228 @@
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  applyDecision,
+  registerModelVersion,
+  RegistryError,
+  resolveModelUri,
+  setAlias,
+  toModelRef,
+  type DatasetLineage,
+  type DecisionResult,
+} from '../../infra/db/registry';
+import { metricDirection } from '../../pipelines/steps/evaluation';
+import {
+  applyModelDecisionStep,
+  promoteModelStep,
+  registerModelStep,
+  resolveModelStep,
+  resolveModelUriOf,
+  type PromoteModelOutput,
+} from '../../pipelines/steps/registry';
+import { implement, type StepImplementation } from '../runtime/implement';
+import type { StepContext } from '../runtime/step-context';
+import { resolveCodeVersion } from './code-version';
+import { decidePromotion, evaluateGates } from './decisions';
+import { buildModelCard } from './model-card';
+
+export { resolveCodeVersion } from './code-version';
+export { decidePromotion, evaluateGates } from './decisions';
+export { buildModelCard, renderModelCardMarkdown } from './model-card';
+
+/** Who automatic decisions and registrations are attributed to. */
+export const PIPELINE_ACTOR = 'sluice-pipeline';
+
+/** Registry errors are about the request (bad name, missing version, conflicting decision): not retryable. */
+async function registry<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof RegistryError) throw ApplicationFailure.nonRetryable(e.message, e.code === 'INVALID' ? 'InvalidInput' : `Registry${e.code === 'NOT_FOUND' ? 'NotFound' : 'Conflict'}`);
+    throw e;
+  }
+}
+
+const idempotencyKey = (ctx: StepContext) => `step:${ctx.run.runId}/${ctx.run.node}`;
+
+export const registerModel = implement(registerModelStep, async (input, ctx) => {
+  const metrics = { ...(input.evaluation?.metrics ?? {}), ...input.metrics };
+  const gates = evaluateGates(input.gates, metrics);
+  const failedGates = gates.filter((g) => !g.passed);
+  if (failedGates.length) {
+    ctx.log.info('model not registered: gates failed', { name: input.name, failed: failedGates.map((g) => g.reason) });
+    return { registered: false, gates, failedGates, name: input.name, version: null, uri: null, created: false, model: input.model, aliases: [] };
+  }
+
+  const codeVersion = resolveCodeVersion();
+  const datasets: DatasetLineage[] = [
+    ...input.trainingData.map((d) => ({ name: d.name, version: d.version, role: 'training' as const, ...(d.uri ? { uri: d.uri } : {}), ...(d.sha256 ? { sha256: d.sha256 } : {}) })),
+    ...(input.evaluation ? [{ name: input.evaluation.dataset.name, version: input.evaluation.dataset.version, role: 'evaluation' as const, uri: input.evaluation.dataset.uri, sha256: input.evaluation.dataset.sha256 }] : []),
+  ];
+  const card = buildModelCard({
+    input: input.card,
+    model: input.model,
+    ...(input.description ? { description: input.description } : {}),
+    metrics,
+    ...(input.evaluation ? { evaluation: input.evaluation } : {}),
+    trainingData: input.trainingData,
+    featureViews: input.featureViews,
+    params: input.params,
+    runId: ctx.run.runId,
+    pipeline: ctx.run.pipeline,
+    codeVersion,
+  });
+  const { version, created } = await registry(() =>
+    registerModelVersion(ctx.db, {
+      name: input.name,
+      source: { uri: input.model.uri, sha256: input.model.sha256, size: input.model.size },
+      signature: input.model.signature,
+      runId: ctx.run.runId,
+      ...(input.description ? { description: input.description } : {}),
+      tags: input.tags,
+      metrics,
+      params: input.params,
+      lineage: { datasets, featureViews: input.featureViews, pipeline: { name: ctx.run.pipeline, runId: ctx.run.runId, workflowId: ctx.run.workflowId, node: ctx.run.node } },
+      codeVersion,
+      createdBy: PIPELINE_ACTOR,
+      modelCard: card,
+      ...(input.modelDescription ? { modelDescription: input.modelDescription } : {}),
+      ...(input.modelTags ? { modelTags: input.modelTags } : {}),
+    }),
+  );
+  const reason = input.reason ?? `registered by pipeline ${ctx.run.pipeline} run ${ctx.run.runId}`;
+  for (const alias of input.aliases) {
+    await registry(() => setAlias(ctx.db, { name: input.name, alias, version: version.version, actor: PIPELINE_ACTOR, reason, runId: ctx.run.runId }));
+  }
+  ctx.log.info(created ? 'model version registered' : 'model version already registered by this run', { name: input.name, version: version.version, aliases: input.aliases });
+  return {
+    registered: true,
+    gates,
+    failedGates: [],
+    name: input.name,
+    version: version.version,
+    uri: `models:/${input.name}/${version.version}`,
+    created,
+    model: toModelRef(version),
+    aliases: input.aliases,
+  };
+});
+
+function outputOf(d: DecisionResult, base: Omit<PromoteModelOutput, 'promoted' | 'outcome' | 'decisionId' | 'championVersion' | 'reason'>): PromoteModelOutput {
+  return {
+    ...base,
+    promoted: d.decision.outcome === 'promoted',
+    outcome: d.decision.outcome,
+    decisionId: d.decision.id,
+    championVersion: d.decision.champion_version,
+    reason: d.decision.reason,
+  };
+}
+
+export const promoteModel = implement(promoteModelStep, async (input, ctx) => {
+  const { challenger, comparison, metric, margin, marginKind, alias } = input;
+  const direction = input.direction ?? metricDirection(metric);
+  const base = {
+    name: challenger.registered?.name ?? null,
+    alias,
+    challengerVersion: challenger.registered?.version ?? null,
+    metric,
+    direction: direction ?? null,
+    margin,
+    marginKind,
+    challengerValue: null,
+    championValue: null,
+    delta: null,
+  };
+  if (!challenger.registered) {
+    return { ...base, promoted: false, outcome: 'skipped' as const, decisionId: null, championVersion: null, reason: 'the challenger is not registered (did its gates fail?): nothing to promote' };
+  }
+  if (!direction) throw ApplicationFailure.nonRetryable(`metric "${metric}" has no known direction: say whether higher or lower is better (direction)`, 'InvalidInput');
+  if (comparison.challenger.model.sha256 !== challenger.sha256) {
+    throw ApplicationFailure.nonRetryable(
+      `the comparison's challenger (${comparison.challenger.model.uri}) is not this challenger (${challenger.uri}): compare the model you promote`,
+      'InvalidInput',
+    );
+  }
+  const reported = comparison.challenger.metrics;
+  if (!Object.prototype.hasOwnProperty.call(reported, metric)) {
+    throw ApplicationFailure.nonRetryable(`metric "${metric}" is not in the comparison (it has ${Object.keys(reported).sort().join(', ')})`, 'InvalidInput');
+  }
+  const { name, version } = challenger.registered;
+  let champion: { version: number; value: number | null } | null = null;
+  if (comparison.champion) {
+    const reg = comparison.champion.model.registered;
+    if (!reg) throw ApplicationFailure.nonRetryable('the compared champion is not a registered version (resolve it with resolve-model)', 'InvalidInput');
+    if (reg.name !== name) throw ApplicationFailure.nonRetryable(`the compared champion is a version of "${reg.name}", the challenger of "${name}"`, 'InvalidInput');
+    champion = { version: reg.version, value: comparison.champion.metrics[metric] ?? null };
+  }
+  const challengerValue = reported[metric] ?? null;
+  const verdict = decidePromotion({ metric, direction, margin, marginKind }, challengerValue, champion);
+  const decision = verdict.promote ? (input.requireApproval ? 'pending' : 'approve') : 'reject';
+  const reason = input.reason ? `${input.reason}: ${verdict.reason}` : verdict.reason;
+  const d = await registry(() =>
+    applyDecision(ctx.db, {
+      name,
+      alias,
+      challengerVersion: version,
+      decision,
+      mode: 'automatic',
+      by: input.by,
+      reason,
+      expectedChampion: champion?.version ?? null,
+      evidence: {
+        metric,
+        direction,
+        margin,
+        marginKind,
+        challengerValue,
+        championValue: champion?.value ?? null,
+        delta: verdict.delta,
+        details: {
+          improvement: verdict.improvement,
+          dataset: comparison.challenger.dataset,
+          rows: comparison.challenger.rows,
+          comparedChampion: champion?.version ?? null,
+        },
+      },
+      idempotencyKey: idempotencyKey(ctx),
+      runId: ctx.run.runId,
+    }),
+  );
+  ctx.log.info('promotion decided', { name, alias, challenger: version, outcome: d.decision.outcome, reason: d.decision.reason });
+  return outputOf(d, { ...base, name, challengerVersion: version, challengerValue, championValue: champion?.value ?? null, delta: verdict.delta });
+});
+
+export const applyModelDecision = implement(applyModelDecisionStep, async ({ proposal, approval }, ctx) => {
+  if (proposal.outcome !== 'pending_approval' || proposal.decisionId === null || proposal.name === null || proposal.challengerVersion === null) return proposal;
+  const { name, challengerVersion, decisionId } = proposal;
+  const d = await registry(() =>
+    applyDecision(ctx.db, {
+      name,
+      alias: proposal.alias,
+      challengerVersion,
+      decision: approval.approved ? 'approve' : 'reject',
+      mode: 'manual',
+      by: approval.by,
+      reason: approval.reason.trim() || (approval.approved ? 'approved' : 'rejected'),
+      resolves: decisionId,
+      idempotencyKey: idempotencyKey(ctx),
+      runId: ctx.run.runId,
+    }),
+  );
+  return outputOf(d, { ...proposal });
+});
+
+export const resolveModel = implement(resolveModelStep, async (input, ctx) => {
+  const uri = resolveModelUriOf(input);
+  try {
+    const v = await resolveModelUri(ctx.db, uri);
+    return { found: true, model: toModelRef(v), name: v.model_name, version: v.version, metrics: v.metrics };
+  } catch (e) {
+    if (input.optional && e instanceof RegistryError && e.code === 'NOT_FOUND') {
+      const name = /^models:\/([^/@]+)/.exec(uri)?.[1] ?? '';
+      return { found: false, model: null, name, version: null, metrics: {} };
+    }
+    return registry(() => Promise.reject(e));
+  }
+});
+
+export const registryImplementations: StepImplementation[] = [registerModel, promoteModel, applyModelDecision, resolveModel] as StepImplementation[];
