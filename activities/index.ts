@@ -4,6 +4,9 @@ import type { StepImplementation } from './runtime/implement';
 import { driftImplementations } from './drift';
 import { evaluationImplementations } from './evaluation';
 import { featureImplementations } from './features';
+import { ingestionImplementations } from './ingestion';
+import { splitDataset } from './data/split';
+import { gbdtTrials, selectBest } from './training/hpo';
 import { registryImplementations } from './registry';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
@@ -14,6 +17,10 @@ export const builtinImplementations: StepImplementation[] = [
   greet,
   inspectDevice,
   ...utilImplementations,
+  ...ingestionImplementations,
+  splitDataset,
+  gbdtTrials,
+  selectBest,
   ...validationImplementations,
   ...trainingImplementations,
   ...featureImplementations,

@@ -1,5 +1,6 @@
 import type { AnyPipeline } from './dsl/pipeline';
 import { hello } from './hello';
+import { trainModel } from './train-model';
 
 /** Every pipeline Sluice ships. Each is also a workflow type of its own name on queue `sluice`. */
-export const builtinPipelines: AnyPipeline[] = [hello];
+export const builtinPipelines: AnyPipeline[] = [hello, trainModel];

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { step } from '../dsl/step';
+import { artifactRef } from './artifact-ref';
+import { columnType, datasetName, datasetRef } from './dataset';
+
+/**
+ * Ingestion: a source (a local file, an artifact, a PostgreSQL table or query) becomes a dataset
+ * version: typed Parquet in the artifact store, content-addressed, registered in PostgreSQL with
+ * its schema, row count, profile and lineage. Identical data gives the version it already has.
+ */
+
+export const ingestFormat = z.enum(['csv', 'tsv', 'json', 'jsonl', 'parquet']);
+export type IngestFormat = z.infer<typeof ingestFormat>;
+
+/**
+ * A PostgreSQL table as `table` or `schema.table`: each part is checked like a dataset name
+ * (letters, digits, `_`, `.`, `-`; no quotes, spaces or semicolons) and quoted before it reaches SQL.
+ */
+export function parsePgTableName(name: string): { schema?: string; table: string } | { error: string } {
+  const parts = name.split('.');
+  if (parts.length > 2) return { error: `"${name}" has more than one "." (expected "table" or "schema.table")` };
+  for (const p of parts) {
+    if (!datasetName.safeParse(p).success || p.length > 63) {
+      return { error: `"${name}" is not a valid table name: each part must be letters, digits, "_" or "-", starting with a letter (max 63)` };
+    }
+  }
+  return parts.length === 2 ? { schema: parts[0]!, table: parts[1]! } : { table: parts[0]! };
+}
+
+export const pgTableName = z.string().superRefine((s, ctx) => {
+  const r = parsePgTableName(s);
+  if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
+});
+
+/** The name of an environment variable (of the worker) holding a connection URL: never the URL itself. */
+export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name (the URL itself must never be a step input)');
+
+export const fileSource = z
+  .object({
+    kind: z.literal('file'),
+    /** A path on the worker's file system. */
+    path: z.string().min(1),
+    /** Default: from the extension (.csv, .tsv, .json, .jsonl/.ndjson, .parquet/.pq). */
+    format: ingestFormat.optional(),
+  })
+  .strict();
+
+export const artifactSource = z
+  .object({
+    kind: z.literal('artifact'),
+    /** A URI of the configured artifact store (file:// or s3://). */
+    uri: z.string().min(1),
+    format: ingestFormat,
+  })
+  .strict();
+
+export const postgresSource = z
+  .object({
+    kind: z.literal('postgres'),
+    table: pgTableName.optional(),
+    /** A single SELECT (or WITH … SELECT / VALUES), run in a read-only transaction. */
+    query: z.string().min(1).optional(),
+    /** Environment variable holding the database URL; default: Sluice's own database. */
+    connectionEnv: envVarName.optional(),
+  })
+  .strict()
+  .refine((s) => (s.table === undefined) !== (s.query === undefined), { message: 'give exactly one of "table" and "query"' });
+
+export const ingestSource = z.discriminatedUnion('kind', [fileSource, artifactSource, postgresSource]);
+export type IngestSource = z.infer<typeof ingestSource>;
+
+/** A declared column: its type is fixed (values are parsed or converted to it, failures are bad rows). */
+export const declaredColumn = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters'),
+    type: columnType,
+    /** false: a null (or empty) value makes the row bad. Default true. */
+    nullable: z.boolean().default(true),
+  })
+  .strict();
+export type DeclaredColumn = z.infer<typeof declaredColumn>;
+
+export const declaredSchema = z.array(declaredColumn).superRefine((cols, ctx) => {
+  const seen = new Set<string>();
+  cols.forEach((c, i) => {
+    if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `column "${c.name}" is declared twice` });
+    seen.add(c.name);
+  });
+});
+
+export const ingestInput = z
+  .object({
+    source: ingestSource,
+    /** Dataset name: versions are numbered per name. */
+    name: datasetName,
+    /** Columns whose types are fixed; columns not named here keep their inferred types. */
+    schema: declaredSchema.optional(),
+    /**
+     * Malformed rows tolerated (unparseable records, wrong field counts, values that do not fit a
+     * declared type). 0 (default): the first one fails the step. Otherwise, up to this many go to a
+     * quarantine artifact with their line (or row) numbers and reasons, and the rest is ingested.
+     */
+    maxBadRows: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+export type IngestInput = z.infer<typeof ingestInput>;
+
+export const ingestOutput = z.object({
+  dataset: datasetRef,
+  /** The profile JSON (see pipelines/steps/profile.ts). */
+  profile: artifactRef,
+  /** Parquet of the rows left out: line (null where the format has none), row, reason, raw. */
+  quarantine: artifactRef.optional(),
+  badRows: z.number().int().nonnegative(),
+  /** True when identical data was already registered under this name: its version is returned. */
+  reused: z.boolean(),
+});
+export type IngestOutput = z.infer<typeof ingestOutput>;
+
+export const ingestStep = step({
+  name: 'ingest',
+  description: 'ingest a file, an artifact or a PostgreSQL table/query as a dataset version',
+  input: ingestInput,
+  output: ingestOutput,
+  queue: 'cpu',
+  // Long reads and conversions heartbeat every few seconds; a lost worker is noticed within the
+  // heartbeat timeout and the step retried elsewhere (it resumes from its checkpoint).
+  timeouts: { startToClose: '2h', heartbeat: '2m' },
+  retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '2m' },
+  // The same input can name different data (a file rewritten in place, a table that changed):
+  // never answer from the step cache. Identical data still maps to its existing version.
+  cache: false,
+});
+
+export const profileDatasetStep = step({
+  name: 'profile-dataset',
+  description: 'compute the statistical profile of a dataset',
+  input: z.object({ dataset: datasetRef }).strict(),
+  output: z.object({ profile: artifactRef }),
+  queue: 'cpu',
+  timeouts: { startToClose: '1h', heartbeat: '2m' },
+  retry: { maximumAttempts: 3 },
+});

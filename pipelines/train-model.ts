@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { pipeline } from './dsl/pipeline';
+import { datasetName } from './steps/dataset';
+import { compareModelsStep } from './steps/evaluation';
+import { gbdtTrialsStep, searchSpace, selectBestStep } from './steps/hpo';
+import { ingestSource, ingestStep } from './steps/ingestion';
+import { gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
+import { splitDatasetStep } from './steps/split';
+import { gbdtParams, trainGbdtStep } from './steps/training';
+import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
+
+/**
+ * The training pipeline: ingest → validate → split → hyperparameter trials (fanned out) → best
+ * trial → champion/challenger on the same holdout → register (gated on metrics) → promote if the
+ * challenger beats the champion by the declared margin. Defaults train a penguin-species
+ * classifier on vega-datasets' penguins.
+ */
+export const trainModelParams = z
+  .object({
+    model: registeredModelName.default('penguins-species'),
+    source: ingestSource.default({ kind: 'file', path: 'node_modules/vega-datasets/data/penguins.json' }),
+    dataset: datasetName.default('penguins'),
+    target: z.string().min(1).default('Species'),
+    features: z.array(z.string().min(1)).min(1).optional(),
+    /** Expectations the data must meet before training. */
+    suite: suiteSchema.default(suite('training-data', (e) => [e.rowCountBetween({ min: 20 })])),
+    holdoutFraction: z.number().gt(0).lt(1).default(0.25),
+    /** Hold out the latest rows by this time column instead of random ones. */
+    orderBy: z.string().min(1).optional(),
+    seed: z.number().int().nonnegative().default(7),
+    gbdt: gbdtParams.partial().default({ nEstimators: 60 }),
+    /** Hyperparameter search space over gbdt parameters; empty: one trial with `gbdt`. */
+    search: searchSpace.default({ learningRate: [0.05, 0.2], maxLeaves: [7, 31] }),
+    strategy: z.enum(['grid', 'random']).default('grid'),
+    maxTrials: z.number().int().min(1).max(50).default(4),
+    /** Register only if these hold on the holdout. */
+    gates: z.array(gate).default([{ metric: 'accuracy', op: '>=', value: 0.8 }]),
+    /** Promote to champion when the challenger beats it on this metric by at least `margin`. */
+    promoteMetric: z.string().min(1).default('accuracy'),
+    margin: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+export const trainModel = pipeline(
+  { name: 'train-model', description: 'ingest, validate, tune and train GBDT, evaluate against the champion, register, promote', params: trainModelParams },
+  (p, b) => {
+    const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset });
+    const checked = b.step('validate', validateDatasetStep, { dataset: data.output.dataset, suite: p.suite });
+    const split = b.step('split', splitDatasetStep, { dataset: data.output.dataset, holdoutFraction: p.holdoutFraction, seed: p.seed, orderBy: p.orderBy }, { after: [checked] });
+    const trials = b.step('trials', gbdtTrialsStep, { base: p.gbdt, space: p.search, strategy: p.strategy, maxTrials: p.maxTrials, seed: p.seed });
+    const trained = b.map('train', trainGbdtStep, { over: trials.output.trials, parallelism: 4 }, (params) => ({
+      train: split.output.train,
+      target: p.target,
+      features: p.features,
+      params,
+    }));
+    const best = b.step('select', selectBestStep, { trials: trained.output, metric: 'validation_loss' });
+    const champion = b.step('champion', resolveModelStep, { name: p.model, alias: 'champion', optional: true });
+    const compared = b.step('compare', compareModelsStep, {
+      challenger: best.output.model,
+      champion: champion.output.model,
+      dataset: split.output.holdout,
+      target: p.target,
+    });
+    const registered = b.step('register', registerModelStep, {
+      name: p.model,
+      model: best.output.model,
+      evaluation: compared.output.challenger,
+      params: best.output.params,
+      gates: p.gates,
+      aliases: ['challenger'],
+      trainingData: [{ name: split.output.train.name, version: split.output.train.version, uri: split.output.train.uri, sha256: split.output.train.sha256 }],
+    });
+    const promoted = b.step('promote', promoteModelStep, {
+      challenger: registered.output.model,
+      comparison: { challenger: compared.output.challenger, champion: compared.output.champion },
+      metric: p.promoteMetric,
+      margin: p.margin,
+    });
+    return {
+      model: registered.output.uri,
+      registered: registered.output.registered,
+      version: registered.output.version,
+      promoted: promoted.output.promoted,
+      outcome: promoted.output.outcome,
+      holdout: compared.output.challenger.metrics,
+      trainingData: split.output.train,
+      report: compared.output.html,
+    };
+  },
+);

@@ -1,0 +1,69 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Client } from '@temporalio/client';
+import { createPool, type Db } from '../infra/db/pool';
+import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+
+/** The README's main job, end to end on real data: vega-datasets' penguins. */
+let temporal: Awaited<ReturnType<typeof useTemporal>>;
+let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let workers: TestWorkers;
+let client: Client;
+let db: Db;
+
+before(async () => {
+  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
+  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
+  client = await temporalClient(temporal.address);
+  db = createPool(pgh.url);
+});
+after(async () => {
+  await workers?.stop();
+  await client?.connection.close();
+  await db?.end();
+  await pgh?.stop();
+  await temporal?.stop();
+});
+
+const run = async (input: unknown) => {
+  const h = await client.workflow.start('train-model', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('train-'), args: [input] });
+  const result = (await h.result()) as PipelineRunResult;
+  return { result, state: await h.query(runStateQuery), outputs: result.outputs as Record<string, any> };
+};
+
+test('train-model: ingest, validate, tune, evaluate, register and promote a penguin classifier', async () => {
+  const first = await run({ search: { learningRate: [0.1, 0.3] }, gbdt: { nEstimators: 30 } });
+  assert.equal(first.outputs.registered, true);
+  assert.equal(first.outputs.version, 1);
+  assert.equal(first.outputs.promoted, true, 'no champion yet: the first model that passes its gates becomes champion');
+  assert.ok(first.outputs.holdout.accuracy > 0.9, `holdout accuracy ${first.outputs.holdout.accuracy}`);
+  assert.deepEqual(first.state.nodes.train!.items, { total: 2, done: 2 }, 'two trials fanned out');
+  const trials = await db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt'`, [first.result.runId]);
+  assert.equal(trials.rows[0].n, 2, 'every trial recorded');
+  const alias = await db.query(`SELECT a.alias, v.version FROM model_aliases a JOIN model_versions v ON v.name = a.name AND v.version = a.version WHERE a.name = 'penguins-species'`).catch(() => ({ rows: [] as any[] }));
+  if (alias.rows.length) assert.ok(alias.rows.some((r: any) => r.alias === 'champion' && r.version === 1));
+
+  // Same params again: everything up to registration is cached; the same model is not "better" than itself.
+  const second = await run({ search: { learningRate: [0.1, 0.3] }, gbdt: { nEstimators: 30 } });
+  // Ingest always reads its source (files change), finds identical data and reuses the version...
+  assert.equal((second.state.nodes.ingest!.output as { reused: boolean }).reused, true);
+  // ...so everything downstream has the same inputs and comes from the cache.
+  for (const node of ['split', 'trials', 'train', 'select']) assert.equal(second.state.nodes[node]!.status, 'cached', node);
+  // The champion is new (version 1), so the comparison runs again, now against it.
+  assert.equal(second.state.nodes.compare!.status, 'done');
+  assert.equal((second.state.nodes.champion!.output as { version: number }).version, 1);
+  // A new run registers a new version (versions belong to runs, as in MLflow), but a model that is
+  // no better than the champion does not replace it.
+  assert.equal(second.outputs.version, 2);
+  assert.equal(second.outputs.promoted, false);
+  assert.equal(second.outputs.outcome, 'rejected');
+});
+
+test('train-model: a gate that fails leaves the model unregistered and the champion alone', async () => {
+  const { outputs } = await run({ search: {}, gbdt: { nEstimators: 5 }, model: 'penguins-gated', gates: [{ metric: 'accuracy', op: '>=', value: 1.01 }] });
+  assert.equal(outputs.registered, false);
+  assert.equal(outputs.promoted, false);
+  assert.equal(outputs.outcome, 'skipped');
+});
