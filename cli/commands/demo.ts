@@ -10,6 +10,8 @@ import { startRun } from './run';
  * The README's main job: a pipeline end to end on the embedded default. Reuses a stack that
  * `sluice up` already runs; otherwise starts one and stops it afterwards.
  */
+const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : String(v));
+
 export async function runDemo(config: SluiceConfig): Promise<void> {
   await setup({ minio: false, postgres: !config.databaseUrl });
   const [host, port] = config.temporal.address.split(':') as [string, string];
@@ -18,19 +20,23 @@ export async function runDemo(config: SluiceConfig): Promise<void> {
   try {
     const client = await connectClient(config);
     try {
-      console.log('running pipeline hello …');
-      const r = await startRun(client, config, 'hello', { input: JSON.stringify({ name: 'Sluice' }), wait: true });
-      console.log(JSON.stringify(r.result, null, 2));
+      console.log('running pipeline train-model on vega-datasets penguins (ingest → validate → split → tune GBDT → evaluate → register → promote) …');
+      const r = await startRun(client, config, 'train-model', { input: '{}', wait: true });
+      const out = (r.result as { outputs: Record<string, unknown> }).outputs;
+      const holdout = out.holdout as Record<string, unknown>;
+      console.log(`\nmodel:     ${out.model} (registered: ${out.registered}, promotion: ${out.outcome})`);
+      console.log(`holdout:   accuracy ${fmt(holdout.accuracy)}, f1_macro ${fmt(holdout.f1_macro)}, log_loss ${fmt(holdout.log_loss)}`);
+      console.log(`report:    ${(out.report as { uri: string }).uri}`);
       const db = createPool(stack.databaseUrl, { max: 1 });
       try {
         const { rows } = await db.query(
-          `SELECT s.step_name, s.queue, s.status, s.attempt, a.to_id AS artifact
-             FROM step_runs s LEFT JOIN lineage_edges a ON a.from_kind = 'step_run' AND a.from_id = s.run_id || '/' || s.step_name
-            WHERE s.run_id = $1 ORDER BY s.started_at`,
+          `SELECT step_name, queue, status, attempt, round(extract(epoch FROM ended_at - started_at)::numeric, 2) AS secs
+             FROM step_runs WHERE run_id = $1 ORDER BY started_at`,
           [r.runId],
         );
-        console.log(`\nrecorded in PostgreSQL for run ${r.runId}:`);
-        for (const row of rows) console.log(`  ${row.step_name.padEnd(15)} ${row.queue}  ${row.status}  attempt ${row.attempt}  → ${row.artifact}`);
+        console.log(`\nsteps recorded in PostgreSQL for run ${r.runId}:`);
+        for (const row of rows) console.log(`  ${row.step_name.padEnd(12)} ${row.queue}  ${row.status.padEnd(9)} attempt ${row.attempt}  ${row.secs}s`);
+        console.log(`\nsee it in the Temporal UI (npm run dev), or: npx sluice runs show ${r.workflowId}`);
       } finally {
         await db.end();
       }
