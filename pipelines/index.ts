@@ -1,6 +1,8 @@
 import type { AnyPipeline } from './dsl/pipeline';
 import { hello } from './hello';
+import { ingestValidate } from './ingest-validate';
+import { materializeFeatures } from './materialize-features';
 import { trainModel } from './train-model';
 
 /** Every pipeline Sluice ships. Each is also a workflow type of its own name on queue `sluice`. */
-export const builtinPipelines: AnyPipeline[] = [hello, trainModel];
+export const builtinPipelines: AnyPipeline[] = [hello, trainModel, ingestValidate, materializeFeatures];
