@@ -116,7 +116,11 @@ export function columnTypeOfDtype(d: DataType): ColumnType | undefined {
 export const NULL_TOKENS = ['', 'NA', 'N/A', 'NULL', 'null', 'None', 'none', 'nil'];
 const TRUE_TOKENS = ['true', 't', 'yes', 'y', '1'];
 const FALSE_TOKENS = ['false', 'f', 'no', 'n', '0'];
-/** ISO 8601 forms, with an offset (converted to UTC) or without (read as UTC), and plain dates (midnight). */
+/**
+ * ISO 8601 forms, with an offset (converted to UTC) or without (read as UTC), and plain dates
+ * (midnight); also year-first forms with slashes (2001/01/31 06:55), common in exports and never
+ * ambiguous (unlike day- or month-first ones, which are left to a declared schema's text column).
+ */
 const TIMESTAMP_FORMATS = [
   '%Y-%m-%dT%H:%M:%S%.f%#z',
   '%Y-%m-%d %H:%M:%S%.f%#z',
@@ -126,6 +130,9 @@ const TIMESTAMP_FORMATS = [
   '%Y-%m-%dT%H:%M',
   '%Y-%m-%d %H:%M',
   '%Y-%m-%d',
+  '%Y/%m/%d %H:%M:%S',
+  '%Y/%m/%d %H:%M',
+  '%Y/%m/%d',
 ];
 
 /** Trimmed text, null for the null tokens. */
