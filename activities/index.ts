@@ -8,6 +8,7 @@ import { ingestionImplementations } from './ingestion';
 import { splitDataset } from './data/split';
 import { gbdtTrials, selectBest } from './training/hpo';
 import { registryImplementations } from './registry';
+import { scoringImplementations } from './scoring';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
 import { validationImplementations } from './validation';
@@ -27,4 +28,5 @@ export const builtinImplementations: StepImplementation[] = [
   ...driftImplementations,
   ...evaluationImplementations,
   ...registryImplementations,
+  ...scoringImplementations,
 ] as StepImplementation[];

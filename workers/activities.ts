@@ -1,5 +1,6 @@
 import type { ActivityDeps } from '../activities/context';
 import { stepActivity } from '../activities/runtime/step-activity';
+import { createMonitorActivities } from '../activities/monitor';
 import { createRunActivities } from '../activities/runs/bookkeeping';
 import type { Queue } from '../pipelines/dsl/step';
 import { implementationsFor, type Registry } from './registry';
@@ -8,6 +9,6 @@ import { implementationsFor, type Registry } from './registry';
 export function activitiesFor(reg: Registry, queue: Queue, deps: ActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
   const acts: Record<string, (...args: never[]) => Promise<unknown>> = {};
   for (const impl of implementationsFor(reg, queue)) acts[impl.step.name] = stepActivity(deps, impl);
-  if (queue === 'cpu') Object.assign(acts, createRunActivities(deps));
+  if (queue === 'cpu') Object.assign(acts, createRunActivities(deps), createMonitorActivities(deps));
   return acts;
 }

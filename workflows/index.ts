@@ -4,13 +4,25 @@
  * Every registered pipeline is a workflow type of its own name (start `hello` from the Temporal
  * UI with one JSON object). No per-pipeline export is needed: the SDK hands any workflow type
  * without an export of its name to the default export, which runs the pipeline of that name.
+ * `drift-monitor` is the one built-in workflow that is not a pipeline.
  */
 import { workflowInfo } from '@temporalio/workflow';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { runPipeline } from './engine/run-pipeline';
+import { driftMonitor } from './monitor/drift-monitor';
 
-export { runStateQuery } from './engine/run-pipeline';
+export { runStateQuery, approveUpdate } from './engine/run-pipeline';
+export { driftMonitor };
 
-export default async function pipelineWorkflow(input: unknown = {}): Promise<PipelineRunResult> {
-  return runPipeline(workflowInfo().workflowType, input);
+/** Workflow types with dashes, which cannot be export names. */
+const BUILTIN: Record<string, (...args: never[]) => Promise<unknown>> = {
+  'drift-monitor': driftMonitor as (...args: never[]) => Promise<unknown>,
+};
+
+export default async function pipelineWorkflow(input: unknown = {}, ...rest: unknown[]): Promise<PipelineRunResult | unknown> {
+  const type = workflowInfo().workflowType;
+  const builtin = BUILTIN[type];
+  if (builtin) return (builtin as (a: MonitorStart, ...r: unknown[]) => Promise<unknown>)(input as MonitorStart, ...rest);
+  return runPipeline(type, input);
 }

@@ -1,0 +1,144 @@
+import path from 'node:path';
+import fs from 'node:fs';
+import pl from 'nodejs-polars';
+import { ApplicationFailure } from '@temporalio/common';
+import { checkDatasetName, registerDatasetVersion } from '../../infra/db/datasets';
+import { recordPredictionLog } from '../../infra/db/scoring';
+import { scoringFinalizeStep, type ScoringFinalizeInput, type ScoringFinalizeOutput } from '../../pipelines/steps/scoring';
+import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
+import { invalidInput } from '../evaluation/errors';
+import { implement } from '../runtime/implement';
+import type { StepContext } from '../runtime/step-context';
+import { schemaOf } from './common';
+import { samplePredictions, summarizePredictions } from './prediction-log';
+
+/**
+ * Finishes a batch-scoring run: the chunks checked against the plan (every chunk once, each with
+ * its planned row count, the total equal to the rows planned: otherwise a non-retryable
+ * `ScoringRowCountMismatch`), the parts concatenated in chunk order into the predictions Parquet,
+ * registered as a dataset version (`<model>.predictions` by default), the manifest written, and the
+ * prediction log stored as an artifact and a `prediction_logs` row. Every write is keyed by content
+ * or by (run, node), so a retry records the same things again.
+ */
+export const finalizeScoring = implement(scoringFinalizeStep, async (input, ctx) => runFinalize(input, ctx));
+
+const mismatch = (message: string) => ApplicationFailure.nonRetryable(message, 'ScoringRowCountMismatch');
+
+export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext): Promise<ScoringFinalizeOutput> {
+  const { plan } = input;
+  const chunks = [...input.chunks].sort((a, b) => a.index - b.index);
+  if (chunks.length !== plan.chunks.length) throw mismatch(`${chunks.length} chunk(s) scored, ${plan.chunks.length} planned`);
+  chunks.forEach((c, i) => {
+    const want = plan.chunks[i]!;
+    if (c.index !== want.index || c.offset !== want.offset) throw mismatch(`chunk ${i}: scored chunk ${c.index} at offset ${c.offset}, planned ${want.index} at ${want.offset}`);
+    if (c.rows !== want.rows) throw mismatch(`chunk ${c.index}: ${c.rows} predictions for ${want.rows} planned rows`);
+    if (c.tableRows !== null && c.tableRows !== c.rows) throw mismatch(`chunk ${c.index}: ${c.tableRows} table rows written for ${c.rows} predictions`);
+  });
+  const total = chunks.reduce((s, c) => s + c.rows, 0);
+  if (total !== plan.rows) throw mismatch(`${total} predictions for ${plan.rows} input rows`);
+
+  const name = input.predictionsName ?? `${plan.modelName}.predictions`;
+  try {
+    checkDatasetName(name);
+  } catch (e) {
+    throw invalidInput(`predictions dataset name: ${(e as Error).message}; set "predictionsName"`);
+  }
+
+  return withTempDir(async (dir) => {
+    const files: string[] = [];
+    for (const c of chunks) {
+      const f = path.join(dir, `chunk-${String(c.index).padStart(6, '0')}.parquet`);
+      await withLocalCopy(ctx.store, c.part, async (src) => fs.copyFileSync(src, f));
+      files.push(f);
+      ctx.heartbeat({ phase: 'fetching parts', chunk: c.index });
+    }
+    const out = path.join(dir, 'predictions.parquet');
+    let rows: number;
+    if (files.length) {
+      const all = pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' });
+      all.sinkParquet(out, { compression: 'zstd' }).collectSync();
+      rows = Number(pl.scanParquet(out).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+    } else {
+      emptyPredictions(plan).writeParquet(out, { compression: 'zstd' });
+      rows = 0;
+    }
+    if (rows !== plan.rows) throw mismatch(`the predictions have ${rows} rows for ${plan.rows} input rows`);
+    ctx.heartbeat({ phase: 'publishing' });
+
+    const data = await putParquetFile(ctx.store, out);
+    const lazy = pl.scanParquet(out);
+    const schema = schemaOf(lazy.limit(0).collectSync());
+    const { version } = await registerDatasetVersion(ctx.db, {
+      name,
+      uri: data.uri,
+      sha256: data.sha256,
+      sizeBytes: data.size,
+      rows,
+      schema,
+      source: {
+        kind: 'batch-scoring',
+        model: { name: plan.modelName, version: plan.modelVersion, uri: plan.model.uri, sha256: plan.model.sha256 },
+        input: { name: plan.dataset.name, version: plan.dataset.version },
+        window: plan.window,
+        node: ctx.run.node,
+        workflowId: ctx.run.workflowId,
+      },
+      runId: ctx.run.runId,
+    });
+    const predictions = { uri: version.uri, sha256: version.sha256, size: version.sizeBytes, name: version.name, version: version.version, rows: version.rows, schema: version.schema };
+
+    const model = { name: plan.modelName, version: plan.modelVersion, uri: plan.model.uri, sha256: plan.model.sha256 };
+    const manifest = {
+      kind: 'sluice.scoring-manifest',
+      runId: ctx.run.runId,
+      workflowId: ctx.run.workflowId,
+      pipeline: ctx.run.pipeline,
+      model,
+      input: { name: plan.dataset.name, version: plan.dataset.version, uri: plan.dataset.uri, sha256: plan.dataset.sha256, rows: plan.datasetRows },
+      window: plan.window,
+      rows,
+      chunks: chunks.map((c) => ({ index: c.index, offset: c.offset, rows: c.rows, uri: c.part.uri, sha256: c.part.sha256, size: c.part.size, batches: c.batches, tableRows: c.tableRows })),
+      predictions: { name: predictions.name, version: predictions.version, uri: predictions.uri, sha256: predictions.sha256 },
+      table: input.table ?? null,
+    };
+    const manifestRef = await ctx.store.putContent(JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
+
+    const summary = summarizePredictions(lazy, plan.model.signature.task, plan.model.signature.classes ?? []);
+    const sample = samplePredictions(lazy, rows, input.sampleSize);
+    const log = { kind: 'sluice.prediction-log', runId: ctx.run.runId, model, input: manifest.input, predictions: manifest.predictions, window: plan.window, summary, sample };
+    const logRef = await ctx.store.putContent(JSON.stringify(log, null, 2), { contentType: 'application/json' });
+    const row = await recordPredictionLog(ctx.db, {
+      runId: ctx.run.runId,
+      node: ctx.run.node,
+      modelName: plan.modelName,
+      modelVersion: plan.modelVersion,
+      modelUri: plan.model.uri,
+      inputName: plan.dataset.name,
+      inputVersion: plan.dataset.version,
+      predictionsName: predictions.name,
+      predictionsVersion: predictions.version,
+      rows,
+      window: plan.window,
+      summary,
+      sample,
+      manifestUri: manifestRef.uri,
+      logUri: logRef.uri,
+      pgTable: input.table ?? null,
+    });
+    ctx.log.info('scoring finalized', { rows, predictions: `${predictions.name}@${predictions.version}`, chunks: chunks.length });
+    return { manifest: manifestRef, predictions, log: logRef, logId: row.id, rows, modelName: plan.modelName, modelVersion: plan.modelVersion };
+  });
+}
+
+/** No rows in the window: an empty frame with the prediction columns. */
+function emptyPredictions(plan: ScoringFinalizeInput['plan']): pl.DataFrame {
+  const sig = plan.model.signature;
+  const cols: pl.Series[] = [pl.Series('row_id', [], pl.Int64)];
+  if (sig.task === 'regression') cols.push(pl.Series('prediction', [], pl.Float64));
+  else {
+    cols.push(pl.Series('prediction', [], pl.Utf8));
+    for (const c of sig.classes ?? []) cols.push(pl.Series(`proba_${String(c)}`, [], pl.Float64));
+  }
+  cols.push(pl.Series('model_name', [], pl.Utf8), pl.Series('model_version', [], pl.Int32), pl.Series('run_id', [], pl.Utf8));
+  return pl.DataFrame(cols);
+}

@@ -1,0 +1,137 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import pl from 'nodejs-polars';
+import type { Client } from '@temporalio/client';
+import { monitorStatus, requestRetrain, sendBatchScored } from '../cli/monitor';
+import { createPool, type Db } from '../infra/db/pool';
+import { projectRoot } from '../infra/paths';
+import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { MonitorStart } from '../pipelines/monitor/protocol';
+import type { DatasetRef } from '../pipelines/steps/dataset';
+import { setPolicyUpdate } from '../workflows/monitor/drift-monitor';
+import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+
+/**
+ * End to end on a real, time-ordered dataset (Seattle weather): train on the 2012-13 winters (even
+ * days), then score the other days of those winters (no shift: nothing starts) and the summers of
+ * 2013-15 (shifted: drift, a retrain starts by itself on the newest data, and the new version
+ * becomes champion). File labels: winter-2012 (training), winter-2013 (calm), summer-2012 (shifted).
+ */
+let temporal: Awaited<ReturnType<typeof useTemporal>>;
+let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let workers: TestWorkers;
+let client: Client;
+let db: Db;
+const dir = path.join(projectRoot, '.sluice', 'test-generated', uniqueId('weather-'));
+
+before(async () => {
+  fs.mkdirSync(dir, { recursive: true });
+  // The model tells rain from sun (the two kinds every season has, so champion and challenger
+  // predict the same classes and can be compared on one holdout).
+  const weather = pl.readCSV(path.join(projectRoot, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv')).filter(pl.col('weather').isIn(['rain', 'sun']));
+  const month = pl.col('date').str.slice(5, 2).cast(pl.Int32);
+  const year = pl.col('date').str.slice(0, 4).cast(pl.Int32);
+  const season = (months: number[], years: number[]) => weather.filter(month.isIn(months).and(year.isIn(years)));
+  const evenDay = pl.col('date').str.slice(8, 2).cast(pl.Int32).modulo(2).eq(0);
+  // Training: even days of the 2012-13 winters; the calm batch: the odd days of the same winters
+  // (later winters really were warmer in Seattle, 2015 most of all, so they drift for real).
+  season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay).writeCSV(path.join(dir, 'winter-2012.csv'));
+  season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay.not()).writeCSV(path.join(dir, 'winter-2013.csv'));
+  season([5, 6, 7, 8, 9], [2013, 2014, 2015]).writeCSV(path.join(dir, 'summer-2012.csv'));
+  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
+  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url, kinds: ['cpu'] });
+  client = await temporalClient(temporal.address);
+  db = createPool(pgh.url);
+});
+after(async () => {
+  await workers?.stop();
+  await client?.connection.close();
+  await db?.end();
+  await pgh?.stop();
+  await temporal?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const run = async (pipeline: string, input: unknown) =>
+  (await (await client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] })).result()) as PipelineRunResult;
+const ingest = async (file: string, name: string) =>
+  ((await run('ingest-validate', { source: { kind: 'file', path: path.join(dir, file) }, name, suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 30, severity: 'error' }] } })).outputs as { dataset: DatasetRef }).dataset;
+const champion = async (model: string) => (await db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
+const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+test('drift on a shifted period starts a retrain by itself and the new version becomes champion', async () => {
+  const model = 'weather-e2e';
+  const trainingParams = { model, target: 'weather', search: {}, gbdt: { nEstimators: 40, minDataInLeaf: 5 }, gates: [{ metric: 'accuracy', op: '>=', value: 0 }], promoteMetric: 'log_loss', holdoutFraction: 0.3 };
+  const first = await run('train-model', { ...trainingParams, source: { kind: 'file', path: path.join(dir, 'winter-2012.csv') }, dataset: 'weather-winter-2012' });
+  assert.equal((first.outputs as { promoted: boolean }).promoted, true);
+  assert.equal(await champion(model), 1);
+
+  const start: MonitorStart = {
+    model,
+    reference: (first.outputs as { trainingData: DatasetRef }).trainingData,
+    target: 'weather',
+    trainingParams,
+    policy: { consecutive: 1, driftShare: 0.75, cooldown: '1h', dailyCap: 3, columns: ['precipitation', 'temp_max', 'temp_min', 'wind'] },
+  };
+
+  // Same season a year later: a wetter, windier winter moves two of four columns, below the
+  // policy's share of 0.75, so the batch does not drift and nothing starts.
+  await sendBatchScored(client, workers.config, start, { batchId: 'winter-2013', dataset: await ingest('winter-2013.csv', 'weather-winter-2013') });
+  const calm = await waitFor('the winter batch to be checked', async () => {
+    const s = await monitorStatus(client, model);
+    return s.recent.length === 1 ? s : undefined;
+  });
+  assert.equal(calm.recent[0]!.datasetDrift, false, `winter 2013 drifted columns: ${calm.recent[0]!.drifted.join(', ')}`);
+  assert.equal(calm.inFlight, null);
+  assert.ok(!calm.decisions.some((d) => d.kind === 'retrain-started'));
+
+  // Summer: temperatures and rain shift; a retrain starts on the newest data and wins.
+  const summer = await ingest('summer-2012.csv', 'weather-summer-2012');
+  await sendBatchScored(client, workers.config, start, { batchId: 'summer-2012', dataset: summer });
+  await sendBatchScored(client, workers.config, start, { batchId: 'summer-2012', dataset: summer }); // a duplicate: ignored
+  const finished = await waitFor('the retrain to finish', async () => {
+    const s = await monitorStatus(client, model);
+    return s.decisions.some((d) => d.kind === 'retrain-finished') ? s : undefined;
+  });
+  const drifted = finished.recent.find((r) => r.batchId === 'summer-2012')!;
+  assert.equal(drifted.datasetDrift, true);
+  assert.ok(drifted.drifted.includes('temp_max'), `drifted: ${drifted.drifted.join(', ')}`);
+  assert.equal(finished.decisions.filter((d) => d.kind === 'retrain-started').length, 1, 'one retrain, duplicate signal ignored');
+  assert.ok(finished.decisions.some((d) => d.kind === 'duplicate-ignored'));
+  const done = finished.decisions.find((d) => d.kind === 'retrain-finished')!;
+  const why = (await db.query(`SELECT outcome, metric, challenger_value, champion_value, reason FROM model_decisions WHERE model_name = $1 ORDER BY id DESC LIMIT 1`, [model])).rows[0];
+  assert.equal(done.numbers?.promoted, true, `retrain outcome: ${done.reason} ${JSON.stringify(why)}`);
+  assert.equal(await champion(model), 2, 'the retrained version is champion');
+  assert.equal(finished.reference.name, 'weather-e2e-data.train', 'new batches are now compared with the new training data');
+
+  // Results and decisions are kept in PostgreSQL.
+  const results = await db.query('SELECT batch_id, dataset_drift FROM drift_results WHERE model = $1 ORDER BY checked_at', [model]);
+  assert.deepEqual(results.rows, [{ batch_id: 'winter-2013', dataset_drift: false }, { batch_id: 'summer-2012', dataset_drift: true }]);
+  const decisions = await db.query(`SELECT kind FROM monitor_decisions WHERE model = $1 ORDER BY seq`, [model]);
+  assert.ok(decisions.rows.map((r) => r.kind).includes('retrain-started'));
+
+  // A manual retrain sent twice with one request id starts one retrain (cooldown does not apply to people).
+  await requestRetrain(client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
+  await requestRetrain(client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
+  const manual = await waitFor('the manual retrain to finish', async () => {
+    const s = await monitorStatus(client, model);
+    return s.decisions.filter((d) => d.kind === 'retrain-finished').length === 2 ? s : undefined;
+  });
+  assert.equal(manual.decisions.filter((d) => d.kind === 'retrain-started').length, 2);
+
+  // The policy update is validated.
+  const handle = client.workflow.getHandle(`drift-monitor-${model}`);
+  await assert.rejects(handle.executeUpdate(setPolicyUpdate, { args: [{ driftShare: 2 }] }), (e: Error) => /driftShare/.test(String((e.cause as Error | undefined)?.message)));
+  const updated = await handle.executeUpdate(setPolicyUpdate, { args: [{ consecutive: 3 }] });
+  assert.equal(updated.consecutive, 3);
+});
