@@ -5,6 +5,7 @@ import { migrate } from '../infra/db/migrate';
 import { resolveDatabaseUrl } from '../infra/stack/database-url';
 import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
+import { registerMonitorCommands } from './commands/monitor';
 import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
 import { registerModelsCommands } from './commands/models';
@@ -87,6 +88,7 @@ program
   .action(async () => runDemo(loadConfig()));
 
 registerApprovalCommands(program);
+registerMonitorCommands(program);
 registerScheduleCommands(program);
 
 program.parseAsync().catch((e: Error) => {

@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../../infra/config';
+import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
+import { createPool } from '../../infra/db/pool';
+import { resolveDatabaseUrl } from '../../infra/stack/database-url';
+import type { MonitorStart } from '../../pipelines/monitor/protocol';
+import { connectClient } from '../client';
+import { ensureMonitor, monitorStatus, requestRetrain } from '../monitor';
+
+/** `sluice monitor start|status` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
+export function registerMonitorCommands(program: Command): void {
+  const monitor = program.command('monitor').description('drift monitors (one long-running workflow per model)');
+
+  monitor
+    .command('start <model>')
+    .description('start the drift monitor of a model (idempotent)')
+    .requiredOption('--reference <dataset@version>', "the champion's training data, e.g. penguins.train@1")
+    .option('--target <column>', 'the column the model predicts')
+    .option('--training-params <file>', 'JSON params for the training pipeline a retrain runs')
+    .option('--pipeline <name>', 'training pipeline', 'train-model')
+    .option('--policy <file>', 'JSON policy (driftShare, consecutive, cooldown, dailyCap, performance, columns)')
+    .action(async (model: string, o: { reference: string; target?: string; trainingParams?: string; pipeline: string; policy?: string }) => {
+      const config = loadConfig();
+      const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
+      let start: MonitorStart;
+      try {
+        const spec = parseDatasetSpec(o.reference);
+        const v = await getDatasetVersion(db, spec.name, spec.version);
+        if (!v) throw new Error(`no dataset version ${o.reference}`);
+        start = {
+          model,
+          reference: { uri: v.uri, sha256: v.sha256, size: v.sizeBytes, name: v.name, version: v.version, rows: v.rows, schema: v.schema },
+          trainingPipeline: o.pipeline,
+          trainingParams: o.trainingParams ? JSON.parse(fs.readFileSync(o.trainingParams, 'utf8')) : { model },
+          ...(o.target ? { target: o.target } : {}),
+          ...(o.policy ? { policy: JSON.parse(fs.readFileSync(o.policy, 'utf8')) } : {}),
+        };
+      } finally {
+        await db.end();
+      }
+      const client = await connectClient(config);
+      try {
+        await ensureMonitor(client, config, start);
+        console.log(`drift monitor for ${model} is running (workflow drift-monitor-${model})`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  monitor
+    .command('status <model>')
+    .option('--json', 'print JSON')
+    .action(async (model: string, o: { json?: boolean }) => {
+      const client = await connectClient(loadConfig());
+      try {
+        const s = await monitorStatus(client, model);
+        if (o.json) return console.log(JSON.stringify(s, null, 2));
+        console.log(`${s.model}: reference ${s.reference.name}@${s.reference.version}, ${s.consecutiveDrifted} drifted batch(es) in a row (retrain at ${s.policy.consecutive})`);
+        console.log(`  in flight: ${s.inFlight ? `${s.inFlight.workflowId} (${s.inFlight.reason})` : 'none'}; retrains in 24h: ${s.retrainsLast24h}/${s.policy.dailyCap}; cooldown ${s.policy.cooldown}`);
+        for (const r of s.recent.slice(-5)) console.log(`  ${r.at}  ${r.batchId.padEnd(20)} share ${r.share.toFixed(2)} ${r.datasetDrift ? 'DRIFT' : 'ok   '} ${r.drifted.join(', ')}`);
+        for (const d of s.decisions.slice(-5)) console.log(`  ${d.at}  ${d.kind.padEnd(17)} ${d.reason}`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  program
+    .command('retrain <model>')
+    .description("ask a model's drift monitor to retrain it now (the Temporal UI's signal form does the same)")
+    .requiredOption('--reason <text>', 'why (recorded with the decision)')
+    .option('--by <who>', 'who asks', process.env.USER ?? 'cli')
+    .option('--request-id <id>', 'duplicate requests with one id start one retrain')
+    .addHelpText('after', '\nExample:\n  sluice retrain penguins-species --reason "labels for October arrived"')
+    .action(async (model: string, o: { reason: string; by: string; requestId?: string }) => {
+      const client = await connectClient(loadConfig());
+      try {
+        await requestRetrain(client, model, { reason: o.reason, by: o.by, ...(o.requestId ? { requestId: o.requestId } : {}) });
+        console.log(`retrain of ${model} requested`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+}
