@@ -4,6 +4,7 @@ import type { StepImplementation } from './runtime/implement';
 import { driftImplementations } from './drift';
 import { evaluationImplementations } from './evaluation';
 import { featureImplementations } from './features';
+import { notifyMonitor } from './monitor/notify';
 import { ingestionImplementations } from './ingestion';
 import { splitDataset } from './data/split';
 import { gbdtTrials, selectBest } from './training/hpo';
@@ -20,6 +21,7 @@ export const builtinImplementations: StepImplementation[] = [
   ...utilImplementations,
   ...ingestionImplementations,
   splitDataset,
+  notifyMonitor,
   gbdtTrials,
   selectBest,
   ...validationImplementations,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pipeline } from './dsl/pipeline';
+import { notifyMonitorStep } from './steps/monitor';
 import { datasetName } from './steps/dataset';
 import { ingestSource } from './steps/ingestion';
 import { resolveModelStep } from './steps/registry';
@@ -82,7 +83,10 @@ export const batchScoring = pipeline(
       predictionsName: p.predictionsName,
       table: p.destination.table,
     });
+    // The monitor compares the scored inputs (not the predictions) with the training data.
+    const notified = b.step('notify-monitor', notifyMonitorStep, { model: p.model.name, batchId: b.context.workflowId, dataset: plan.output.dataset }, { after: [done] });
     return {
+      monitorNotified: notified.output.notified,
       manifest: done.output.manifest,
       predictions: done.output.predictions,
       log: done.output.log,

@@ -129,6 +129,19 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   });
   assert.equal(manual.decisions.filter((d) => d.kind === 'retrain-started').length, 2);
 
+  // Batch scoring tells the monitor by itself when it ends.
+  const scoring = await client.workflow.start('batch-scoring', {
+    taskQueue: workers.config.queues.workflow,
+    workflowId: uniqueId('scoring-'),
+    args: [{ model: `${model}@champion`, dataset: { name: 'weather-winter-2013' } }],
+  });
+  const scored = (await scoring.result()) as PipelineRunResult;
+  assert.equal((scored.outputs as { monitorNotified: boolean }).monitorNotified, true);
+  await waitFor('the scored batch to reach the monitor', async () => {
+    const s = await monitorStatus(client, model);
+    return s.recent.some((r) => r.batchId === scoring.workflowId) ? true : undefined;
+  });
+
   // The policy update is validated.
   const handle = client.workflow.getHandle(`drift-monitor-${model}`);
   await assert.rejects(handle.executeUpdate(setPolicyUpdate, { args: [{ driftShare: 2 }] }), (e: Error) => /driftShare/.test(String((e.cause as Error | undefined)?.message)));
