@@ -67,7 +67,7 @@ program
     const config = loadConfig();
     const client = await connectClient(config);
     try {
-      const r = await startRun(client, config, name, o);
+      const r = await startRun(client, config, name, { ...o, progress: !o.json });
       if (o.json) console.log(JSON.stringify(r, null, 2));
       else {
         console.log(`started ${name}: workflow ${r.workflowId} run ${r.runId}`);

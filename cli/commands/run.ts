@@ -7,12 +7,15 @@ import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
 import { RUN_OPTIONS_KEY } from '../../pipelines/dsl/protocol';
 import { cliRegistry, findPipeline } from '../pipelines';
+import { showProgress } from '../progress';
 
 export interface RunOptions {
   input?: string;
   inputFile?: string;
   id?: string;
   wait?: boolean;
+  /** Live per-node progress on stderr (terminals only). */
+  progress?: boolean;
 }
 
 export function readInput(opts: RunOptions): unknown {
@@ -47,8 +50,9 @@ export async function startRun(client: Client, config: SluiceConfig, pipelineNam
     staticSummary: `pipeline ${p.name}@${p.version}`,
   });
   if (!opts.wait) return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: undefined };
+  const stopProgress = opts.progress && process.stderr.isTTY ? showProgress(handle) : () => undefined;
   try {
-    const result = await handle.result();
+    const result = await handle.result().finally(stopProgress);
     return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result };
   } catch (e) {
     if (e instanceof WorkflowFailedError) {
