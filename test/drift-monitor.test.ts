@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pl from 'nodejs-polars';
 import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { findTemporalCli } from '../infra/setup/temporal-cli';
+import { run as run_ } from '../infra/stack/process';
 import { monitorStatus, requestRetrain, sendBatchScored } from '../cli/monitor';
 import { createPool, type Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
@@ -147,4 +150,11 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   await assert.rejects(handle.executeUpdate(setPolicyUpdate, { args: [{ driftShare: 2 }] }), (e: Error) => /driftShare/.test(String((e.cause as Error | undefined)?.message)));
   const updated = await handle.executeUpdate(setPolicyUpdate, { args: [{ consecutive: 3 }] });
   assert.equal(updated.consecutive, 3);
+
+  // The monitor's real history (signals, drift checks, two child retrains, an update) replays
+  // against the current workflow code; SLUICE_RECORD_FIXTURES=1 also keeps it as a fixture.
+  const json = await run_(findTemporalCli()!, ['workflow', 'show', '--address', temporal.address, '-w', handle.workflowId, '--output', 'json']);
+  const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
+  await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') }, JSON.parse(json), handle.workflowId);
+  if (process.env.SLUICE_RECORD_FIXTURES) fs.writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${handle.workflowId}.json`), json);
 });

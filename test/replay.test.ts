@@ -23,6 +23,7 @@ test('every recorded history replays against the current workflow code', async (
   assert.ok(fixtures.length >= 5, 'fixtures present');
   for (const f of fixtures) {
     const history = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    // The file name is the recorded run's workflow id (workflow code may derive ids from it).
     await Worker.runReplayHistory(currentWorkflows(), history, f.replace(/\.json$/, ''));
   }
 });
