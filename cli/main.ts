@@ -5,6 +5,7 @@ import { migrate } from '../infra/db/migrate';
 import { resolveDatabaseUrl } from '../infra/stack/database-url';
 import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
+import { registerDatasetCommands } from './commands/datasets';
 import { registerMonitorCommands } from './commands/monitor';
 import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
@@ -88,6 +89,7 @@ program
   .action(async () => runDemo(loadConfig()));
 
 registerApprovalCommands(program);
+registerDatasetCommands(program);
 registerMonitorCommands(program);
 registerScheduleCommands(program);
 

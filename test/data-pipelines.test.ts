@@ -1,6 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { projectRoot } from '../infra/paths';
 import { createPool, type Db } from '../infra/db/pool';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
@@ -27,6 +30,16 @@ after(async () => {
   await temporal?.stop();
 });
 
+const sluice = (args: string[]) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), ...args], { env: workers.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sluice ${args.join(' ')}: exit ${code}: ${err}`))));
+  });
+
 const start = (pipeline: string, input: unknown) =>
   client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
 
@@ -38,6 +51,13 @@ test('ingest-validate: Seattle weather becomes a validated dataset version; the 
   assert.deepEqual(report.rows[0], { success: true, dataset_name: 'seattle-weather', dataset_version: 1 });
   const again = (await (await start('ingest-validate', {})).result()) as PipelineRunResult;
   assert.deepEqual([(again.outputs as typeof out).dataset.version, (again.outputs as typeof out).reused], [1, true]);
+
+  // The CLI shows the version and its validation reports.
+  const shown = JSON.parse(await sluice(['datasets', 'show', 'seattle-weather@1', '--json']));
+  assert.deepEqual([shown.rows, shown.schema.map((c: { name: string }) => c.name)], [1461, ['date', 'precipitation', 'temp_max', 'temp_min', 'wind', 'weather']]);
+  const reports = JSON.parse(await sluice(['reports', 'list', '--dataset', 'seattle-weather', '--json']));
+  // One report: the second run's validation of the same version came from the cache.
+  assert.deepEqual(reports.map((r: { success: boolean }) => r.success), [true]);
 });
 
 test('ingest-validate: a failed expectation fails the run naming it', async () => {
