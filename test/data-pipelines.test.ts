@@ -2,37 +2,25 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { projectRoot } from '../infra/paths';
-import { createPool, type Db } from '../infra/db/pool';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /** ingest-validate and materialize-features on real vega-datasets files, through Temporal. */
-let temporal: Awaited<ReturnType<typeof useTemporal>>;
-let pgh: Awaited<ReturnType<typeof usePostgres>>;
-let workers: TestWorkers;
-let client: Client;
-let db: Db;
+let stack: TestStack;
 
 before(async () => {
-  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url, kinds: ['cpu'] });
-  client = await temporalClient(temporal.address);
-  db = createPool(pgh.url);
+  stack = await startTestStack({ kinds: ['cpu'] });
 });
 after(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await db?.end();
-  await pgh?.stop();
-  await temporal?.stop();
+  await stack?.stop();
 });
 
 const sluice = (args: string[]) =>
   new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), ...args], { env: workers.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), ...args], { env: stack.workers.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -41,13 +29,13 @@ const sluice = (args: string[]) =>
   });
 
 const start = (pipeline: string, input: unknown) =>
-  client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
+  stack.client.workflow.start(pipeline, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
 
 test('ingest-validate: Seattle weather becomes a validated dataset version; the same data again is the same version', async () => {
   const first = (await (await start('ingest-validate', {})).result()) as PipelineRunResult;
   const out = first.outputs as { dataset: { name: string; version: number; rows: number }; success: boolean; reused: boolean };
   assert.deepEqual([out.dataset.name, out.dataset.version, out.dataset.rows, out.success, out.reused], ['seattle-weather', 1, 1461, true, false]);
-  const report = await db.query('SELECT success, dataset_name, dataset_version FROM validation_reports WHERE run_id = $1', [first.runId]);
+  const report = await stack.db.query('SELECT success, dataset_name, dataset_version FROM validation_reports WHERE run_id = $1', [first.runId]);
   assert.deepEqual(report.rows[0], { success: true, dataset_name: 'seattle-weather', dataset_version: 1 });
   const again = (await (await start('ingest-validate', {})).result()) as PipelineRunResult;
   assert.deepEqual([(again.outputs as typeof out).dataset.version, (again.outputs as typeof out).reused], [1, true]);
@@ -77,7 +65,7 @@ test('materialize-features: flights into offline and online stores, then increme
   const first = (await (await start('materialize-features', { end: '2001-02-15T00:00:00Z' })).result()) as PipelineRunResult;
   const o1 = first.outputs as { interval: { start: string; end: string }; onlineRows: number; offline: { rows: number } };
   assert.ok(o1.onlineRows > 10, `online rows ${o1.onlineRows}`);
-  const online = await db.query('SELECT count(*)::int AS n FROM fv_origin_delays_v1');
+  const online = await stack.db.query('SELECT count(*)::int AS n FROM fv_origin_delays_v1');
   assert.equal(online.rows[0].n, o1.onlineRows);
   const second = (await (await start('materialize-features', {})).result()) as PipelineRunResult;
   const o2 = second.outputs as typeof o1;

@@ -3,18 +3,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../infra/setup/temporal-cli';
 import { run as run_ } from '../infra/stack/process';
 import { monitorStatus, requestRetrain, sendBatchScored } from '../cli/monitor';
-import { createPool, type Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
 import { setPolicyUpdate } from '../workflows/monitor/drift-monitor';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /**
  * End to end on a real, time-ordered dataset (Seattle weather): train on the 2012-13 winters (even
@@ -22,11 +20,7 @@ import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, t
  * 2013-15 (shifted: drift, a retrain starts by itself on the newest data, and the new version
  * becomes champion). File labels: winter-2012 (training), winter-2013 (calm), summer-2012 (shifted).
  */
-let temporal: Awaited<ReturnType<typeof useTemporal>>;
-let pgh: Awaited<ReturnType<typeof usePostgres>>;
-let workers: TestWorkers;
-let client: Client;
-let db: Db;
+let stack: TestStack;
 const dir = path.join(projectRoot, '.sluice', 'test-generated', uniqueId('weather-'));
 
 before(async () => {
@@ -43,25 +37,18 @@ before(async () => {
   season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay).writeCSV(path.join(dir, 'winter-2012.csv'));
   season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay.not()).writeCSV(path.join(dir, 'winter-2013.csv'));
   season([5, 6, 7, 8, 9], [2013, 2014, 2015]).writeCSV(path.join(dir, 'summer-2012.csv'));
-  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url, kinds: ['cpu'] });
-  client = await temporalClient(temporal.address);
-  db = createPool(pgh.url);
+  stack = await startTestStack({ kinds: ['cpu'] });
 });
 after(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await db?.end();
-  await pgh?.stop();
-  await temporal?.stop();
+  await stack?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const run = async (pipeline: string, input: unknown) =>
-  (await (await client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] })).result()) as PipelineRunResult;
+  (await (await stack.client.workflow.start(pipeline, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] })).result()) as PipelineRunResult;
 const ingest = async (file: string, name: string) =>
   ((await run('ingest-validate', { source: { kind: 'file', path: path.join(dir, file) }, name, suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 30, severity: 'error' }] } })).outputs as { dataset: DatasetRef }).dataset;
-const champion = async (model: string) => (await db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
+const champion = async (model: string) => (await stack.db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
 const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -89,9 +76,9 @@ test('drift on a shifted period starts a retrain by itself and the new version b
 
   // Same season a year later: a wetter, windier winter moves two of four columns, below the
   // policy's share of 0.75, so the batch does not drift and nothing starts.
-  await sendBatchScored(client, workers.config, start, { batchId: 'winter-2013', dataset: await ingest('winter-2013.csv', 'weather-winter-2013') });
+  await sendBatchScored(stack.client, stack.workers.config, start, { batchId: 'winter-2013', dataset: await ingest('winter-2013.csv', 'weather-winter-2013') });
   const calm = await waitFor('the winter batch to be checked', async () => {
-    const s = await monitorStatus(client, model);
+    const s = await monitorStatus(stack.client, model);
     return s.recent.length === 1 ? s : undefined;
   });
   assert.equal(calm.recent[0]!.datasetDrift, false, `winter 2013 drifted columns: ${calm.recent[0]!.drifted.join(', ')}`);
@@ -100,10 +87,10 @@ test('drift on a shifted period starts a retrain by itself and the new version b
 
   // Summer: temperatures and rain shift; a retrain starts on the newest data and wins.
   const summer = await ingest('summer-2012.csv', 'weather-summer-2012');
-  await sendBatchScored(client, workers.config, start, { batchId: 'summer-2012', dataset: summer });
-  await sendBatchScored(client, workers.config, start, { batchId: 'summer-2012', dataset: summer }); // a duplicate: ignored
+  await sendBatchScored(stack.client, stack.workers.config, start, { batchId: 'summer-2012', dataset: summer });
+  await sendBatchScored(stack.client, stack.workers.config, start, { batchId: 'summer-2012', dataset: summer }); // a duplicate: ignored
   const finished = await waitFor('the retrain to finish', async () => {
-    const s = await monitorStatus(client, model);
+    const s = await monitorStatus(stack.client, model);
     return s.decisions.some((d) => d.kind === 'retrain-finished') ? s : undefined;
   });
   const drifted = finished.recent.find((r) => r.batchId === 'summer-2012')!;
@@ -112,48 +99,48 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   assert.equal(finished.decisions.filter((d) => d.kind === 'retrain-started').length, 1, 'one retrain, duplicate signal ignored');
   assert.ok(finished.decisions.some((d) => d.kind === 'duplicate-ignored'));
   const done = finished.decisions.find((d) => d.kind === 'retrain-finished')!;
-  const why = (await db.query(`SELECT outcome, metric, challenger_value, champion_value, reason FROM model_decisions WHERE model_name = $1 ORDER BY id DESC LIMIT 1`, [model])).rows[0];
+  const why = (await stack.db.query(`SELECT outcome, metric, challenger_value, champion_value, reason FROM model_decisions WHERE model_name = $1 ORDER BY id DESC LIMIT 1`, [model])).rows[0];
   assert.equal(done.numbers?.promoted, true, `retrain outcome: ${done.reason} ${JSON.stringify(why)}`);
   assert.equal(await champion(model), 2, 'the retrained version is champion');
   assert.equal(finished.reference.name, 'weather-e2e-data.train', 'new batches are now compared with the new training data');
 
   // Results and decisions are kept in PostgreSQL.
-  const results = await db.query('SELECT batch_id, dataset_drift FROM drift_results WHERE model = $1 ORDER BY checked_at', [model]);
+  const results = await stack.db.query('SELECT batch_id, dataset_drift FROM drift_results WHERE model = $1 ORDER BY checked_at', [model]);
   assert.deepEqual(results.rows, [{ batch_id: 'winter-2013', dataset_drift: false }, { batch_id: 'summer-2012', dataset_drift: true }]);
-  const decisions = await db.query(`SELECT kind FROM monitor_decisions WHERE model = $1 ORDER BY seq`, [model]);
+  const decisions = await stack.db.query(`SELECT kind FROM monitor_decisions WHERE model = $1 ORDER BY seq`, [model]);
   assert.ok(decisions.rows.map((r) => r.kind).includes('retrain-started'));
 
   // A manual retrain sent twice with one request id starts one retrain (cooldown does not apply to people).
-  await requestRetrain(client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
-  await requestRetrain(client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
+  await requestRetrain(stack.client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
+  await requestRetrain(stack.client, model, { reason: 'new labels', by: 'alice', requestId: 'req-1' });
   const manual = await waitFor('the manual retrain to finish', async () => {
-    const s = await monitorStatus(client, model);
+    const s = await monitorStatus(stack.client, model);
     return s.decisions.filter((d) => d.kind === 'retrain-finished').length === 2 ? s : undefined;
   });
   assert.equal(manual.decisions.filter((d) => d.kind === 'retrain-started').length, 2);
 
   // Batch scoring tells the monitor by itself when it ends.
-  const scoring = await client.workflow.start('batch-scoring', {
-    taskQueue: workers.config.queues.workflow,
+  const scoring = await stack.client.workflow.start('batch-scoring', {
+    taskQueue: stack.workers.config.queues.workflow,
     workflowId: uniqueId('scoring-'),
     args: [{ model: `${model}@champion`, dataset: { name: 'weather-winter-2013' } }],
   });
   const scored = (await scoring.result()) as PipelineRunResult;
   assert.equal((scored.outputs as { monitorNotified: boolean }).monitorNotified, true);
   await waitFor('the scored batch to reach the monitor', async () => {
-    const s = await monitorStatus(client, model);
+    const s = await monitorStatus(stack.client, model);
     return s.recent.some((r) => r.batchId === scoring.workflowId) ? true : undefined;
   });
 
   // The policy update is validated.
-  const handle = client.workflow.getHandle(`drift-monitor-${model}`);
+  const handle = stack.client.workflow.getHandle(`drift-monitor-${model}`);
   await assert.rejects(handle.executeUpdate(setPolicyUpdate, { args: [{ driftShare: 2 }] }), (e: Error) => /driftShare/.test(String((e.cause as Error | undefined)?.message)));
   const updated = await handle.executeUpdate(setPolicyUpdate, { args: [{ consecutive: 3 }] });
   assert.equal(updated.consecutive, 3);
 
   // The monitor's real history (signals, drift checks, two child retrains, an update) replays
   // against the current workflow code; SLUICE_RECORD_FIXTURES=1 also keeps it as a fixture.
-  const json = await run_(findTemporalCli()!, ['workflow', 'show', '--address', temporal.address, '-w', handle.workflowId, '--output', 'json']);
+  const json = await run_(findTemporalCli()!, ['workflow', 'show', '--address', stack.temporal.address, '-w', handle.workflowId, '--output', 'json']);
   const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
   await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') }, JSON.parse(json), handle.workflowId);
   if (process.env.SLUICE_RECORD_FIXTURES) fs.writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${handle.workflowId}.json`), json);

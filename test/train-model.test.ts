@@ -1,34 +1,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Client } from '@temporalio/client';
-import { createPool, type Db } from '../infra/db/pool';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /** The README's main job, end to end on real data: vega-datasets' penguins. */
-let temporal: Awaited<ReturnType<typeof useTemporal>>;
-let pgh: Awaited<ReturnType<typeof usePostgres>>;
-let workers: TestWorkers;
-let client: Client;
-let db: Db;
+let stack: TestStack;
 
 before(async () => {
-  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
-  client = await temporalClient(temporal.address);
-  db = createPool(pgh.url);
+  stack = await startTestStack();
 });
 after(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await db?.end();
-  await pgh?.stop();
-  await temporal?.stop();
+  await stack?.stop();
 });
 
 const run = async (input: unknown) => {
-  const h = await client.workflow.start('train-model', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('train-'), args: [input] });
+  const h = await stack.client.workflow.start('train-model', { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId('train-'), args: [input] });
   const result = (await h.result()) as PipelineRunResult;
   return { result, state: await h.query(runStateQuery), outputs: result.outputs as Record<string, any> };
 };
@@ -40,9 +27,9 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   assert.equal(first.outputs.promoted, true, 'no champion yet: the first model that passes its gates becomes champion');
   assert.ok(first.outputs.holdout.accuracy > 0.9, `holdout accuracy ${first.outputs.holdout.accuracy}`);
   assert.deepEqual(first.state.nodes.train!.items, { total: 2, done: 2 }, 'two trials fanned out');
-  const trials = await db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt'`, [first.result.runId]);
+  const trials = await stack.db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt'`, [first.result.runId]);
   assert.equal(trials.rows[0].n, 2, 'every trial recorded');
-  const alias = await db.query(`SELECT alias, version FROM model_aliases WHERE model_name = 'penguins-species' ORDER BY alias`);
+  const alias = await stack.db.query(`SELECT alias, version FROM model_aliases WHERE model_name = 'penguins-species' ORDER BY alias`);
   assert.deepEqual(alias.rows, [{ alias: 'challenger', version: 1 }, { alias: 'champion', version: 1 }]);
 
   // Same params again: everything up to registration is cached; the same model is not "better" than itself.

@@ -133,3 +133,38 @@ function tail(file: string): string {
     return '';
   }
 }
+
+export interface TestStack {
+  temporal: { address: string; stop(): Promise<void> };
+  pg: { url: string; stop(): Promise<void> };
+  workers: TestWorkers;
+  client: Client;
+  db: import('../../infra/db/pool').Db;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything an integration test file needs: Temporal, a database of its own, real worker
+ * processes on queues of their own, a client and a pool. `stop()` undoes it all.
+ */
+export async function startTestStack(opts: { kinds?: ('cpu' | 'gpu')[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestStack> {
+  const { createPool } = await import('../../infra/db/pool');
+  const [temporal, pg] = await Promise.all([useTemporal(), usePostgres()]);
+  const workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pg.url, ...opts });
+  const client = await temporalClient(temporal.address);
+  const db = createPool(pg.url);
+  return {
+    temporal,
+    pg,
+    workers,
+    client,
+    db,
+    async stop() {
+      await workers.stop();
+      await client.connection.close();
+      await db.end();
+      await pg.stop();
+      await temporal.stop();
+    },
+  };
+}
