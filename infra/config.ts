@@ -53,6 +53,14 @@ export const envSchema = z.object({
   SLUICE_WORKFLOW_BUNDLE: z.string().startsWith('/', 'an absolute file path').optional(),
   /** A module adding pipelines and step implementations (exports `pipelines` and `implementations`). */
   SLUICE_EXTRA_PIPELINES: z.string().startsWith('/', 'an absolute file path').optional(),
+  // --- tracing (infra/tracing.ts) ---
+  /** OpenTelemetry traces: off (nothing installed), otlp (OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT), file (JSON lines to SLUICE_TRACES_FILE). */
+  SLUICE_TRACES: z.enum(['off', 'otlp', 'file']).default('off'),
+  /** OTLP/HTTP collector base URL (traces go to <url>/v1/traces). Unset: http://localhost:4318. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ message: 'an http(s) URL such as http://localhost:4318' }).optional(),
+  /** Where SLUICE_TRACES=file appends one JSON span per line. */
+  SLUICE_TRACES_FILE: z.string().startsWith('/', 'an absolute file path').optional(),
+  // --- end tracing ---
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -71,6 +79,7 @@ export interface SluiceConfig {
   home: string;
   workflowBundle: string | undefined;
   extraPipelines: string | undefined;
+  traces: { mode: Env['SLUICE_TRACES']; otlpEndpoint: string | undefined; file: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -106,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     home,
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,
     extraPipelines: e.SLUICE_EXTRA_PIPELINES,
+    traces: { mode: e.SLUICE_TRACES, otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, file: e.SLUICE_TRACES_FILE },
   };
 }
 

@@ -2,6 +2,7 @@ import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { migrate } from '../infra/db/migrate';
 import { createLogger } from '../infra/log';
+import { startTracing } from '../infra/tracing';
 import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
 import { createEngineLocalActivities } from './engine-activities';
@@ -22,19 +23,22 @@ async function main(): Promise<void> {
   const { applied } = await migrate(deps.db);
   if (applied.length) log.info('applied migrations', { applied });
   const connection = await connect(config);
+  const tracing = await startTracing(config, 'sluice-cpu-worker'); // undefined when SLUICE_TRACES=off
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace };
-  const workflowWorker = await Worker.create({
+  const workflowOptions = {
     ...common,
     taskQueue: config.queues.workflow,
     ...workflowSource(config),
     activities: createEngineLocalActivities(config, registry),
-  });
-  const activityWorker = await Worker.create({
+  };
+  const activityOptions = {
     ...common,
     taskQueue: config.queues.cpu,
     activities: activitiesFor(registry, 'cpu', deps),
     maxConcurrentActivityTaskExecutions: config.concurrency.cpu,
-  });
+  };
+  const workflowWorker = await Worker.create(tracing ? await tracing.workerOptions(workflowOptions, log) : workflowOptions);
+  const activityWorker = await Worker.create(tracing ? await tracing.workerOptions(activityOptions, log) : activityOptions);
   log.info('cpu worker ready', {
     queues: [config.queues.workflow, config.queues.cpu],
     pipelines: [...registry.pipelines.keys()],
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await deps.close();
+    await tracing?.shutdown();
     log.info('cpu worker stopped');
   }
 }

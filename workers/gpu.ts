@@ -1,6 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { createLogger } from '../infra/log';
+import { startTracing } from '../infra/tracing';
 import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
 import { detectGpus } from './gpu-devices';
@@ -23,20 +24,23 @@ async function main(): Promise<void> {
   await installRuntime(config.metricsPorts.gpu, config.logLevel);
   const deps = await openActivityDeps(config, log, 'sluice-gpu-worker', gpu);
   const connection = await connect(config);
-  const worker = await Worker.create({
+  const tracing = await startTracing(config, 'sluice-gpu-worker'); // undefined when SLUICE_TRACES=off
+  const options = {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.queues.gpu,
     activities: activitiesFor(registry, 'gpu', deps),
     maxConcurrentActivityTaskExecutions: concurrency,
     shutdownGraceTime: config.shutdownGrace,
-  });
+  };
+  const worker = await Worker.create(tracing ? await tracing.workerOptions(options, log) : options);
   log.info('gpu worker ready', { queue: config.queues.gpu, concurrency, provider: gpu.provider, gpus: gpu.count, metrics: `:${config.metricsPorts.gpu}/metrics` });
   try {
     await worker.run();
   } finally {
     await connection.close();
     await deps.close();
+    await tracing?.shutdown();
     log.info('gpu worker stopped');
   }
 }
