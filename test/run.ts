@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   const files = testFiles(filter);
   if (!files.length) throw new Error(`no test files match ${filter.join(' ')}`);
 
-  await setup({ minio: true, postgres: true });
+  await setup({ minio: true, postgres: true, chromium: true });
   const home = tempDir('test-run');
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
