@@ -31,6 +31,10 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   assert.equal(trials.rows[0].n, 2, 'every trial recorded');
   const alias = await stack.db.query(`SELECT alias, version FROM model_aliases WHERE model_name = 'penguins-species' ORDER BY alias`);
   assert.deepEqual(alias.rows, [{ alias: 'challenger', version: 1 }, { alias: 'champion', version: 1 }]);
+  // The worker counts promotions and rows for Prometheus.
+  const metrics = await (await fetch(`http://127.0.0.1:${stack.workers.config.metricsPorts.cpu}/metrics`)).text();
+  assert.match(metrics, /^sluice_models_promoted_total\{model="penguins-species"\} 1$/m);
+  assert.match(metrics, /^sluice_rows_processed_total\{step="dataset\.split"\} [1-9]/m);
 
   // Same params again: everything up to registration is cached; the same model is not "better" than itself.
   const second = await run({ search: { learningRate: [0.1, 0.3] }, gbdt: { nEstimators: 30 } });

@@ -46,7 +46,11 @@ const checkpointSchema = z.object({
 });
 type Converted = z.infer<typeof checkpointSchema>;
 
-export const ingest = implement(ingestStep, async (input, ctx) => runIngest(input, ctx));
+export const ingest = implement(ingestStep, async (input, ctx) => {
+  const out = await runIngest(input, ctx);
+  ctx.countRows(out.dataset.rows);
+  return out;
+});
 
 export async function runIngest(input: IngestInput, ctx: StepContext): Promise<IngestOutput> {
   try {

@@ -1,3 +1,4 @@
+import { modelsPromoted } from '../../infra/metrics';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   applyDecision,
@@ -107,6 +108,7 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
 });
 
 function outputOf(d: DecisionResult, base: Omit<PromoteModelOutput, 'promoted' | 'outcome' | 'decisionId' | 'championVersion' | 'reason'>): PromoteModelOutput {
+  if (d.decision.outcome === 'promoted' && base.name) modelsPromoted.inc({ model: base.name });
   return {
     ...base,
     promoted: d.decision.outcome === 'promoted',
