@@ -4,36 +4,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createPool, type Db } from '../infra/db/pool';
+import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import type { ApprovalDecision } from '../pipelines/dsl/pipeline';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { approveUpdate, runStateQuery } from '../workflows/engine/run-pipeline';
-import { startTestWorkers, tempDir, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { tempDir, uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('the engine runs any pipeline spec', () => {
-  let temporal: Awaited<ReturnType<typeof useTemporal>>;
-  let pgh: Awaited<ReturnType<typeof usePostgres>>;
+  let stack: TestStack;
   let workers: TestWorkers;
   let client: Client;
   let db: Db;
 
   before(async () => {
-    [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-    workers = await startTestWorkers({
-      temporalAddress: temporal.address,
-      databaseUrl: pgh.url,
-      env: { SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'engine-pipelines.ts') },
-    });
-    client = await temporalClient(temporal.address);
-    db = createPool(pgh.url);
+    stack = await startTestStack({ env: { SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'engine-pipelines.ts') } });
+    ({ workers, client, db } = stack);
   });
   after(async () => {
-    await workers?.stop();
-    await client?.connection.close();
-    await db?.end();
-    await pgh?.stop();
-    await temporal?.stop();
+    await stack?.stop();
   });
 
   const start = (pipeline: string, input: unknown): Promise<WorkflowHandle> =>

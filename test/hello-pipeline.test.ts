@@ -6,30 +6,23 @@ import path from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { openArtifactStore, type ArtifactRef } from '../infra/artifacts';
-import { createPool, type Db } from '../infra/db/pool';
+import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {
-  let temporal: Awaited<ReturnType<typeof useTemporal>>;
-  let pgh: Awaited<ReturnType<typeof usePostgres>>;
+  let stack: TestStack;
   let workers: TestWorkers;
   let client: Client;
   let db: Db;
 
   before(async () => {
-    [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-    workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
-    client = await temporalClient(temporal.address);
-    db = createPool(pgh.url);
+    stack = await startTestStack();
+    ({ workers, client, db } = stack);
   });
   after(async () => {
-    await workers?.stop();
-    await client?.connection.close();
-    await db?.end();
-    await pgh?.stop();
-    await temporal?.stop();
+    await stack?.stop();
   });
 
   const start = (input: unknown) =>

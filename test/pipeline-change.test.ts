@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { createPool, type Db } from '../infra/db/pool';
+import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 /**
  * A user edits a pipeline (and a step's code) while a run of it waits. The run keeps the shape it
@@ -39,8 +39,7 @@ export const pipelines = [
 ];
 `;
 
-let temporal: Awaited<ReturnType<typeof useTemporal>>;
-let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let stack: TestStack;
 let workers: TestWorkers;
 let client: Client;
 let db: Db;
@@ -51,17 +50,11 @@ const moduleFile = path.join(moduleDir, 'pipelines.ts');
 before(async () => {
   fs.mkdirSync(moduleDir, { recursive: true });
   fs.writeFileSync(moduleFile, moduleSource('v1'));
-  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url, env: { SLUICE_EXTRA_PIPELINES: moduleFile } });
-  client = await temporalClient(temporal.address);
-  db = createPool(pgh.url);
+  stack = await startTestStack({ env: { SLUICE_EXTRA_PIPELINES: moduleFile } });
+  ({ workers, client, db } = stack);
 });
 after(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await db?.end();
-  await pgh?.stop();
-  await temporal?.stop();
+  await stack?.stop();
   fs.rmSync(moduleDir, { recursive: true, force: true });
 });
 

@@ -3,27 +3,20 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { casKey, openArtifactStore } from '../infra/artifacts';
-import { createPool, type Db } from '../infra/db/pool';
-import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import type { Db } from '../infra/db/pool';
+import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
-let temporal: Awaited<ReturnType<typeof useTemporal>>;
-let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let stack: TestStack;
 let workers: TestWorkers;
 let client: Client;
 let db: Db;
 
 before(async () => {
-  [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
-  client = await temporalClient(temporal.address);
-  db = createPool(pgh.url);
+  stack = await startTestStack();
+  ({ workers, client, db } = stack);
 });
 after(async () => {
-  await workers?.stop();
-  await client?.connection.close();
-  await db?.end();
-  await pgh?.stop();
-  await temporal?.stop();
+  await stack?.stop();
 });
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
