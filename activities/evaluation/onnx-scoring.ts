@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import pl, { type DataType } from 'nodejs-polars';
 import type { ArtifactStore } from '../../infra/artifacts';
@@ -54,6 +55,10 @@ export interface OpenModelOptions {
   executionProviders?: string[];
   /** Largest model accepted, in bytes (default 2 GiB). */
   maxBytes?: number;
+  /** onnxruntime threads within an operator (default: onnxruntime's, one per core); lower it when several sessions run at once. */
+  intraOpNumThreads?: number;
+  /** onnxruntime threads across operators (default: onnxruntime's). */
+  interOpNumThreads?: number;
 }
 
 type ElemType = ModelSignature['inputs'][number]['type'];
@@ -76,6 +81,8 @@ export async function openModel(store: ArtifactStore, model: ModelRef, opts: Ope
     executionProviders: opts.executionProviders ?? ['cpu'],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+    ...(opts.interOpNumThreads ? { interOpNumThreads: opts.interOpNumThreads } : {}),
   };
   const create = async (b: Uint8Array) => {
     try {
@@ -156,13 +163,16 @@ export async function openModel(store: ArtifactStore, model: ModelRef, opts: Ope
     async run(frame) {
       const n = frame.height;
       const feeds: Record<string, ort.Tensor> = {};
+      let t = PROFILE ? performance.now() : 0;
       for (const input of sig.inputs) feeds[input.name] = inputTensor(frame, input, n);
+      if (PROFILE) t = tick('feeds', t);
       let out: ort.InferenceSession.ReturnType;
       try {
         out = await s.run(feeds, fetches);
       } catch (e) {
         throw invalidModel(`model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
       }
+      if (PROFILE) t = tick('session.run', t);
       if (!classification) {
         const t = out[valueOutput!]!;
         if (t.size !== n) throw invalidModel(`model ${model.uri}: output "${valueOutput}" has ${t.size} values for ${n} rows (expected [N, 1])`);
@@ -205,6 +215,15 @@ export async function openModel(store: ArtifactStore, model: ModelRef, opts: Ope
     },
     release: () => s.release(),
   };
+}
+
+/** SLUICE_SCORING_PROFILE=1: time in feed building and session.run (ms), summed over the process. */
+const PROFILE = process.env.SLUICE_SCORING_PROFILE === '1';
+export const onnxProfile: Record<string, number> = {};
+function tick(phase: string, since: number): number {
+  const now = performance.now();
+  onnxProfile[phase] = (onnxProfile[phase] ?? 0) + (now - since);
+  return now;
 }
 
 function argmaxRows(p: Float32Array, C: number): Int32Array {

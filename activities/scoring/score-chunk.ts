@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import pl from 'nodejs-polars';
 import { z } from 'zod';
@@ -6,7 +8,7 @@ import { artifactRef } from '../../pipelines/steps/artifact-ref';
 import { scoreChunkStep, type FeatureJoin, type ScoreChunkInput, type ScoreChunkOutput } from '../../pipelines/steps/scoring';
 import { readOnlineFeatures, type EntityKeyValue } from '../features/online-read';
 import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
-import { openModel, type BatchPrediction, type ScoringModel } from '../evaluation/onnx-scoring';
+import { onnxProfile, openModel, type BatchPrediction, type ScoringModel } from '../evaluation/onnx-scoring';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { joinKeyColumns, labelsAreNumbers, PREDICTION, probaColumn, ROW_ID, scoringRows, sha256Json } from './common';
@@ -54,9 +56,30 @@ export function chunkKey(input: ScoreChunkInput, runId: string): string {
   });
 }
 
+/** SLUICE_SCORING_PROFILE=1: phase totals (ms) over the chunks of this process, printed to stderr per chunk. */
+const PROFILE = process.env.SLUICE_SCORING_PROFILE === '1';
+export const scoringProfile: Record<string, number> = {};
+const tick = (phase: string, since: number): number => {
+  const now = performance.now();
+  if (PROFILE) scoringProfile[phase] = (scoringProfile[phase] ?? 0) + (now - since);
+  return now;
+};
+
 export const scoreChunk = implement(scoreChunkStep, async (input, ctx) => runScoreChunk(input, ctx));
 
+/** Chunks being scored in this process: their onnxruntime sessions share the cores. */
+let activeChunks = 0;
+
 export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): Promise<ScoreChunkOutput> {
+  activeChunks++;
+  try {
+    return await scoreOneChunk(input, ctx);
+  } finally {
+    activeChunks--;
+  }
+}
+
+async function scoreOneChunk(input: ScoreChunkInput, ctx: StepContext): Promise<ScoreChunkOutput> {
   const { chunk, batchSize } = input;
   const key = chunkKey(input, ctx.run.runId);
   const prior = checkpointSchema.safeParse(ctx.checkpoint);
@@ -73,12 +96,15 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
 
   return withTempDir(async (dir) => {
     const files: string[] = [];
+    // The chunk's batches: read back from the previous attempt's parts, or kept from this attempt.
+    const frames: pl.DataFrame[] = [];
     const batches = [...reused];
     // Parts of the previous attempt, fetched (hash verified) for the chunk's part.
     for (const [i, b] of reused.entries()) {
       const file = path.join(dir, `batch-${String(i).padStart(6, '0')}.parquet`);
       await withLocalCopy(ctx.store, b, async (f) => fs.copyFileSync(f, file));
       files.push(file);
+      frames.push(pl.readParquet(file));
     }
     let rowsDone = reused.reduce((s, b) => s + b.rows, 0);
     if (batches.length < nBatches) {
@@ -86,21 +112,33 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
         ctx.store,
         input.dataset,
         async (file) => {
-          const model = await openModel(ctx.store, input.model);
+          let t0 = performance.now();
+          // Several chunks in one process (the map's parallel activities): split the cores between their sessions.
+          const threads = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, activeChunks)));
+          const model = await openModel(ctx.store, input.model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+          t0 = tick('openModel', t0);
           try {
             const wanted = [...new Set([ROW_ID, ...model.columns.filter((c) => input.dataset.schema.some((s) => s.name === c)), ...joinKeyColumns(input.join), ...input.keep])];
             const rows = scoringRows(file, input.window).slice(chunk.offset, chunk.rows).select(...wanted);
             for (let b = batches.length; b < nBatches; b++) {
               if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
               const start = b * batchSize;
+              let t = performance.now();
               let frame = rows.slice(start, Math.min(batchSize, chunk.rows - start)).collectSync();
+              t = tick('read', t);
               if (input.join) frame = await joinFeatures(ctx, frame, input.join, model);
+              t = tick('join', t);
               const prediction = await model.run(frame);
+              t = tick('model.run', t);
               const out = predictionFrame(frame, prediction, model, input.keep, meta);
+              t = tick('outputFrame', t);
               const part = path.join(dir, `batch-${String(b).padStart(6, '0')}.parquet`);
               out.writeParquet(part, { compression: 'zstd' });
+              t = tick('batchWrite', t);
               const ref = await putParquetFile(ctx.store, part);
+              t = tick('batchPut', t);
               files.push(part);
+              frames.push(out);
               batches.push({ ...ref, rows: out.height });
               rowsDone += out.height;
               ctx.countRows(out.height);
@@ -113,11 +151,15 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
         { extension: '.parquet' },
       );
     }
-    const frames = files.map((f) => pl.readParquet(f));
+    let t = performance.now();
     const all = frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'vertical', rechunk: true });
+    t = tick('chunkConcat', t);
     const chunkFile = path.join(dir, 'chunk.parquet');
     all.writeParquet(chunkFile, { compression: 'zstd' });
+    t = tick('chunkWrite', t);
     const part = await putParquetFile(ctx.store, chunkFile);
+    t = tick('chunkPut', t);
+    if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index}: ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     const tableRows = input.table ? await upsertPredictions(ctx.db, input.table, frames, { inputDataset: `${input.dataset.name}@${input.dataset.version}`, chunk: chunk.index }) : null;
     return { index: chunk.index, offset: chunk.offset, rows: all.height, part, batches: batches.length, resumedBatches: reused.length, tableRows };
   });
