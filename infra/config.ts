@@ -42,6 +42,11 @@ export const envSchema = z.object({
   SLUICE_CPU_METRICS_PORT: port.default(9464),
   SLUICE_GPU_METRICS_PORT: port.default(9465),
   SLUICE_SHUTDOWN_GRACE: duration.default('30s'),
+  /**
+   * How often a step's heartbeat details (progress, checkpoints) reach the server at most; what a
+   * retry after a crash can resume from is at most this old. Temporal's default: 30s-60s.
+   */
+  SLUICE_HEARTBEAT_THROTTLE: duration.optional(),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Project-local state (embedded PostgreSQL, Temporal's SQLite file, local artifacts). Default: <repo>/.sluice */
   SLUICE_HOME: z.string().startsWith('/', 'an absolute directory path').optional(),
@@ -75,6 +80,7 @@ export interface SluiceConfig {
   concurrency: { cpu: number; gpu: number | undefined };
   metricsPorts: { cpu: number; gpu: number };
   shutdownGrace: string;
+  heartbeatThrottle: string | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
   workflowBundle: string | undefined;
@@ -111,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     concurrency: { cpu: e.SLUICE_CPU_CONCURRENCY, gpu: e.SLUICE_GPU_CONCURRENCY },
     metricsPorts: { cpu: e.SLUICE_CPU_METRICS_PORT, gpu: e.SLUICE_GPU_METRICS_PORT },
     shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
+    heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
     logLevel: e.SLUICE_LOG_LEVEL,
     home,
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,

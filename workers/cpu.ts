@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   if (applied.length) log.info('applied migrations', { applied });
   const connection = await connect(config);
   const tracing = await startTracing(config, 'sluice-cpu-worker'); // undefined when SLUICE_TRACES=off
-  const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace };
+  const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace,
+    ...(config.heartbeatThrottle ? { maxHeartbeatThrottleInterval: config.heartbeatThrottle, defaultHeartbeatThrottleInterval: config.heartbeatThrottle } : {}) };
   const workflowOptions = {
     ...common,
     taskQueue: config.queues.workflow,

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     activities: activitiesFor(registry, 'gpu', deps),
     maxConcurrentActivityTaskExecutions: concurrency,
     shutdownGraceTime: config.shutdownGrace,
+    ...(config.heartbeatThrottle ? { maxHeartbeatThrottleInterval: config.heartbeatThrottle, defaultHeartbeatThrottleInterval: config.heartbeatThrottle } : {}),
   };
   const worker = await Worker.create(tracing ? await tracing.workerOptions(options, log) : options);
   log.info('gpu worker ready', { queue: config.queues.gpu, concurrency, provider: gpu.provider, gpus: gpu.count, metrics: `:${config.metricsPorts.gpu}/metrics` });
