@@ -1,7 +1,6 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import type { z } from 'zod';
 import type { SluiceConfig } from '../infra/config';
-import { RUN_OPTIONS_KEY } from '../pipelines/dsl/protocol';
+import { checkRunInput } from '../pipelines/dsl/run-input';
 import { PipelineName, PipelineVersion } from '../workflows/shared/search-attributes';
 import type { Registry } from '../workers/registry';
 
@@ -50,11 +49,8 @@ export async function createSchedule(client: Client, config: SluiceConfig, reg: 
   const spec = reg.specs.get(o.pipeline);
   if (!def || !spec) throw new Error(`unknown pipeline "${o.pipeline}"; known: ${[...reg.pipelines.keys()].join(', ')}`);
   // The same check the run makes at start, made now: a schedule of bad params would fail every hour.
-  const { [RUN_OPTIONS_KEY]: _runOptions, ...params } = o.input;
-  const parsed = (def.params as z.ZodObject).safeParse(params);
-  if (!parsed.success) {
-    throw new Error(`invalid params for pipeline ${o.pipeline}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
-  }
+  const checked = checkRunInput(def, o.input);
+  if (!checked.ok) throw new Error(checked.message);
   return client.schedule.create({
     scheduleId: o.id,
     spec: { cronExpressions: [o.cron], ...(o.timezone ? { timezone: o.timezone } : {}) },

@@ -1,11 +1,10 @@
-import type { z } from 'zod';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
-import { RUN_OPTIONS_KEY } from '../../pipelines/dsl/protocol';
+import { checkRunInput } from '../../pipelines/dsl/run-input';
 import { cliRegistry, findPipeline } from '../pipelines';
 import { showProgress } from '../progress';
 
@@ -30,14 +29,10 @@ export function readInput(opts: RunOptions): unknown {
 /** Starts a pipeline run; with `wait`, returns its result (or throws its failure). */
 export async function startRun(client: Client, config: SluiceConfig, pipelineName: string, opts: RunOptions) {
   const { def, spec } = findPipeline(await cliRegistry(), pipelineName);
-  const input = readInput(opts) as Record<string, unknown>;
-  // Fail before starting when the params are wrong: the same schema the workflow checks.
-  const { [RUN_OPTIONS_KEY]: _runOptions, ...params } = input ?? {};
-  const parsed = (def.params as z.ZodObject).safeParse(params);
-  if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid params for pipeline ${def.name}: ${details}`);
-  }
+  const input = readInput(opts);
+  // Fail before starting when the params are wrong: the same check the run makes at start.
+  const checked = checkRunInput(def, input);
+  if (!checked.ok) throw new Error(checked.message);
   const p = { name: def.name, version: spec.version };
   const handle = await client.workflow.start(def.name, {
     taskQueue: config.queues.workflow,
