@@ -119,6 +119,17 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   });
   assert.equal(manual.decisions.filter((d) => d.kind === 'retrain-started').length, 2);
 
+  // Three different requests at once, from parallel clients: exactly one retrain starts; the
+  // others are refused while it runs (or by the daily cap of 3), each decision recorded.
+  await Promise.all(['c-1', 'c-2', 'c-3'].map((id) => requestRetrain(stack.client, model, { reason: `burst ${id}`, by: 'bob', requestId: id })));
+  const burst = await waitFor('the burst to be decided', async () => {
+    const s = await monitorStatus(stack.client, model);
+    const burstDecisions = s.decisions.filter((d) => d.reason.includes('burst'));
+    return burstDecisions.length === 3 ? s : undefined;
+  });
+  assert.equal(burst.decisions.filter((d) => d.kind === 'retrain-started').length, 3, 'one more retrain, not three');
+  assert.equal(burst.decisions.filter((d) => d.kind === 'retrain-skipped' && d.reason.includes('burst')).length, 2);
+
   // Batch scoring tells the monitor by itself when it ends.
   const scoring = await stack.client.workflow.start('batch-scoring', {
     taskQueue: stack.workers.config.queues.workflow,
