@@ -131,7 +131,7 @@ test('batch-scoring: a missing column fails before scoring, naming it; an unknow
   assert.match(badTable, /destination\.table/);
 });
 
-test('scoring.chunk: a crashed chunk resumes after its last completed batch and writes the same part', async () => {
+test('scoring.chunk: a crashed chunk resumes after its last completed batch and writes the same parts', async () => {
   const model = toModelRef(await resolveModelUri(db, 'models:/penguins-species@champion'));
   const planCtx = testStepContext({ store, db });
   const plan = await runPlan(
@@ -143,7 +143,8 @@ test('scoring.chunk: a crashed chunk resumes after its last completed batch and 
   const full = testStepContext({ store, db });
   const whole = await runScoreChunk(input, full);
   assert.equal(whole.rows, 200);
-  assert.equal(whole.batches, 4);
+  assert.equal(whole.parts.length, 4);
+  assert.deepEqual(whole.parts.map((p) => p.rows), [50, 50, 50, 50]);
   assert.equal(full.heartbeats.length, 4);
 
   // The attempt "crashed" after two batches: the next one starts from that checkpoint.
@@ -157,7 +158,7 @@ test('scoring.chunk: a crashed chunk resumes after its last completed batch and 
     retry.heartbeats.map((h) => (h as ScoreChunkCheckpoint).rowsDone),
     [150, 200],
   );
-  assert.equal(resumed.part.sha256, whole.part.sha256, 'same bytes whether or not the chunk was interrupted');
+  assert.deepEqual(resumed.parts.map((p) => p.sha256), whole.parts.map((p) => p.sha256), 'same parts whether or not the chunk was interrupted');
 
   // A checkpoint of another run (or input) is not reused.
   const other = testStepContext({ store, db }, { checkpoint });

@@ -64,8 +64,15 @@ export interface OpenModelOptions {
 type ElemType = ModelSignature['inputs'][number]['type'];
 const ORT_TYPE: Record<ElemType, string> = { float: 'float32', double: 'float64', int64: 'int64', string: 'string' };
 
-/** Loads a model's ONNX file and checks it against its signature. */
+/** Loads a model's ONNX file (hash verified) and checks it against its signature. */
 export async function openModel(store: ArtifactStore, model: ModelRef, opts: OpenModelOptions = {}): Promise<ScoringModel> {
+  checkSignature(model);
+  const bytes = await store.getBuffer(model.uri, { expectSha256: model.sha256, maxBytes: opts.maxBytes ?? 2 * 1024 ** 3 });
+  return loadScoringModel(bytes, model, opts);
+}
+
+/** The signature's own consistency, checked before any bytes are read. */
+function checkSignature(model: ModelRef): void {
   const sig = model.signature;
   const classification = sig.task !== 'regression';
   const classes = sig.classes ?? [];
@@ -75,8 +82,18 @@ export async function openModel(store: ArtifactStore, model: ModelRef, opts: Ope
     throw invalidInput(`model ${model.uri}: a classification signature names no label, probabilities or probabilityMap output`);
   }
   if (!classification && !sig.outputs.value && !sig.outputs.label) throw invalidInput(`model ${model.uri}: a regression signature names no value output`);
+}
 
-  let bytes: Uint8Array = await store.getBuffer(model.uri, { expectSha256: model.sha256, maxBytes: opts.maxBytes ?? 2 * 1024 ** 3 });
+/**
+ * A scoring model from the ONNX bytes of `model` (already fetched and verified by the caller):
+ * what openModel does after reading the artifact, usable where there is no store (an inference thread).
+ */
+export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, opts: OpenModelOptions = {}): Promise<ScoringModel> {
+  checkSignature(model);
+  const sig = model.signature;
+  const classification = sig.task !== 'regression';
+  const classes = sig.classes ?? [];
+  let bytes = modelBytes;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: opts.executionProviders ?? ['cpu'],
     graphOptimizationLevel: 'all',
@@ -261,11 +278,40 @@ function inputTensor(frame: pl.DataFrame, input: ModelSignature['inputs'][number
       const s = frame.select(c.cast(pl.Int64).alias('v')).getColumn('v').rechunk();
       return new ort.Tensor('int64', s.toTypedArray() as BigInt64Array, dims);
     }
-    case 'string': {
-      const values = frame.select(c.cast(pl.String).fillNull(pl.lit('')).alias('v')).getColumn('v').toArray() as string[];
-      return new ort.Tensor('string', values, dims);
-    }
+    case 'string':
+      return new ort.Tensor('string', stringValues(frame, c), dims);
   }
+}
+
+/**
+ * A string column's values as a JavaScript array, nulls as ''. Built through a dictionary (each
+ * distinct value made a JavaScript string once, the rows pointing at it) rather than one new string
+ * per row: categorical inputs have few distinct values, and a batch of fresh strings costs more in
+ * garbage collection than in conversion.
+ */
+function stringValues(frame: pl.DataFrame, c: pl.Expr): string[] {
+  const v = c.cast(pl.String).fillNull(pl.lit(''));
+  const coded = frame.select(v.cast(pl.Categorical).toPhysical().cast(pl.UInt32).alias('code'), v.alias('v'));
+  const dict = coded.unique({ subset: 'code' });
+  const n = frame.height;
+  if (dict.height > n / 4) return coded.getColumn('v').toArray() as string[]; // mostly distinct: no gain
+  const dictCodes = dict.getColumn('code').toTypedArray() as Uint32Array;
+  const dictValues = dict.getColumn('v').toArray() as string[];
+  const byCode = new Map<number, string>();
+  for (let i = 0; i < dictCodes.length; i++) byCode.set(dictCodes[i]!, dictValues[i]!);
+  const codes = coded.getColumn('code').toTypedArray() as Uint32Array;
+  const out = new Array<string>(n);
+  let lastCode = -1;
+  let last = '';
+  for (let i = 0; i < n; i++) {
+    const code = codes[i]!;
+    if (code !== lastCode) {
+      lastCode = code;
+      last = byCode.get(code)!;
+    }
+    out[i] = last;
+  }
+  return out;
 }
 
 export interface ScoreOptions {

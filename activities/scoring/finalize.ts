@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import pl from 'nodejs-polars';
+import pl, { type DataType } from 'nodejs-polars';
+import type { ColumnType } from '../../pipelines/steps/dataset';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkDatasetName, registerDatasetVersion } from '../../infra/db/datasets';
 import { recordPredictionLog } from '../../infra/db/scoring';
@@ -9,7 +10,8 @@ import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
 import { invalidInput } from '../evaluation/errors';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { schemaOf } from './common';
+import { ROW_ID, schemaOf } from './common';
+import { partFrame, predictionColumns, shapeOf } from './prediction-frame';
 import { samplePredictions, summarizePredictions } from './prediction-log';
 
 /**
@@ -32,6 +34,8 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     const want = plan.chunks[i]!;
     if (c.index !== want.index || c.offset !== want.offset) throw mismatch(`chunk ${i}: scored chunk ${c.index} at offset ${c.offset}, planned ${want.index} at ${want.offset}`);
     if (c.rows !== want.rows) throw mismatch(`chunk ${c.index}: ${c.rows} predictions for ${want.rows} planned rows`);
+    const inParts = c.parts.reduce((s, p) => s + p.rows, 0);
+    if (inParts !== c.rows) throw mismatch(`chunk ${c.index}: its parts hold ${inParts} rows, not ${c.rows}`);
     if (c.tableRows !== null && c.tableRows !== c.rows) throw mismatch(`chunk ${c.index}: ${c.tableRows} table rows written for ${c.rows} predictions`);
   });
   const total = chunks.reduce((s, c) => s + c.rows, 0);
@@ -47,19 +51,23 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
   return withTempDir(async (dir) => {
     const files: string[] = [];
     for (const c of chunks) {
-      const f = path.join(dir, `chunk-${String(c.index).padStart(6, '0')}.parquet`);
-      await withLocalCopy(ctx.store, c.part, async (src) => fs.copyFileSync(src, f));
-      files.push(f);
+      for (const [i, part] of c.parts.entries()) {
+        const f = path.join(dir, `chunk-${String(c.index).padStart(6, '0')}-${String(i).padStart(6, '0')}.parquet`);
+        await withLocalCopy(ctx.store, part, async (src) => fs.copyFileSync(src, f));
+        files.push(f);
+      }
       ctx.heartbeat({ phase: 'fetching parts', chunk: c.index });
     }
     const out = path.join(dir, 'predictions.parquet');
     let rows: number;
+    const meta = { modelName: plan.modelName, modelVersion: plan.modelVersion, runId: ctx.run.runId };
+    const columns = predictionColumns(shapeOf(plan.model.signature), plan.keep, meta);
     if (files.length) {
       const all = pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' });
-      all.sinkParquet(out, { compression: 'zstd' }).collectSync();
+      all.select(...columns).sinkParquet(out, { compression: 'zstd' }).collectSync();
       rows = Number(pl.scanParquet(out).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
     } else {
-      emptyPredictions(plan).writeParquet(out, { compression: 'zstd' });
+      emptyPart(plan, plan.keep).select(...columns).writeParquet(out, { compression: 'zstd' });
       rows = 0;
     }
     if (rows !== plan.rows) throw mismatch(`the predictions have ${rows} rows for ${plan.rows} input rows`);
@@ -97,7 +105,7 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
       input: { name: plan.dataset.name, version: plan.dataset.version, uri: plan.dataset.uri, sha256: plan.dataset.sha256, rows: plan.datasetRows },
       window: plan.window,
       rows,
-      chunks: chunks.map((c) => ({ index: c.index, offset: c.offset, rows: c.rows, uri: c.part.uri, sha256: c.part.sha256, size: c.part.size, batches: c.batches, tableRows: c.tableRows })),
+      chunks: chunks.map((c) => ({ index: c.index, offset: c.offset, rows: c.rows, parts: c.parts.map((p) => ({ uri: p.uri, sha256: p.sha256, size: p.size, rows: p.rows })), tableRows: c.tableRows })),
       predictions: { name: predictions.name, version: predictions.version, uri: predictions.uri, sha256: predictions.sha256 },
       table: input.table ?? null,
     };
@@ -130,15 +138,20 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
   });
 }
 
-/** No rows in the window: an empty frame with the prediction columns. */
-function emptyPredictions(plan: ScoringFinalizeInput['plan']): pl.DataFrame {
-  const sig = plan.model.signature;
-  const cols: pl.Series[] = [pl.Series('row_id', [], pl.Int64)];
-  if (sig.task === 'regression') cols.push(pl.Series('prediction', [], pl.Float64));
-  else {
-    cols.push(pl.Series('prediction', [], pl.Utf8));
-    for (const c of sig.classes ?? []) cols.push(pl.Series(`proba_${String(c)}`, [], pl.Float64));
-  }
-  cols.push(pl.Series('model_name', [], pl.Utf8), pl.Series('model_version', [], pl.Int32), pl.Series('run_id', [], pl.Utf8));
-  return pl.DataFrame(cols);
+const KEEP_DTYPE: Record<ColumnType, DataType> = {
+  int64: pl.Int64,
+  float64: pl.Float64,
+  bool: pl.Bool,
+  string: pl.Utf8,
+  category: pl.Utf8,
+  date: pl.Date,
+  timestamp: pl.Datetime('ms'),
+};
+
+/** No rows in the window: a part with no rows, typed as the model's parts are. */
+function emptyPart(plan: ScoringFinalizeInput['plan'], keep: string[]): pl.DataFrame {
+  const empty = { rows: 0, labelIndex: new Int32Array(0), probabilities: new Float32Array(0), values: new Float64Array(0) };
+  const byName = new Map(plan.dataset.schema.map((c) => [c.name, c.type]));
+  const frame = pl.DataFrame([pl.Series(ROW_ID, [], pl.Int64), ...keep.map((k) => pl.Series(k, [], KEEP_DTYPE[byName.get(k) ?? 'string']))]);
+  return partFrame(frame, empty, shapeOf(plan.model.signature), keep);
 }

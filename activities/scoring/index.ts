@@ -5,7 +5,9 @@ import { scoreChunk } from './score-chunk';
 
 export { finalizeScoring, runFinalize } from './finalize';
 export { planScoring, runPlan } from './plan';
-export { chunkKey, predictionFrame, runScoreChunk, scoreChunk, type ScoreChunkCheckpoint } from './score-chunk';
+export { chunkKey, runScoreChunk, scoreChunk, type ScoreChunkCheckpoint } from './score-chunk';
+export { partFrame, predictionColumns, shapeOf } from './prediction-frame';
+export { closeInferencePool, inferencePool } from './inference-pool';
 export { checkTableName, countPredictionRows, upsertPredictions } from './pg-writer';
 export { samplePredictions, summarizePredictions } from './prediction-log';
 

@@ -73,7 +73,7 @@ export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promis
   const chunks = [];
   for (let offset = 0, index = 0; offset < rows; offset += input.chunkSize, index++) chunks.push({ index, offset, rows: Math.min(input.chunkSize, rows - offset) });
   ctx.log.info('scoring planned', { dataset: `${dataset.name}@${dataset.version}`, rows, chunks: chunks.length, window });
-  return { dataset, model, modelName: input.modelName, modelVersion: input.modelVersion, rows, datasetRows: dataset.rows, window, chunks };
+  return { dataset, model, modelName: input.modelName, modelVersion: input.modelVersion, rows, datasetRows: dataset.rows, window, chunks, keep: input.keep };
 }
 
 async function inputDataset(input: ScoringPlanInput, ctx: StepContext): Promise<DatasetRef> {

@@ -15,8 +15,8 @@ import { modelRef } from './model';
  *   `{ index, offset, rows }` emitted (offsets count rows inside the window).
  * - `scoring.chunk`: one chunk, streamed through onnxruntime in batches; each batch's predictions
  *   are a content-addressed Parquet part named in the heartbeat checkpoint, so a retried chunk
- *   resumes after its last completed batch. Output: one Parquet part per chunk (the same bytes
- *   for the same rows and model), and, with a table destination, the chunk's rows upserted on
+ *   resumes after its last completed batch. Output: the chunk's parts in row order (the same
+ *   bytes for the same rows and model), and, with a table destination, the chunk's rows upserted on
  *   `(input_dataset, row_id)` in one transaction: re-running a chunk replaces its rows.
  * - `scoring.finalize`: the manifest (chunks, row counts, parts, model, run), whose row count must
  *   equal the planned one (else a non-retryable failure), the predictions registered as a dataset
@@ -128,6 +128,8 @@ export const scoringPlanOutput = z.object({
   datasetRows: z.number().int().nonnegative(),
   window: scoringWindow.nullable(),
   chunks: z.array(scoringChunk),
+  /** Input columns copied into the predictions. */
+  keep: z.array(z.string()),
 });
 export type ScoringPlanOutput = z.infer<typeof scoringPlanOutput>;
 
@@ -158,13 +160,16 @@ export const scoreChunkInput = z
   .strict();
 export type ScoreChunkInput = z.infer<typeof scoreChunkInput>;
 
+/** One batch's predictions: a content-addressed Parquet part and its row count. */
+export const scoringPart = artifactRef.extend({ rows: z.number().int().nonnegative() });
+export type ScoringPart = z.infer<typeof scoringPart>;
+
 export const scoreChunkOutput = z.object({
   index: z.number().int().nonnegative(),
   offset: z.number().int().nonnegative(),
   rows: z.number().int().nonnegative(),
-  /** The chunk's predictions (content-addressed Parquet). */
-  part: artifactRef,
-  batches: z.number().int().nonnegative(),
+  /** The chunk's predictions, one part per batch, in row order. */
+  parts: z.array(scoringPart),
   /** Batches reused from a previous attempt's checkpoint. */
   resumedBatches: z.number().int().nonnegative(),
   /** Rows upserted into the table (null without one). */

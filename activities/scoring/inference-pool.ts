@@ -1,0 +1,178 @@
+import os from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { ModelRef } from '../../pipelines/steps/model';
+import { startThread } from '../runtime/threads';
+import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError } from './inference-protocol';
+
+/**
+ * The process's inference threads, shared by every scoring chunk running in it: each job goes to
+ * an idle thread, preferably one that already holds a session for the job's model (its bytes are
+ * sent only to a thread that does not). Threads are started on demand, up to
+ * SLUICE_INFERENCE_THREADS (default: one per core, at most 8), each session with
+ * cores / threads onnxruntime threads; idle threads keep the process from exiting no more than the
+ * pool does, and stop after a minute without work (freeing their sessions).
+ */
+
+const IDLE_STOP_MS = 60_000;
+
+export interface ScoreBatchRequest {
+  model: ModelRef;
+  /** The model's ONNX bytes, hash verified; called only for a thread that has no session for it. */
+  fetchModel: () => Promise<Uint8Array>;
+  frame: Uint8Array;
+  keep: string[];
+  outFile: string;
+  compression: InferenceJob['compression'];
+  executionProviders?: string[];
+}
+
+export interface ScoreBatchResult {
+  rows: number;
+  timings: InferenceTimings;
+}
+
+interface Thread {
+  worker: Worker;
+  loaded: Set<string>;
+  job?: { id: number; resolve: (r: ScoreBatchResult) => void; reject: (e: Error) => void };
+}
+
+interface Waiter {
+  model: string;
+  take: (t: Thread) => void;
+}
+
+export class InferencePool {
+  private readonly threads: Thread[] = [];
+  private readonly waiting: Waiter[] = [];
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly intraOpThreads: number;
+
+  constructor(readonly size: number) {
+    this.intraOpThreads = Math.max(1, Math.floor(os.availableParallelism() / size));
+  }
+
+  async score(req: ScoreBatchRequest): Promise<ScoreBatchResult> {
+    const thread = await this.acquire(req.model.sha256);
+    try {
+      const modelBytes = thread.loaded.has(req.model.sha256) ? undefined : await req.fetchModel();
+      const job: InferenceJob = {
+        id: this.nextId++,
+        model: req.model,
+        ...(modelBytes ? { modelBytes } : {}),
+        intraOpThreads: this.intraOpThreads,
+        ...(req.executionProviders ? { executionProviders: req.executionProviders } : {}),
+        frame: req.frame,
+        keep: req.keep,
+        outFile: req.outFile,
+        compression: req.compression,
+      };
+      return await new Promise<ScoreBatchResult>((resolve, reject) => {
+        thread.job = { id: job.id, resolve, reject };
+        thread.worker.postMessage(job);
+      });
+    } finally {
+      this.release(thread);
+    }
+  }
+
+  /** Stops every thread (a job in flight fails). */
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    const all = this.threads.splice(0);
+    await Promise.all(all.map((t) => t.worker.terminate()));
+  }
+
+  private acquire(model: string): Promise<Thread> {
+    clearTimeout(this.idleTimer);
+    const idle = this.threads.filter((t) => !t.job);
+    const pick = idle.find((t) => t.loaded.has(model)) ?? (this.threads.length < this.size ? this.start() : idle[0]);
+    if (pick) return Promise.resolve(this.take(pick));
+    return new Promise((resolve) => this.waiting.push({ model, take: (t) => resolve(this.take(t)) }));
+  }
+
+  private take(t: Thread): Thread {
+    t.job = { id: 0, resolve: () => undefined, reject: () => undefined }; // reserved until the job is posted
+    t.worker.ref();
+    return t;
+  }
+
+  private release(t: Thread): void {
+    t.job = undefined;
+    if (!this.threads.includes(t)) return; // it died
+    // A waiter for a model this thread holds goes first, then the oldest.
+    const i = this.waiting.findIndex((w) => t.loaded.has(w.model));
+    const w = this.waiting.splice(i >= 0 ? i : 0, 1)[0];
+    if (w) return w.take(t);
+    t.worker.unref();
+    if (this.threads.every((x) => !x.job)) {
+      this.idleTimer = setTimeout(() => void this.close(), IDLE_STOP_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  private start(): Thread {
+    const worker = startThread(new URL('./inference-thread.ts', import.meta.url));
+    const t: Thread = { worker, loaded: new Set() };
+    worker.on('message', (r: InferenceReply) => {
+      t.loaded = new Set(r.loaded);
+      const job = t.job;
+      if (!job || job.id !== r.id) return;
+      if (r.ok) job.resolve({ rows: r.rows, timings: r.timings });
+      else job.reject(deserialize(r.error));
+    });
+    const die = (e: Error) => {
+      const at = this.threads.indexOf(t);
+      if (at >= 0) this.threads.splice(at, 1);
+      t.job?.reject(new Error(`inference thread stopped: ${e.message}`)); // retryable: the chunk resumes from its checkpoint
+      // A waiter whose thread died gets a fresh one.
+      const w = this.waiting.shift();
+      if (w && this.threads.length < this.size) w.take(this.start());
+      else if (w) this.waiting.unshift(w);
+    };
+    worker.on('error', die);
+    worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+    this.threads.push(t);
+    return t;
+  }
+}
+
+function deserialize(e: SerializedError): Error {
+  if (e.type || e.nonRetryable) {
+    const f = ApplicationFailure.create({ message: e.message, type: e.type, nonRetryable: e.nonRetryable ?? false });
+    return f;
+  }
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+const threadsSetting = z.coerce.number().int().min(1).max(256);
+
+/** SLUICE_INFERENCE_THREADS, else one per core (at most 8). */
+export function inferenceThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SLUICE_INFERENCE_THREADS;
+  if (v === undefined || v === '') return Math.min(8, os.availableParallelism());
+  const parsed = threadsSetting.safeParse(v);
+  if (!parsed.success) throw new Error(`SLUICE_INFERENCE_THREADS: expected an integer from 1 to 256, got ${JSON.stringify(v)}`);
+  return parsed.data;
+}
+
+let shared: InferencePool | undefined;
+
+/** The process's pool, started on first use. */
+export function inferencePool(): InferencePool {
+  shared ??= new InferencePool(inferenceThreads());
+  return shared;
+}
+
+/** Stops the process's pool (worker shutdown, tests). */
+export async function closeInferencePool(): Promise<void> {
+  const p = shared;
+  shared = undefined;
+  await p?.close();
+}

@@ -1,0 +1,36 @@
+import type { ModelRef } from '../../pipelines/steps/model';
+
+/** Messages between a scoring chunk (main thread) and an inference thread (inference-thread.ts). */
+
+/** Score one batch and write its predictions as a Parquet part. */
+export interface InferenceJob {
+  id: number;
+  model: ModelRef;
+  /** The model's ONNX bytes (hash verified), sent when the thread does not hold a session for it. */
+  modelBytes?: Uint8Array;
+  /** onnxruntime intra-op threads of the session, when the thread opens it. */
+  intraOpThreads: number;
+  executionProviders?: string[];
+  /** The batch (row id, model inputs, kept columns) as Arrow IPC. */
+  frame: Uint8Array;
+  keep: string[];
+  /** Where to write the predictions. */
+  outFile: string;
+  compression: 'lz4' | 'zstd' | 'snappy' | 'uncompressed';
+}
+
+/** Time spent per phase of a job, in ms (SLUICE_SCORING_PROFILE). */
+export type InferenceTimings = Record<string, number>;
+
+export type InferenceReply =
+  | { id: number; ok: true; rows: number; loaded: string[]; timings: InferenceTimings }
+  | { id: number; ok: false; error: SerializedError; loaded: string[] };
+
+/** An error crossing threads: ApplicationFailure's type and retryability survive it. */
+export interface SerializedError {
+  message: string;
+  name: string;
+  type?: string;
+  nonRetryable?: boolean;
+  stack?: string;
+}

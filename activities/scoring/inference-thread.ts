@@ -1,0 +1,80 @@
+import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import pl from 'nodejs-polars';
+import { ApplicationFailure } from '@temporalio/common';
+import { invalidInput } from '../evaluation/errors';
+import { loadScoringModel, type ScoringModel } from '../evaluation/onnx-scoring';
+import type { InferenceJob, InferenceReply, SerializedError } from './inference-protocol';
+import { partFrame } from './prediction-frame';
+
+/**
+ * An inference thread (started by inference-pool.ts): batch in (Arrow IPC), Parquet part of its
+ * predictions out (prediction-frame.ts). onnxruntime-node's `session.run` blocks the thread that calls it, so running it
+ * here keeps the worker's event loop (heartbeats, pollers, I/O of other chunks) free and lets
+ * several chunks use several cores. Sessions are kept per model (the most recent few) across jobs.
+ */
+
+const KEEP_SESSIONS = 2;
+/** Sessions by model sha256, least recently used first. */
+const sessions = new Map<string, Promise<ScoringModel>>();
+
+const port = parentPort;
+if (!port) throw new Error('inference-thread.ts runs in a worker thread (see inference-pool.ts)');
+
+port.on('message', (job: InferenceJob) => {
+  void run(job).then((reply) => port.postMessage(reply));
+});
+
+async function run(job: InferenceJob): Promise<InferenceReply> {
+  try {
+    const timings: Record<string, number> = {};
+    let t = performance.now();
+    const tick = (phase: string) => {
+      const now = performance.now();
+      timings[phase] = now - t;
+      t = now;
+    };
+    const model = await session(job);
+    tick('openModel');
+    const frame = pl.readIPC(Buffer.from(job.frame.buffer, job.frame.byteOffset, job.frame.byteLength));
+    tick('ipcRead');
+    const prediction = await model.run(frame);
+    tick('model.run');
+    const out = partFrame(frame, prediction, model, job.keep);
+    tick('partFrame');
+    out.writeParquet(job.outFile, { compression: job.compression });
+    tick('partWrite');
+    return { id: job.id, ok: true, rows: out.height, loaded: [...sessions.keys()], timings };
+  } catch (e) {
+    return { id: job.id, ok: false, error: serialize(e), loaded: [...sessions.keys()] };
+  }
+}
+
+function session(job: InferenceJob): Promise<ScoringModel> {
+  const key = job.model.sha256;
+  let s = sessions.get(key);
+  if (s) {
+    sessions.delete(key); // re-inserted below: most recently used last
+  } else {
+    if (!job.modelBytes) throw invalidInput(`inference thread: no session for model ${job.model.uri} and no bytes sent`);
+    s = loadScoringModel(job.modelBytes, job.model, {
+      intraOpNumThreads: job.intraOpThreads,
+      interOpNumThreads: 1,
+      ...(job.executionProviders ? { executionProviders: job.executionProviders } : {}),
+    });
+    s.catch(() => sessions.delete(key)); // a model that fails to load is not kept
+  }
+  sessions.set(key, s);
+  while (sessions.size > KEEP_SESSIONS) {
+    const [oldest, evicted] = sessions.entries().next().value as [string, Promise<ScoringModel>];
+    sessions.delete(oldest);
+    void evicted.then((m) => m.release()).catch(() => undefined);
+  }
+  return s;
+}
+
+function serialize(e: unknown): SerializedError {
+  if (e instanceof ApplicationFailure) return { message: e.message, name: e.name, type: e.type ?? undefined, nonRetryable: e.nonRetryable ?? undefined, stack: e.stack };
+  if (e instanceof Error) return { message: e.message, name: e.name, stack: e.stack };
+  return { message: String(e), name: 'Error' };
+}

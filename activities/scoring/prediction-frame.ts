@@ -1,0 +1,84 @@
+import pl from 'nodejs-polars';
+import type { ModelSignature } from '../../pipelines/steps/model';
+import type { BatchPrediction } from '../evaluation/onnx-scoring';
+import { labelsAreNumbers, META_COLUMNS, PREDICTION, probaColumn, ROW_ID } from './common';
+
+/**
+ * Predictions in two forms:
+ *
+ * - a batch's *part* (written by an inference thread, one Parquet file per batch): row id, kept
+ *   columns, and what the model gave in compact form: the class index (`label_index`, Int32) and
+ *   per-class probabilities (Float32) for classification, the value for regression;
+ * - the *predictions* users see (finalize's dataset, table rows): row id, kept columns,
+ *   `prediction` (the class label, or the value), `proba_<class>` (Float64), and the lineage
+ *   columns `model_name`, `model_version`, `run_id` on every row.
+ *
+ * The second is `predictionColumns` over the first: vectorised polars expressions applied once over
+ * all parts, rather than a JavaScript string per row and constant columns repeated in every part.
+ */
+
+/** Class index of a part's row (classification). */
+export const LABEL_INDEX = 'label_index';
+
+/** Lineage columns every prediction row carries. */
+export interface PredictionMeta {
+  modelName: string;
+  modelVersion: number | null;
+  runId: string;
+}
+
+/** What the predictions' columns depend on in a model. */
+export interface ModelShape {
+  task: ModelSignature['task'];
+  classes: readonly (string | number)[];
+  hasProbabilities: boolean;
+}
+
+export function shapeOf(sig: ModelSignature): ModelShape {
+  const classification = sig.task !== 'regression';
+  return { task: sig.task, classes: classification ? (sig.classes ?? []) : [], hasProbabilities: classification && !!(sig.outputs.probabilities ?? sig.outputs.probabilityMap) };
+}
+
+/** A batch's part: row id, kept columns, class index and probabilities (or the value). */
+export function partFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelShape, keep: string[]): pl.DataFrame {
+  const n = frame.height;
+  const cols: pl.Series[] = [frame.getColumn(ROW_ID).cast(pl.Int64), ...keep.map((k) => frame.getColumn(k))];
+  if (model.task === 'regression') {
+    cols.push(pl.Series(PREDICTION, p.values!, pl.Float64));
+  } else {
+    cols.push(pl.Series(LABEL_INDEX, p.labelIndex!, pl.Int32));
+    if (p.probabilities) {
+      const C = model.classes.length;
+      for (let k = 0; k < C; k++) {
+        const col = new Float32Array(n);
+        for (let i = 0; i < n; i++) col[i] = p.probabilities[i * C + k]!;
+        cols.push(pl.Series(probaColumn(model.classes[k]!), col, pl.Float32));
+      }
+    }
+  }
+  return pl.DataFrame(cols);
+}
+
+/** The predictions' columns, from a part's (lazy or eager `select`). */
+export function predictionColumns(model: ModelShape, keep: string[], meta: PredictionMeta): pl.Expr[] {
+  const exprs: pl.Expr[] = [pl.col(ROW_ID), ...keep.map((k) => pl.col(k))];
+  if (model.task === 'regression') {
+    exprs.push(pl.col(PREDICTION));
+  } else {
+    const classes = model.classes;
+    const index = classes.map((_, i) => i);
+    exprs.push(
+      labelsAreNumbers(classes)
+        ? pl.col(LABEL_INDEX).replaceStrict(index, classes as number[], undefined, pl.Float64).alias(PREDICTION)
+        : pl.col(LABEL_INDEX).replaceStrict(index, classes.map(String), undefined, pl.Utf8).alias(PREDICTION),
+    );
+    if (model.hasProbabilities) for (const c of classes) exprs.push(pl.col(probaColumn(c)).cast(pl.Float64));
+  }
+  const [name, version, run] = META_COLUMNS;
+  exprs.push(
+    pl.lit(meta.modelName).alias(name),
+    (meta.modelVersion === null ? pl.lit(null).cast(pl.Int32) : pl.lit(meta.modelVersion).cast(pl.Int32)).alias(version),
+    pl.lit(meta.runId).alias(run),
+  );
+  return exprs;
+}
