@@ -47,6 +47,8 @@ export const envSchema = z.object({
    * retry after a crash can resume from is at most this old. Temporal's default: 30s-60s.
    */
   SLUICE_HEARTBEAT_THROTTLE: duration.optional(),
+  /** Threads running model inference in batch scoring, per worker. Unset: one per core, at most 8. */
+  SLUICE_INFERENCE_THREADS: positiveInt.max(256).optional(),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Project-local state (embedded PostgreSQL, Temporal's SQLite file, local artifacts). Default: <repo>/.sluice */
   SLUICE_HOME: z.string().startsWith('/', 'an absolute directory path').optional(),
@@ -81,6 +83,7 @@ export interface SluiceConfig {
   metricsPorts: { cpu: number; gpu: number };
   shutdownGrace: string;
   heartbeatThrottle: string | undefined;
+  inferenceThreads: number | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
   workflowBundle: string | undefined;
@@ -118,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     metricsPorts: { cpu: e.SLUICE_CPU_METRICS_PORT, gpu: e.SLUICE_GPU_METRICS_PORT },
     shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
     heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
+    inferenceThreads: e.SLUICE_INFERENCE_THREADS,
     logLevel: e.SLUICE_LOG_LEVEL,
     home,
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,

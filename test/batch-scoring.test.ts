@@ -8,7 +8,10 @@ import { createPool, type Db } from '../infra/db/pool';
 import { resolveModelUri, toModelRef } from '../infra/db/registry';
 import { listPredictionLogs } from '../infra/db/scoring';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
+import { ApplicationFailure } from '@temporalio/common';
+import pl from 'nodejs-polars';
+import { scoreDataset } from '../activities/evaluation/index';
+import { InferencePool, runFinalize, runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
 import { testStepContext } from './helpers/step-context';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
@@ -164,4 +167,91 @@ test('scoring.chunk: a crashed chunk resumes after its last completed batch and 
   const other = testStepContext({ store, db }, { checkpoint });
   const fresh = await runScoreChunk(input, other);
   assert.equal(fresh.resumedBatches, 0);
+});
+
+test('the predictions are what evaluation scores for the same rows: labels, probabilities, lineage on every row', async () => {
+  const model = toModelRef(await resolveModelUri(db, 'models:/penguins-species@champion'));
+  const planCtx = testStepContext({ store, db });
+  const plan = await runPlan(
+    { model, modelName: 'penguins-species', modelVersion: 1, dataset: { name: 'penguins' }, inputName: 'scoring-input', chunkSize: 150, scheduledTime: new Date().toISOString(), keep: ['Island'] },
+    planCtx,
+  );
+  const chunks = [];
+  for (const chunk of plan.chunks) {
+    const c = testStepContext({ store, db });
+    c.run = planCtx.run;
+    chunks.push(await runScoreChunk({ chunk, dataset: plan.dataset, model, modelName: 'penguins-species', modelVersion: 1, window: null, batchSize: 64, keep: ['Island'] }, c));
+  }
+  const fctx = testStepContext({ store, db });
+  fctx.run = planCtx.run;
+  const fin = await runFinalize({ plan, chunks, predictionsName: 'penguins-species.check', sampleSize: 10 }, fctx);
+  const got = pl.readParquet(await store.getBuffer(fin.predictions.uri)).sort('row_id');
+  const want = await scoreDataset(store, model, plan.dataset);
+  const classes = model.signature.classes!;
+  assert.equal(got.height, want.rows);
+  assert.deepEqual(got.getColumn('row_id').toArray().map(Number), Array.from({ length: want.rows }, (_, i) => i));
+  const labels = got.getColumn('prediction').toArray();
+  assert.deepEqual(labels, Array.from(want.labelIndex!, (k) => String(classes[k])));
+  for (const [k, c] of classes.entries()) {
+    const p = got.getColumn(`proba_${c}`);
+    assert.equal(p.dtype.variant, 'Float64');
+    const a = p.toArray() as number[];
+    // onnxruntime's tree ensembles sum per-tree scores in an order that depends on its thread count: float32 rounding, no more.
+    const bad = a.findIndex((v, i) => !(Math.abs(v - want.probabilities![i * classes.length + k]!) <= 1e-6));
+    assert.equal(bad, -1, `proba_${c} row ${bad}: ${a[bad]} vs ${want.probabilities![bad * classes.length + k]}`);
+  }
+  const input = pl.readParquet(await store.getBuffer(plan.dataset.uri));
+  assert.deepEqual(got.getColumn('Island').toArray(), input.getColumn('Island').toArray(), 'kept column in row order');
+  assert.deepEqual(got.getColumn('model_name').unique().toArray(), ['penguins-species']);
+  assert.deepEqual(got.getColumn('model_version').unique().toArray(), [1]);
+  assert.deepEqual(got.getColumn('run_id').unique().toArray(), [planCtx.run.runId]);
+});
+
+test('inference threads: a bad batch fails with its type and retryability; a lost thread fails its job retryably and the pool recovers', async () => {
+  const model = toModelRef(await resolveModelUri(db, 'models:/penguins-species@champion'));
+  const dir = tempDir('inference-pool');
+  const input = pl.readParquet(await store.getBuffer((await runPlan({ model, modelName: 'p', modelVersion: 1, dataset: { name: 'penguins' }, inputName: 'scoring-input', chunkSize: 1000, scheduledTime: new Date().toISOString(), keep: [] }, testStepContext({ store, db }))).dataset.uri));
+  const frame = input.withRowIndex('row_id').head(50);
+  const pool = new InferencePool(1);
+  let fetches = 0;
+  const request = (df: pl.DataFrame, out: string) => ({
+    model,
+    fetchModel: async () => {
+      fetches++;
+      return store.getBuffer(model.uri, { expectSha256: model.sha256 });
+    },
+    frame: df.writeIPC(),
+    keep: [],
+    outFile: path.join(dir, out),
+    compression: 'lz4' as const,
+  });
+  try {
+    const ok = await pool.score(request(frame, 'a.parquet'));
+    assert.equal(ok.rows, 50);
+    assert.equal(pl.readParquet(path.join(dir, 'a.parquet')).height, 50);
+    await pool.score(request(frame, 'b.parquet'));
+    assert.equal(fetches, 1, 'the thread keeps its session: the model is sent once');
+
+    // A numeric input fed a text column: the thread's InvalidInput arrives as one.
+    const flipper = model.signature.inputs.find((i) => i.type === 'float' || i.type === 'double')!;
+    const bad = frame.withColumns(pl.col(flipper.column).cast(pl.Utf8));
+    await assert.rejects(pool.score(request(bad, 'c.parquet')), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure, `an ApplicationFailure, got ${e}`);
+      assert.equal(e.type, 'InvalidInput');
+      assert.equal(e.nonRetryable, true);
+      assert.match(e.message, new RegExp(`column "${flipper.column.replace(/[()]/g, '\\$&')}"`));
+      return true;
+    });
+
+    // The thread stops mid-job: the job fails retryably (the chunk resumes from its checkpoint).
+    const inFlight = pool.score(request(input.withRowIndex('row_id'), 'd.parquet'));
+    await new Promise((r) => setTimeout(r, 20));
+    await pool.close();
+    await assert.rejects(inFlight, (e: unknown) => !(e instanceof ApplicationFailure) && /inference thread stopped/.test((e as Error).message));
+    const again = await pool.score(request(frame, 'e.parquet'));
+    assert.equal(again.rows, 50, 'a fresh thread takes the next job');
+    assert.equal(fetches, 2, 'and gets the model again');
+  } finally {
+    await pool.close();
+  }
 });

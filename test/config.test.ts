@@ -65,3 +65,12 @@ test('durations parse with units', () => {
   assert.equal(parseDuration('2m'), 120_000);
   assert.throws(() => loadConfig({ SLUICE_SHUTDOWN_GRACE: '30 seconds' }), /SLUICE_SHUTDOWN_GRACE: expected a duration/);
 });
+
+test('inference threads: one per core (at most 8) unless SLUICE_INFERENCE_THREADS says otherwise', async () => {
+  const os = await import('node:os');
+  const { inferenceThreads } = await import('../activities/scoring/inference-pool');
+  assert.equal(inferenceThreads({}), Math.min(8, os.availableParallelism()));
+  assert.equal(inferenceThreads({ SLUICE_INFERENCE_THREADS: '3' }), 3);
+  assert.throws(() => inferenceThreads({ SLUICE_INFERENCE_THREADS: '0' }), /SLUICE_INFERENCE_THREADS/);
+  assert.throws(() => inferenceThreads({ SLUICE_INFERENCE_THREADS: 'many' }), /SLUICE_INFERENCE_THREADS/);
+});

@@ -34,6 +34,11 @@ export async function withLocalCopy<T>(
   });
 }
 
+/** Copies an artifact into `file` (hash verified on the way). */
+export async function copyToFile(store: ArtifactStore, ref: ArtifactRef | string, file: string): Promise<void> {
+  await pipeline(await store.get(ref), fs.createWriteStream(file));
+}
+
 export async function readFrame(store: ArtifactStore, ref: ArtifactRef | string): Promise<pl.DataFrame> {
   // polars takes a path without the .parquet extension for file content, so keep the extension.
   return withLocalCopy(store, ref, async (file) => pl.readParquet(file), { extension: '.parquet' });

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import pl, { type DataType } from 'nodejs-polars';
 import type { ColumnType } from '../../pipelines/steps/dataset';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkDatasetName, registerDatasetVersion } from '../../infra/db/datasets';
 import { recordPredictionLog } from '../../infra/db/scoring';
 import { scoringFinalizeStep, type ScoringFinalizeInput, type ScoringFinalizeOutput } from '../../pipelines/steps/scoring';
-import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
+import { copyToFile, putParquetFile, withTempDir } from '../data/frames';
 import { invalidInput } from '../evaluation/errors';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
@@ -23,6 +23,25 @@ import { samplePredictions, summarizePredictions } from './prediction-log';
  * or by (run, node), so a retry records the same things again.
  */
 export const finalizeScoring = implement(scoringFinalizeStep, async (input, ctx) => runFinalize(input, ctx));
+
+/** Parts fetched at once from the store. */
+const FETCH_CONCURRENCY = 8;
+
+/** SLUICE_SCORING_PROFILE=1: finalize's phases (ms), printed to stderr. */
+const PROFILE = process.env.SLUICE_SCORING_PROFILE === '1';
+const profile: Record<string, number> = {};
+function tick(phase: string, since: number): number {
+  const now = performance.now();
+  if (PROFILE) profile[phase] = now - since;
+  return now;
+}
+
+async function forEachConcurrently<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
 
 const mismatch = (message: string) => ApplicationFailure.nonRetryable(message, 'ScoringRowCountMismatch');
 
@@ -49,15 +68,15 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
   }
 
   return withTempDir(async (dir) => {
-    const files: string[] = [];
-    for (const c of chunks) {
-      for (const [i, part] of c.parts.entries()) {
-        const f = path.join(dir, `chunk-${String(c.index).padStart(6, '0')}-${String(i).padStart(6, '0')}.parquet`);
-        await withLocalCopy(ctx.store, part, async (src) => fs.copyFileSync(src, f));
-        files.push(f);
-      }
-      ctx.heartbeat({ phase: 'fetching parts', chunk: c.index });
-    }
+    let t = performance.now();
+    const parts = chunks.flatMap((c) => c.parts.map((part, i) => ({ part, file: path.join(dir, `chunk-${String(c.index).padStart(6, '0')}-${String(i).padStart(6, '0')}.parquet`) })));
+    let fetched = 0;
+    await forEachConcurrently(parts, FETCH_CONCURRENCY, async ({ part, file }) => {
+      await copyToFile(ctx.store, part, file);
+      ctx.heartbeat({ phase: 'fetching parts', fetched: ++fetched, parts: parts.length });
+    });
+    const files = parts.map((p) => p.file);
+    t = tick('fetchParts', t);
     const out = path.join(dir, 'predictions.parquet');
     let rows: number;
     const meta = { modelName: plan.modelName, modelVersion: plan.modelVersion, runId: ctx.run.runId };
@@ -65,6 +84,7 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     if (files.length) {
       const all = pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' });
       all.select(...columns).sinkParquet(out, { compression: 'zstd' }).collectSync();
+      t = tick('sink', t);
       rows = Number(pl.scanParquet(out).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
     } else {
       emptyPart(plan, plan.keep).select(...columns).writeParquet(out, { compression: 'zstd' });
@@ -111,8 +131,11 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     };
     const manifestRef = await ctx.store.putContent(JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
 
+    t = tick('publish', t);
     const summary = summarizePredictions(lazy, plan.model.signature.task, plan.model.signature.classes ?? []);
+    t = tick('summary', t);
     const sample = samplePredictions(lazy, rows, input.sampleSize);
+    t = tick('sample', t);
     const log = { kind: 'sluice.prediction-log', runId: ctx.run.runId, model, input: manifest.input, predictions: manifest.predictions, window: plan.window, summary, sample };
     const logRef = await ctx.store.putContent(JSON.stringify(log, null, 2), { contentType: 'application/json' });
     const row = await recordPredictionLog(ctx.db, {
@@ -133,6 +156,8 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
       logUri: logRef.uri,
       pgTable: input.table ?? null,
     });
+    tick('record', t);
+    if (PROFILE) process.stderr.write(`[scoring profile] finalize: ${Object.entries(profile).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     ctx.log.info('scoring finalized', { rows, predictions: `${predictions.name}@${predictions.version}`, chunks: chunks.length });
     return { manifest: manifestRef, predictions, log: logRef, logId: row.id, rows, modelName: plan.modelName, modelVersion: plan.modelVersion };
   });
