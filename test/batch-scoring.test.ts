@@ -11,6 +11,7 @@ import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { ApplicationFailure } from '@temporalio/common';
 import pl from 'nodejs-polars';
 import { scoreDataset } from '../activities/evaluation/index';
+import { rowGroupCount } from '../activities/data/parquet-merge';
 import { InferencePool, runFinalize, runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
 import { testStepContext } from './helpers/step-context';
@@ -185,7 +186,12 @@ test('the predictions are what evaluation scores for the same rows: labels, prob
   const fctx = testStepContext({ store, db });
   fctx.run = planCtx.run;
   const fin = await runFinalize({ plan, chunks, predictionsName: 'penguins-species.check', sampleSize: 10 }, fctx);
-  const got = pl.readParquet(await store.getBuffer(fin.predictions.uri)).sort('row_id');
+  const file = path.join(tempDir('predictions'), 'p.parquet');
+  fs.writeFileSync(file, await store.getBuffer(fin.predictions.uri));
+  const parts = chunks.reduce((s, c) => s + c.parts.length, 0);
+  assert.ok(parts > plan.chunks.length, 'several batches per chunk');
+  assert.equal(rowGroupCount(file), parts, 'the parts merged as they are: one row group each');
+  const got = pl.readParquet(file).sort('row_id');
   const want = await scoreDataset(store, model, plan.dataset);
   const classes = model.signature.classes!;
   assert.equal(got.height, want.rows);
@@ -222,13 +228,17 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     },
     frame: df.writeIPC(),
     keep: [],
+    meta: { modelName: 'penguins-species', modelVersion: 1, runId: 'run-test' },
     outFile: path.join(dir, out),
-    compression: 'lz4' as const,
+    compression: 'zstd' as const,
   });
   try {
     const ok = await pool.score(request(frame, 'a.parquet'));
     assert.equal(ok.rows, 50);
-    assert.equal(pl.readParquet(path.join(dir, 'a.parquet')).height, 50);
+    const part = pl.readParquet(path.join(dir, 'a.parquet'));
+    assert.equal(part.height, 50);
+    assert.deepEqual(part.getColumn('run_id').unique().toArray(), ['run-test'], 'parts are predictions as users see them');
+    assert.ok((part.getColumn('prediction').toArray() as string[]).every((l) => model.signature.classes!.includes(l)));
     await pool.score(request(frame, 'b.parquet'));
     assert.equal(fetches, 1, 'the thread keeps its session: the model is sent once');
 

@@ -11,13 +11,15 @@ import { invalidInput } from '../evaluation/errors';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { ROW_ID, schemaOf } from './common';
-import { partFrame, predictionColumns, shapeOf } from './prediction-frame';
+import { compactFrame, predictionColumns, shapeOf } from './prediction-frame';
+import { mergeParquetFiles, ParquetMergeError } from '../data/parquet-merge';
 import { samplePredictions, summarizePredictions } from './prediction-log';
 
 /**
  * Finishes a batch-scoring run: the chunks checked against the plan (every chunk once, each with
  * its planned row count, the total equal to the rows planned: otherwise a non-retryable
- * `ScoringRowCountMismatch`), the parts concatenated in chunk order into the predictions Parquet,
+ * `ScoringRowCountMismatch`), the parts merged in chunk order into the predictions Parquet (their
+ * row groups copied as they are: parquet-merge.ts),
  * registered as a dataset version (`<model>.predictions` by default), the manifest written, and the
  * prediction log stored as an artifact and a `prediction_logs` row. Every write is keyed by content
  * or by (run, node), so a retry records the same things again.
@@ -79,15 +81,20 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     t = tick('fetchParts', t);
     const out = path.join(dir, 'predictions.parquet');
     let rows: number;
-    const meta = { modelName: plan.modelName, modelVersion: plan.modelVersion, runId: ctx.run.runId };
-    const columns = predictionColumns(shapeOf(plan.model.signature), plan.keep, meta);
     if (files.length) {
-      const all = pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' });
-      all.select(...columns).sinkParquet(out, { compression: 'zstd' }).collectSync();
-      t = tick('sink', t);
-      rows = Number(pl.scanParquet(out).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+      try {
+        rows = await mergeParquetFiles(files, out);
+      } catch (e) {
+        if (!(e instanceof ParquetMergeError)) throw e;
+        // Parts that cannot be merged as they are (written by different versions, say): re-encoded.
+        ctx.log.warn('re-encoding the predictions: parts cannot be merged as they are', { reason: e.message });
+        pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'verticalRelaxed' }).sinkParquet(out, { compression: 'zstd' }).collectSync();
+        rows = Number(pl.scanParquet(out).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+      }
+      t = tick('merge', t);
     } else {
-      emptyPart(plan, plan.keep).select(...columns).writeParquet(out, { compression: 'zstd' });
+      const meta = { modelName: plan.modelName, modelVersion: plan.modelVersion, runId: ctx.run.runId };
+      emptyPart(plan, plan.keep).select(...predictionColumns(shapeOf(plan.model.signature), plan.keep, meta)).writeParquet(out, { compression: 'zstd' });
       rows = 0;
     }
     if (rows !== plan.rows) throw mismatch(`the predictions have ${rows} rows for ${plan.rows} input rows`);
@@ -178,5 +185,5 @@ function emptyPart(plan: ScoringFinalizeInput['plan'], keep: string[]): pl.DataF
   const empty = { rows: 0, labelIndex: new Int32Array(0), probabilities: new Float32Array(0), values: new Float64Array(0) };
   const byName = new Map(plan.dataset.schema.map((c) => [c.name, c.type]));
   const frame = pl.DataFrame([pl.Series(ROW_ID, [], pl.Int64), ...keep.map((k) => pl.Series(k, [], KEEP_DTYPE[byName.get(k) ?? 'string']))]);
-  return partFrame(frame, empty, shapeOf(plan.model.signature), keep);
+  return compactFrame(frame, empty, shapeOf(plan.model.signature), keep);
 }

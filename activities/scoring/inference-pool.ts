@@ -31,6 +31,7 @@ export interface ScoreBatchRequest {
   fetchModel: () => Promise<Uint8Array>;
   frame: Uint8Array;
   keep: string[];
+  meta: InferenceJob['meta'];
   outFile: string;
   compression: InferenceJob['compression'];
   executionProviders?: string[];
@@ -75,6 +76,7 @@ export class InferencePool {
         ...(req.executionProviders ? { executionProviders: req.executionProviders } : {}),
         frame: req.frame,
         keep: req.keep,
+        meta: req.meta,
         outFile: req.outFile,
         compression: req.compression,
       };

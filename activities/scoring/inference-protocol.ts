@@ -1,4 +1,5 @@
 import type { ModelRef } from '../../pipelines/steps/model';
+import type { PredictionMeta } from './prediction-frame';
 
 /** Messages between a scoring chunk (main thread) and an inference thread (inference-thread.ts). */
 
@@ -14,6 +15,7 @@ export interface InferenceJob {
   /** The batch (row id, model inputs, kept columns) as Arrow IPC. */
   frame: Uint8Array;
   keep: string[];
+  meta: PredictionMeta;
   /** Where to write the predictions. */
   outFile: string;
   compression: 'lz4' | 'zstd' | 'snappy' | 'uncompressed';

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { invalidInput } from '../evaluation/errors';
 import { loadScoringModel, type ScoringModel } from '../evaluation/onnx-scoring';
 import type { InferenceJob, InferenceReply, SerializedError } from './inference-protocol';
-import { partFrame } from './prediction-frame';
+import { predictionsFrame } from './prediction-frame';
 
 /**
  * An inference thread (started by inference-pool.ts): batch in (Arrow IPC), Parquet part of its
@@ -40,8 +40,8 @@ async function run(job: InferenceJob): Promise<InferenceReply> {
     tick('ipcRead');
     const prediction = await model.run(frame);
     tick('model.run');
-    const out = partFrame(frame, prediction, model, job.keep);
-    tick('partFrame');
+    const out = predictionsFrame(frame, prediction, model, job.keep, job.meta);
+    tick('predictionsFrame');
     out.writeParquet(job.outFile, { compression: job.compression });
     tick('partWrite');
     return { id: job.id, ok: true, rows: out.height, loaded: [...sessions.keys()], timings };

@@ -4,20 +4,16 @@ import type { BatchPrediction } from '../evaluation/onnx-scoring';
 import { labelsAreNumbers, META_COLUMNS, PREDICTION, probaColumn, ROW_ID } from './common';
 
 /**
- * Predictions in two forms:
+ * A batch's predictions, as users see them (the predictions dataset, table rows): row id, kept
+ * columns, `prediction` (the class label, or the value), `proba_<class>` (Float64), and the lineage
+ * columns `model_name`, `model_version`, `run_id` on every row.
  *
- * - a batch's *part* (written by an inference thread, one Parquet file per batch): row id, kept
- *   columns, and what the model gave in compact form: the class index (`label_index`, Int32) and
- *   per-class probabilities (Float32) for classification, the value for regression;
- * - the *predictions* users see (finalize's dataset, table rows): row id, kept columns,
- *   `prediction` (the class label, or the value), `proba_<class>` (Float64), and the lineage
- *   columns `model_name`, `model_version`, `run_id` on every row.
- *
- * The second is `predictionColumns` over the first: vectorised polars expressions applied once over
- * all parts, rather than a JavaScript string per row and constant columns repeated in every part.
+ * Built in two steps: the model's outputs in compact form (`compactFrame`: class index and Float32
+ * probabilities from typed arrays), then `predictionColumns` over it: vectorised polars
+ * expressions for labels and constant columns, rather than a JavaScript string per row.
  */
 
-/** Class index of a part's row (classification). */
+/** Class index of a row in a compact frame (classification). */
 export const LABEL_INDEX = 'label_index';
 
 /** Lineage columns every prediction row carries. */
@@ -39,8 +35,8 @@ export function shapeOf(sig: ModelSignature): ModelShape {
   return { task: sig.task, classes: classification ? (sig.classes ?? []) : [], hasProbabilities: classification && !!(sig.outputs.probabilities ?? sig.outputs.probabilityMap) };
 }
 
-/** A batch's part: row id, kept columns, class index and probabilities (or the value). */
-export function partFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelShape, keep: string[]): pl.DataFrame {
+/** The model's outputs for a batch: row id, kept columns, class index and probabilities (or the value). */
+export function compactFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelShape, keep: string[]): pl.DataFrame {
   const n = frame.height;
   const cols: pl.Series[] = [frame.getColumn(ROW_ID).cast(pl.Int64), ...keep.map((k) => frame.getColumn(k))];
   if (model.task === 'regression') {
@@ -59,7 +55,7 @@ export function partFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelS
   return pl.DataFrame(cols);
 }
 
-/** The predictions' columns, from a part's (lazy or eager `select`). */
+/** The predictions' columns, from a compact frame's (lazy or eager `select`). */
 export function predictionColumns(model: ModelShape, keep: string[], meta: PredictionMeta): pl.Expr[] {
   const exprs: pl.Expr[] = [pl.col(ROW_ID), ...keep.map((k) => pl.col(k))];
   if (model.task === 'regression') {
@@ -81,4 +77,9 @@ export function predictionColumns(model: ModelShape, keep: string[], meta: Predi
     pl.lit(meta.runId).alias(run),
   );
   return exprs;
+}
+
+/** A batch's predictions. */
+export function predictionsFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelShape, keep: string[], meta: PredictionMeta): pl.DataFrame {
+  return compactFrame(frame, p, model, keep).select(...predictionColumns(model, keep, meta));
 }

@@ -14,7 +14,6 @@ import type { StepContext } from '../runtime/step-context';
 import { inferencePool } from './inference-pool';
 import { joinKeyColumns, ROW_ID, scoringRows, sha256Json } from './common';
 import { upsertPredictions } from './pg-writer';
-import { predictionColumns, shapeOf } from './prediction-frame';
 
 /**
  * One chunk of a batch-scoring run: rows [offset, offset + rows) of the rows to score (the input
@@ -26,8 +25,8 @@ import { predictionColumns, shapeOf } from './prediction-frame';
  * whatever the input size.
  *
  * Output: the chunk's parts in row order (prediction-frame.ts), each content-addressed (scoring is
- * deterministic, so the same rows and model give the same bytes). Finalize turns every chunk's
- * parts into the predictions.
+ * deterministic, so the same rows and model give the same bytes). Finalize merges every chunk's
+ * parts into the predictions file, row groups copied as they are.
  *
  * Resume: the parts so far are the heartbeat checkpoint (with a key over everything that
  * determines the output). A retried attempt with the same key reuses the parts that still exist
@@ -47,8 +46,8 @@ const checkpointSchema = z.object({
 });
 export type ScoreChunkCheckpoint = z.infer<typeof checkpointSchema>;
 
-/** Parts are intermediate (finalize turns them into the predictions): fast to write and read. */
-const PART_COMPRESSION = 'lz4';
+/** Parts are the predictions' row groups (finalize merges them without re-encoding): compressed as the predictions are. */
+const PART_COMPRESSION = 'zstd';
 
 /** What a chunk's output depends on: a checkpoint from another input (or run) is not reused. */
 export function chunkKey(input: ScoreChunkInput, runId: string): string {
@@ -125,7 +124,7 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
             if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
             const outFile = path.join(dir, `batch-${String(b).padStart(6, '0')}.parquet`);
             const t = performance.now();
-            const scored = pool.score({ model: input.model, fetchModel, frame: next!, keep: input.keep, outFile, compression: PART_COMPRESSION });
+            const scored = pool.score({ model: input.model, fetchModel, frame: next!, keep: input.keep, meta, outFile, compression: PART_COMPRESSION });
             // The next batch is read while this one is scored.
             const [result, following] = await Promise.all([scored, b + 1 < nBatches ? readBatch(b + 1) : Promise.resolve(undefined)]);
             next = following;
@@ -146,12 +145,10 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
     if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index}: ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     let tableRows: number | null = null;
     if (input.table) {
-      const columns = predictionColumns(shapeOf(input.model.signature), input.keep, meta);
       const frames: pl.DataFrame[] = [];
       for (const [b, part] of parts.entries()) {
         const local = files.get(b);
-        const raw = local ? pl.readParquet(local) : await withLocalCopy(ctx.store, part, async (f) => pl.readParquet(f), { extension: '.parquet' });
-        frames.push(raw.select(...columns));
+        frames.push(local ? pl.readParquet(local) : await withLocalCopy(ctx.store, part, async (f) => pl.readParquet(f), { extension: '.parquet' }));
       }
       tableRows = await upsertPredictions(ctx.db, input.table, frames, { inputDataset: `${input.dataset.name}@${input.dataset.version}`, chunk: chunk.index });
     }
