@@ -4,7 +4,8 @@
  * directly on a 100k-row sample), end to end through the batch-scoring step implementations
  * (plan → 250k-row chunks, 4 at a time as the pipeline's map runs them, each streamed from Parquet
  * in 64k batches → finalize: manifest, dataset version, prediction log), against raw
- * onnxruntime-node `session.run` over the same rows already in memory (same batch size, one
+ * onnxruntime-node `session.run` over the same rows already in memory (same batch size, same
+ * outputs fetched, one
  * session, measured before and after, the faster taken). Prints rows/s, their ratio (target ≥ 0.7)
  * and peak RSS; asserts nothing about timings.
  */
@@ -26,6 +27,7 @@ import { putParquetFile } from '../activities/data/frames';
 import { schemaOf } from '../activities/scoring/common';
 import { closeInferencePool, runFinalize, runPlan, runScoreChunk } from '../activities/scoring/index';
 import { runGbdt } from '../activities/training/steps';
+import { openModel } from '../activities/evaluation/onnx-scoring';
 import { testStepContext } from '../test/helpers/step-context';
 import { tempDir } from '../test/helpers/stack';
 import type { Benchmark, BenchContext } from './run';
@@ -150,7 +152,10 @@ async function rawRate(store: Awaited<ReturnType<typeof openArtifactStore>>, mod
     const f = df.select(c.cast(pl.Float64).fillNull(pl.lit(NaN)).alias('v')).getColumn('v');
     return { i, data: i.type === 'float' ? Float32Array.from(f.toTypedArray() as Float64Array) : (f.toTypedArray() as Float64Array) };
   });
-  const fetches = [model.signature.outputs.label, model.signature.outputs.probabilities].filter((x): x is string => !!x);
+  // The outputs scoring fetches (the label is left out when it is the probabilities' argmax).
+  const scoring = await openModel(store, model);
+  const fetches = [...scoring.outputs];
+  await scoring.release();
   const feedsAt = (off: number, len: number) =>
     Object.fromEntries(
       columns.map(({ i, data }) => [

@@ -11,6 +11,9 @@ import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { ApplicationFailure } from '@temporalio/common';
 import pl from 'nodejs-polars';
 import { scoreDataset } from '../activities/evaluation/index';
+import { labelIsArgmaxOf } from '../activities/evaluation/argmax-label';
+import { openModel } from '../activities/evaluation/onnx-scoring';
+import ort from 'onnxruntime-node';
 import { rowGroupCount } from '../activities/data/parquet-merge';
 import { InferencePool, runFinalize, runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
@@ -263,5 +266,39 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     assert.equal(fetches, 2, 'and gets the model again');
   } finally {
     await pool.close();
+  }
+});
+
+test('a label that is the argmax of the probabilities by construction is computed from them: the same labels as the graph gives', async () => {
+  const model = toModelRef(await resolveModelUri(db, 'models:/penguins-species@champion'));
+  const bytes = await store.getBuffer(model.uri);
+  const classes = model.signature.classes!;
+  assert.equal(labelIsArgmaxOf(bytes, 'label', 'probabilities', classes), true, 'Sluice\'s classifier head');
+  assert.equal(labelIsArgmaxOf(bytes, 'label', 'probabilities', [...classes].reverse()), false, 'classes in another order');
+  assert.equal(labelIsArgmaxOf(bytes, 'probabilities', 'label', classes), false);
+  const scoring = await openModel(store, model);
+  try {
+    assert.deepEqual(scoring.outputs, ['probabilities'], 'the label output is not fetched');
+  } finally {
+    await scoring.release();
+  }
+
+  // The graph's own labels for every penguin, against the ones computed from the probabilities.
+  const plan = await runPlan({ model, modelName: 'p', modelVersion: 1, dataset: { name: 'penguins' }, inputName: 'scoring-input', chunkSize: 1000, scheduledTime: new Date().toISOString(), keep: [] }, testStepContext({ store, db }));
+  const ours = await scoreDataset(store, model, plan.dataset);
+  const input = pl.readParquet(await store.getBuffer(plan.dataset.uri));
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const feeds = Object.fromEntries(
+      model.signature.inputs.map((i) => {
+        const col = input.getColumn(i.column);
+        if (i.type === 'string') return [i.name, new ort.Tensor('string', (col.cast(pl.Utf8).toArray() as (string | null)[]).map((v) => v ?? ''), [input.height, 1])];
+        return [i.name, new ort.Tensor('float32', Float32Array.from(col.cast(pl.Float64).toArray() as (number | null)[], (v) => (v === null ? NaN : v)), [input.height, 1])];
+      }),
+    );
+    const out = await session.run(feeds, ['label']);
+    assert.deepEqual(Array.from(ours.labelIndex!, (k) => String(classes[k])), Array.from(out.label!.data as string[]));
+  } finally {
+    await session.release();
   }
 });

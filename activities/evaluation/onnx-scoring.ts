@@ -6,6 +6,7 @@ import { withLocalCopy } from '../data/frames';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { ModelRef, ModelSignature, ModelTask } from '../../pipelines/steps/model';
 import { invalidInput, invalidModel } from './errors';
+import { labelIsArgmaxOf } from './argmax-label';
 import { exposeZipMapInput, OnnxFormatError } from './onnx-graph';
 
 /**
@@ -45,6 +46,8 @@ export interface ScoringModel {
   readonly columns: readonly string[];
   /** Classification: whether the model gives class probabilities. */
   readonly hasProbabilities: boolean;
+  /** The graph outputs each batch fetches (the label is left out when it is the probabilities' argmax). */
+  readonly outputs: readonly string[];
   /** Scores one batch: a frame holding (at least) the input columns. */
   run(frame: pl.DataFrame): Promise<BatchPrediction>;
   release(): Promise<void>;
@@ -136,7 +139,6 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
       probaOutput = rewrite.probabilities;
     }
   }
-  bytes = new Uint8Array(0);
 
   // Inputs: the graph's and the signature's must be the same set, with the same element types.
   const byName = new Map(sig.inputs.map((i) => [i.name, i]));
@@ -159,14 +161,18 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
   }
   const labelOutput = sig.outputs.label;
   const valueOutput = sig.outputs.value ?? (classification ? undefined : labelOutput);
-  const fetches = classification ? [labelOutput, probaOutput].filter((x): x is string => !!x) : [valueOutput!];
-  for (const f of fetches) {
+  const allFetches = classification ? [labelOutput, probaOutput].filter((x): x is string => !!x) : [valueOutput!];
+  // A label that is the argmax of the probabilities by construction is taken from them (argmax-label.ts).
+  const labelFromProbabilities = classification && !!labelOutput && !!probaOutput && labelIsArgmaxOf(bytes, labelOutput, probaOutput, classes);
+  const fetches = labelFromProbabilities ? [probaOutput!] : allFetches;
+  for (const f of allFetches) {
     if (!session.outputNames.includes(f)) {
       await session.release();
       throw invalidInput(`model ${model.uri}: signature output "${f}" is not an output of the ONNX graph (${session.outputNames.join(', ')})`);
     }
   }
 
+  bytes = new Uint8Array(0);
   const classIndex = new Map(classes.map((c, i) => [String(c), i]));
   const C = classes.length;
   const s = session;
@@ -177,18 +183,21 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     classes,
     columns: sig.inputs.map((i) => i.column),
     hasProbabilities: classification && !!probaOutput,
+    outputs: fetches,
     async run(frame) {
       const n = frame.height;
       const feeds: Record<string, ort.Tensor> = {};
       let t = PROFILE ? performance.now() : 0;
       for (const input of sig.inputs) feeds[input.name] = inputTensor(frame, input, n);
       if (PROFILE) t = tick('feeds', t);
-      let out: ort.InferenceSession.ReturnType;
-      try {
-        out = await s.run(feeds, fetches);
-      } catch (e) {
-        throw invalidModel(`model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
-      }
+      const runWith = async (outputs: string[]) => {
+        try {
+          return await s.run(feeds, outputs);
+        } catch (e) {
+          throw invalidModel(`model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
+        }
+      };
+      let out = await runWith(fetches);
       if (PROFILE) t = tick('session.run', t);
       if (!classification) {
         const t = out[valueOutput!]!;
@@ -214,6 +223,11 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
         }
         pred.probabilities = p;
       }
+      if (labelFromProbabilities && !hasNaN(pred.probabilities!)) {
+        pred.labelIndex = argmaxRows(pred.probabilities!, C);
+        return pred;
+      }
+      if (labelFromProbabilities) out = await runWith(allFetches); // NaN probabilities: the graph's own ArgMax decides
       if (labelOutput) {
         const t = out[labelOutput]!;
         if (t.size !== n) throw invalidModel(`model ${model.uri}: label output "${labelOutput}" has ${t.size} values for ${n} rows`);
@@ -241,6 +255,11 @@ function tick(phase: string, since: number): number {
   const now = performance.now();
   onnxProfile[phase] = (onnxProfile[phase] ?? 0) + (now - since);
   return now;
+}
+
+function hasNaN(p: Float32Array): boolean {
+  for (let i = 0; i < p.length; i++) if (p[i] !== p[i]) return true;
+  return false;
 }
 
 function argmaxRows(p: Float32Array, C: number): Int32Array {

@@ -92,8 +92,8 @@ export const scoringChunk = z.object({
 });
 export type ScoringChunk = z.infer<typeof scoringChunk>;
 
-export const DEFAULT_CHUNK_SIZE = 250_000;
-export const DEFAULT_SCORING_BATCH = 65_536;
+export const DEFAULT_CHUNK_SIZE = 1_048_576;
+export const DEFAULT_SCORING_BATCH = 262_144;
 
 export const scoringPlanInput = z
   .object({
