@@ -88,6 +88,7 @@ async function run(ctx: BenchContext): Promise<void> {
   const threads0 = threadCpu();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  ctx.log(`scoring starts at ${Math.round(t0)} ms after start`);
   const planCtx = stepCtx();
   const plan = await runPlan(
     { model, modelName: 'flights-late', modelVersion: 1, dataset: { name: 'flights' }, inputName: 'scoring-input', chunkSize: DEFAULT_CHUNK_SIZE, scheduledTime: new Date().toISOString(), keep: [] },

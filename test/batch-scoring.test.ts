@@ -203,7 +203,7 @@ test('the predictions are what evaluation scores for the same rows: labels, prob
   assert.deepEqual(labels, Array.from(want.labelIndex!, (k) => String(classes[k])));
   for (const [k, c] of classes.entries()) {
     const p = got.getColumn(`proba_${c}`);
-    assert.equal(p.dtype.variant, 'Float64');
+    assert.equal(p.dtype.variant, 'Float32', "the model's precision");
     const a = p.toArray() as number[];
     // onnxruntime's tree ensembles sum per-tree scores in an order that depends on its thread count: float32 rounding, no more.
     const bad = a.findIndex((v, i) => !(Math.abs(v - want.probabilities![i * classes.length + k]!) <= 1e-6));
@@ -229,7 +229,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
       fetches++;
       return store.getBuffer(model.uri, { expectSha256: model.sha256 });
     },
-    frame: df.writeIPC(),
+    source: { kind: 'ipc' as const, frame: df.writeIPC() },
     keep: [],
     meta: { modelName: 'penguins-species', modelVersion: 1, runId: 'run-test' },
     outFile: path.join(dir, out),
@@ -242,7 +242,14 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     assert.equal(part.height, 50);
     assert.deepEqual(part.getColumn('run_id').unique().toArray(), ['run-test'], 'parts are predictions as users see them');
     assert.ok((part.getColumn('prediction').toArray() as string[]).every((l) => model.signature.classes!.includes(l)));
-    await pool.score(request(frame, 'b.parquet'));
+    // The thread reads rows itself from a local Parquet file: rows [10, 40) of the input.
+    const file = path.join(dir, 'input.parquet');
+    input.writeParquet(file);
+    const fromFile = await pool.score({ ...request(frame, 'b.parquet'), source: { kind: 'file', file, window: null, offset: 10, rows: 30, columns: ['row_id', ...model.signature.inputs.map((i) => i.column)] } });
+    assert.equal(fromFile.rows, 30);
+    const b = pl.readParquet(path.join(dir, 'b.parquet'));
+    assert.deepEqual(b.getColumn('row_id').toArray().map(Number), Array.from({ length: 30 }, (_, i) => 10 + i));
+    assert.deepEqual(b.getColumn('prediction').toArray(), part.getColumn('prediction').toArray().slice(10, 40), 'the same predictions for the same rows');
     assert.equal(fetches, 1, 'the thread keeps its session: the model is sent once');
 
     // A numeric input fed a text column: the thread's InvalidInput arrives as one.

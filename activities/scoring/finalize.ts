@@ -100,8 +100,11 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     if (rows !== plan.rows) throw mismatch(`the predictions have ${rows} rows for ${plan.rows} input rows`);
     ctx.heartbeat({ phase: 'publishing' });
 
-    const data = await putParquetFile(ctx.store, out);
     const lazy = pl.scanParquet(out);
+    // The prediction log's queries run on polars' threads while the file is published.
+    const logStats = Promise.all([summarizePredictions(lazy, plan.model.signature.task, plan.model.signature.classes ?? []), samplePredictions(lazy, rows, input.sampleSize)]);
+    logStats.catch(() => undefined); // awaited below
+    const data = await putParquetFile(ctx.store, out);
     const schema = schemaOf(lazy.limit(0).collectSync());
     const { version } = await registerDatasetVersion(ctx.db, {
       name,
@@ -139,10 +142,8 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
     const manifestRef = await ctx.store.putContent(JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
 
     t = tick('publish', t);
-    const summary = summarizePredictions(lazy, plan.model.signature.task, plan.model.signature.classes ?? []);
-    t = tick('summary', t);
-    const sample = samplePredictions(lazy, rows, input.sampleSize);
-    t = tick('sample', t);
+    const [summary, sample] = await logStats;
+    t = tick('prediction log (after publishing)', t);
     const log = { kind: 'sluice.prediction-log', runId: ctx.run.runId, model, input: manifest.input, predictions: manifest.predictions, window: plan.window, summary, sample };
     const logRef = await ctx.store.putContent(JSON.stringify(log, null, 2), { contentType: 'application/json' });
     const row = await recordPredictionLog(ctx.db, {

@@ -29,7 +29,7 @@ export interface ScoreBatchRequest {
   model: ModelRef;
   /** The model's ONNX bytes, hash verified; called only for a thread that has no session for it. */
   fetchModel: () => Promise<Uint8Array>;
-  frame: Uint8Array;
+  source: InferenceJob['source'];
   keep: string[];
   meta: InferenceJob['meta'];
   outFile: string;
@@ -74,7 +74,7 @@ export class InferencePool {
         ...(modelBytes ? { modelBytes } : {}),
         intraOpThreads: this.intraOpThreads,
         ...(req.executionProviders ? { executionProviders: req.executionProviders } : {}),
-        frame: req.frame,
+        source: req.source,
         keep: req.keep,
         meta: req.meta,
         outFile: req.outFile,

@@ -1,4 +1,5 @@
 import type { ModelRef } from '../../pipelines/steps/model';
+import type { ScoringWindow } from '../../pipelines/steps/scoring';
 import type { PredictionMeta } from './prediction-frame';
 
 /** Messages between a scoring chunk (main thread) and an inference thread (inference-thread.ts). */
@@ -12,14 +13,23 @@ export interface InferenceJob {
   /** onnxruntime intra-op threads of the session, when the thread opens it. */
   intraOpThreads: number;
   executionProviders?: string[];
-  /** The batch (row id, model inputs, kept columns) as Arrow IPC. */
-  frame: Uint8Array;
+  /** The batch's rows (row id, model inputs, kept columns). */
+  source: BatchSource;
   keep: string[];
   meta: PredictionMeta;
   /** Where to write the predictions. */
   outFile: string;
   compression: 'lz4' | 'zstd' | 'snappy' | 'uncompressed';
 }
+
+/**
+ * Where a batch's rows are: a local Parquet file the thread reads (`scoringRows(file, window)`,
+ * rows [offset, offset + rows), the columns named), or rows already read (Arrow IPC), as after a
+ * feature join.
+ */
+export type BatchSource =
+  | { kind: 'file'; file: string; window: ScoringWindow | null; offset: number; rows: number; columns: string[] }
+  | { kind: 'ipc'; frame: Uint8Array };
 
 /** Time spent per phase of a job, in ms (SLUICE_SCORING_PROFILE). */
 export type InferenceTimings = Record<string, number>;

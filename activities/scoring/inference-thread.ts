@@ -5,11 +5,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { invalidInput } from '../evaluation/errors';
 import { loadScoringModel, type ScoringModel } from '../evaluation/onnx-scoring';
 import type { InferenceJob, InferenceReply, SerializedError } from './inference-protocol';
+import { scoringRows } from './common';
 import { predictionsFrame } from './prediction-frame';
 
 /**
- * An inference thread (started by inference-pool.ts): batch in (Arrow IPC), Parquet part of its
- * predictions out (prediction-frame.ts). onnxruntime-node's `session.run` blocks the thread that calls it, so running it
+ * An inference thread (started by inference-pool.ts): a batch's rows in (read from the input file,
+ * or as Arrow IPC), the Parquet part of its predictions out (prediction-frame.ts). onnxruntime-node's `session.run` blocks the thread that calls it, so running it
  * here keeps the worker's event loop (heartbeats, pollers, I/O of other chunks) free and lets
  * several chunks use several cores. Sessions are kept per model (the most recent few) across jobs.
  */
@@ -36,8 +37,8 @@ async function run(job: InferenceJob): Promise<InferenceReply> {
     };
     const model = await session(job);
     tick('openModel');
-    const frame = pl.readIPC(Buffer.from(job.frame.buffer, job.frame.byteOffset, job.frame.byteLength));
-    tick('ipcRead');
+    const frame = readSource(job.source);
+    tick('read');
     const prediction = await model.run(frame);
     tick('model.run');
     const out = predictionsFrame(frame, prediction, model, job.keep, job.meta);
@@ -48,6 +49,11 @@ async function run(job: InferenceJob): Promise<InferenceReply> {
   } catch (e) {
     return { id: job.id, ok: false, error: serialize(e), loaded: [...sessions.keys()] };
   }
+}
+
+function readSource(source: InferenceJob['source']): pl.DataFrame {
+  if (source.kind === 'ipc') return pl.readIPC(Buffer.from(source.frame.buffer, source.frame.byteOffset, source.frame.byteLength));
+  return scoringRows(source.file, source.window).slice(source.offset, source.rows).select(...source.columns).collectSync();
 }
 
 function session(job: InferenceJob): Promise<ScoringModel> {

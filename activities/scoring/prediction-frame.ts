@@ -5,7 +5,8 @@ import { labelsAreNumbers, META_COLUMNS, PREDICTION, probaColumn, ROW_ID } from 
 
 /**
  * A batch's predictions, as users see them (the predictions dataset, table rows): row id, kept
- * columns, `prediction` (the class label, or the value), `proba_<class>` (Float64), and the lineage
+ * columns, `prediction` (the class label, or the value), `proba_<class>` (Float32: the model's own
+ * precision, widening it would only double the bytes), and the lineage
  * columns `model_name`, `model_version`, `run_id` on every row.
  *
  * Built in two steps: the model's outputs in compact form (`compactFrame`: class index and Float32
@@ -68,7 +69,7 @@ export function predictionColumns(model: ModelShape, keep: string[], meta: Predi
         ? pl.col(LABEL_INDEX).replaceStrict(index, classes as number[], undefined, pl.Float64).alias(PREDICTION)
         : pl.col(LABEL_INDEX).replaceStrict(index, classes.map(String), undefined, pl.Utf8).alias(PREDICTION),
     );
-    if (model.hasProbabilities) for (const c of classes) exprs.push(pl.col(probaColumn(c)).cast(pl.Float64));
+    if (model.hasProbabilities) for (const c of classes) exprs.push(pl.col(probaColumn(c)));
   }
   const [name, version, run] = META_COLUMNS;
   exprs.push(

@@ -18,11 +18,12 @@ export interface PredictionSummary {
 
 const num = (v: unknown): number | null => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
 
-export function summarizePredictions(lazy: pl.LazyDataFrame, task: PredictionSummary['task'], classes: readonly (string | number)[]): PredictionSummary {
-  const count = Number(lazy.select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+/** Polars queries run off the event loop (collect(), not collectSync()): finalize publishes meanwhile. */
+export async function summarizePredictions(lazy: pl.LazyDataFrame, task: PredictionSummary['task'], classes: readonly (string | number)[]): Promise<PredictionSummary> {
+  const count = Number((await lazy.select(pl.len().alias('n')).collect()).getColumn('n').get(0));
   if (task === 'regression') {
     const v = pl.col(PREDICTION).fillNan(null);
-    const stats = lazy
+    const stats = (await lazy
       .select(
         v.mean().alias('mean'),
         v.std().alias('std'),
@@ -31,7 +32,7 @@ export function summarizePredictions(lazy: pl.LazyDataFrame, task: PredictionSum
         pl.col(PREDICTION).isNan().sum().alias('nan'),
         ...QUANTILES.map((q) => v.quantile(q).alias(`q${q}`)),
       )
-      .collectSync()
+      .collect())
       .toRecords()[0]!;
     return {
       count,
@@ -46,17 +47,14 @@ export function summarizePredictions(lazy: pl.LazyDataFrame, task: PredictionSum
       },
     };
   }
-  const schema = lazy.limit(0).collectSync().columns;
-  const counts = new Map(
-    lazy
-      .groupBy(PREDICTION)
-      .agg(pl.len().alias('n'))
-      .collectSync()
-      .toRecords()
-      .map((r) => [String(r[PREDICTION]), Number(r.n)]),
-  );
+  const schema = (await lazy.limit(0).collect()).columns;
   const probaCols = classes.map((c) => probaColumn(c)).filter((c) => schema.includes(c));
-  const means = probaCols.length ? lazy.select(...probaCols.map((c) => pl.col(c).mean().alias(c))).collectSync().toRecords()[0]! : {};
+  const [grouped, meanFrame] = await Promise.all([
+    lazy.groupBy(PREDICTION).agg(pl.len().alias('n')).collect(),
+    probaCols.length ? lazy.select(...probaCols.map((c) => pl.col(c).mean().alias(c))).collect() : Promise.resolve(undefined),
+  ]);
+  const counts = new Map(grouped.toRecords().map((r) => [String(r[PREDICTION]), Number(r.n)]));
+  const means = meanFrame ? meanFrame.toRecords()[0]! : {};
   return {
     count,
     task,
@@ -68,14 +66,14 @@ export function summarizePredictions(lazy: pl.LazyDataFrame, task: PredictionSum
 }
 
 /** Up to `n` rows spread evenly over the predictions (deterministic). */
-export function samplePredictions(lazy: pl.LazyDataFrame, rows: number, n: number): Record<string, unknown>[] {
+export async function samplePredictions(lazy: pl.LazyDataFrame, rows: number, n: number): Promise<Record<string, unknown>[]> {
   if (n <= 0 || rows === 0) return [];
   const step = Math.max(1, Math.floor(rows / n));
-  const df = lazy
+  const df = await lazy
     .withRowIndex('__i')
     .filter(pl.col('__i').modulo(step).eq(0))
     .limit(n)
     .drop('__i')
-    .collectSync();
+    .collect();
   return df.toRecords().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]: [string, unknown]) => [k, typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.toISOString() : typeof v === 'number' && !Number.isFinite(v) ? null : v])));
 }

@@ -11,18 +11,19 @@ import { withSharedLocalCopy } from '../data/local-cache';
 import { onnxProfile } from '../evaluation/onnx-scoring';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { inferencePool } from './inference-pool';
+import { inferencePool, type ScoreBatchResult } from './inference-pool';
+import type { BatchSource } from './inference-protocol';
 import { joinKeyColumns, ROW_ID, scoringRows, sha256Json } from './common';
 import { upsertPredictions } from './pg-writer';
 
 /**
  * One chunk of a batch-scoring run: rows [offset, offset + rows) of the rows to score (the input
  * in file order, filtered to the window), read lazily from Parquet one batch at a time
- * (`scan → filter → slice`), features joined from the online store, and handed to the process's
- * inference threads (inference-pool.ts), which run the model's ONNX session (onnx-scoring's
- * `loadScoringModel`: the same feeding as evaluation) and write the batch's predictions as a
- * Parquet part. The next batch is read while one is scored. Memory is bounded by the batch size
- * whatever the input size.
+ * (`scan → filter → slice`) by the process's inference threads (inference-pool.ts; with a feature
+ * join, read here and joined from the online store first), which run the model's ONNX session
+ * (onnx-scoring's `loadScoringModel`: the same feeding as evaluation) and write the batch's
+ * predictions as a Parquet part. Two batches of a chunk are in flight at once. Memory is bounded
+ * by the batch size whatever the input size.
  *
  * Output: the chunk's parts in row order (prediction-frame.ts), each content-addressed (scoring is
  * deterministic, so the same rows and model give the same bytes). Finalize merges every chunk's
@@ -49,6 +50,9 @@ export type ScoreChunkCheckpoint = z.infer<typeof checkpointSchema>;
 /** Parts are the predictions' row groups (finalize merges them without re-encoding): compressed as the predictions are. */
 const PART_COMPRESSION = 'zstd';
 
+/** Batches of one chunk scored at once (the next one's rows are read while one is scored). */
+const IN_FLIGHT = 2;
+
 /** What a chunk's output depends on: a checkpoint from another input (or run) is not reused. */
 export function chunkKey(input: ScoreChunkInput, runId: string): string {
   return sha256Json({
@@ -69,6 +73,7 @@ export function chunkKey(input: ScoreChunkInput, runId: string): string {
 /** SLUICE_SCORING_PROFILE=1: phase totals (ms) over the chunks of this process, printed to stderr per chunk. */
 const PROFILE = process.env.SLUICE_SCORING_PROFILE === '1';
 export const scoringProfile: Record<string, number> = {};
+const timeline: { firstJob?: number; lastDone?: number } = {};
 const add = (phase: string, ms: number) => {
   if (PROFILE) scoringProfile[phase] = (scoringProfile[phase] ?? 0) + ms;
 };
@@ -108,41 +113,59 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
           const pool = inferencePool();
           const columns = modelColumns(input.model.signature);
           const wanted = [...new Set([ROW_ID, ...columns.filter((c) => input.dataset.schema.some((s) => s.name === c)), ...joinKeyColumns(input.join), ...input.keep])];
-          const rows = scoringRows(file, input.window).slice(chunk.offset, chunk.rows).select(...wanted);
-          const readBatch = async (b: number): Promise<Uint8Array> => {
+          const batchRows = (b: number) => ({ offset: chunk.offset + b * batchSize, rows: Math.min(batchSize, chunk.rows - b * batchSize) });
+          /** Where a batch's rows come from: the file itself (the thread reads them), or, with a feature join, the joined rows. */
+          const sourceOf = async (b: number): Promise<BatchSource> => {
+            const { offset, rows } = batchRows(b);
+            if (!input.join) return { kind: 'file', file, window: input.window, offset, rows, columns: wanted };
             const t = performance.now();
-            const start = b * batchSize;
-            let frame = rows.slice(start, Math.min(batchSize, chunk.rows - start)).collectSync();
-            if (input.join) frame = await joinFeatures(ctx, frame, input.join, input.model.signature);
-            const ipc = frame.writeIPC();
-            tick('read', t);
-            return ipc;
+            const frame = scoringRows(file, input.window).slice(offset, rows).select(...wanted).collectSync();
+            const joined = await joinFeatures(ctx, frame, input.join, input.model.signature);
+            const ipc = joined.writeIPC();
+            tick('read+join', t);
+            return { kind: 'ipc', frame: ipc };
           };
           const fetchModel = () => ctx.store.getBuffer(input.model.uri, { expectSha256: input.model.sha256 });
-          let next: Uint8Array | undefined = await readBatch(parts.length);
-          for (let b = parts.length; b < nBatches; b++) {
-            if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
-            const outFile = path.join(dir, `batch-${String(b).padStart(6, '0')}.parquet`);
-            const t = performance.now();
-            const scored = pool.score({ model: input.model, fetchModel, frame: next!, keep: input.keep, meta, outFile, compression: PART_COMPRESSION });
-            // The next batch is read while this one is scored.
-            const [result, following] = await Promise.all([scored, b + 1 < nBatches ? readBatch(b + 1) : Promise.resolve(undefined)]);
-            next = following;
-            let t2 = tick('scored (wall)', t);
-            for (const [phase, ms] of Object.entries(result.timings)) add(`thread ${phase}`, ms);
-            const ref = await putParquetFile(ctx.store, outFile);
-            t2 = tick('partPut', t2);
-            files.set(b, outFile);
-            parts.push({ ...ref, rows: result.rows });
-            rowsDone += result.rows;
-            ctx.countRows(result.rows);
-            ctx.heartbeat({ key, chunk: chunk.index, rowsDone, rows: chunk.rows, batches: [...parts] } satisfies ScoreChunkCheckpoint);
+          const outFile = (b: number) => path.join(dir, `batch-${String(b).padStart(6, '0')}.parquet`);
+          const submit = async (b: number) => {
+            const source = await sourceOf(b);
+            if (PROFILE) timeline.firstJob ??= performance.now();
+            return pool.score({ model: input.model, fetchModel, source, keep: input.keep, meta, outFile: outFile(b), compression: PART_COMPRESSION });
+          };
+          // Up to IN_FLIGHT batches of this chunk are scored at once; their parts are recorded in order.
+          const inFlight: { b: number; result: Promise<ScoreBatchResult> }[] = [];
+          let next = parts.length;
+          try {
+            while (parts.length < nBatches) {
+              while (inFlight.length < IN_FLIGHT && next < nBatches) {
+                if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+                const result = submit(next);
+                result.catch(() => undefined); // awaited below, in order
+                inFlight.push({ b: next++, result });
+              }
+              const { b, result: pending } = inFlight.shift()!;
+              const t = performance.now();
+              const result = await pending;
+              let t2 = tick('waited for scoring', t);
+              if (PROFILE) timeline.lastDone = t2;
+              for (const [phase, ms] of Object.entries(result.timings)) add(`thread ${phase}`, ms);
+              const ref = await putParquetFile(ctx.store, outFile(b));
+              t2 = tick('partPut', t2);
+              files.set(b, outFile(b));
+              parts.push({ ...ref, rows: result.rows });
+              rowsDone += result.rows;
+              ctx.countRows(result.rows);
+              ctx.heartbeat({ key, chunk: chunk.index, rowsDone, rows: chunk.rows, batches: [...parts] } satisfies ScoreChunkCheckpoint);
+            }
+          } finally {
+            // Batches still being scored when this attempt fails: let them finish before the temp dir goes.
+            await Promise.allSettled(inFlight.map((x) => x.result));
           }
         },
         { extension: '.parquet' },
       );
     }
-    if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index}: ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
+    if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index} (first job at ${Math.round(timeline.firstJob ?? 0)}, last done at ${Math.round(timeline.lastDone ?? 0)} ms after start): ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     let tableRows: number | null = null;
     if (input.table) {
       const frames: pl.DataFrame[] = [];
