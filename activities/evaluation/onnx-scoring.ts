@@ -316,20 +316,18 @@ function stringValues(frame: pl.DataFrame, c: pl.Expr): string[] {
   if (dict.height > n / 4) return coded.getColumn('v').toArray() as string[]; // mostly distinct: no gain
   const dictCodes = dict.getColumn('code').toTypedArray() as Uint32Array;
   const dictValues = dict.getColumn('v').toArray() as string[];
-  const byCode = new Map<number, string>();
-  for (let i = 0; i < dictCodes.length; i++) byCode.set(dictCodes[i]!, dictValues[i]!);
+  let maxCode = 0;
+  for (const c of dictCodes) if (c > maxCode) maxCode = c;
+  // Codes are small (local categoricals count from 0): an array lookup, else a map.
+  const lut: { get(code: number): string | undefined } =
+    maxCode < 1 << 20 ? (() => {
+      const a = new Array<string>(maxCode + 1);
+      for (let i = 0; i < dictCodes.length; i++) a[dictCodes[i]!] = dictValues[i]!;
+      return { get: (code: number) => a[code] };
+    })() : new Map(Array.from(dictCodes, (c, i) => [c, dictValues[i]!] as const));
   const codes = coded.getColumn('code').toTypedArray() as Uint32Array;
   const out = new Array<string>(n);
-  let lastCode = -1;
-  let last = '';
-  for (let i = 0; i < n; i++) {
-    const code = codes[i]!;
-    if (code !== lastCode) {
-      lastCode = code;
-      last = byCode.get(code)!;
-    }
-    out[i] = last;
-  }
+  for (let i = 0; i < n; i++) out[i] = lut.get(codes[i]!)!;
   return out;
 }
 

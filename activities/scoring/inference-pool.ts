@@ -17,13 +17,6 @@ import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError } 
 
 const IDLE_STOP_MS = 60_000;
 
-/**
- * A larger young generation than V8's default: each batch makes tens of thousands of short-lived
- * strings (string inputs, label outputs), and with the default most of them outlive a scavenge and
- * are promoted, leaving the old generation's marking to clean them up (about a fifth of the
- * scoring CPU in the benchmark's profile).
- */
-const THREAD_LIMITS = { maxYoungGenerationSizeMb: 96 };
 
 export interface ScoreBatchRequest {
   model: ModelRef;
@@ -125,7 +118,7 @@ export class InferencePool {
   }
 
   private start(): Thread {
-    const worker = startThread(new URL('./inference-thread.ts', import.meta.url), {}, THREAD_LIMITS);
+    const worker = startThread(new URL('./inference-thread.ts', import.meta.url));
     const t: Thread = { worker, loaded: new Set() };
     worker.on('message', (r: InferenceReply) => {
       t.loaded = new Set(r.loaded);
