@@ -17,7 +17,6 @@ import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError } 
 
 const IDLE_STOP_MS = 60_000;
 
-
 export interface ScoreBatchRequest {
   model: ModelRef;
   /** The model's ONNX bytes, hash verified; called only for a thread that has no session for it. */
