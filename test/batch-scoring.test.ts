@@ -236,6 +236,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     compression: 'zstd' as const,
   });
   try {
+    await pool.warm(); // threads started and loaded before any job
     const ok = await pool.score(request(frame, 'a.parquet'));
     assert.equal(ok.rows, 50);
     const part = pl.readParquet(path.join(dir, 'a.parquet'));

@@ -4,18 +4,19 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../infra/config';
 import type { ModelRef } from '../../pipelines/steps/model';
 import { startThread } from '../runtime/threads';
-import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError } from './inference-protocol';
+import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError, ThreadControl, ThreadEvent } from './inference-protocol';
 
 /**
  * The process's inference threads, shared by every scoring chunk running in it: each job goes to
  * an idle thread, preferably one that already holds a session for the job's model (its bytes are
  * sent only to a thread that does not). Threads are started on demand, up to
  * SLUICE_INFERENCE_THREADS (default: one per core, at most 8), each session with
- * cores / threads onnxruntime threads; idle threads keep the process from exiting no more than the
- * pool does, and stop after a minute without work (freeing their sessions).
+ * cores / threads onnxruntime threads. Threads stay once started (starting one costs a few hundred
+ * ms of module loading), without keeping the process alive while idle; after a minute without
+ * work they free their sessions.
  */
 
-const IDLE_STOP_MS = 60_000;
+const IDLE_RELEASE_MS = 60_000;
 
 export interface ScoreBatchRequest {
   model: ModelRef;
@@ -37,6 +38,8 @@ export interface ScoreBatchResult {
 interface Thread {
   worker: Worker;
   loaded: Set<string>;
+  /** Resolves once the thread has loaded its modules (polars, onnxruntime: a few hundred ms). */
+  ready: Promise<void>;
   job?: { id: number; resolve: (r: ScoreBatchResult) => void; reject: (e: Error) => void };
 }
 
@@ -81,6 +84,15 @@ export class InferencePool {
     }
   }
 
+  /**
+   * Starts every thread now and waits until they can take work, so the first batches do not wait
+   * for threads to load their modules.
+   */
+  async warm(): Promise<void> {
+    while (this.threads.length < this.size) this.release(this.take(this.start()));
+    await Promise.all(this.threads.map((t) => t.ready));
+  }
+
   /** Stops every thread (a job in flight fails). */
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
@@ -111,15 +123,27 @@ export class InferencePool {
     if (w) return w.take(t);
     t.worker.unref();
     if (this.threads.every((x) => !x.job)) {
-      this.idleTimer = setTimeout(() => void this.close(), IDLE_STOP_MS);
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => this.releaseSessions(), IDLE_RELEASE_MS);
       this.idleTimer.unref();
+    }
+  }
+
+  /** Idle: the threads stay (ready for the next run), their sessions (the models' memory) go. */
+  private releaseSessions(): void {
+    for (const t of this.threads) {
+      if (t.job) continue;
+      t.loaded = new Set();
+      t.worker.postMessage({ kind: 'release-sessions' } satisfies ThreadControl);
     }
   }
 
   private start(): Thread {
     const worker = startThread(new URL('./inference-thread.ts', import.meta.url));
-    const t: Thread = { worker, loaded: new Set() };
-    worker.on('message', (r: InferenceReply) => {
+    let ready!: () => void;
+    const t: Thread = { worker, loaded: new Set(), ready: new Promise((r) => (ready = r)) };
+    worker.on('message', (r: InferenceReply | ThreadEvent) => {
+      if ('kind' in r) return ready();
       t.loaded = new Set(r.loaded);
       const job = t.job;
       if (!job || job.id !== r.id) return;
@@ -130,6 +154,7 @@ export class InferencePool {
       const at = this.threads.indexOf(t);
       if (at >= 0) this.threads.splice(at, 1);
       t.job?.reject(new Error(`inference thread stopped: ${e.message}`)); // retryable: the chunk resumes from its checkpoint
+      ready();
       // A waiter whose thread died gets a fresh one.
       const w = this.waiting.shift();
       if (w && this.threads.length < this.size) w.take(this.start());

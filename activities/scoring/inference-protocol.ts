@@ -46,3 +46,9 @@ export interface SerializedError {
   nonRetryable?: boolean;
   stack?: string;
 }
+
+/** Main thread → inference thread, besides jobs. */
+export type ThreadControl = { kind: 'release-sessions' };
+
+/** Inference thread → main thread, besides replies: its modules are loaded. */
+export type ThreadEvent = { kind: 'ready' };

@@ -4,7 +4,7 @@ import pl from 'nodejs-polars';
 import { ApplicationFailure } from '@temporalio/common';
 import { invalidInput } from '../evaluation/errors';
 import { loadScoringModel, onnxProfile, type ScoringModel } from '../evaluation/onnx-scoring';
-import type { InferenceJob, InferenceReply, SerializedError } from './inference-protocol';
+import type { InferenceJob, InferenceReply, SerializedError, ThreadControl, ThreadEvent } from './inference-protocol';
 import { scoringRows } from './common';
 import { predictionsFrame } from './prediction-frame';
 
@@ -22,9 +22,16 @@ const sessions = new Map<string, Promise<ScoringModel>>();
 const port = parentPort;
 if (!port) throw new Error('inference-thread.ts runs in a worker thread (see inference-pool.ts)');
 
-port.on('message', (job: InferenceJob) => {
-  void run(job).then((reply) => port.postMessage(reply));
+port.on('message', (msg: InferenceJob | ThreadControl) => {
+  if ('kind' in msg) {
+    // Idle: the models' memory goes, the loaded modules stay.
+    for (const s of sessions.values()) void s.then((m) => m.release()).catch(() => undefined);
+    sessions.clear();
+    return;
+  }
+  void run(msg).then((reply) => port.postMessage(reply));
 });
+port.postMessage({ kind: 'ready' } satisfies ThreadEvent);
 
 async function run(job: InferenceJob): Promise<InferenceReply> {
   try {
