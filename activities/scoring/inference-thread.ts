@@ -6,7 +6,7 @@ import { invalidInput } from '../evaluation/errors';
 import { loadScoringModel, onnxProfile, type ScoringModel } from '../evaluation/onnx-scoring';
 import type { InferenceJob, InferenceReply, SerializedError, ThreadControl, ThreadEvent } from './inference-protocol';
 import { scoringRows } from './common';
-import { predictionsFrame } from './prediction-frame';
+import { compactFrame, predictionColumns } from './prediction-frame';
 
 /**
  * An inference thread (started by inference-pool.ts): a batch's rows in (read from the input file,
@@ -50,7 +50,7 @@ async function run(job: InferenceJob): Promise<InferenceReply> {
     const prediction = await model.run(frame);
     tick('model.run');
     for (const [k, v] of Object.entries(onnxProfile)) timings[`model.run: ${k}`] = v - (before[k] ?? 0);
-    const out = predictionsFrame(frame, prediction, model, job.keep, job.meta);
+    const out = compactFrame(frame, prediction, model, job.keep).select(...columnsFor(model, job));
     tick('predictionsFrame');
     out.writeParquet(job.outFile, { compression: job.compression });
     tick('partWrite');
@@ -60,9 +60,32 @@ async function run(job: InferenceJob): Promise<InferenceReply> {
   }
 }
 
+/**
+ * Polars expressions and lazy frames reused across a chunk's batches (each nodejs-polars object is
+ * costly to make): the predictions' columns per (model, kept columns, lineage), the rows to score
+ * per (file, window, columns). A few of each are kept.
+ */
+const columnCache = new Map<string, pl.Expr[]>();
+const rowsCache = new Map<string, pl.LazyDataFrame>();
+
+function cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make();
+    cache.set(key, v);
+    if (cache.size > 8) cache.delete(cache.keys().next().value as string);
+  }
+  return v;
+}
+
+function columnsFor(model: ScoringModel, job: InferenceJob): pl.Expr[] {
+  return cached(columnCache, JSON.stringify([model.ref.sha256, job.keep, job.meta]), () => predictionColumns(model, job.keep, job.meta));
+}
+
 function readSource(source: InferenceJob['source']): pl.DataFrame {
   if (source.kind === 'ipc') return pl.readIPC(Buffer.from(source.frame.buffer, source.frame.byteOffset, source.frame.byteLength));
-  return scoringRows(source.file, source.window).slice(source.offset, source.rows).select(...source.columns).collectSync();
+  const rows = cached(rowsCache, JSON.stringify([source.file, source.window, source.columns]), () => scoringRows(source.file, source.window).select(...source.columns));
+  return rows.slice(source.offset, source.rows).collectSync();
 }
 
 function session(job: InferenceJob): Promise<ScoringModel> {
