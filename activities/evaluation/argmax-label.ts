@@ -1,4 +1,4 @@
-import { decodeModel, readFields, type RawField } from '../training/onnx/proto-reader';
+import { decodeModel, ints, readFields, type RawField } from '../training/onnx/proto-reader';
 
 /**
  * Whether a classifier's label output is, by the graph's own construction,
@@ -45,24 +45,7 @@ function initializerValues(modelBytes: Uint8Array, name: string): string[] | und
         for (let i = 0; i + 8 <= raw.value.byteLength; i += 8) out.push(String(view.getBigInt64(i, true)));
         return out;
       }
-      const out: string[] = [];
-      for (const f of t.filter((x) => x.field === 7)) {
-        if (f.wire === 0) out.push(String(BigInt.asIntN(64, f.value)));
-        else if (f.wire === 2) {
-          let v = 0n;
-          let shift = 0n;
-          for (const b of f.value) {
-            v |= BigInt(b & 0x7f) << shift;
-            if (b & 0x80) shift += 7n;
-            else {
-              out.push(String(BigInt.asIntN(64, v)));
-              v = 0n;
-              shift = 0n;
-            }
-          }
-        }
-      }
-      return out;
+      return ints(t, 7).map(String);
     }
     return undefined;
   }

@@ -67,7 +67,7 @@ const int = (f: RawField): number => (f.wire === 0 ? Number(BigInt.asIntN(64, f.
 const f32 = (b: Uint8Array, at = 0): number => new DataView(b.buffer, b.byteOffset + at, 4).getFloat32(0, true);
 
 /** Repeated varint field, packed or not. */
-function ints(fields: RawField[], n: number): number[] {
+export function ints(fields: RawField[], n: number): number[] {
   const out: number[] = [];
   for (const f of fields) {
     if (f.field !== n) continue;
