@@ -16,6 +16,15 @@ import { openModel } from '../activities/evaluation/onnx-scoring';
 import ort from 'onnxruntime-node';
 import { rowGroupCount } from '../activities/data/parquet-merge';
 import { InferencePool, runFinalize, runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
+import { schemaOf } from '../activities/scoring/common';
+import { writeFrame } from '../activities/data/frames';
+import { materializeFeatureView } from '../activities/features/materialize';
+import { runGbdt } from '../activities/training/steps';
+import { registerDatasetVersion } from '../infra/db/datasets';
+import type { DatasetRef } from '../pipelines/steps/dataset';
+import type { FeatureView } from '../pipelines/steps/features';
+import type { ModelRef } from '../pipelines/steps/model';
+import { trainGbdtStep } from '../pipelines/steps/training';
 import { runStateQuery } from '../workflows/engine/run-pipeline';
 import { testStepContext } from './helpers/step-context';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
@@ -309,4 +318,50 @@ test('a label that is the argmax of the probabilities by construction is compute
   } finally {
     await session.release();
   }
+});
+
+test('a feature join: a model input missing from the dataset comes from the online store, and the predictions are those of the full rows', async () => {
+  const rows = (JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as Record<string, unknown>[]).filter((r) => r.Species && r['Flipper Length (mm)'] !== null && r['Beak Length (mm)'] !== null);
+  const full = pl.DataFrame([
+    pl.Series('penguin_id', rows.map((_, i) => i + 1), pl.Int64),
+    pl.Series('island', rows.map((r) => String(r.Island)), pl.Utf8),
+    pl.Series('beak', rows.map((r) => Number(r['Beak Length (mm)'])), pl.Float64),
+    pl.Series('flipper', rows.map((r) => Number(r['Flipper Length (mm)'])), pl.Float64),
+    pl.Series('species', rows.map((r) => String(r.Species)), pl.Utf8),
+    pl.Series('ts', rows.map(() => new Date('2026-01-01T00:00:00Z')), pl.Datetime('ms')),
+  ]);
+  const register = async (df: pl.DataFrame, name: string): Promise<DatasetRef> => {
+    const ref = await writeFrame(store, df);
+    const schema = schemaOf(df);
+    const { version } = await registerDatasetVersion(db, { name, uri: ref.uri, sha256: ref.sha256, sizeBytes: ref.size, rows: df.height, schema, source: { kind: 'test' } });
+    return { ...ref, name, version: version.version, rows: df.height, schema };
+  };
+  const withFlipper = await register(full, 'penguin-measures');
+  await register(full.drop('flipper'), 'penguin-measures-no-flipper');
+  const trained = await runGbdt(trainGbdtStep.input.parse({ train: withFlipper, target: 'species', features: ['beak', 'flipper', 'island'], categorical: ['island'], params: { nEstimators: 10 } }), testStepContext({ store, db }));
+  const model = (trained as { model: ModelRef }).model;
+
+  // Flipper lengths in the online store, keyed by penguin id.
+  const view: FeatureView = { name: 'penguin_flipper', version: 1, entities: ['penguin_id'], timestamp: 'ts', ttl: '0s', features: [{ name: 'flipper', expr: { op: 'col', name: 'flipper' } }] };
+  await materializeFeatureView({ store, db, run: { runId: uniqueId('mat-'), node: 'mat' } }, { source: withFlipper, view });
+
+  const planCtx = testStepContext({ store, db });
+  const input = { model, modelName: 'penguin-measures', modelVersion: 1, inputName: 'scoring-input', chunkSize: 150, scheduledTime: new Date().toISOString(), keep: ['penguin_id'] };
+  await assert.rejects(runPlan({ ...input, dataset: { name: 'penguin-measures-no-flipper' } }, planCtx), /missing column "flipper"/, 'without the join, the input is refused');
+  const join = { views: [view], keys: {} };
+  const plan = await runPlan({ ...input, dataset: { name: 'penguin-measures-no-flipper' }, join }, planCtx);
+  const chunks = [];
+  for (const chunk of plan.chunks) {
+    const c = testStepContext({ store, db });
+    c.run = planCtx.run;
+    chunks.push(await runScoreChunk({ chunk, dataset: plan.dataset, model, modelName: 'penguin-measures', modelVersion: 1, window: null, batchSize: 64, join, keep: ['penguin_id'] }, c));
+  }
+  const fctx = testStepContext({ store, db });
+  fctx.run = planCtx.run;
+  const fin = await runFinalize({ plan, chunks, predictionsName: 'penguin-measures.joined', sampleSize: 5 }, fctx);
+  const got = pl.readParquet(await store.getBuffer(fin.predictions.uri)).sort('row_id');
+  const want = await scoreDataset(store, model, withFlipper);
+  assert.equal(got.height, full.height);
+  assert.deepEqual(got.getColumn('penguin_id').toArray().map(Number), full.getColumn('penguin_id').toArray().map(Number));
+  assert.deepEqual(got.getColumn('prediction').toArray(), Array.from(want.labelIndex!, (k) => String(model.signature.classes![k])));
 });

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import pl from 'nodejs-polars';
@@ -49,8 +48,10 @@ export type ScoreChunkCheckpoint = z.infer<typeof checkpointSchema>;
 
 /** Parts are the predictions' row groups (finalize merges them without re-encoding): compressed as the predictions are. */
 const PART_COMPRESSION = 'zstd';
+/** Changes whenever what a part holds changes, so a checkpoint of older parts is not resumed from. */
+const PART_FORMAT = `predictions/2 ${PART_COMPRESSION}`;
 
-/** Batches of one chunk scored at once (the next one's rows are read while one is scored). */
+/** Batches of one chunk in the inference threads at once: one is scored while the last one's part is published. */
 const IN_FLIGHT = 2;
 
 /** What a chunk's output depends on: a checkpoint from another input (or run) is not reused. */
@@ -66,7 +67,7 @@ export function chunkKey(input: ScoreChunkInput, runId: string): string {
     batchSize: input.batchSize,
     join: input.join ?? null,
     keep: input.keep,
-    parts: PART_COMPRESSION,
+    parts: PART_FORMAT,
   });
 }
 
