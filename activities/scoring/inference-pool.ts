@@ -89,8 +89,14 @@ export class InferencePool {
    * for threads to load their modules.
    */
   async warm(): Promise<void> {
-    while (this.threads.length < this.size) this.release(this.take(this.start()));
-    await Promise.all(this.threads.map((t) => t.ready));
+    while (this.threads.length < this.size) this.start();
+    const threads = [...this.threads];
+    for (const t of threads) t.worker.ref(); // until they are ready, they are what this waits on
+    try {
+      await Promise.all(threads.map((t) => t.ready));
+    } finally {
+      for (const t of threads) if (!t.job) t.worker.unref();
+    }
   }
 
   /** Stops every thread (a job in flight fails). */
