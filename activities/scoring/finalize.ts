@@ -139,13 +139,15 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
       predictions: { name: predictions.name, version: predictions.version, uri: predictions.uri, sha256: predictions.sha256 },
       table: input.table ?? null,
     };
-    const manifestRef = await ctx.store.putContent(JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-
     t = tick('publish', t);
     const [summary, sample] = await logStats;
     t = tick('prediction log (after publishing)', t);
     const log = { kind: 'sluice.prediction-log', runId: ctx.run.runId, model, input: manifest.input, predictions: manifest.predictions, window: plan.window, summary, sample };
-    const logRef = await ctx.store.putContent(JSON.stringify(log, null, 2), { contentType: 'application/json' });
+    // Two small artifacts, written (and synced) at once.
+    const [manifestRef, logRef] = await Promise.all([
+      ctx.store.putContent(JSON.stringify(manifest, null, 2), { contentType: 'application/json' }),
+      ctx.store.putContent(JSON.stringify(log, null, 2), { contentType: 'application/json' }),
+    ]);
     const row = await recordPredictionLog(ctx.db, {
       runId: ctx.run.runId,
       node: ctx.run.node,
@@ -164,7 +166,7 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
       logUri: logRef.uri,
       pgTable: input.table ?? null,
     });
-    tick('record', t);
+    tick('manifest, log and record', t);
     if (PROFILE) process.stderr.write(`[scoring profile] finalize: ${Object.entries(profile).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     ctx.log.info('scoring finalized', { rows, predictions: `${predictions.name}@${predictions.version}`, chunks: chunks.length });
     return { manifest: manifestRef, predictions, log: logRef, logId: row.id, rows, modelName: plan.modelName, modelVersion: plan.modelVersion };
