@@ -40,6 +40,8 @@ interface Thread {
   loaded: Set<string>;
   /** Resolves once the thread has loaded its modules (polars, onnxruntime: a few hundred ms). */
   ready: Promise<void>;
+  /** Stopped (crashed, or closed): takes no more jobs. */
+  dead?: boolean;
   job?: { id: number; resolve: (r: ScoreBatchResult) => void; reject: (e: Error) => void };
 }
 
@@ -75,6 +77,8 @@ export class InferencePool {
         outFile: req.outFile,
         compression: req.compression,
       };
+      // The thread may have stopped while the model was fetched: nothing would ever answer.
+      if (thread.dead) throw new Error('inference thread stopped before the job was sent'); // retryable
       return await new Promise<ScoreBatchResult>((resolve, reject) => {
         thread.job = { id: job.id, resolve, reject };
         thread.worker.postMessage(job);
@@ -103,6 +107,7 @@ export class InferencePool {
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     const all = this.threads.splice(0);
+    for (const t of all) t.dead = true;
     await Promise.all(all.map((t) => t.worker.terminate()));
   }
 
@@ -157,6 +162,7 @@ export class InferencePool {
       else job.reject(deserialize(r.error));
     });
     const die = (e: Error) => {
+      t.dead = true;
       const at = this.threads.indexOf(t);
       if (at >= 0) this.threads.splice(at, 1);
       t.job?.reject(new Error(`inference thread stopped: ${e.message}`)); // retryable: the chunk resumes from its checkpoint
