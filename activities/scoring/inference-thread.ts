@@ -9,10 +9,11 @@ import { scoringRows } from './common';
 import { compactFrame, predictionColumns } from './prediction-frame';
 
 /**
- * An inference thread (started by inference-pool.ts): a batch's rows in (read from the input file,
- * or as Arrow IPC), the Parquet part of its predictions out (prediction-frame.ts). onnxruntime-node's `session.run` blocks the thread that calls it, so running it
- * here keeps the worker's event loop (heartbeats, pollers, I/O of other chunks) free and lets
- * several chunks use several cores. Sessions are kept per model (the most recent few) across jobs.
+ * An inference thread (started by inference-pool.ts): a batch's rows in (read from the input
+ * file, or as Arrow IPC), the Parquet part of its predictions out (prediction-frame.ts).
+ * onnxruntime-node's `session.run` blocks the thread that calls it, so running it here keeps the
+ * worker's event loop (heartbeats, pollers, I/O of other chunks) free and lets several chunks use
+ * several cores. Sessions are kept per model (the most recent few) across jobs.
  */
 
 const KEEP_SESSIONS = 2;

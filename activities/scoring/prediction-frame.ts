@@ -79,8 +79,3 @@ export function predictionColumns(model: ModelShape, keep: string[], meta: Predi
   );
   return exprs;
 }
-
-/** A batch's predictions. */
-export function predictionsFrame(frame: pl.DataFrame, p: BatchPrediction, model: ModelShape, keep: string[], meta: PredictionMeta): pl.DataFrame {
-  return compactFrame(frame, p, model, keep).select(...predictionColumns(model, keep, meta));
-}
