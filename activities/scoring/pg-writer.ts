@@ -35,16 +35,17 @@ function pgType(d: DataType): { sql: string; array: string; kind: 'int' | 'float
 const ROWS_PER_STATEMENT = 10_000;
 
 /**
- * Upserts prediction frames (the chunk's batches) in one transaction. `inputDataset` (`name@version`)
- * and `chunk` are stored with every row. Returns the number of rows written.
+ * Upserts prediction frames (the chunk's batches, read one at a time as they are iterated) in one
+ * transaction. `inputDataset` (`name@version`) and `chunk` are stored with every row. Returns the
+ * number of rows written.
  */
-export async function upsertPredictions(db: Db, table: string, frames: Iterable<pl.DataFrame>, meta: { inputDataset: string; chunk: number }): Promise<number> {
+export async function upsertPredictions(db: Db, table: string, frames: Iterable<pl.DataFrame> | AsyncIterable<pl.DataFrame>, meta: { inputDataset: string; chunk: number }): Promise<number> {
   checkTableName(table);
   let written = 0;
   try {
     await withTransaction(db, async (c) => {
       let ready = false;
-      for (const frame of frames) {
+      for await (const frame of frames) {
         const cols = frame.getColumns().map((s) => ({ name: s.name, type: pgType(s.dtype) }));
         if (!ready) {
           await ensureTable(c, table, cols);

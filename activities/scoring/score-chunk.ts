@@ -169,12 +169,14 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
     if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index} (first job at ${Math.round(timeline.firstJob ?? 0)}, last done at ${Math.round(timeline.lastDone ?? 0)} ms after start): ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     let tableRows: number | null = null;
     if (input.table) {
-      const frames: pl.DataFrame[] = [];
-      for (const [b, part] of parts.entries()) {
-        const local = files.get(b);
-        frames.push(local ? pl.readParquet(local) : await withLocalCopy(ctx.store, part, async (f) => pl.readParquet(f), { extension: '.parquet' }));
+      // One part in memory at a time, whatever the chunk's size.
+      async function* frames(): AsyncGenerator<pl.DataFrame> {
+        for (const [b, part] of parts.entries()) {
+          const local = files.get(b);
+          yield local ? pl.readParquet(local) : await withLocalCopy(ctx.store, part, async (f) => pl.readParquet(f), { extension: '.parquet' });
+        }
       }
-      tableRows = await upsertPredictions(ctx.db, input.table, frames, { inputDataset: `${input.dataset.name}@${input.dataset.version}`, chunk: chunk.index });
+      tableRows = await upsertPredictions(ctx.db, input.table, frames(), { inputDataset: `${input.dataset.name}@${input.dataset.version}`, chunk: chunk.index });
     }
     return { index: chunk.index, offset: chunk.offset, rows: rowsDone, parts, resumedBatches: reused.length, tableRows };
   });
