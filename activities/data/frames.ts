@@ -29,7 +29,7 @@ export async function withLocalCopy<T>(
 ): Promise<T> {
   return withTempDir(async (dir) => {
     const file = path.join(dir, `data${opts.extension ?? ''}`);
-    await pipeline(await store.get(ref), fs.createWriteStream(file));
+    await copyToFile(store, ref, file);
     return fn(file);
   });
 }

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { ArtifactRef, ArtifactStore } from '../../infra/artifacts';
+import { copyToFile } from './frames';
 
 /**
  * Local copies of artifacts shared by the activities of one worker process: the parallel chunks of
@@ -33,10 +33,7 @@ export async function withSharedLocalCopy<T>(store: ArtifactStore, ref: Artifact
     const created: Entry = {
       dir,
       users: 0,
-      file: (async () => {
-        await pipeline(await store.get(ref), fs.createWriteStream(file));
-        return file;
-      })(),
+      file: copyToFile(store, ref, file).then(() => file),
     };
     e = created;
     entries.set(key, created);

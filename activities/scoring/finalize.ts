@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pl, { type DataType } from 'nodejs-polars';
-import type { ColumnType } from '../../pipelines/steps/dataset';
+import pl from 'nodejs-polars';
+import { outputDtype } from '../ingestion/schema';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkDatasetName, registerDatasetVersion } from '../../infra/db/datasets';
 import { recordPredictionLog } from '../../infra/db/scoring';
@@ -173,20 +173,11 @@ export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext)
   });
 }
 
-const KEEP_DTYPE: Record<ColumnType, DataType> = {
-  int64: pl.Int64,
-  float64: pl.Float64,
-  bool: pl.Bool,
-  string: pl.Utf8,
-  category: pl.Utf8,
-  date: pl.Date,
-  timestamp: pl.Datetime('ms'),
-};
 
 /** No rows in the window: a part with no rows, typed as the model's parts are. */
 function emptyPart(plan: ScoringFinalizeInput['plan'], keep: string[]): pl.DataFrame {
   const empty = { rows: 0, labelIndex: new Int32Array(0), probabilities: new Float32Array(0), values: new Float64Array(0) };
   const byName = new Map(plan.dataset.schema.map((c) => [c.name, c.type]));
-  const frame = pl.DataFrame([pl.Series(ROW_ID, [], pl.Int64), ...keep.map((k) => pl.Series(k, [], KEEP_DTYPE[byName.get(k) ?? 'string']))]);
+  const frame = pl.DataFrame([pl.Series(ROW_ID, [], pl.Int64), ...keep.map((k) => pl.Series(k, [], outputDtype(byName.get(k) ?? 'string')))]);
   return compactFrame(frame, empty, shapeOf(plan.model.signature), keep);
 }

@@ -74,7 +74,6 @@ export function chunkKey(input: ScoreChunkInput, runId: string): string {
 /** SLUICE_SCORING_PROFILE=1: phase totals (ms) over the chunks of this process, printed to stderr per chunk. */
 const PROFILE = process.env.SLUICE_SCORING_PROFILE === '1';
 export const scoringProfile: Record<string, number> = {};
-const timeline: { firstJob?: number; lastDone?: number } = {};
 const add = (phase: string, ms: number) => {
   if (PROFILE) scoringProfile[phase] = (scoringProfile[phase] ?? 0) + ms;
 };
@@ -130,7 +129,6 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
           const outFile = (b: number) => path.join(dir, `batch-${String(b).padStart(6, '0')}.parquet`);
           const submit = async (b: number) => {
             const source = await sourceOf(b);
-            if (PROFILE) timeline.firstJob ??= performance.now();
             return pool.score({ model: input.model, fetchModel, source, keep: input.keep, meta, outFile: outFile(b), compression: PART_COMPRESSION });
           };
           // Up to IN_FLIGHT batches of this chunk are scored at once; their parts are recorded in order.
@@ -148,7 +146,6 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
               const t = performance.now();
               const result = await pending;
               let t2 = tick('waited for scoring', t);
-              if (PROFILE) timeline.lastDone = t2;
               for (const [phase, ms] of Object.entries(result.timings)) add(`thread ${phase}`, ms);
               const ref = await putParquetFile(ctx.store, outFile(b));
               t2 = tick('partPut', t2);
@@ -166,7 +163,7 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
         { extension: '.parquet' },
       );
     }
-    if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index} (first job at ${Math.round(timeline.firstJob ?? 0)}, last done at ${Math.round(timeline.lastDone ?? 0)} ms after start): ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
+    if (PROFILE) process.stderr.write(`[scoring profile] after chunk ${chunk.index}: ${Object.entries({ ...scoringProfile, ...onnxProfile }).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')} ms\n`);
     let tableRows: number | null = null;
     if (input.table) {
       // One part in memory at a time, whatever the chunk's size.
