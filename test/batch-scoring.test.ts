@@ -320,7 +320,7 @@ test('a label that is the argmax of the probabilities by construction is compute
   }
 });
 
-test('a feature join: a model input missing from the dataset comes from the online store, and the predictions are those of the full rows', async () => {
+test('a feature join: a model input missing from the dataset comes from the online store, or point in time from the offline store, and the predictions are those of the full rows', async () => {
   const rows = (JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as Record<string, unknown>[]).filter((r) => r.Species && r['Flipper Length (mm)'] !== null && r['Beak Length (mm)'] !== null);
   const full = pl.DataFrame([
     pl.Series('penguin_id', rows.map((_, i) => i + 1), pl.Int64),
@@ -363,5 +363,37 @@ test('a feature join: a model input missing from the dataset comes from the onli
   const want = await scoreDataset(store, model, withFlipper);
   assert.equal(got.height, full.height);
   assert.deepEqual(got.getColumn('penguin_id').toArray().map(Number), full.getColumn('penguin_id').toArray().map(Number));
-  assert.deepEqual(got.getColumn('prediction').toArray(), Array.from(want.labelIndex!, (k) => String(model.signature.classes![k])));
+  const wantLabels = Array.from(want.labelIndex!, (k) => String(model.signature.classes![k]));
+  assert.deepEqual(got.getColumn('prediction').toArray(), wantLabels);
+
+  // Point in time: a history where every flipper grew 60 mm in June. Rows seen in March get the
+  // January values (the full rows' predictions again); the online store holds the June ones.
+  const later = full.withColumns(pl.col('flipper').plus(60), pl.lit(new Date('2026-06-01T00:00:00Z')).cast(pl.Datetime('ms')).alias('ts'));
+  const history = await register(pl.concat([full, later], { how: 'vertical' }), 'penguin-measure-history');
+  const hist: FeatureView = { ...view, name: 'penguin_flipper_hist' };
+  await materializeFeatureView({ store, db, run: { runId: uniqueId('mat-'), node: 'mat' } }, { source: history, view: hist });
+  await register(
+    full.drop('flipper').rename({ penguin_id: 'pid' }).withColumns(pl.lit(new Date('2026-03-01T00:00:00Z')).cast(pl.Datetime('ms')).alias('seen_at')),
+    'penguin-sightings',
+  );
+  const scoreWith = async (j: { views: FeatureView[]; keys: Record<string, string>; timestamp?: string }) => {
+    const pctx = testStepContext({ store, db });
+    const p = await runPlan({ ...input, keep: ['pid'], dataset: { name: 'penguin-sightings' }, join: j }, pctx);
+    const parts = [];
+    for (const chunk of p.chunks) {
+      const c = testStepContext({ store, db });
+      c.run = pctx.run;
+      parts.push(await runScoreChunk({ chunk, dataset: p.dataset, model, modelName: 'penguin-measures', modelVersion: 1, window: null, batchSize: 64, join: j, keep: ['pid'] }, c));
+    }
+    const f = testStepContext({ store, db });
+    f.run = pctx.run;
+    const done = await runFinalize({ plan: p, chunks: parts, predictionsName: 'penguin-measures.sightings', sampleSize: 5 }, f);
+    return pl.readParquet(await store.getBuffer(done.predictions.uri)).sort('row_id').getColumn('prediction').toArray();
+  };
+  assert.deepEqual(await scoreWith({ views: [hist], keys: { penguin_id: 'pid' }, timestamp: 'seen_at' }), wantLabels, 'as of March: the January flippers');
+  assert.notDeepEqual(await scoreWith({ views: [hist], keys: { penguin_id: 'pid' } }), wantLabels, 'online: the June flippers');
+  await assert.rejects(
+    runPlan({ ...input, dataset: { name: 'penguin-sightings' }, keep: [], join: { views: [hist], keys: { penguin_id: 'pid' }, timestamp: 'island' } }, testStepContext({ store, db })),
+    /feature join timestamp column "island" is string, expected a timestamp or date/,
+  );
 });

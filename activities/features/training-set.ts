@@ -29,16 +29,7 @@ export async function buildTrainingSetFrom(
   req: TrainingSetRequest,
 ): Promise<{ dataset: DatasetRef; rows: number }> {
   const views = req.views.map((v) => assertSafeView(v));
-  const sources: PitFeatureSource[] = [];
-  for (const view of views) {
-    const reg = await getFeatureViewVersion(ctx.db, view.name, view.version);
-    if (!reg) throw invalidInput(`feature view ${view.name} v${view.version} was never materialized`);
-    if (reg.definition_sha256 !== viewDefinitionSha256(view)) {
-      throw invalidInput(`feature view ${view.name} v${view.version} is registered with another definition than the one given`);
-    }
-    ctx.heartbeat?.({ phase: 'read offline', view: view.name });
-    sources.push({ view, frame: await readOfflineFeatures(ctx, view) });
-  }
+  const sources = await readPitSources(ctx, views);
   ctx.heartbeat?.({ phase: 'read entities' });
   const entities = await readFrame(ctx.store, req.entities);
   ctx.heartbeat?.({ phase: 'join', rows: entities.height });
@@ -54,6 +45,24 @@ export async function buildTrainingSetFrom(
   });
   ctx.log?.info('training set built', { name: dataset.name, version: dataset.version, rows: joined.height });
   return { dataset, rows: joined.height };
+}
+
+/**
+ * The offline rows of each view, for a point-in-time join: each view must have been materialized
+ * with the definition given (else its rows would not mean what the caller thinks).
+ */
+export async function readPitSources(ctx: FeatureDeps & { heartbeat?: (d?: unknown) => void }, views: FeatureView[]): Promise<PitFeatureSource[]> {
+  const sources: PitFeatureSource[] = [];
+  for (const view of views) {
+    const reg = await getFeatureViewVersion(ctx.db, view.name, view.version);
+    if (!reg) throw invalidInput(`feature view ${view.name} v${view.version} was never materialized`);
+    if (reg.definition_sha256 !== viewDefinitionSha256(view)) {
+      throw invalidInput(`feature view ${view.name} v${view.version} is registered with another definition than the one given`);
+    }
+    ctx.heartbeat?.({ phase: 'read offline', view: view.name });
+    sources.push({ view, frame: await readOfflineFeatures(ctx, view) });
+  }
+  return sources;
 }
 
 export const buildTrainingSet = implement(buildTrainingSetStep, async (input, ctx) =>

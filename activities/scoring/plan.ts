@@ -42,6 +42,16 @@ export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promis
   if (mistyped.length) problems.push(`mistyped column${mistyped.length > 1 ? 's' : ''}: ${mistyped.join('; ')}`);
   if (absentKeys.length) problems.push(`feature join key column${absentKeys.length > 1 ? 's' : ''} ${absentKeys.map((c) => `"${c}"`).join(', ')} not in the dataset`);
   if (absentKeep.length) problems.push(`kept column${absentKeep.length > 1 ? 's' : ''} ${absentKeep.map((c) => `"${c}"`).join(', ')} not in the dataset`);
+  if (input.join?.timestamp) {
+    const { timestamp, keys } = input.join;
+    const col = byName.get(timestamp);
+    if (!col) problems.push(`feature join timestamp column "${timestamp}" is not in the dataset`);
+    else if (col.type !== 'timestamp' && col.type !== 'date') problems.push(`feature join timestamp column "${timestamp}" is ${col.type}, expected a timestamp or date`);
+    // A point-in-time join matches keys by the views' entity names: a mapped key cannot shadow a dataset column of that name.
+    for (const [entity, column] of Object.entries(keys)) {
+      if (entity !== column && byName.has(entity)) problems.push(`feature join key "${entity}" maps to column "${column}", but the dataset has a column "${entity}" too`);
+    }
+  }
   for (const reserved of ['row_id', 'prediction', 'model_name', 'model_version', 'run_id', 'input_dataset', 'chunk']) {
     if (input.keep.includes(reserved)) problems.push(`kept column "${reserved}" clashes with a prediction column`);
   }

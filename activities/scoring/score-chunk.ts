@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { scoringPart, scoreChunkStep, type FeatureJoin, type ScoreChunkInput, type ScoreChunkOutput, type ScoringPart } from '../../pipelines/steps/scoring';
 import type { ModelSignature } from '../../pipelines/steps/model';
 import { readOnlineFeatures, type EntityKeyValue } from '../features/online-read';
+import { assertSafeView } from '../features/online-store';
+import { pointInTimeJoin, type PitFeatureSource } from '../features/pit-join';
+import { readPitSources } from '../features/training-set';
 import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
 import { withSharedLocalCopy } from '../data/local-cache';
 import { onnxProfile } from '../evaluation/onnx-scoring';
@@ -112,7 +115,9 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
         async (file) => {
           const pool = inferencePool();
           const columns = modelColumns(input.model.signature);
-          const wanted = [...new Set([ROW_ID, ...columns.filter((c) => input.dataset.schema.some((s) => s.name === c)), ...joinKeyColumns(input.join), ...input.keep])];
+          const wanted = [...new Set([ROW_ID, ...columns.filter((c) => input.dataset.schema.some((s) => s.name === c)), ...joinKeyColumns(input.join), ...(input.join?.timestamp ? [input.join.timestamp] : []), ...input.keep])];
+          // A point-in-time join reads each view's offline rows once per chunk.
+          const pit = input.join?.timestamp ? await pitSources(ctx, input.join, new Set(input.dataset.schema.map((c) => c.name))) : undefined;
           const batchRows = (b: number) => ({ offset: chunk.offset + b * batchSize, rows: Math.min(batchSize, chunk.rows - b * batchSize) });
           /** Where a batch's rows come from: the file itself (the thread reads them), or, with a feature join, the joined rows. */
           const sourceOf = async (b: number): Promise<BatchSource> => {
@@ -120,7 +125,7 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
             if (!input.join) return { kind: 'file', file, window: input.window, offset, rows, columns: wanted };
             const t = performance.now();
             const frame = scoringRows(file, input.window).slice(offset, rows).select(...wanted).collectSync();
-            const joined = await joinFeatures(ctx, frame, input.join, input.model.signature);
+            const joined = pit ? pitJoin(frame, input.join, pit) : await joinFeatures(ctx, frame, input.join, input.model.signature);
             const ipc = joined.writeIPC();
             tick('read+join', t);
             return { kind: 'ipc', frame: ipc };
@@ -182,6 +187,22 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
 /** Dataset columns the model reads. */
 function modelColumns(sig: ModelSignature): string[] {
   return sig.inputs.map((i) => i.column);
+}
+
+/** The views' offline rows, each view narrowed to the features the dataset lacks (its own columns win). */
+async function pitSources(ctx: StepContext, join: FeatureJoin, datasetColumns: Set<string>): Promise<PitFeatureSource[]> {
+  const sources = await readPitSources({ store: ctx.store, db: ctx.db, heartbeat: (d) => ctx.heartbeat(d) }, join.views.map((v) => assertSafeView(v)));
+  return sources
+    .map((s) => ({ ...s, view: { ...s.view, features: s.view.features.filter((f) => !datasetColumns.has(f.name)) } }))
+    .filter((s) => s.view.features.length > 0);
+}
+
+/** The batch with each row's features as of its time (the keys under the views' entity names). */
+function pitJoin(frame: pl.DataFrame, join: FeatureJoin, sources: PitFeatureSource[]): pl.DataFrame {
+  const aliases = Object.entries(join.keys).filter(([entity, column]) => entity !== column && !frame.columns.includes(entity));
+  const keyed = aliases.length ? frame.withColumns(...aliases.map(([entity, column]) => pl.col(column).alias(entity))) : frame;
+  const joined = pointInTimeJoin(keyed, sources, { timestamp: join.timestamp! });
+  return aliases.length ? joined.drop(aliases.map(([entity]) => entity)) : joined;
 }
 
 /** Adds the online features of the batch's entities, one read per view, typed as the model's inputs want. */

@@ -65,12 +65,20 @@ export const scoringPartition = z
 export const scoringWindow = z.object({ column: z.string(), start: z.string(), end: z.string() });
 export type ScoringWindow = z.infer<typeof scoringWindow>;
 
-/** Features joined from the online store before scoring (one read per batch and view). */
+/**
+ * Features joined before scoring, for the model inputs the dataset lacks (its own columns win):
+ * - without `timestamp`: each entity's latest values from the online store (one read per batch
+ *   and view), as a model serving now would see them;
+ * - with `timestamp`: point-in-time from the offline store (Feast's rule, as training sets are
+ *   built): for each row, the values as of the row's time in that column.
+ */
 export const featureJoin = z
   .object({
     views: z.array(featureViewSchema).min(1).max(20),
     /** Entity → dataset column holding its key; default: the column of the entity's own name. */
     keys: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** The dataset's time column for a point-in-time join (a timestamp or date); unset: the online store. */
+    timestamp: z.string().min(1).max(256).optional(),
   })
   .strict();
 export type FeatureJoin = z.infer<typeof featureJoin>;
