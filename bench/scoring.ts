@@ -28,7 +28,7 @@ import { putParquetFile } from '../activities/data/frames';
 import { schemaOf } from '../activities/scoring/common';
 import { closeInferencePool, inferencePool, runFinalize, runPlan, runScoreChunk } from '../activities/scoring/index';
 import { runGbdt } from '../activities/training/steps';
-import { openModel } from '../activities/evaluation/onnx-scoring';
+import { openModel } from '../activities/onnx/scoring';
 import { testStepContext } from '../test/helpers/step-context';
 import { tempDir } from '../test/helpers/stack';
 import type { Benchmark, BenchContext } from './run';

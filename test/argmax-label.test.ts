@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { labelIsArgmaxOf } from '../activities/evaluation/argmax-label';
+import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
 import { classifierHead } from '../activities/training/export/head';
-import { DataType, GraphBuilder } from '../activities/training/onnx/builders';
+import { DataType, GraphBuilder } from '../activities/onnx/builders';
 
 /** A margins-in classifier with Sluice's head: label = classes[ArgMax(probabilities)]. */
 function headModel(classes: (string | number)[], labelType: 'string' | 'int64'): Uint8Array {

@@ -9,7 +9,7 @@ import { LocalArtifactStore, type ArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
 import { writeFrame } from '../activities/data/frames';
 import { compareModels, evaluateModel, evaluationImplementations, scoreDataset } from '../activities/evaluation/index';
-import { exposeZipMapInput, OnnxFormatError } from '../activities/evaluation/onnx-graph';
+import { exposeZipMapInput, OnnxFormatError } from '../activities/onnx/zipmap';
 import { buildReport, compareReports, type ComparisonReport, type EvaluationReport } from '../activities/evaluation/report';
 import { renderComparisonHtml, renderEvaluationHtml } from '../activities/evaluation/report-html';
 import { esc } from '../activities/evaluation/charts-svg';

@@ -1,7 +1,7 @@
 import pl from 'nodejs-polars';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
-import { invalidInput } from './errors';
-import { parquetInfo, scoreFile, type ScoreOptions, type ScoringModel } from './onnx-scoring';
+import { invalidInput } from '../onnx/errors';
+import { parquetInfo, scoreFile, type ScoreOptions, type ScoringModel } from '../onnx/scoring';
 import { buildReport, type EvaluationReport } from './report';
 import { take } from './metrics/slices';
 

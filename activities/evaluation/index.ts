@@ -4,13 +4,13 @@ import type { ModelRef } from '../../pipelines/steps/model';
 import { withLocalCopy } from '../data/frames';
 import { implement, type StepImplementation } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { invalidInput } from './errors';
+import { invalidInput } from '../onnx/errors';
 import { evaluateFile } from './evaluate';
-import { openModel } from './onnx-scoring';
+import { openModel } from '../onnx/scoring';
 import { compareReports, summarize, type ComparisonReport, type EvaluationReport } from './report';
 import { renderComparisonHtml, renderEvaluationHtml } from './report-html';
 
-export { scoreDataset, scoreFile, scoreFileBatches, openModel, type ScoringModel, type Predictions } from './onnx-scoring';
+export { scoreDataset, scoreFile, scoreFileBatches, openModel, type ScoringModel, type Predictions } from '../onnx/scoring';
 export { buildReport, summarize, metricDeltas, compareReports, type EvaluationReport, type ComparisonReport } from './report';
 export { renderEvaluationHtml, renderComparisonHtml } from './report-html';
 export { evaluateFile } from './evaluate';

@@ -1,4 +1,4 @@
-import { decodeModel, ints, readFields, type RawField } from '../training/onnx/proto-reader';
+import { decodeModel, ints, readFields, type RawField } from './proto-reader';
 
 /**
  * Whether a classifier's label output is, by the graph's own construction,

@@ -1,5 +1,5 @@
-import { modelSignature, type ModelSignature, type ModelTask } from '../../../pipelines/steps/model';
-import { invalidInput } from '../errors';
+import { modelSignature, type ModelSignature, type ModelTask } from '../../pipelines/steps/model';
+import { invalidInput } from './errors';
 import { DataType, ProtoWriter, writeValueInfo } from './proto-writer';
 import { ProtoDecodeError, decodeModel, type DecodedModel, type DecodedType, type DecodedValueInfo } from './proto-reader';
 

@@ -7,7 +7,7 @@ import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { ModelRef, ModelSignature, ModelTask } from '../../pipelines/steps/model';
 import { invalidInput, invalidModel } from './errors';
 import { labelIsArgmaxOf } from './argmax-label';
-import { exposeZipMapInput, OnnxFormatError } from './onnx-graph';
+import { exposeZipMapInput, OnnxFormatError } from './zipmap';
 
 /**
  * Scoring a dataset with a model's ONNX file, in batches, with onnxruntime-node: what evaluation

@@ -7,7 +7,7 @@ import { checkDatasetName, registerDatasetVersion } from '../../infra/db/dataset
 import { recordPredictionLog } from '../../infra/db/scoring';
 import { scoringFinalizeStep, type ScoringFinalizeInput, type ScoringFinalizeOutput } from '../../pipelines/steps/scoring';
 import { copyToFile, putParquetFile, withTempDir } from '../data/frames';
-import { invalidInput } from '../evaluation/errors';
+import { invalidInput } from '../onnx/errors';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { ROW_ID, schemaOf } from './common';

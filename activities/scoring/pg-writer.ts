@@ -4,7 +4,7 @@ import type { DataType } from 'nodejs-polars';
 import { ApplicationFailure } from '@temporalio/common';
 import { withTransaction, type Db } from '../../infra/db/pool';
 import { PREDICTION_TABLE_RE } from '../../pipelines/steps/scoring';
-import { invalidInput } from '../evaluation/errors';
+import { invalidInput } from '../onnx/errors';
 import { ROW_ID } from './common';
 
 /**

@@ -3,7 +3,7 @@ import { getDatasetVersion } from '../../infra/db/datasets';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { scoringPlanStep, windowMs, type ScoringPlanInput, type ScoringPlanOutput, type ScoringWindow } from '../../pipelines/steps/scoring';
 import { withLocalCopy } from '../data/frames';
-import { invalidInput } from '../evaluation/errors';
+import { invalidInput } from '../onnx/errors';
 import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';

@@ -1,6 +1,6 @@
 import pl from 'nodejs-polars';
 import type { ModelSignature } from '../../pipelines/steps/model';
-import type { BatchPrediction } from '../evaluation/onnx-scoring';
+import type { BatchPrediction } from '../onnx/scoring';
 import { labelsAreNumbers, META_COLUMNS, PREDICTION, probaColumn, ROW_ID } from './common';
 
 /**

@@ -10,7 +10,7 @@ import { pointInTimeJoin, type PitFeatureSource } from '../features/pit-join';
 import { readPitSources } from '../features/training-set';
 import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
 import { withSharedLocalCopy } from '../data/local-cache';
-import { onnxProfile } from '../evaluation/onnx-scoring';
+import { onnxProfile } from '../onnx/scoring';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { inferencePool, type ScoreBatchResult } from './inference-pool';
@@ -23,7 +23,7 @@ import { upsertPredictions } from './pg-writer';
  * in file order, filtered to the window), read lazily from Parquet one batch at a time
  * (`scan → filter → slice`) by the process's inference threads (inference-pool.ts; with a feature
  * join, read here and joined from the online store first), which run the model's ONNX session
- * (onnx-scoring's `loadScoringModel`: the same feeding as evaluation) and write the batch's
+ * (onnx/scoring's `loadScoringModel`: the same feeding as evaluation) and write the batch's
  * predictions as a Parquet part. Two batches of a chunk are in flight at once. Memory is bounded
  * by the batch size whatever the input size.
  *

@@ -36,8 +36,8 @@ import type { Prediction } from './head';
 import { trainLinear } from './linear';
 import { evaluate, predictLinear, type LinearModel } from './linear-model';
 import { trainLogistic, type LogisticState } from './logistic';
-import { IR_VERSION, ML, OPSET_DEFAULT, OPSET_ML } from './onnx/builders';
-import { prepareOnnx } from './onnx/inspect';
+import { IR_VERSION, ML, OPSET_DEFAULT, OPSET_ML } from '../onnx/builders';
+import { prepareOnnx } from '../onnx/inspect';
 import { Checkpointer, checkpointKey, type CheckpointOptions } from './checkpoint';
 
 /**

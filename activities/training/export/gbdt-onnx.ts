@@ -1,4 +1,4 @@
-import { DataType, GraphBuilder, ML, attr } from '../onnx/builders';
+import { DataType, GraphBuilder, ML, attr } from '../../onnx/builders';
 import type { GbdtModel } from '../gbdt/model';
 import { classifierHead } from './head';
 import { trainedSignature } from './signature';

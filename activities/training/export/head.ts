@@ -1,4 +1,4 @@
-import { DataType, attr, type GraphBuilder } from '../onnx/builders';
+import { DataType, attr, type GraphBuilder } from '../../onnx/builders';
 
 /**
  * The classifier head every exported model shares (standard operators only), the ONNX twin of

@@ -1,4 +1,4 @@
-import { DataType, GraphBuilder, ML, attr } from '../onnx/builders';
+import { DataType, GraphBuilder, ML, attr } from '../../onnx/builders';
 import type { LinearModel } from '../linear-model';
 import { classifierHead } from './head';
 import { trainedSignature } from './signature';
