@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { nodeStatesFromDb, type StepRunRow } from '../cli/commands/runs';
+import { nodeStatesFromDb } from '../cli/commands/runs';
+import type { StepRunRow } from '../infra/db/runs';
 import { renderCondition, toMermaid, toText, type RenderStates } from '../cli/render/dag';
 import { compile } from '../pipelines/dsl/compile';
 import { and, gt, not, eq } from '../pipelines/dsl/conditions';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
+import { listDriftResults } from '../../infra/db/drift';
 import { getDatasetVersion, listDatasets, listDatasetVersions, parseDatasetSpec } from '../../infra/db/datasets';
 import { createPool, type Db } from '../../infra/db/pool';
 import { listValidationReports } from '../../infra/db/validation';
@@ -62,10 +63,7 @@ export function registerDatasetCommands(program: Command): void {
     .action(async (o: { dataset?: string; failed?: boolean; drift?: string; json?: boolean }) =>
       withDb(async (db) => {
         if (o.drift) {
-          const { rows } = await db.query(
-            'SELECT batch_id, checked_at, dataset_name, dataset_version, share, dataset_drift, drifted, html_uri FROM drift_results WHERE model = $1 ORDER BY checked_at DESC LIMIT 50',
-            [o.drift],
-          );
+          const rows = await listDriftResults(db, o.drift);
           if (o.json) return console.log(JSON.stringify(rows, null, 2));
           for (const r of rows) console.log(`${r.checked_at.toISOString()}  ${r.dataset_drift ? 'DRIFT' : 'ok   '}  share ${Number(r.share).toFixed(2)}  ${r.batch_id}  ${r.html_uri}`);
           return;

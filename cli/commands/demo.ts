@@ -1,5 +1,6 @@
 import type { SluiceConfig } from '../../infra/config';
 import { createPool } from '../../infra/db/pool';
+import { listStepRuns } from '../../infra/db/runs';
 import { isPortOpen } from '../../infra/stack/process';
 import { startStack } from '../../infra/stack/stack';
 import { connectClient } from '../client';
@@ -29,13 +30,12 @@ export async function runDemo(config: SluiceConfig): Promise<void> {
       console.log(`report:    ${(out.report as { uri: string }).uri}`);
       const db = createPool(stack.databaseUrl, { max: 1 });
       try {
-        const { rows } = await db.query(
-          `SELECT step_name, queue, status, attempt, round(extract(epoch FROM ended_at - started_at)::numeric, 2) AS secs
-             FROM step_runs WHERE run_id = $1 ORDER BY started_at`,
-          [r.runId],
-        );
+        const rows = await listStepRuns(db, r.runId);
         console.log(`\nsteps recorded in PostgreSQL for run ${r.runId}:`);
-        for (const row of rows) console.log(`  ${row.step_name.padEnd(12)} ${row.queue}  ${row.status.padEnd(9)} attempt ${row.attempt}  ${row.secs}s`);
+        for (const row of rows) {
+          const secs = row.ended_at ? ((row.ended_at.getTime() - row.started_at.getTime()) / 1000).toFixed(2) : '-';
+          console.log(`  ${row.step_name.padEnd(12)} ${row.queue}  ${row.status.padEnd(9)} attempt ${row.attempt}  ${secs}s`);
+        }
         console.log(`\nsee it in the Temporal UI (npm run dev), or: npx sluice runs show ${r.workflowId}`);
       } finally {
         await db.end();

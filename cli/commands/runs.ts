@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { createPool, type Db } from '../../infra/db/pool';
-import { listRuns, type RunRow } from '../../infra/db/runs';
+import { findRun, listRuns, listStepArtifacts, listStepRuns, type RunDetailRow, type RunRow, type StepArtifactEdge, type StepRunRow } from '../../infra/db/runs';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { NodeStatus } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
@@ -9,27 +9,6 @@ import { cliRegistry } from '../pipelines';
 import { formatDuration, toMermaid, toText, type RenderNodeState, type RenderStates } from '../render/dag';
 
 /** `sluice runs list|show`: runs recorded in PostgreSQL, and one run's DAG with per-node state. */
-
-export interface StepRunRow {
-  step_name: string;
-  step: string | null;
-  step_version: string;
-  queue: string;
-  status: 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
-  attempt: number;
-  started_at: Date;
-  ended_at: Date | null;
-  error: string | null;
-  cache_key: string | null;
-}
-
-export interface ArtifactEdgeRow {
-  from_id: string;
-  relation: 'produced' | 'reused';
-  to_id: string;
-}
-
-export type RunDetailRow = RunRow & { params: unknown };
 
 const ITEM = /^(.*)\[(\d+)\]$/;
 
@@ -39,7 +18,7 @@ const toNodeStatus = (s: StepRunRow['status']): NodeStatus => (s === 'succeeded'
  * Per-node state from a run's step_runs rows and artifact edges. Fan-out items (`node[i]`) are
  * folded into their node: items done/total (total = items recorded), worst status, max attempt.
  */
-export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: ArtifactEdgeRow[]): RenderStates {
+export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: StepArtifactEdge[]): RenderStates {
   const states: RenderStates = {};
   const items = new Map<string, StepRunRow[]>();
   for (const r of steps) {
@@ -126,16 +105,6 @@ async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : '');
 const runDuration = (r: Pick<RunRow, 'started_at' | 'ended_at'>) => formatDuration((r.ended_at ?? new Date()).getTime() - r.started_at.getTime());
 
-export async function findRun(db: Db, id: string): Promise<RunDetailRow | undefined> {
-  const { rows } = await db.query<RunDetailRow>(
-    `SELECT run_id, workflow_id, pipeline_name, pipeline_version, params, status, started_at, ended_at, error
-       FROM runs WHERE run_id = $1 OR workflow_id = $1
-      ORDER BY (run_id = $1) DESC, started_at DESC LIMIT 1`,
-    [id],
-  );
-  return rows[0];
-}
-
 function parseLimit(s: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--limit must be a positive integer, got "${s}"`);
@@ -186,18 +155,9 @@ export function registerRunsCommands(program: Command): void {
       const { run, steps, edges } = await withDb(async (db) => {
         const run = await findRun(db, id);
         if (!run) throw new Error(`no run "${id}": not a run id or workflow id recorded in PostgreSQL (see \`sluice runs list\`)`);
-        const steps = await db.query<StepRunRow>(
-          `SELECT step_name, step, step_version, queue, status, attempt, started_at, ended_at, error, cache_key
-             FROM step_runs WHERE run_id = $1 ORDER BY started_at, step_name`,
-          [run.run_id],
-        );
-        const edges = await db.query<ArtifactEdgeRow>(
-          `SELECT from_id, relation, to_id FROM lineage_edges
-            WHERE run_id = $1 AND from_kind = 'step_run' AND to_kind = 'artifact' AND relation IN ('produced', 'reused')
-            ORDER BY from_id, id`,
-          [run.run_id],
-        );
-        return { run, steps: steps.rows, edges: edges.rows };
+        const steps = await listStepRuns(db, run.run_id);
+        const edges = await listStepArtifacts(db, run.run_id);
+        return { run, steps, edges };
       });
 
       const notes: string[] = [];

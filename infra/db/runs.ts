@@ -106,6 +106,60 @@ export interface RunRow {
 }
 
 export async function listRuns(db: Db, opts: { pipeline?: string; limit?: number } = {}): Promise<RunRow[]> {
+
+export type RunDetailRow = RunRow & { params: unknown };
+
+/** One run by its Temporal run id or, failing that, the latest run of a workflow id. */
+export async function findRun(db: Db, id: string): Promise<RunDetailRow | undefined> {
+  const { rows } = await db.query<RunDetailRow>(
+    `SELECT run_id, workflow_id, pipeline_name, pipeline_version, params, status, started_at, ended_at, error
+       FROM runs WHERE run_id = $1 OR workflow_id = $1
+      ORDER BY (run_id = $1) DESC, started_at DESC LIMIT 1`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** A row of step_runs: `step_name` holds the pipeline node id (`node[i]` for a fan-out item). */
+export interface StepRunRow {
+  step_name: string;
+  step: string | null;
+  step_version: string;
+  queue: string;
+  status: StepStatus;
+  attempt: number;
+  started_at: Date;
+  ended_at: Date | null;
+  error: string | null;
+  cache_key: string | null;
+}
+
+/** A run's step runs in the order they started. */
+export async function listStepRuns(db: Db, runId: string): Promise<StepRunRow[]> {
+  const { rows } = await db.query<StepRunRow>(
+    `SELECT step_name, step, step_version, queue, status, attempt, started_at, ended_at, error, cache_key
+       FROM step_runs WHERE run_id = $1 ORDER BY started_at, step_name`,
+    [runId],
+  );
+  return rows;
+}
+
+/** An edge "step run produced (or reused) artifact": `from_id` is `runId/node`, `to_id` the artifact URI. */
+export interface StepArtifactEdge {
+  from_id: string;
+  relation: 'produced' | 'reused';
+  to_id: string;
+}
+
+export async function listStepArtifacts(db: Db, runId: string): Promise<StepArtifactEdge[]> {
+  const { rows } = await db.query<StepArtifactEdge>(
+    `SELECT from_id, relation, to_id FROM lineage_edges
+      WHERE run_id = $1 AND from_kind = 'step_run' AND to_kind = 'artifact' AND relation IN ('produced', 'reused')
+      ORDER BY from_id, id`,
+    [runId],
+  );
+  return rows;
+}
   const { rows } = await db.query<RunRow>(
     `SELECT run_id, workflow_id, pipeline_name, pipeline_version, status, started_at, ended_at, error
        FROM runs WHERE ($1::text IS NULL OR pipeline_name = $1) ORDER BY started_at DESC LIMIT $2`,
