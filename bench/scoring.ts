@@ -26,7 +26,8 @@ import { trainGbdtStep } from '../pipelines/steps/training';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SCORING_BATCH, type ScoreChunkOutput } from '../pipelines/steps/scoring';
 import { putParquetFile } from '../activities/data/frames';
 import { schemaOf } from '../activities/scoring/common';
-import { closeInferencePool, inferencePool, runFinalize, runPlan, runScoreChunk } from '../activities/scoring/index';
+import { InferencePool, inferenceThreads, runFinalize, runPlan, runScoreChunk } from '../activities/scoring/index';
+import { loadConfig } from '../infra/config';
 import { runGbdt } from '../activities/training/steps';
 import { openModel } from '../activities/onnx/scoring';
 import { testStepContext } from '../test/helpers/step-context';
@@ -50,10 +51,11 @@ async function run(ctx: BenchContext): Promise<void> {
   ctx.onCleanup(() => fs.rmSync(home, { recursive: true, force: true }));
   const db = createPool(ctx.databaseUrl);
   ctx.onCleanup(() => db.end());
-  ctx.onCleanup(() => closeInferencePool());
+  const pool = new InferencePool(inferenceThreads(loadConfig().inferenceThreads));
+  ctx.onCleanup(() => pool.close());
   await migrate(db);
   const store = await openArtifactStore({ kind: 'local', root: path.join(home, 'artifacts') });
-  const stepCtx = () => testStepContext({ store, db });
+  const stepCtx = () => testStepContext({ store, db }, { inference: pool });
 
   ctx.log('preparing flights-3m: hour of day and the late label');
   const prepared = path.join(home, 'flights.parquet');
@@ -79,7 +81,7 @@ async function run(ctx: BenchContext): Promise<void> {
 
   // A warm worker: its inference threads started (what a worker's first scoring run pays once).
   const tw = performance.now();
-  await inferencePool().warm();
+  await pool.warm();
   const warmMs = performance.now() - tw;
 
   // Rounds of raw then end to end, interleaved, so both see the same machine (a loaded 2-core box
@@ -92,7 +94,7 @@ async function run(ctx: BenchContext): Promise<void> {
     rounds.push({ raw: rawRun, e2e });
   }
   await raw.release();
-  await closeInferencePool();
+  await pool.close();
 
   const best = <T extends { rate: number }>(xs: T[]) => xs.reduce((a, b) => (b.rate > a.rate ? b : a));
   const bestRaw = best(rounds.map((x) => x.raw));

@@ -1,14 +1,9 @@
 import { loadConfig } from '../infra/config';
-import { loadRegistry, type Registry } from '../workers/registry';
+import { loadCatalogue, type Catalogue } from '../pipelines/catalogue';
 
-/** The registry as the CLI sees it: the same pipelines the workers serve. */
-export async function cliRegistry(): Promise<Registry> {
-  return loadRegistry(loadConfig());
-}
+export { findPipeline } from '../pipelines/catalogue';
 
-export function findPipeline(reg: Registry, name: string) {
-  const def = reg.pipelines.get(name);
-  const spec = reg.specs.get(name);
-  if (!def || !spec) throw new Error(`unknown pipeline "${name}"; known: ${[...reg.pipelines.keys()].join(', ')}`);
-  return { def, spec };
+/** The catalogue as the CLI sees it: the same pipelines the workers serve, without their implementations. */
+export async function cliCatalogue(): Promise<Catalogue> {
+  return loadCatalogue(loadConfig().extraPipelines);
 }

@@ -2,7 +2,7 @@ import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@t
 import type { SluiceConfig } from '../infra/config';
 import { checkRunInput } from '../pipelines/dsl/run-input';
 import { PipelineName, PipelineVersion } from '../workflows/shared/search-attributes';
-import type { Registry } from '../workers/registry';
+import type { Catalogue } from '../pipelines/catalogue';
 
 /**
  * Cron-scheduled pipeline runs on Temporal Schedules. Each run a schedule starts (or a backfill
@@ -43,7 +43,7 @@ export function overlapPolicy(name: string | undefined): (typeof OVERLAP_POLICIE
   return p;
 }
 
-export async function createSchedule(client: Client, config: SluiceConfig, reg: Registry, o: CreateScheduleOptions) {
+export async function createSchedule(client: Client, config: SluiceConfig, reg: Catalogue, o: CreateScheduleOptions) {
   if (!SCHEDULE_ID.test(o.id)) throw new Error(`schedule name "${o.id}" must be letters, digits, ".", "_" or "-" (max 200)`);
   const def = reg.pipelines.get(o.pipeline);
   const spec = reg.specs.get(o.pipeline);

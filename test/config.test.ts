@@ -69,8 +69,9 @@ test('durations parse with units', () => {
 test('inference threads: one per core (at most 8) unless SLUICE_INFERENCE_THREADS says otherwise', async () => {
   const os = await import('node:os');
   const { inferenceThreads } = await import('../activities/scoring/inference-pool');
-  assert.equal(inferenceThreads({}), Math.min(8, os.availableParallelism()));
-  assert.equal(inferenceThreads({ SLUICE_INFERENCE_THREADS: '3' }), 3);
-  assert.throws(() => inferenceThreads({ SLUICE_INFERENCE_THREADS: '0' }), /SLUICE_INFERENCE_THREADS/);
-  assert.throws(() => inferenceThreads({ SLUICE_INFERENCE_THREADS: 'many' }), /SLUICE_INFERENCE_THREADS/);
+  const threads = (env: NodeJS.ProcessEnv) => inferenceThreads(loadConfig(env).inferenceThreads);
+  assert.equal(threads({}), Math.min(8, os.availableParallelism()));
+  assert.equal(threads({ SLUICE_INFERENCE_THREADS: '3' }), 3);
+  assert.throws(() => threads({ SLUICE_INFERENCE_THREADS: '0' }), /SLUICE_INFERENCE_THREADS/);
+  assert.throws(() => threads({ SLUICE_INFERENCE_THREADS: 'many' }), /SLUICE_INFERENCE_THREADS/);
 });

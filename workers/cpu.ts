@@ -3,7 +3,6 @@ import { loadConfig } from '../infra/config';
 import { migrate } from '../infra/db/migrate';
 import { createLogger } from '../infra/log';
 import { startTracing } from '../infra/tracing';
-import { closeInferencePool } from '../activities/scoring/inference-pool';
 import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
 import { createEngineLocalActivities } from './engine-activities';
@@ -51,7 +50,6 @@ async function main(): Promise<void> {
     await Promise.all([workflowWorker.run(), activityWorker.run()]);
   } finally {
     await connection.close();
-    await closeInferencePool();
     await deps.close();
     await tracing?.shutdown();
     log.info('cpu worker stopped');

@@ -4,7 +4,7 @@ import { createLogger } from '../infra/log';
 import { startTracing } from '../infra/tracing';
 import { activitiesFor } from './activities';
 import { openActivityDeps } from './deps';
-import { detectGpus } from './gpu-devices';
+import { detectGpus } from '../infra/gpu-devices';
 import { assertCanRun, loadRegistry } from './registry';
 import { connect, installRuntime } from './runtime';
 

@@ -1,13 +1,11 @@
 import type { Db } from '../../infra/db/pool';
 import { datasetDriftShare, driftScore } from '../../infra/metrics';
-import type { DetectDriftOutput } from '../../pipelines/steps/drift';
-import type { DatasetRef } from '../../pipelines/steps/dataset';
-import type { MonitorDecision } from '../../pipelines/monitor/protocol';
+import type { MonitorActivities } from '../../pipelines/monitor/activities';
 
 /** Activities of the drift monitor: its results and decisions kept in PostgreSQL, and as metrics. */
-export function createMonitorActivities(deps: { db: Db }) {
+export function createMonitorActivities(deps: { db: Db }): MonitorActivities {
   return {
-    async recordDriftResult(r: { model: string; batchId: string; dataset: DatasetRef; reference: DatasetRef; result: DetectDriftOutput }): Promise<void> {
+    async recordDriftResult(r) {
       await deps.db.query(
         `INSERT INTO drift_results (model, batch_id, dataset_name, dataset_version, reference_name, reference_version, share, dataset_drift, drifted, columns, report_uri, html_uri)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -22,8 +20,7 @@ export function createMonitorActivities(deps: { db: Db }) {
         if (c.test && c.statistic !== null) driftScore.set({ model: r.model, column, test: c.test }, c.statistic);
       }
     },
-    /** Idempotent by (workflow, sequence number): a retried activity records a decision once. */
-    async recordMonitorDecision(r: { model: string; workflowId: string; seq: number; decision: MonitorDecision }): Promise<void> {
+    async recordMonitorDecision(r) {
       await deps.db.query(
         `INSERT INTO monitor_decisions (model, decided_at, kind, reason, numbers, workflow_id, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (workflow_id, seq) DO NOTHING`,
@@ -32,4 +29,3 @@ export function createMonitorActivities(deps: { db: Db }) {
     },
   };
 }
-export type MonitorActivities = ReturnType<typeof createMonitorActivities>;

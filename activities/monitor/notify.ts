@@ -1,25 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../../infra/config';
 import { notifyMonitorStep } from '../../pipelines/steps/monitor';
-import { batchScored } from '../../workflows/monitor/drift-monitor';
+import { batchScored } from '../../pipelines/monitor/messages';
 import { implement } from '../runtime/implement';
 
-let client: Promise<Client> | undefined;
-
-/** One client per worker process, opened on first use. */
-function temporalClient(): Promise<Client> {
-  client ??= (async () => {
-    const config = loadConfig();
-    const connection = await Connection.connect({ address: config.temporal.address });
-    return new Client({ connection, namespace: config.temporal.namespace });
-  })();
-  return client;
-}
-
+/** Signals the model's drift monitor that a batch was scored, through the worker's Temporal client. */
 export const notifyMonitor = implement(notifyMonitorStep, async ({ model, batchId, dataset }, ctx) => {
   const monitor = `drift-monitor-${model}`;
   try {
-    await (await temporalClient()).workflow.getHandle(monitor).signal(batchScored, { batchId, dataset });
+    await (await ctx.temporal()).workflow.getHandle(monitor).signal(batchScored, { batchId, dataset });
     return { notified: true, monitor };
   } catch (e) {
     // No monitor for this model (none started, or it ended): scoring itself succeeded.

@@ -62,6 +62,8 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
         heartbeat: (d) => ctx.heartbeat(d),
         signal: ctx.cancellationSignal,
         device: deps.device,
+        temporal: deps.temporal,
+        inference: deps.inference,
         countRows: (n) => rowsProcessed.inc({ step: step.name }, n),
       });
       const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);

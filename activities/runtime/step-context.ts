@@ -1,7 +1,9 @@
+import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../../infra/artifacts';
 import type { Db } from '../../infra/db/pool';
 import type { Logger } from '../../infra/log';
-import type { GpuInfo } from '../../workers/gpu-devices';
+import type { GpuInfo } from '../../infra/gpu-devices';
+import type { InferencePool } from '../scoring/inference-pool';
 
 /** What a step implementation gets besides its input. */
 export interface StepContext {
@@ -20,4 +22,8 @@ export interface StepContext {
   device: GpuInfo;
   /** Adds to the worker's sluice_rows_processed_total for this step. */
   countRows(n: number): void;
+  /** The worker's Temporal client, connected on first use (steps that signal workflows). */
+  temporal(): Promise<Client>;
+  /** The worker's inference threads, shared by every scoring step in the process. */
+  inference: InferencePool;
 }

@@ -7,7 +7,7 @@ export { finalizeScoring, runFinalize } from './finalize';
 export { planScoring, runPlan } from './plan';
 export { chunkKey, runScoreChunk, scoreChunk, type ScoreChunkCheckpoint } from './score-chunk';
 export { compactFrame, predictionColumns, shapeOf } from './prediction-frame';
-export { closeInferencePool, inferencePool, InferencePool } from './inference-pool';
+export { inferenceThreads, InferencePool } from './inference-pool';
 export { checkTableName, countPredictionRows, upsertPredictions } from './pg-writer';
 export { samplePredictions, summarizePredictions } from './prediction-log';
 

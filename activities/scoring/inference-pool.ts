@@ -1,13 +1,13 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { ApplicationFailure } from '@temporalio/common';
-import { loadConfig } from '../../infra/config';
+import { failure, isFailureType } from '../../pipelines/failures';
 import type { ModelRef } from '../../pipelines/steps/model';
 import { startThread } from '../runtime/threads';
 import type { InferenceJob, InferenceReply, InferenceTimings, SerializedError, ThreadControl, ThreadEvent } from './inference-protocol';
 
 /**
- * The process's inference threads, shared by every scoring chunk running in it: each job goes to
+ * The process's inference threads, shared by every scoring chunk running in it (one pool per
+ * worker, made by workers/deps.ts and reached through StepContext.inference): each job goes to
  * an idle thread, preferably one that already holds a session for the job's model (its bytes are
  * sent only to a thread that does not). Threads are started on demand, up to
  * SLUICE_INFERENCE_THREADS (default: one per core, at most 8), each session with
@@ -180,8 +180,9 @@ export class InferencePool {
 }
 
 function deserialize(e: SerializedError): Error {
-  if (e.type || e.nonRetryable) {
-    const f = ApplicationFailure.create({ message: e.message, type: e.type, nonRetryable: e.nonRetryable ?? false });
+  if (isFailureType(e.type)) {
+    const f = failure(e.type, e.message);
+    if (e.stack) f.stack = e.stack;
     return f;
   }
   const err = new Error(e.message);
@@ -190,22 +191,7 @@ function deserialize(e: SerializedError): Error {
   return err;
 }
 
-/** SLUICE_INFERENCE_THREADS (infra/config.ts), else one per core (at most 8). */
-export function inferenceThreads(env: NodeJS.ProcessEnv = process.env): number {
-  return loadConfig(env).inferenceThreads ?? Math.min(8, os.availableParallelism());
-}
-
-let shared: InferencePool | undefined;
-
-/** The process's pool, started on first use. */
-export function inferencePool(): InferencePool {
-  shared ??= new InferencePool(inferenceThreads());
-  return shared;
-}
-
-/** Stops the process's pool (worker shutdown, tests). */
-export async function closeInferencePool(): Promise<void> {
-  const p = shared;
-  shared = undefined;
-  await p?.close();
+/** The configured count (SLUICE_INFERENCE_THREADS, infra/config.ts), else one per core (at most 8). */
+export function inferenceThreads(configured: number | undefined): number {
+  return configured ?? Math.min(8, os.availableParallelism());
 }

@@ -13,7 +13,7 @@ import { withSharedLocalCopy } from '../data/local-cache';
 import { onnxProfile } from '../onnx/scoring';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { inferencePool, type ScoreBatchResult } from './inference-pool';
+import type { ScoreBatchResult } from './inference-pool';
 import type { BatchSource } from './inference-protocol';
 import { joinKeyColumns, ROW_ID, scoringRows, sha256Json } from './common';
 import { upsertPredictions } from './pg-writer';
@@ -113,7 +113,7 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
         ctx.store,
         input.dataset,
         async (file) => {
-          const pool = inferencePool();
+          const pool = ctx.inference;
           const columns = modelColumns(input.model.signature);
           const wanted = [...new Set([ROW_ID, ...columns.filter((c) => input.dataset.schema.some((s) => s.name === c)), ...joinKeyColumns(input.join), ...(input.join?.timestamp ? [input.join.timestamp] : []), ...input.keep])];
           // A point-in-time join reads each view's offline rows once per chunk.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { PipelineSpec } from '../../pipelines/dsl/spec';
-import { cliRegistry, findPipeline } from '../pipelines';
+import { cliCatalogue, findPipeline } from '../pipelines';
 import { renderBinding, toMermaid, toText } from '../render/dag';
 
 /** `sluice pipeline list|show|schema`: the registered pipelines, their DAGs and params schemas. */
@@ -47,7 +47,7 @@ export function registerPipelineCommands(program: Command): void {
     .description('registered pipelines: name, version hash, node count, description')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const reg = await cliRegistry();
+      const reg = await cliCatalogue();
       const rows = [...reg.specs.values()].map(summarize).sort((a, b) => a.name.localeCompare(b.name));
       if (o.json) {
         console.log(JSON.stringify(rows, null, 2));
@@ -66,7 +66,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--json', 'the compiled PipelineSpec')
     .action(async (name: string, o: { text?: boolean; mermaid?: boolean; json?: boolean }) => {
       if ([o.text, o.mermaid, o.json].filter(Boolean).length > 1) throw new Error('choose one of --text, --mermaid, --json');
-      const { spec } = findPipeline(await cliRegistry(), name);
+      const { spec } = findPipeline(await cliCatalogue(), name);
       if (o.json) console.log(JSON.stringify(spec, null, 2));
       else if (o.mermaid) process.stdout.write(toMermaid(spec));
       else process.stdout.write(describePipeline(spec));
@@ -76,7 +76,7 @@ export function registerPipelineCommands(program: Command): void {
     .command('schema <name>')
     .description('the JSON Schema of a pipeline\'s params')
     .action(async (name: string) => {
-      const { spec } = findPipeline(await cliRegistry(), name);
+      const { spec } = findPipeline(await cliCatalogue(), name);
       console.log(JSON.stringify(paramsSchema(spec), null, 2));
     });
 }

@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
 import { checkRunInput } from '../../pipelines/dsl/run-input';
-import { cliRegistry, findPipeline } from '../pipelines';
+import { cliCatalogue, findPipeline } from '../pipelines';
 import { showProgress } from '../progress';
 
 export interface RunOptions {
@@ -28,7 +28,7 @@ export function readInput(opts: RunOptions): unknown {
 
 /** Starts a pipeline run; with `wait`, returns its result (or throws its failure). */
 export async function startRun(client: Client, config: SluiceConfig, pipelineName: string, opts: RunOptions) {
-  const { def, spec } = findPipeline(await cliRegistry(), pipelineName);
+  const { def, spec } = findPipeline(await cliCatalogue(), pipelineName);
   const input = readInput(opts);
   // Fail before starting when the params are wrong: the same check the run makes at start.
   const checked = checkRunInput(def, input);

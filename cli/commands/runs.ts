@@ -5,7 +5,7 @@ import { findRun, listRuns, listStepArtifacts, listStepRuns, type RunDetailRow, 
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { NodeStatus } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
-import { cliRegistry } from '../pipelines';
+import { cliCatalogue } from '../pipelines';
 import { formatDuration, toMermaid, toText, type RenderNodeState, type RenderStates } from '../render/dag';
 
 /** `sluice runs list|show`: runs recorded in PostgreSQL, and one run's DAG with per-node state. */
@@ -163,7 +163,7 @@ export function registerRunsCommands(program: Command): void {
       const notes: string[] = [];
       let spec: PipelineSpec | undefined;
       try {
-        spec = (await cliRegistry()).specs.get(run.pipeline_name);
+        spec = (await cliCatalogue()).specs.get(run.pipeline_name);
         if (!spec) notes.push(`pipeline "${run.pipeline_name}" is not registered here: showing the steps the database recorded, without edges`);
       } catch (e) {
         notes.push(`cannot load the pipeline registry (${(e as Error).message}): showing the steps the database recorded, without edges`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { connectClient } from '../client';
-import { cliRegistry } from '../pipelines';
+import { cliCatalogue } from '../pipelines';
 import { createSchedule, listSchedules, overlapPolicy, parseTime, summarize, type OverlapName } from '../schedules';
 
 async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
@@ -45,7 +45,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (name: string, o: { pipeline: string; cron: string; input?: string; overlap: string; catchupWindow: string; timezone?: string; paused?: boolean; note?: string }) => {
       overlapPolicy(o.overlap);
       const config = loadConfig();
-      const reg = await cliRegistry();
+      const reg = await cliCatalogue();
       await withClient(async (client) => {
         await createSchedule(client, config, reg, {
           id: name,

@@ -1,3 +1,4 @@
+import type { RunStart } from '../../pipelines/dsl/engine-activities';
 import type { Db } from './pool';
 
 /**
@@ -7,14 +8,6 @@ import type { Db } from './pool';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type StepStatus = 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
-
-export interface RunStart {
-  runId: string;
-  workflowId: string;
-  pipelineName: string;
-  pipelineVersion: string;
-  params: unknown;
-}
 
 export async function recordRunStart(db: Db, r: RunStart): Promise<void> {
   await db.query(

@@ -2,6 +2,8 @@ import type { ArtifactStore } from '../../infra/artifacts';
 import type { Db } from '../../infra/db/pool';
 import { createLogger } from '../../infra/log';
 import type { StepContext } from '../../activities/runtime/step-context';
+import { InferencePool, inferenceThreads } from '../../activities/scoring/inference-pool';
+import { loadConfig } from '../../infra/config';
 import { uniqueId } from './stack';
 
 /**
@@ -10,7 +12,7 @@ import { uniqueId } from './stack';
  */
 export function testStepContext(
   deps: { store: ArtifactStore; db: Db },
-  opts: { checkpoint?: unknown; attempt?: number; node?: string; signal?: AbortSignal } = {},
+  opts: { checkpoint?: unknown; attempt?: number; node?: string; signal?: AbortSignal; inference?: InferencePool } = {},
 ): StepContext & { heartbeats: unknown[] } {
   const heartbeats: unknown[] = [];
   const runId = uniqueId('run-');
@@ -25,6 +27,16 @@ export function testStepContext(
     signal: opts.signal ?? new AbortController().signal,
     device: { count: 0, provider: 'cpu', fallbackReason: 'test' },
     countRows: () => undefined,
+    temporal: () => Promise.reject(new Error('no Temporal client in a test step context')),
+    inference: opts.inference ?? testInferencePool(),
     heartbeats,
   };
+}
+
+let pool: InferencePool | undefined;
+
+/** One pool per test process, as a worker has (its threads start on demand and do not hold the process open). */
+function testInferencePool(): InferencePool {
+  pool ??= new InferencePool(inferenceThreads(loadConfig().inferenceThreads));
+  return pool;
 }

@@ -17,7 +17,7 @@ import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/appro
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
-import type { EngineLocalActivities, RunBookkeepingActivities } from '../../workers/engine-activities';
+import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
 

@@ -13,8 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { MonitorActivities } from '../../activities/monitor';
-import type { RunBookkeepingActivities } from '../../activities/runs/bookkeeping';
+import type { MonitorActivities } from '../../pipelines/monitor/activities';
 import type { PipelineRunResult, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import {
   batchScoredSignal,
@@ -33,7 +32,7 @@ import {
 } from '../../pipelines/monitor/protocol';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { DetectDriftOutput } from '../../pipelines/steps/drift';
-import type { EngineLocalActivities } from '../../workers/engine-activities';
+import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { ModelName } from '../shared/search-attributes';
 
 export const batchScored = defineSignal<[BatchScored]>('batchScored');
