@@ -16,7 +16,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import { projectRoot } from '../infra/paths';
 import type { RunState } from '../pipelines/dsl/protocol';
 import { startTestWorkers, uniqueId } from '../test/helpers/stack';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { CHAIN_LENGTH, FANOUT_WIDTH } from './pipelines';
 import type { RawActivities } from './raw-workflow';
 import type { Benchmark, BenchContext } from './run';

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
-import { batchScored, monitorStatusQuery, retrain } from '../workflows/monitor/drift-monitor';
+import { batchScored, monitorStatusQuery, retrain } from '../pipelines/monitor/messages';
 import type { BatchScored, MonitorStart, MonitorStatus, RetrainRequest } from '../pipelines/monitor/protocol';
 import { ModelName } from '../workflows/shared/search-attributes';
 

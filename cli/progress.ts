@@ -1,6 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunState } from '../pipelines/dsl/protocol';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 
 const ICON: Record<string, string> = { pending: '·', running: '▶', cached: '≡', done: '✔', failed: '✖', skipped: '–' };
 

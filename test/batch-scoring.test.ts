@@ -8,7 +8,6 @@ import { createPool, type Db } from '../infra/db/pool';
 import { resolveModelUri, toModelRef } from '../infra/db/registry';
 import { listPredictionLogs } from '../infra/db/scoring';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { ApplicationFailure } from '@temporalio/common';
 import pl from 'nodejs-polars';
 import { scoreDataset } from '../activities/evaluation/index';
 import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
@@ -25,9 +24,10 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { FeatureView } from '../pipelines/steps/features';
 import type { ModelRef } from '../pipelines/steps/model';
 import { trainGbdtStep } from '../pipelines/steps/training';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { testStepContext } from './helpers/step-context';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { SluiceFailure } from '../pipelines/failures';
 
 /** Batch scoring end to end: a champion from train-model, then scored in chunks to Parquet and PostgreSQL. */
 let temporal: Awaited<ReturnType<typeof useTemporal>>;
@@ -266,9 +266,9 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     const flipper = model.signature.inputs.find((i) => i.type === 'float' || i.type === 'double')!;
     const bad = frame.withColumns(pl.col(flipper.column).cast(pl.Utf8));
     await assert.rejects(pool.score(request(bad, 'c.parquet')), (e: unknown) => {
-      assert.ok(e instanceof ApplicationFailure, `an ApplicationFailure, got ${e}`);
+      assert.ok(e instanceof SluiceFailure, `a SluiceFailure, got ${e}`);
       assert.equal(e.type, 'InvalidInput');
-      assert.equal(e.nonRetryable, true);
+      assert.equal(e.retryable, false);
       assert.match(e.message, new RegExp(`column "${flipper.column.replace(/[()]/g, '\\$&')}"`));
       return true;
     });
@@ -277,7 +277,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     const inFlight = pool.score(request(input.withRowIndex('row_id'), 'd.parquet'));
     await new Promise((r) => setTimeout(r, 20));
     await pool.close();
-    await assert.rejects(inFlight, (e: unknown) => !(e instanceof ApplicationFailure) && /inference thread stopped/.test((e as Error).message));
+    await assert.rejects(inFlight, (e: unknown) => !(e instanceof SluiceFailure) && /inference thread stopped/.test((e as Error).message));
     const again = await pool.score(request(frame, 'e.parquet'));
     assert.equal(again.rows, 50, 'a fresh thread takes the next job');
     assert.equal(fetches, 2, 'and gets the model again');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { projectRoot } from '../infra/paths';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /** ingest-validate and materialize-features on real vega-datasets files, through Temporal. */

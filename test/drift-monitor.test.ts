@@ -11,7 +11,7 @@ import { projectRoot } from '../infra/paths';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
-import { setPolicyUpdate } from '../workflows/monitor/drift-monitor';
+import { setPolicyUpdate } from '../pipelines/monitor/messages';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /**

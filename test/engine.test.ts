@@ -8,7 +8,7 @@ import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import type { ApprovalDecision } from '../pipelines/dsl/pipeline';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { approveUpdate, runStateQuery } from '../workflows/engine/run-pipeline';
+import { approveUpdate, runStateQuery } from '../pipelines/dsl/messages';
 import { tempDir, uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('the engine runs any pipeline spec', () => {

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { openArtifactStore, type ArtifactRef } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 /**

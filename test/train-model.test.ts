@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { runStateQuery } from '../workflows/engine/run-pipeline';
+import { runStateQuery } from '../pipelines/dsl/messages';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /** The README's main job, end to end on real data: vega-datasets' penguins. */

@@ -12,7 +12,7 @@ import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { runPipeline } from './engine/run-pipeline';
 import { driftMonitor } from './monitor/drift-monitor';
 
-export { runStateQuery, approveUpdate } from './engine/run-pipeline';
+export { runStateQuery, approveUpdate } from '../pipelines/dsl/messages';
 export { driftMonitor };
 
 /** Workflow types with dashes, which cannot be export names. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
-import { approveUpdate } from '../../workflows/engine/run-pipeline';
+import { approveUpdate } from '../../pipelines/dsl/messages';
 import { connectClient } from '../client';
 
 /** `sluice approve|reject WORKFLOW_ID NODE --by WHO --reason TEXT`: a validated Temporal update. */

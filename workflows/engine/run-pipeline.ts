@@ -3,8 +3,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineUpdate,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -14,17 +12,15 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
+import { approveUpdate, runStateQuery } from '../../pipelines/dsl/messages';
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
-import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
+import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
+import { runStepSpecQuery } from '../../pipelines/dsl/spec-query';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
-
-/** Per-node state, attempts, timings and output refs of a run. */
-export const runStateQuery = defineQuery<RunState>('state');
-/** A person's decision for an approval node: validated before it is accepted into history. */
-export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('approve');
+import { nonRetryableErrorTypes } from '../../pipelines/failures';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
@@ -69,7 +65,12 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     { key: PipelineName, value: spec.name },
     { key: PipelineVersion, value: spec.version },
   ]);
-  for (const n of spec.nodes) state.nodes[n.id] = { status: 'pending', step: n.step.name, queue: n.queue };
+  // Steps-table entries for workers whose schema differs from the run's (see spec-query.ts).
+  setHandler(runStepSpecQuery, (name) => (spec.steps as PipelineSpec['steps'] | undefined)?.[name] ?? null);
+  for (const n of spec.nodes) {
+    const { name, queue } = nodeStep(spec, n);
+    state.nodes[n.id] = { status: 'pending', step: name, queue };
+  }
 
   const book = proxyActivities<RunBookkeepingActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
   await book.recordRunStarted({ runId, workflowId, pipelineName: spec.name, pipelineVersion: spec.version, params });
@@ -112,24 +113,27 @@ async function execute(
   const running = new Map<string, Promise<void>>();
   let failure: { node: NodeSpec; error: unknown } | undefined;
 
-  const forced = (n: NodeSpec) => options.force === true || (Array.isArray(options.force) && (options.force.includes(n.id) || options.force.includes(n.step.name)));
+  const forced = (n: NodeSpec) => options.force === true || (Array.isArray(options.force) && (options.force.includes(n.id) || options.force.includes(nodeStep(spec, n).name)));
   const call = (n: NodeSpec, nodeRunId: string, input: unknown): Promise<StepResult> => {
+    // The steps table's entry (or the node's own fields, in specs recorded before the table).
+    const st = nodeStep(spec, n);
     const activityOptions: ActivityOptions = {
-      taskQueue: n.queue === 'gpu' ? queues.gpu : queues.cpu,
-      startToCloseTimeout: n.options.startToCloseTimeout,
-      ...(n.options.heartbeatTimeout ? { heartbeatTimeout: n.options.heartbeatTimeout } : {}),
-      ...(n.options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: n.options.scheduleToCloseTimeout } : {}),
-      retry: { ...n.options.retry, nonRetryableErrorTypes: [...(n.options.retry.nonRetryableErrorTypes ?? []), 'InvalidInput', 'StepVersionMismatch'] },
-      summary: nodeRunId === n.id ? n.summary : `${nodeRunId} · ${n.step.name}@${n.step.version} (${n.queue})`,
+      taskQueue: st.queue === 'gpu' ? queues.gpu : queues.cpu,
+      startToCloseTimeout: st.options.startToCloseTimeout,
+      ...(st.options.heartbeatTimeout ? { heartbeatTimeout: st.options.heartbeatTimeout } : {}),
+      ...(st.options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: st.options.scheduleToCloseTimeout } : {}),
+      retry: { ...st.options.retry, nonRetryableErrorTypes: nonRetryableErrorTypes(st.options.retry.nonRetryableErrorTypes) },
+      summary: nodeRunId === n.id ? n.summary : `${nodeRunId} · ${st.name}@${st.version} (${st.queue})`,
     };
     const stepCall: StepCall = {
       run: { ...ids, pipeline: spec.name, pipelineVersion: spec.version, node: nodeRunId },
       input,
-      cache: { enabled: n.options.cache.enabled && options.cache !== false, key: n.options.cache.key ?? 'code', force: forced(n) },
-      stepVersion: n.step.version,
+      cache: { enabled: st.options.cache.enabled && options.cache !== false, key: st.options.cache.key ?? 'code', force: forced(n) },
+      stepVersion: st.version,
+      ...(st.inputSchemaHash ? { inputSchemaHash: st.inputSchemaHash, outputSchemaHash: st.outputSchemaHash } : {}),
     };
     const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
-    return acts[n.step.name]!(stepCall);
+    return acts[st.name]!(stepCall);
   };
 
   const runNode = async (n: NodeSpec): Promise<void> => {
@@ -218,7 +222,7 @@ async function execute(
     const { node, error } = failure;
     throw ApplicationFailure.create({
       type: 'StepFailed',
-      message: `step "${node.id}" (${node.step.name}) failed: ${describe(error)}`,
+      message: `step "${node.id}" (${nodeStep(spec, node).name}) failed: ${describe(error)}`,
       nonRetryable: true,
       cause: error instanceof Error ? error : undefined,
     });

@@ -3,9 +3,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -15,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { MonitorActivities } from '../../pipelines/monitor/activities';
 import type { PipelineRunResult, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import { batchScored, labelsArrived, monitorStatusQuery, retrain, setPolicyUpdate } from '../../pipelines/monitor/messages';
 import {
   batchScoredSignal,
   labelsArrivedSignal,
@@ -23,23 +21,15 @@ import {
   retrainSignal,
   type BatchScored,
   type DriftCheck,
-  type LabelsArrived,
   type MonitorDecision,
-  type MonitorPolicy,
   type MonitorStart,
   type MonitorStatus,
-  type RetrainRequest,
 } from '../../pipelines/monitor/protocol';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { DetectDriftOutput } from '../../pipelines/steps/drift';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { ModelName } from '../shared/search-attributes';
-
-export const batchScored = defineSignal<[BatchScored]>('batchScored');
-export const labelsArrived = defineSignal<[LabelsArrived]>('labelsArrived');
-export const retrain = defineSignal<[RetrainRequest]>('retrain');
-export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
-export const setPolicyUpdate = defineUpdate<MonitorPolicy, [Partial<MonitorPolicy>]>('setPolicy');
+import { nonRetryableErrorTypes } from '../../pipelines/failures';
 
 /** What a monitor carries across continue-as-new. */
 interface Carried {
@@ -87,7 +77,7 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
     taskQueue: queues.cpu,
     startToCloseTimeout: '30m',
     heartbeatTimeout: '2m',
-    retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: nonRetryableErrorTypes() },
     summary: `detect-drift for ${args.model}`,
   });
   await book.recordRunStarted({ runId: info.runId, workflowId: info.workflowId, pipelineName: 'drift-monitor', pipelineVersion: '1', params: { model: args.model } });

@@ -1,0 +1,15 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalRequest } from './approval';
+import type { ApprovalDecision } from './pipeline';
+import type { RunState } from './protocol';
+
+/**
+ * The messages a pipeline run answers (Temporal queries and updates), declared beside their
+ * schemas so that clients, activities and the engine share one definition. Definitions are plain
+ * names: moving them changes nothing in a run's history.
+ */
+
+/** Per-node state, attempts, timings and output refs of a run. */
+export const runStateQuery = defineQuery<RunState>('state');
+/** A person's decision for an approval node: validated before it is accepted into history. */
+export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('approve');
