@@ -1,0 +1,237 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { projectRoot } from '../infra/paths';
+
+/**
+ * The layering rules of the README's Architecture section, checked on the source itself: every
+ * import (`import type` and re-exports included: a cycle through types still couples layers)
+ * of every .ts file under the layers below, resolved to a file.
+ */
+
+const LAYERS = ['pipelines', 'workflows', 'activities', 'workers', 'infra', 'cli'] as const;
+type Layer = (typeof LAYERS)[number];
+
+interface Import {
+  /** The specifier as written. */
+  spec: string;
+  /** Repo-relative path of the file a relative specifier names; undefined for a package. */
+  file?: string;
+  /** `import('…')`: loaded lazily, so not part of a load-time cycle; still a dependency between layers. */
+  dynamic: boolean;
+}
+
+type Graph = Map<string, Import[]>;
+
+const EXTENSIONS = ['', '.ts', '.tsx', '.mts', '.mjs', '.js', '.json', '/index.ts', '/index.mjs'];
+
+function resolveRelative(fromFile: string, spec: string): string | undefined {
+  const base = path.join(path.dirname(fromFile), spec);
+  const candidates = EXTENSIONS.map((e) => base + e);
+  // ESM-style './x.js' naming a TypeScript source.
+  if (/\.m?js$/.test(spec)) candidates.push(base.replace(/\.(m?)js$/, '.$1ts'));
+  return candidates.find((c) => fs.existsSync(path.join(projectRoot, c)) && fs.statSync(path.join(projectRoot, c)).isFile());
+}
+
+function importsOf(file: string): Import[] {
+  const text = fs.readFileSync(path.join(projectRoot, file), 'utf8');
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found: { spec: string; dynamic: boolean }[] = [];
+  const visit = (node: ts.Node) => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      found.push({ spec: node.moduleSpecifier.text, dynamic: false });
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+      found.push({ spec: node.moduleReference.expression.text, dynamic: false });
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
+      found.push({ spec: node.arguments[0].text, dynamic: true });
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      found.push({ spec: node.argument.literal.text, dynamic: false }); // `typeof import('…')`
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found.map(({ spec, dynamic }) => {
+    if (!spec.startsWith('.')) return { spec, dynamic };
+    const resolved = resolveRelative(file, spec);
+    if (!resolved) throw new Error(`${file}: cannot resolve import '${spec}'`);
+    return { spec, file: resolved, dynamic };
+  });
+}
+
+function sourceFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(path.join(projectRoot, dir), { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules') walk(p);
+      } else if (/\.m?ts$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push(p);
+    }
+  };
+  for (const l of LAYERS) walk(l);
+  return out.sort();
+}
+
+export function importGraph(): Graph {
+  return new Map(sourceFiles().map((f) => [f, importsOf(f)]));
+}
+
+const layerOf = (file: string): string => file.split(/[\\/]/)[0]!;
+const isLayer = (x: string): x is Layer => (LAYERS as readonly string[]).includes(x);
+
+/** Load-time cycles (static imports, types included), each named by the files around it. */
+export function findCycles(graph: Graph): string[][] {
+  // Tarjan's strongly connected components; a component of more than one file (or a file that
+  // imports itself) holds at least one cycle, and one is named per component.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const components: string[][] = [];
+  let next = 0;
+  const edges = (f: string) => (graph.get(f) ?? []).filter((i) => !i.dynamic && i.file && graph.has(i.file)).map((i) => i.file!);
+  const strongConnect = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges(v)) {
+      if (!index.has(w)) {
+        strongConnect(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      if (comp.length > 1 || edges(v).includes(v)) components.push(comp);
+    }
+  };
+  for (const f of graph.keys()) if (!index.has(f)) strongConnect(f);
+
+  // One concrete cycle per component: a shortest path back to its first file, by breadth-first search.
+  return components.map((comp) => {
+    const members = new Set(comp);
+    const start = [...comp].sort()[0]!;
+    const prev = new Map<string, string>();
+    const queue = [start];
+    while (queue.length) {
+      const v = queue.shift()!;
+      for (const w of edges(v)) {
+        if (!members.has(w)) continue;
+        if (w === start) {
+          const cycle = [v];
+          while (cycle[0] !== start) cycle.unshift(prev.get(cycle[0]!)!);
+          return [...cycle, start];
+        }
+        if (!prev.has(w)) {
+          prev.set(w, v);
+          queue.push(w);
+        }
+      }
+    }
+    return [start, start];
+  });
+}
+
+/** The layering rules; each broken one is a line naming the file, the import and the rule. */
+export function layerViolations(graph: Graph): string[] {
+  const problems: string[] = [];
+  for (const [file, imports] of graph) {
+    const from = layerOf(file);
+    for (const imp of imports) {
+      const to = imp.file ? layerOf(imp.file) : undefined;
+      const where = `${file} imports '${imp.spec}'`;
+      if (to && !isLayer(to)) problems.push(`${where}: ${to}/ is not part of the product (tests, benchmarks)`);
+      if (to === 'workers' && from !== 'workers' && from !== 'cli') problems.push(`${where}: only workers/ and cli/ (the composition roots) import workers/`);
+      if (to === 'cli' && from !== 'cli') problems.push(`${where}: nothing outside cli/ imports cli/`);
+      if (from === 'workflows') {
+        const allowed = to ? to === 'pipelines' || to === 'workflows' : imp.spec.startsWith('@temporalio/');
+        if (!allowed) problems.push(`${where}: workflow code imports only pipelines/, workflows/ and @temporalio/* (it runs in Temporal's deterministic sandbox)`);
+      }
+      if (from === 'pipelines' && to && to !== 'pipelines') problems.push(`${where}: pipelines/ is the contract layer and imports no other layer`);
+    }
+  }
+  return problems;
+}
+
+describe('import graph', () => {
+  test('the checks find a cycle (through a type import too) and each broken rule in a made-up graph', () => {
+    const rel = (file: string) => ({ spec: `./${path.basename(file)}`, file, dynamic: false });
+    const graph: Graph = new Map([
+      ['activities/a.ts', [rel('activities/b.ts')]],
+      ['activities/b.ts', [rel('workflows/w.ts')]],
+      ['workflows/w.ts', [rel('workers/r.ts'), { spec: 'zod', dynamic: false }, { spec: '@temporalio/workflow', dynamic: false }]],
+      ['workers/r.ts', [rel('activities/a.ts')]],
+      ['cli/main.ts', [rel('workers/s.ts'), { spec: '../workers/lazy', file: 'workers/lazy.ts', dynamic: true }]],
+      ['workers/s.ts', [rel('cli/main.ts')]],
+      ['workers/lazy.ts', [rel('cli/main.ts')]],
+      ['pipelines/p.ts', [rel('infra/config.ts'), rel('pipelines/q.ts')]],
+      ['pipelines/q.ts', []],
+      ['infra/config.ts', [rel('test/helpers/stack.ts')]],
+    ]);
+    const cycles = findCycles(graph);
+    assert.deepEqual(
+      cycles.map((c) => c.join(' → ')).sort(),
+      // The dynamic import closes no load-time cycle; the static path back does.
+      ['activities/a.ts → activities/b.ts → workflows/w.ts → workers/r.ts → activities/a.ts', 'cli/main.ts → workers/s.ts → cli/main.ts'],
+    );
+    const problems = layerViolations(graph).join('\n');
+    assert.match(problems, /workflows\/w\.ts imports '\.\/r\.ts': workflow code imports only/);
+    assert.match(problems, /workflows\/w\.ts imports 'zod': workflow code imports only/);
+    assert.doesNotMatch(problems, /imports '@temporalio/);
+    assert.match(problems, /workflows\/w\.ts imports '\.\/r\.ts': only workers\/ and cli\//);
+    assert.match(problems, /workers\/s\.ts imports '\.\/main\.ts': nothing outside cli\//);
+    assert.match(problems, /workers\/lazy\.ts imports '\.\/main\.ts': nothing outside cli\//);
+    assert.doesNotMatch(problems, /^cli\/main\.ts/m);
+    assert.match(problems, /pipelines\/p\.ts imports '\.\/config\.ts': pipelines\/ is the contract layer/);
+    assert.doesNotMatch(problems, /pipelines\/p\.ts imports '\.\/q\.ts'/);
+    assert.match(problems, /infra\/config\.ts imports '\.\/stack\.ts': test\/ is not part of the product/);
+  });
+
+  test('the walk sees type-only imports, re-exports and relative paths without extensions', () => {
+    const graph = importGraph();
+    const bookkeeping = graph.get(path.join('activities', 'runs', 'bookkeeping.ts'));
+    assert.ok(bookkeeping, 'activities/runs/bookkeeping.ts is walked');
+    assert.ok(bookkeeping.some((i) => i.file === path.join('pipelines', 'dsl', 'engine-activities.ts')), 'its `import type` of the activity interface is an edge');
+    const scoring = graph.get(path.join('activities', 'scoring', 'index.ts'))!;
+    assert.ok(scoring.some((i) => i.spec === './finalize' && i.file === path.join('activities', 'scoring', 'finalize.ts')), "its `export … from './finalize'` is an edge");
+    assert.ok(graph.get(path.join('activities', 'index.ts'))!.some((i) => i.file === path.join('activities', 'drift', 'index.ts')), "'./drift' resolves to drift/index.ts");
+  });
+
+  test('the source has no import cycle', () => {
+    const cycles = findCycles(importGraph());
+    assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+  });
+
+  test('the CLI loads no step implementation: no polars, no onnxruntime on its import path', () => {
+    // `sluice pipeline list` reads the pipeline catalogue (pipelines/catalogue.ts); the step
+    // implementations, and the native libraries they load, are the workers' (workers/registry.ts).
+    const graph = importGraph();
+    const loaded = new Map<string, string>();
+    /** Everything loaded, file or package, with the file that first imports it. */
+    const visit = (file: string, by: string) => {
+      if (loaded.has(file)) return;
+      loaded.set(file, by);
+      for (const imp of graph.get(file) ?? []) {
+        if (imp.dynamic) continue;
+        if (imp.file) visit(imp.file, file);
+        else if (!loaded.has(imp.spec)) loaded.set(imp.spec, file);
+      }
+    };
+    visit(path.join('cli', 'main.ts'), '(entry)');
+    const heavy = [...loaded].filter(([name]) => /^(nodejs-polars|onnxruntime-node|danfojs-node)(\/|$)/.test(name) || name === path.join('workers', 'registry.ts'));
+    assert.deepEqual(heavy.map(([name, by]) => `${name} (imported by ${by})`), []);
+  });
+
+  test('every import respects its layer rule', () => {
+    assert.deepEqual(layerViolations(importGraph()), []);
+  });
+});
