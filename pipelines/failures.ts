@@ -49,6 +49,11 @@ export function isRetryable(type: string | null | undefined): boolean {
 /** The types a retry policy lists as non-retryable (the engine adds them to every step's). */
 export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = (Object.keys(FAILURES) as FailureType[]).filter((t) => !FAILURES[t].retryable);
 
+/** A retry policy's `nonRetryableErrorTypes`: the step's own, then the table's non-retryable types. */
+export function nonRetryableErrorTypes(own: readonly string[] = []): string[] {
+  return [...new Set([...own, ...NON_RETRYABLE_FAILURE_TYPES])];
+}
+
 /**
  * A failure with a type from the table. Its `name` is the type too, so one that escapes the step
  * runtime unmapped still reaches Temporal (which names a plain Error's failure by `name`) with

@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
 import pl, { type DataType } from 'nodejs-polars';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
@@ -12,6 +11,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import { detectDriftOutput, detectDriftStep, type DetectDriftInput } from '../pipelines/steps/drift';
 import { tempDir } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { SluiceFailure } from '../pipelines/failures';
 
 /**
  * The detect-drift step on small datasets written with writeFrame into a local artifact store:
@@ -285,7 +285,7 @@ describe('detect-drift', () => {
   test('bad input fails non-retryably: missing columns, a numeric-only test on a categorical column', async () => {
     const reference = await dataset(pl.DataFrame({ a: [1, 2, 3], s: ['x', 'y', 'z'] }), 'bad', 1);
     const current = await dataset(pl.DataFrame({ a: [1, 2, 4], s: ['x', 'y', 'y'] }), 'bad', 2);
-    const invalid = (re: RegExp) => (e: unknown) => e instanceof ApplicationFailure && e.type === 'InvalidInput' && e.nonRetryable && re.test(e.message);
+    const invalid = (re: RegExp) => (e: unknown) => e instanceof SluiceFailure && e.type === 'InvalidInput' && !e.retryable && re.test(e.message);
     await assert.rejects(run({ reference, current, columns: ['a', 'nope'] }), invalid(/nope/));
     await assert.rejects(run({ reference, current, prediction: 'score' }), invalid(/score/));
     await assert.rejects(run({ reference, current, columnStattests: { s: 'ks' } }), invalid(/numeric/));

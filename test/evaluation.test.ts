@@ -2,7 +2,6 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import ort from 'onnxruntime-node';
 import pl from 'nodejs-polars';
 import { LocalArtifactStore, type ArtifactStore } from '../infra/artifacts';
@@ -29,6 +28,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { ModelRef, ModelSignature } from '../pipelines/steps/model';
 import { tempDir } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { SluiceFailure } from '../pipelines/failures';
 
 /**
  * Evaluation end to end on real ONNX files (test/fixtures/onnx-eval, made with scikit-learn and
@@ -88,9 +88,9 @@ function assertClose(actual: number | null | undefined, expected: number, what: 
 
 async function rejectsWith(p: Promise<unknown>, type: string, re: RegExp) {
   await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ApplicationFailure, `an ApplicationFailure (got ${String(e)})`);
+    assert.ok(e instanceof SluiceFailure, `a SluiceFailure (got ${String(e)})`);
     assert.equal(e.type, type);
-    assert.equal(e.nonRetryable, true);
+    assert.equal(e.retryable, false);
     assert.match(e.message, re);
     return true;
   });

@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { ApplicationFailure } from '@temporalio/common';
 import { LocalArtifactStore, type ArtifactStore } from '../infra/artifacts/index';
 import { createPool, type Db } from '../infra/db/pool';
 import { migrate } from '../infra/db/migrate';
@@ -33,6 +32,7 @@ import {
 } from '../pipelines/steps/features';
 import { tempDir, usePostgres } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { SluiceFailure } from '../pipelines/failures';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
@@ -40,7 +40,7 @@ const day = (n: number, hours = 0) => new Date(T0 + n * DAY + hours * 3_600_000)
 const iso = (n: number) => day(n).toISOString();
 
 function isInvalidInput(re: RegExp) {
-  return (e: unknown) => e instanceof ApplicationFailure && e.type === 'InvalidInput' && e.nonRetryable && re.test(e.message);
+  return (e: unknown) => e instanceof SluiceFailure && e.type === 'InvalidInput' && !e.retryable && re.test(e.message);
 }
 
 /** A Db that fails the test if any SQL reaches it. */

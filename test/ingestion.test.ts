@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import pl from 'nodejs-polars';
 import { readFrame } from '../activities/data/frames';
 import { profileDataset, runIngest } from '../activities/ingestion';
@@ -15,6 +14,7 @@ import { datasetProfile } from '../pipelines/steps/profile';
 import { useMinio, type TestMinio } from './helpers/minio';
 import { tempDir, uniqueId, usePostgres } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { SluiceFailure } from '../pipelines/failures';
 
 /**
  * Ingestion against a real PostgreSQL (usePostgres) and a real local artifact store; the S3 source
@@ -64,12 +64,12 @@ function linuxPeakRss(): (() => number) | undefined {
 }
 
 /** A failure must be the non-retryable bad-input kind, with a message matching `re`. */
-async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<ApplicationFailure> {
+async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<SluiceFailure> {
   let caught: unknown;
   await assert.rejects(p, (e) => ((caught = e), true));
-  assert.ok(caught instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(caught)}`);
+  assert.ok(caught instanceof SluiceFailure, `expected a SluiceFailure, got ${String(caught)}`);
   assert.equal(caught.type, 'InvalidInput');
-  assert.equal(caught.nonRetryable, true);
+  assert.equal(caught.retryable, false);
   assert.match(caught.message, re);
   return caught;
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import { SluiceFailure } from '../pipelines/failures';
 import { LocalArtifactStore, type ArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
@@ -109,9 +109,9 @@ async function rejectsCode(p: Promise<unknown>, code: RegistryError['code'], re:
 
 async function rejectsFailure(p: Promise<unknown>, type: string, re: RegExp) {
   await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ApplicationFailure, `an ApplicationFailure (got ${String(e)})`);
+    assert.ok(e instanceof SluiceFailure, `a SluiceFailure (got ${String(e)})`);
     assert.equal(e.type, type);
-    assert.equal(e.nonRetryable, true);
+    assert.equal(e.retryable, false);
     assert.match(e.message, re);
     return true;
   });

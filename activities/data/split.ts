@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { invalidInput } from '../../pipelines/failures';
 import pl from 'nodejs-polars';
 import { registerDatasetVersion } from '../../infra/db/datasets';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
@@ -12,7 +12,7 @@ const ROW = '__sluice_row';
 export const splitDataset = implement(splitDatasetStep, async ({ dataset, holdoutFraction, seed, orderBy }, ctx) => {
   const df = await readFrame(ctx.store, dataset);
   if (orderBy && !df.columns.includes(orderBy)) {
-    throw ApplicationFailure.nonRetryable(`dataset ${dataset.name}@${dataset.version} has no column "${orderBy}" to order the split by`, 'InvalidInput');
+    throw invalidInput(`dataset ${dataset.name}@${dataset.version} has no column "${orderBy}" to order the split by`);
   }
   let train: pl.DataFrame;
   let holdout: pl.DataFrame;
@@ -29,7 +29,7 @@ export const splitDataset = implement(splitDatasetStep, async ({ dataset, holdou
     train = indexed.filter(bucket.not()).drop(ROW);
   }
   if (!train.height || !holdout.height) {
-    throw ApplicationFailure.nonRetryable(`dataset ${dataset.name}@${dataset.version} (${df.height} rows) is too small to split ${holdoutFraction} off`, 'InvalidInput');
+    throw invalidInput(`dataset ${dataset.name}@${dataset.version} (${df.height} rows) is too small to split ${holdoutFraction} off`);
   }
   ctx.countRows(df.height);
   return {

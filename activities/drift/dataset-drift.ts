@@ -1,6 +1,7 @@
 import pl, { type DataType } from 'nodejs-polars';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { DriftThresholds, StatTestNameValue } from '../../pipelines/steps/drift';
+import { SluiceFailure } from '../../pipelines/failures';
 import { columnDrift, DEFAULT_SAMPLE_SIZE_CUTOFF, DEFAULT_THRESHOLDS, StatTestNotApplicable, type ColumnDriftResult, type ColumnKind, type ColumnSample } from './column-drift';
 import { categoryCounts, isNumericDtype, numericSeriesValues, numericValues } from './stats/clean';
 
@@ -22,7 +23,12 @@ import { categoryCounts, isNumericDtype, numericSeriesValues, numericValues } fr
  * and does not count in the dataset share.
  */
 
-export class DriftInputError extends Error {}
+/** Columns or options that cannot be compared: bad input, never retried. */
+export class DriftInputError extends SluiceFailure {
+  constructor(message: string) {
+    super('InvalidInput', message);
+  }
+}
 
 export interface DatasetDriftOptions {
   columns?: string[];

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { invalidInput } from '../../pipelines/failures';
 import pl from 'nodejs-polars';
 import { ArtifactError, type ArtifactStore } from '../../infra/artifacts';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
@@ -30,29 +30,23 @@ export const detectDrift = implement(detectDriftStep, async (input, ctx) => {
   const current = await load(ctx.store, input.current, 'current', needed);
 
   progress.phase = 'columns';
-  let result;
-  try {
-    result = datasetDrift(reference, current, {
-      columns: input.columns,
-      categorical: input.categorical,
-      prediction: input.prediction,
-      thresholds: input.thresholds,
-      stattest: input.stattest,
-      columnStattests: input.columnStattests,
-      columnThresholds: input.columnThresholds,
-      datasetDriftShare: input.datasetDriftShare,
-      sampleSizeCutoff: input.sampleSizeCutoff,
-      onColumn: (done, total) => {
-        progress.done = done;
-        progress.total = total;
-        ctx.heartbeat({ ...progress });
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
-      },
-    });
-  } catch (e) {
-    if (e instanceof DriftInputError) throw ApplicationFailure.nonRetryable(e.message, 'InvalidInput');
-    throw e;
-  }
+  const result = datasetDrift(reference, current, {
+    columns: input.columns,
+    categorical: input.categorical,
+    prediction: input.prediction,
+    thresholds: input.thresholds,
+    stattest: input.stattest,
+    columnStattests: input.columnStattests,
+    columnThresholds: input.columnThresholds,
+    datasetDriftShare: input.datasetDriftShare,
+    sampleSizeCutoff: input.sampleSizeCutoff,
+    onColumn: (done, total) => {
+      progress.done = done;
+      progress.total = total;
+      ctx.heartbeat({ ...progress });
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+    },
+  });
 
   progress.phase = 'reports';
   ctx.heartbeat({ ...progress });
@@ -116,7 +110,7 @@ async function load(store: ArtifactStore, ref: DatasetRef, what: string, columns
     );
   } catch (e) {
     if (e instanceof ArtifactError && !e.retryable) {
-      throw ApplicationFailure.nonRetryable(`cannot read ${what} ${ref.name}@${ref.version} (${ref.uri}): ${e.message}`, 'InvalidInput');
+      throw invalidInput(`cannot read ${what} ${ref.name}@${ref.version} (${ref.uri}): ${e.message}`);
     }
     throw e;
   }

@@ -1,9 +1,9 @@
 import pl from 'nodejs-polars';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
-import { invalidInput } from '../onnx/errors';
 import { parquetInfo, scoreFile, type ScoreOptions, type ScoringModel } from '../onnx/scoring';
 import { buildReport, type EvaluationReport } from './report';
 import { take } from './metrics/slices';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * One evaluation: score a local Parquet copy of the holdout with a model, read its target and

@@ -4,11 +4,11 @@ import type { ModelRef } from '../../pipelines/steps/model';
 import { withLocalCopy } from '../data/frames';
 import { implement, type StepImplementation } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { invalidInput } from '../onnx/errors';
 import { evaluateFile } from './evaluate';
 import { openModel } from '../onnx/scoring';
 import { compareReports, summarize, type ComparisonReport, type EvaluationReport } from './report';
 import { renderComparisonHtml, renderEvaluationHtml } from './report-html';
+import { invalidInput } from '../../pipelines/failures';
 
 export { scoreDataset, scoreFile, scoreFileBatches, openModel, type ScoringModel, type Predictions } from '../onnx/scoring';
 export { buildReport, summarize, metricDeltas, compareReports, type EvaluationReport, type ComparisonReport } from './report';

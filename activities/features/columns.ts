@@ -1,7 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import pl, { type DataType } from 'nodejs-polars';
 import type { ColumnType, DatasetSchema } from '../../pipelines/steps/dataset';
 import type { FeatureType } from '../../pipelines/steps/features';
+import { invalidInput, SluiceFailure } from '../../pipelines/failures';
 
 /**
  * Column conventions shared by the feature modules. A feature frame (offline part, input of the
@@ -12,11 +12,6 @@ import type { FeatureType } from '../../pipelines/steps/features';
 
 export const EVENT_TS = 'event_ts';
 export const CREATED_TS = 'created_ts';
-
-/** Bad input (a missing column, a wrong type, a hostile name): fails the step, never retried. */
-export function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
-}
 
 export const POLARS_FEATURE_TYPE: Record<FeatureType, DataType> = {
   int64: pl.Int64,
@@ -99,7 +94,7 @@ export function polarsOrInvalid<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ApplicationFailure) throw e;
+    if (e instanceof SluiceFailure) throw e;
     throw invalidInput(`${what}: ${(e as Error).message}`);
   }
 }

@@ -6,7 +6,8 @@ import { materializeFeaturesOutput, materializeFeaturesStep, ttlMs, type Feature
 import type { z } from 'zod';
 import { readFrame } from '../data/frames';
 import { implement } from '../runtime/implement';
-import { CREATED_TS, EVENT_TS, invalidInput, parseTime } from './columns';
+import { CREATED_TS, EVENT_TS, parseTime } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 import { writeOfflinePart, type FeatureDeps } from './offline-store';
 import { assertSafeView, ensureOnlineTable, latestPerEntity, writeOnline } from './online-store';
 import { applyFeatureView } from './transform';

@@ -5,7 +5,8 @@ import { listOfflineParts, registerFeatureDataset } from '../../infra/db/feature
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { offlineDatasetName, type FeatureView } from '../../pipelines/steps/features';
 import { readFrame, writeFrame } from '../data/frames';
-import { CREATED_TS, EVENT_TS, frameSchema, invalidInput } from './columns';
+import { CREATED_TS, EVENT_TS, frameSchema } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * The offline store: each materialization writes its interval's feature rows (every row, not

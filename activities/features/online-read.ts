@@ -1,8 +1,9 @@
 import type { Db } from '../../infra/db/pool';
 import { getFeatureViewVersion, type ResolvedFeatureColumn } from '../../infra/db/features';
 import type { FeatureView } from '../../pipelines/steps/features';
-import { EVENT_TS, invalidInput } from './columns';
+import { EVENT_TS } from './columns';
 import { assertSafeView, ident, onlineTableIdent } from './online-store';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Online read: the stored features of a list of entities in one query (the keys go in as

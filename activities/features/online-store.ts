@@ -8,7 +8,8 @@ import type { Db } from '../../infra/db/pool';
 import type { ResolvedFeatureColumn } from '../../infra/db/features';
 import { featureViewSchema, onlineTableName, type FeatureView } from '../../pipelines/steps/features';
 import { withTempDir } from '../data/frames';
-import { CREATED_TS, EVENT_TS, invalidInput } from './columns';
+import { CREATED_TS, EVENT_TS } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * The online store: one PostgreSQL table per view version, `fv_<view>_v<version>`, holding the

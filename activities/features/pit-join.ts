@@ -1,6 +1,7 @@
 import pl, { type DataType } from 'nodejs-polars';
 import { durationMs, type FeatureView } from '../../pipelines/steps/features';
-import { CREATED_TS, EVENT_TS, invalidInput, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { CREATED_TS, EVENT_TS, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Point-in-time correct join (Feast's rule): for an entity row at time t and each view, the

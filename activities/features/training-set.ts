@@ -4,11 +4,11 @@ import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { buildTrainingSetStep, type FeatureView } from '../../pipelines/steps/features';
 import { readFrame } from '../data/frames';
 import { implement } from '../runtime/implement';
-import { invalidInput } from './columns';
 import { readOfflineFeatures, writeDataset, type FeatureDeps } from './offline-store';
 import { assertSafeView } from './online-store';
 import { pointInTimeJoin, type PitFeatureSource } from './pit-join';
 import { viewDefinitionSha256 } from './views';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Builds a training set: the entity rows (keys, a time, labels) joined point-in-time correctly

@@ -9,7 +9,8 @@ import {
   type FeatureView,
 } from '../../pipelines/steps/features';
 import type { ResolvedFeatureColumn } from '../../infra/db/features';
-import { canonicalExpr, CREATED_TS, EVENT_TS, featureTypeOf, invalidInput, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { canonicalExpr, CREATED_TS, EVENT_TS, featureTypeOf, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Compiles a feature view's transformation to polars and applies it to a source frame.

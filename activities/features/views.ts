@@ -2,7 +2,7 @@ import type { Db } from '../../infra/db/pool';
 import { registerFeatureViewVersion, type FeatureViewVersionRow } from '../../infra/db/features';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import { onlineTableName, type FeatureView } from '../../pipelines/steps/features';
-import { invalidInput } from './columns';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * The registry side of feature views: a view version is registered on first use with the hash

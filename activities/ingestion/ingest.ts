@@ -12,7 +12,6 @@ import type { DatasetProfile } from '../../pipelines/steps/profile';
 import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
-import { invalidInput } from './errors';
 import { scalar } from './polars';
 import { profileFrame } from './profile';
 import { startProgress, type Progress } from './progress';
@@ -22,6 +21,7 @@ import { readingData } from './readers/lines';
 import { registerVersion } from './register';
 import { REASON, ROW, coercion, planColumns } from './schema';
 import { materializeSource, type LocalSource } from './sources';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * The `ingest` step: source -> local file -> typed, validated Parquet (streamed by polars) ->

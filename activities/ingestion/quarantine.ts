@@ -1,7 +1,8 @@
 import pl from 'nodejs-polars';
 import type { ArtifactRef, ArtifactStore } from '../../infra/artifacts';
 import { writeFrame } from '../data/frames';
-import { clip, invalidInput } from './errors';
+import { clip } from './errors';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Malformed rows: how they are reported (the failure when they are over budget) and kept (the

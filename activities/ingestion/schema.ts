@@ -1,8 +1,8 @@
 import pl, { type DataType } from 'nodejs-polars';
 import type { ColumnType } from '../../pipelines/steps/dataset';
 import type { DeclaredColumn } from '../../pipelines/steps/ingestion';
-import { invalidInput } from './errors';
 import { NAN, NEG_INF, POS_INF, strToDate, strToTimestampUtc, variantOf } from './polars';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Column types: what a dataset stores, how source columns map to it (inferred or declared), and

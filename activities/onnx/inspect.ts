@@ -1,7 +1,7 @@
 import { modelSignature, type ModelSignature, type ModelTask } from '../../pipelines/steps/model';
-import { invalidInput } from './errors';
 import { DataType, ProtoWriter, writeValueInfo } from './proto-writer';
 import { ProtoDecodeError, decodeModel, type DecodedModel, type DecodedType, type DecodedValueInfo } from './proto-reader';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Bring your own model: derives a Sluice ModelSignature from an ONNX file made elsewhere.

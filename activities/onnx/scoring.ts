@@ -5,9 +5,9 @@ import type { ArtifactStore } from '../../infra/artifacts';
 import { withLocalCopy } from '../data/frames';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { ModelRef, ModelSignature, ModelTask } from '../../pipelines/steps/model';
-import { invalidInput, invalidModel } from './errors';
 import { labelIsArgmaxOf } from './argmax-label';
 import { exposeZipMapInput, OnnxFormatError } from './zipmap';
+import { failure, invalidInput } from '../../pipelines/failures';
 
 /**
  * Scoring a dataset with a model's ONNX file, in batches, with onnxruntime-node: what evaluation
@@ -108,7 +108,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     try {
       return await ort.InferenceSession.create(b, sessionOptions);
     } catch (e) {
-      throw invalidModel(`model ${model.uri}: onnxruntime cannot load it: ${(e as Error).message}`);
+      throw failure('InvalidModel', `model ${model.uri}: onnxruntime cannot load it: ${(e as Error).message}`);
     }
   };
   let session = await create(bytes);
@@ -195,14 +195,14 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
         try {
           return await s.run(feeds, outputs);
         } catch (e) {
-          throw invalidModel(`model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
+          throw failure('InvalidModel', `model ${model.uri}: onnxruntime failed on a batch of ${n} rows: ${(e as Error).message}`);
         }
       };
       let out = await runWith(fetches);
       if (PROFILE) t = tick('session.run', t);
       if (!classification) {
         const t = out[valueOutput!]!;
-        if (t.size !== n) throw invalidModel(`model ${model.uri}: output "${valueOutput}" has ${t.size} values for ${n} rows (expected [N, 1])`);
+        if (t.size !== n) throw failure('InvalidModel', `model ${model.uri}: output "${valueOutput}" has ${t.size} values for ${n} rows (expected [N, 1])`);
         return { rows: n, values: Float64Array.from(t.data as Float32Array | Float64Array, Number) };
       }
       const pred: BatchPrediction = { rows: n };
@@ -220,7 +220,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
             p[2 * i + 1] = data[i]!;
           }
         } else {
-          throw invalidModel(`model ${model.uri}: probabilities have shape [${t.dims.join(', ')}], expected [${n}, ${C}] (one column per class)`);
+          throw failure('InvalidModel', `model ${model.uri}: probabilities have shape [${t.dims.join(', ')}], expected [${n}, ${C}] (one column per class)`);
         }
         pred.probabilities = p;
       }
@@ -231,12 +231,12 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
       if (labelFromProbabilities) out = await runWith(allFetches); // NaN probabilities: the graph's own ArgMax decides
       if (labelOutput) {
         const t = out[labelOutput]!;
-        if (t.size !== n) throw invalidModel(`model ${model.uri}: label output "${labelOutput}" has ${t.size} values for ${n} rows`);
+        if (t.size !== n) throw failure('InvalidModel', `model ${model.uri}: label output "${labelOutput}" has ${t.size} values for ${n} rows`);
         const data = t.data as ArrayLike<unknown>;
         const idx = new Int32Array(n);
         for (let i = 0; i < n; i++) {
           const k = classIndex.get(String(data[i]));
-          if (k === undefined) throw invalidModel(`model ${model.uri}: predicted label ${JSON.stringify(String(data[i]))} is not one of the signature's classes [${classes.join(', ')}]`);
+          if (k === undefined) throw failure('InvalidModel', `model ${model.uri}: predicted label ${JSON.stringify(String(data[i]))} is not one of the signature's classes [${classes.join(', ')}]`);
           idx[i] = k;
         }
         pred.labelIndex = idx;

@@ -1,5 +1,4 @@
 import { modelsPromoted } from '../../infra/metrics';
-import { ApplicationFailure } from '@temporalio/common';
 import {
   applyDecision,
   registerModelVersion,
@@ -22,6 +21,7 @@ import {
 import { implement, type StepImplementation } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { resolveCodeVersion } from './code-version';
+import { invalidInput } from '../../pipelines/failures';
 import { decidePromotion, evaluateGates } from './decisions';
 import { buildModelCard } from './model-card';
 
@@ -31,16 +31,6 @@ export { buildModelCard, renderModelCardMarkdown } from './model-card';
 
 /** Who automatic decisions and registrations are attributed to. */
 export const PIPELINE_ACTOR = 'sluice-pipeline';
-
-/** Registry errors are about the request (bad name, missing version, conflicting decision): not retryable. */
-async function registry<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof RegistryError) throw ApplicationFailure.nonRetryable(e.message, e.code === 'INVALID' ? 'InvalidInput' : `Registry${e.code === 'NOT_FOUND' ? 'NotFound' : 'Conflict'}`);
-    throw e;
-  }
-}
 
 const idempotencyKey = (ctx: StepContext) => `step:${ctx.run.runId}/${ctx.run.node}`;
 
@@ -71,27 +61,25 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
     pipeline: ctx.run.pipeline,
     codeVersion,
   });
-  const { version, created } = await registry(() =>
-    registerModelVersion(ctx.db, {
-      name: input.name,
-      source: { uri: input.model.uri, sha256: input.model.sha256, size: input.model.size },
-      signature: input.model.signature,
-      runId: ctx.run.runId,
-      ...(input.description ? { description: input.description } : {}),
-      tags: input.tags,
-      metrics,
-      params: input.params,
-      lineage: { datasets, featureViews: input.featureViews, pipeline: { name: ctx.run.pipeline, runId: ctx.run.runId, workflowId: ctx.run.workflowId, node: ctx.run.node } },
-      codeVersion,
-      createdBy: PIPELINE_ACTOR,
-      modelCard: card,
-      ...(input.modelDescription ? { modelDescription: input.modelDescription } : {}),
-      ...(input.modelTags ? { modelTags: input.modelTags } : {}),
-    }),
-  );
+  const { version, created } = await registerModelVersion(ctx.db, {
+    name: input.name,
+    source: { uri: input.model.uri, sha256: input.model.sha256, size: input.model.size },
+    signature: input.model.signature,
+    runId: ctx.run.runId,
+    ...(input.description ? { description: input.description } : {}),
+    tags: input.tags,
+    metrics,
+    params: input.params,
+    lineage: { datasets, featureViews: input.featureViews, pipeline: { name: ctx.run.pipeline, runId: ctx.run.runId, workflowId: ctx.run.workflowId, node: ctx.run.node } },
+    codeVersion,
+    createdBy: PIPELINE_ACTOR,
+    modelCard: card,
+    ...(input.modelDescription ? { modelDescription: input.modelDescription } : {}),
+    ...(input.modelTags ? { modelTags: input.modelTags } : {}),
+  });
   const reason = input.reason ?? `registered by pipeline ${ctx.run.pipeline} run ${ctx.run.runId}`;
   for (const alias of input.aliases) {
-    await registry(() => setAlias(ctx.db, { name: input.name, alias, version: version.version, actor: PIPELINE_ACTOR, reason, runId: ctx.run.runId }));
+    await setAlias(ctx.db, { name: input.name, alias, version: version.version, actor: PIPELINE_ACTOR, reason, runId: ctx.run.runId });
   }
   ctx.log.info(created ? 'model version registered' : 'model version already registered by this run', { name: input.name, version: version.version, aliases: input.aliases });
   return {
@@ -137,58 +125,53 @@ export const promoteModel = implement(promoteModelStep, async (input, ctx) => {
   if (!challenger.registered) {
     return { ...base, promoted: false, outcome: 'skipped' as const, decisionId: null, championVersion: null, reason: 'the challenger is not registered (did its gates fail?): nothing to promote' };
   }
-  if (!direction) throw ApplicationFailure.nonRetryable(`metric "${metric}" has no known direction: say whether higher or lower is better (direction)`, 'InvalidInput');
+  if (!direction) throw invalidInput(`metric "${metric}" has no known direction: say whether higher or lower is better (direction)`);
   if (comparison.challenger.model.sha256 !== challenger.sha256) {
-    throw ApplicationFailure.nonRetryable(
-      `the comparison's challenger (${comparison.challenger.model.uri}) is not this challenger (${challenger.uri}): compare the model you promote`,
-      'InvalidInput',
-    );
+    throw invalidInput(`the comparison's challenger (${comparison.challenger.model.uri}) is not this challenger (${challenger.uri}): compare the model you promote`);
   }
   const reported = comparison.challenger.metrics;
   if (!Object.prototype.hasOwnProperty.call(reported, metric)) {
-    throw ApplicationFailure.nonRetryable(`metric "${metric}" is not in the comparison (it has ${Object.keys(reported).sort().join(', ')})`, 'InvalidInput');
+    throw invalidInput(`metric "${metric}" is not in the comparison (it has ${Object.keys(reported).sort().join(', ')})`);
   }
   const { name, version } = challenger.registered;
   let champion: { version: number; value: number | null } | null = null;
   if (comparison.champion) {
     const reg = comparison.champion.model.registered;
-    if (!reg) throw ApplicationFailure.nonRetryable('the compared champion is not a registered version (resolve it with resolve-model)', 'InvalidInput');
-    if (reg.name !== name) throw ApplicationFailure.nonRetryable(`the compared champion is a version of "${reg.name}", the challenger of "${name}"`, 'InvalidInput');
+    if (!reg) throw invalidInput('the compared champion is not a registered version (resolve it with resolve-model)');
+    if (reg.name !== name) throw invalidInput(`the compared champion is a version of "${reg.name}", the challenger of "${name}"`);
     champion = { version: reg.version, value: comparison.champion.metrics[metric] ?? null };
   }
   const challengerValue = reported[metric] ?? null;
   const verdict = decidePromotion({ metric, direction, margin, marginKind }, challengerValue, champion);
   const decision = verdict.promote ? (input.requireApproval ? 'pending' : 'approve') : 'reject';
   const reason = input.reason ? `${input.reason}: ${verdict.reason}` : verdict.reason;
-  const d = await registry(() =>
-    applyDecision(ctx.db, {
-      name,
-      alias,
-      challengerVersion: version,
-      decision,
-      mode: 'automatic',
-      by: input.by,
-      reason,
-      expectedChampion: champion?.version ?? null,
-      evidence: {
-        metric,
-        direction,
-        margin,
-        marginKind,
-        challengerValue,
-        championValue: champion?.value ?? null,
-        delta: verdict.delta,
-        details: {
-          improvement: verdict.improvement,
-          dataset: comparison.challenger.dataset,
-          rows: comparison.challenger.rows,
-          comparedChampion: champion?.version ?? null,
-        },
+  const d = await applyDecision(ctx.db, {
+    name,
+    alias,
+    challengerVersion: version,
+    decision,
+    mode: 'automatic',
+    by: input.by,
+    reason,
+    expectedChampion: champion?.version ?? null,
+    evidence: {
+      metric,
+      direction,
+      margin,
+      marginKind,
+      challengerValue,
+      championValue: champion?.value ?? null,
+      delta: verdict.delta,
+      details: {
+        improvement: verdict.improvement,
+        dataset: comparison.challenger.dataset,
+        rows: comparison.challenger.rows,
+        comparedChampion: champion?.version ?? null,
       },
-      idempotencyKey: idempotencyKey(ctx),
-      runId: ctx.run.runId,
-    }),
-  );
+    },
+    idempotencyKey: idempotencyKey(ctx),
+    runId: ctx.run.runId,
+  });
   ctx.log.info('promotion decided', { name, alias, challenger: version, outcome: d.decision.outcome, reason: d.decision.reason });
   return outputOf(d, { ...base, name, challengerVersion: version, challengerValue, championValue: champion?.value ?? null, delta: verdict.delta });
 });
@@ -196,20 +179,18 @@ export const promoteModel = implement(promoteModelStep, async (input, ctx) => {
 export const applyModelDecision = implement(applyModelDecisionStep, async ({ proposal, approval }, ctx) => {
   if (proposal.outcome !== 'pending_approval' || proposal.decisionId === null || proposal.name === null || proposal.challengerVersion === null) return proposal;
   const { name, challengerVersion, decisionId } = proposal;
-  const d = await registry(() =>
-    applyDecision(ctx.db, {
-      name,
-      alias: proposal.alias,
-      challengerVersion,
-      decision: approval.approved ? 'approve' : 'reject',
-      mode: 'manual',
-      by: approval.by,
-      reason: approval.reason.trim() || (approval.approved ? 'approved' : 'rejected'),
-      resolves: decisionId,
-      idempotencyKey: idempotencyKey(ctx),
-      runId: ctx.run.runId,
-    }),
-  );
+  const d = await applyDecision(ctx.db, {
+    name,
+    alias: proposal.alias,
+    challengerVersion,
+    decision: approval.approved ? 'approve' : 'reject',
+    mode: 'manual',
+    by: approval.by,
+    reason: approval.reason.trim() || (approval.approved ? 'approved' : 'rejected'),
+    resolves: decisionId,
+    idempotencyKey: idempotencyKey(ctx),
+    runId: ctx.run.runId,
+  });
   return outputOf(d, { ...proposal });
 });
 
@@ -223,7 +204,7 @@ export const resolveModel = implement(resolveModelStep, async (input, ctx) => {
       const name = /^models:\/([^/@]+)/.exec(uri)?.[1] ?? '';
       return { found: false, model: null, name, version: null, metrics: {} };
     }
-    return registry(() => Promise.reject(e));
+    throw e;
   }
 });
 

@@ -5,6 +5,7 @@ import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
 import { rowsProcessed, stepDuration } from '../../infra/metrics';
 import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
+import { failure, invalidInput, SluiceFailure } from '../../pipelines/failures';
 import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
@@ -20,15 +21,12 @@ import type { StepImplementation } from './implement';
 export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
   const { step } = impl;
   const fingerprint = fingerprintModule(impl.module);
-  return async function (call: StepCall): Promise<StepResult> {
+  const runStep = async (call: StepCall): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
     const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
     if (call.stepVersion !== step.version) {
-      throw ApplicationFailure.nonRetryable(
-        `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`,
-        'StepVersionMismatch',
-      );
+      throw failure('StepVersionMismatch', `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`);
     }
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
     const input = parseOrFail(step.input, call.input, `input of step ${step.name} (node ${run.node})`);
@@ -83,6 +81,13 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
       throw e;
     }
   };
+  return async function (call: StepCall): Promise<StepResult> {
+    try {
+      return await runStep(call);
+    } catch (e) {
+      throw toTemporalFailure(e);
+    }
+  };
 }
 
 async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise<boolean> {
@@ -100,7 +105,20 @@ export function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, what
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const details = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-  throw ApplicationFailure.nonRetryable(`invalid ${what}: ${details}`, 'InvalidInput');
+  throw invalidInput(`invalid ${what}: ${details}`);
+}
+
+/**
+ * The one place domain failures become Temporal failures: a SluiceFailure (RegistryError and
+ * the other domain error classes are ones) becomes an ApplicationFailure with its type, its
+ * retryability from the table in pipelines/failures.ts, and its details. Anything else (an
+ * ApplicationFailure already, a cancellation, an infrastructure fault) passes through as it is.
+ */
+export function toTemporalFailure(e: unknown): unknown {
+  if (!(e instanceof SluiceFailure)) return e;
+  const f = ApplicationFailure.create({ type: e.type, message: e.message, nonRetryable: !e.retryable, details: e.details === undefined ? [] : [e.details] });
+  if (e.stack) f.stack = e.stack;
+  return f;
 }
 
 /** Sleeps in slices, heartbeating each, so cancellation and worker death are noticed quickly. */

@@ -2,18 +2,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pl from 'nodejs-polars';
 import { outputDtype } from '../ingestion/schema';
-import { ApplicationFailure } from '@temporalio/common';
 import { checkDatasetName, registerDatasetVersion } from '../../infra/db/datasets';
 import { recordPredictionLog } from '../../infra/db/scoring';
 import { scoringFinalizeStep, type ScoringFinalizeInput, type ScoringFinalizeOutput } from '../../pipelines/steps/scoring';
 import { copyToFile, putParquetFile, withTempDir } from '../data/frames';
-import { invalidInput } from '../onnx/errors';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { ROW_ID, schemaOf } from './common';
 import { compactFrame, predictionColumns, shapeOf } from './prediction-frame';
 import { mergeParquetFiles, ParquetMergeError } from '../data/parquet-merge';
 import { samplePredictions, summarizePredictions } from './prediction-log';
+import { failure, invalidInput } from '../../pipelines/failures';
 
 /**
  * Finishes a batch-scoring run: the chunks checked against the plan (every chunk once, each with
@@ -45,7 +44,7 @@ async function forEachConcurrently<T>(items: T[], limit: number, fn: (item: T) =
   }));
 }
 
-const mismatch = (message: string) => ApplicationFailure.nonRetryable(message, 'ScoringRowCountMismatch');
+const mismatch = (message: string) => failure('ScoringRowCountMismatch', message);
 
 export async function runFinalize(input: ScoringFinalizeInput, ctx: StepContext): Promise<ScoringFinalizeOutput> {
   const { plan } = input;

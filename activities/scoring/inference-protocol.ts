@@ -38,12 +38,12 @@ export type InferenceReply =
   | { id: number; ok: true; rows: number; loaded: string[]; timings: InferenceTimings }
   | { id: number; ok: false; error: SerializedError; loaded: string[] };
 
-/** An error crossing threads: ApplicationFailure's type and retryability survive it. */
+/** An error crossing threads: a SluiceFailure's type (and so its retryability) survives it. */
 export interface SerializedError {
   message: string;
   name: string;
+  /** FailureType of a SluiceFailure (pipelines/failures.ts). */
   type?: string;
-  nonRetryable?: boolean;
   stack?: string;
 }
 

@@ -1,12 +1,11 @@
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import pl from 'nodejs-polars';
-import { ApplicationFailure } from '@temporalio/common';
-import { invalidInput } from '../onnx/errors';
 import { loadScoringModel, onnxProfile, type ScoringModel } from '../onnx/scoring';
 import type { InferenceJob, InferenceReply, SerializedError, ThreadControl, ThreadEvent } from './inference-protocol';
 import { scoringRows } from './common';
 import { compactFrame, predictionColumns } from './prediction-frame';
+import { invalidInput, SluiceFailure } from '../../pipelines/failures';
 
 /**
  * An inference thread (started by inference-pool.ts): a batch's rows in (read from the input
@@ -113,7 +112,7 @@ function session(job: InferenceJob): Promise<ScoringModel> {
 }
 
 function serialize(e: unknown): SerializedError {
-  if (e instanceof ApplicationFailure) return { message: e.message, name: e.name, type: e.type ?? undefined, nonRetryable: e.nonRetryable ?? undefined, stack: e.stack };
+  if (e instanceof SluiceFailure) return { message: e.message, name: e.name, type: e.type, stack: e.stack };
   if (e instanceof Error) return { message: e.message, name: e.name, stack: e.stack };
   return { message: String(e), name: 'Error' };
 }

@@ -1,11 +1,10 @@
 import pg from 'pg';
 import type pl from 'nodejs-polars';
 import type { DataType } from 'nodejs-polars';
-import { ApplicationFailure } from '@temporalio/common';
 import { withTransaction, type Db } from '../../infra/db/pool';
 import { PREDICTION_TABLE_RE } from '../../pipelines/steps/scoring';
-import { invalidInput } from '../onnx/errors';
 import { ROW_ID } from './common';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Predictions into a PostgreSQL table of Sluice's database. The table name comes from users: it
@@ -70,7 +69,7 @@ export async function upsertPredictions(db: Db, table: string, frames: Iterable<
     const code = (e as { code?: string }).code;
     // undefined column / datatype mismatch: the table was made for other predictions.
     if (code === '42703' || code === '42804' || code === '22P02') {
-      throw ApplicationFailure.nonRetryable(`prediction table ${table} does not fit these predictions (${(e as Error).message}); use another table or drop it`, 'InvalidInput');
+      throw invalidInput(`prediction table ${table} does not fit these predictions (${(e as Error).message}); use another table or drop it`);
     }
     throw e;
   }

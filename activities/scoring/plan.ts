@@ -3,11 +3,11 @@ import { getDatasetVersion } from '../../infra/db/datasets';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { scoringPlanStep, windowMs, type ScoringPlanInput, type ScoringPlanOutput, type ScoringWindow } from '../../pipelines/steps/scoring';
 import { withLocalCopy } from '../data/frames';
-import { invalidInput } from '../onnx/errors';
 import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { joinFeatureColumns, joinKeyColumns, scoringRows, typeMismatch } from './common';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Plans a batch-scoring run: the input dataset (a registered version, or a source ingested as one),

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { invalidInput } from '../../pipelines/failures';
 import { gbdtTrialsStep, selectBestStep } from '../../pipelines/steps/hpo';
 import { implement } from '../runtime/implement';
 import { Rng } from './rng';
@@ -34,7 +34,7 @@ export const selectBest = implement(selectBestStep, async ({ trials, metric }, c
   });
   const scored = ranking.filter((r) => r.value !== null).sort((a, b) => (lower ? a.value! - b.value! : b.value! - a.value!) || a.index - b.index);
   const best = scored[0];
-  if (!best) throw ApplicationFailure.nonRetryable(`no trial reports ${metric}; give the trainer a validation split`, 'InvalidInput');
+  if (!best) throw invalidInput(`no trial reports ${metric}; give the trainer a validation split`);
   ctx.log.info('best trial', { index: best.index, metric, value: best.value, params: best.params });
   return { model: trials[best.index]!.model, index: best.index, value: best.value!, params: best.params, ranking };
 });

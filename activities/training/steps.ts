@@ -26,7 +26,7 @@ import {
   type RawTable,
   type TargetData,
 } from './data/design-matrix';
-import { invalidInput } from './errors';
+import { invalidInput } from '../../pipelines/failures';
 import { exportGbdtOnnx } from './export/gbdt-onnx';
 import { exportLinearOnnx } from './export/linear-onnx';
 import { trainedSignature } from './export/signature';

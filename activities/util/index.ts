@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
+import { failure } from '../../pipelines/failures';
 import { failIfExistsStep, passStep, rangeStep, sleepStep, sumStep } from '../../pipelines/util/steps';
 import { implement } from '../runtime/implement';
 import { sleepWithHeartbeat } from '../runtime/step-activity';
@@ -17,7 +17,7 @@ export const sleep = implement(sleepStep, async ({ ms, value }, ctx) => {
 });
 
 export const failIfExists = implement(failIfExistsStep, async ({ path, value }) => {
-  if (fs.existsSync(path)) throw ApplicationFailure.nonRetryable(`${path} exists`, 'FailIfExists');
+  if (fs.existsSync(path)) throw failure('FailIfExists', `${path} exists`);
   return { value };
 });
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
+import { failure, invalidInput } from '../../pipelines/failures';
 import pl from 'nodejs-polars';
 import { ArtifactError, type ArtifactStore } from '../../infra/artifacts';
 import { recordValidationReport } from '../../infra/db/validation';
@@ -68,7 +68,7 @@ export const validateDataset = implement(validateDatasetStep, async (input, ctx)
     ctx.log.info('validation done', { suite: suite.name, dataset: `${dataset.name}@${dataset.version}`, success: report.success, ...statistics, report: reportRef.uri });
 
     if (!report.success && input.onFailure === 'fail') {
-      throw ApplicationFailure.nonRetryable(failureSummary(report, { report: reportRef.uri, html: htmlRef.uri }), 'ValidationFailed', {
+      throw failure('ValidationFailed', failureSummary(report, { report: reportRef.uri, html: htmlRef.uri }), {
         report: reportRef,
         html: htmlRef,
         failed: report.failed,
@@ -104,7 +104,7 @@ async function load(store: ArtifactStore, ref: DatasetRef, what: string): Promis
     return await readParquetArtifact(store, ref);
   } catch (e) {
     if (e instanceof ArtifactError && !e.retryable) {
-      throw ApplicationFailure.nonRetryable(`cannot read ${what} ${ref.name}@${ref.version} (${ref.uri}): ${e.message}`, 'InvalidInput');
+      throw invalidInput(`cannot read ${what} ${ref.name}@${ref.version} (${ref.uri}): ${e.message}`);
     }
     throw e;
   }

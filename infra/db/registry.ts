@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ModelRef, ModelSignature } from '../../pipelines/steps/model';
+import { SluiceFailure, type FailureType } from '../../pipelines/failures';
 import { withTransaction, type Db } from './pool';
 import { recordEdge } from './runs';
 
@@ -22,13 +23,16 @@ import { recordEdge } from './runs';
 
 export type RegistryErrorCode = 'INVALID' | 'NOT_FOUND' | 'CONFLICT';
 
-export class RegistryError extends Error {
-  override name = 'RegistryError';
+/** The failure type (pipelines/failures.ts) a registry error becomes in a step: all are about the request, none retryable. */
+const FAILURE_OF: Record<RegistryErrorCode, FailureType> = { INVALID: 'InvalidInput', NOT_FOUND: 'RegistryNotFound', CONFLICT: 'RegistryConflict' };
+
+export class RegistryError extends SluiceFailure {
   constructor(
     readonly code: RegistryErrorCode,
     message: string,
   ) {
-    super(message);
+    super(FAILURE_OF[code], message);
+    this.name = 'RegistryError';
   }
 }
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { invalidInput } from '../errors';
 import { lazySchema, scalar } from '../polars';
 import { badRowsFailure, type BadRecord } from '../quarantine';
 import { ROW } from '../schema';
 import { countChar, isBlank, pickRawControls, rawLines, readingData } from './lines';
 import type { ReadOptions, RecordOrigin, SourceTable } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * CSV and TSV (RFC 4180 quoting with `"`; the first record is the header).

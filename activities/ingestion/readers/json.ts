@@ -1,12 +1,12 @@
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { invalidInput } from '../errors';
 import { lazySchema, scalar } from '../polars';
 import { badRowsFailure, type BadRecord } from '../quarantine';
 import { ROW } from '../schema';
 import { isBlank, pickRawControls, rawLines, readingData } from './lines';
 import { locateByValues } from './values';
 import type { ReadOptions, RecordOrigin, SourceTable } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * JSON Lines: one object per line; blank lines are skipped. Each line is checked first (polars

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import pl from 'nodejs-polars';
-import { invalidInput } from '../errors';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * A text file as a frame of its raw lines (`line`: 1-based number, `text`: the line without its

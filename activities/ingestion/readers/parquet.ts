@@ -1,9 +1,9 @@
 import pl from 'nodejs-polars';
-import { invalidInput } from '../errors';
 import { lazySchema } from '../polars';
 import { ROW } from '../schema';
 import { locateByValues } from './values';
 import type { ReadOptions, SourceTable } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 // Polars prefetches up to ~one row group per thread plus ten ahead while scanning Parquet; with a
 // file of few, large row groups (flights-3m: 11 of 272k rows) that is the whole file in memory.

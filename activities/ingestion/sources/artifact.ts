@@ -4,8 +4,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArtifactError, ArtifactNotFoundError, type ArtifactStore } from '../../../infra/artifacts';
 import type { IngestFormat } from '../../../pipelines/steps/ingestion';
-import { invalidInput } from '../errors';
 import type { LocalSource } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * An object of the configured artifact store (local or S3/MinIO), copied into the step's temporary

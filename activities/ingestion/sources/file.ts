@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { IngestFormat } from '../../../pipelines/steps/ingestion';
-import { invalidInput } from '../errors';
 import type { LocalSource } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 const BY_EXTENSION: Record<string, IngestFormat> = {
   '.csv': 'csv',

@@ -5,9 +5,9 @@ import pg from 'pg';
 import type { Db } from '../../../infra/db/pool';
 import type { ColumnType } from '../../../pipelines/steps/dataset';
 import { parsePgTableName } from '../../../pipelines/steps/ingestion';
-import { invalidInput } from '../errors';
 import { CopyToStdout } from './pg-copy';
 import type { LocalSource } from './types';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * A PostgreSQL table or query, streamed with `COPY (…) TO STDOUT (FORMAT csv)` into a local CSV

@@ -1,7 +1,7 @@
 import pl from 'nodejs-polars';
 import type { ModelTask } from '../../../pipelines/steps/model';
-import { invalidInput } from '../errors';
 import { Rng } from '../rng';
+import { invalidInput } from '../../../pipelines/failures';
 
 /**
  * From a polars frame to what trainers work on: one typed array per column.
