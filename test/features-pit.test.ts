@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pl, { type DataType } from 'nodejs-polars';
 import { pointInTimeJoin, type PitFeatureSource } from '../activities/features/pit-join';
+import { applyFeatureView } from '../activities/features/transform';
 import { durationMs, featureView, col, type FeatureView } from '../pipelines/steps/features';
 
 /**
@@ -199,5 +200,64 @@ describe('point-in-time join', () => {
     assert.throws(() => pointInTimeJoin(entities, [{ view, frame }], { timestamp: 'nope', fullFeatureNames: true }), /no timestamp column "nope"/);
     const nullTimes = pl.DataFrame({ id: [1], day: pl.Series('day', [null], pl.Date) });
     assert.throws(() => pointInTimeJoin(nullTimes, [{ view, frame }], { timestamp: 'day' }), /has nulls/);
+  });
+});
+
+/** Times in `unit` since the epoch, from whole microseconds (exact as numbers) plus a few units. */
+function timesIn(unit: 'us' | 'ns', us: number[], extra: number[] = us.map(() => 0)): pl.Series {
+  const base = pl.Series('t', us, pl.Int64).cast(pl.Datetime('us')).cast(pl.Datetime(unit)).cast(pl.Int64);
+  return pl
+    .DataFrame({ t: base, x: pl.Series('x', extra, pl.Int64) })
+    .select(pl.col('t').add(pl.col('x')).cast(pl.Datetime(unit)).alias('t'))
+    .getColumn('t');
+}
+
+describe('point-in-time join below the millisecond', () => {
+  const US = T0 * 1000; // T0 in microseconds
+  const view = featureView({ name: 'tick', version: 1, entities: ['id'], timestamp: 'ts', ttl: '1s', features: [col('v').as('price', 'float64')] });
+  const featureRows = (unit: 'us' | 'ns', us: number[], extra?: number[]) =>
+    pl.DataFrame({
+      id: pl.Series('id', us.map(() => 1), pl.Int64),
+      event_ts: timesIn(unit, us, extra),
+      created_ts: pl.Series('c', us.map(() => null), pl.Datetime('ms')),
+      price: us.map((_, i) => i + 1),
+    });
+
+  test('an event microseconds after the entity time is not joined; one at or before it is', () => {
+    // Events at T0 + 100 µs, + 500 µs (price 1, 2); entities at + 499, + 500, + 501 and + 999 µs, all in one millisecond.
+    const frame = featureRows('us', [US + 100, US + 500]);
+    const entities = pl.DataFrame({ id: pl.Series('id', [1, 1, 1, 1], pl.Int64), t: timesIn('us', [US + 499, US + 500, US + 501, US + 999]) });
+    const out = pointInTimeJoin(entities, [{ view, frame }], { timestamp: 't' });
+    assert.deepEqual(out.getColumn('price').toArray(), [1, 2, 2, 2]);
+    // A millisecond entity time (T0) and microsecond events: the event 100 µs later is in the future.
+    const msEntities = pl.DataFrame({ id: pl.Series('id', [1], pl.Int64), t: pl.Series('t', [new Date(T0)], pl.Datetime('ms')) });
+    assert.deepEqual(pointInTimeJoin(msEntities, [{ view, frame }], { timestamp: 't' }).getColumn('price').toArray(), [null]);
+  });
+
+  test('nanosecond events against microsecond entity times, and the TTL edge to the nanosecond', () => {
+    // Events at T0 + 200 µs + 1 ns (price 1) and T0 + 100 µs (price 2).
+    const frame = featureRows('ns', [US + 200, US + 100], [1, 0]);
+    const entities = pl.DataFrame({ id: pl.Series('id', [1, 1], pl.Int64), t: timesIn('us', [US + 200, US + 201]) });
+    // At +200 µs the event 1 ns later is not visible: the one at +100 µs is; at +201 µs the later one is.
+    assert.deepEqual(pointInTimeJoin(entities, [{ view, frame }], { timestamp: 't' }).getColumn('price').toArray(), [2, 1]);
+    // TTL 1 s, inclusive: an entity exactly 1 s after the only event (+100 µs) sees it; one 1 ns later does not.
+    const one = featureRows('ns', [US + 100]);
+    const edge = pl.DataFrame({ id: pl.Series('id', [1, 1], pl.Int64), t: timesIn('ns', [US + 100 + 1_000_000, US + 100 + 1_000_000], [0, 1]) });
+    assert.deepEqual(pointInTimeJoin(edge, [{ view, frame: one }], { timestamp: 't' }).getColumn('price').toArray(), [1, null]);
+  });
+
+  test('materialization keeps the source unit, so the join after it still sees microseconds', () => {
+    const source = pl.DataFrame({ id: pl.Series('id', [1, 1], pl.Int64), ts: timesIn('us', [US + 100, US + 500]), v: [1.5, 2.5] });
+    const applied = applyFeatureView(source, view);
+    assert.equal(String(applied.frame.getColumn('event_ts').dtype), String(pl.Datetime('us')));
+    assert.deepEqual(applied.frame.getColumn('event_ts').cast(pl.Int64).toArray(), [US + 100, US + 500]);
+    const entities = pl.DataFrame({ id: pl.Series('id', [1], pl.Int64), t: timesIn('us', [US + 499]) });
+    assert.deepEqual(pointInTimeJoin(entities, [{ view, frame: applied.frame }], { timestamp: 't' }).getColumn('price').toArray(), [1.5]);
+  });
+
+  test('a float entity key is refused, naming the column and what keys must be', () => {
+    const frame = featureRows('us', [US]);
+    const floats = pl.DataFrame({ id: pl.Series('id', [1.0], pl.Float64), t: timesIn('us', [US]) });
+    assert.throws(() => pointInTimeJoin(floats, [{ view, frame }], { timestamp: 't' }), /entity key "id" is Float64 in the entity rows; keys must be strings or integers/);
   });
 });

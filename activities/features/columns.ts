@@ -6,8 +6,9 @@ import { invalidInput, SluiceFailure } from '../../pipelines/failures';
 /**
  * Column conventions shared by the feature modules. A feature frame (offline part, input of the
  * point-in-time join) has the columns [...entities, event_ts, created_ts, ...features]:
- * entity keys as String or Int64, both timestamps as Datetime('ms') without a zone, meaning
- * UTC, and features as Int64 | Float64 | Bool | String | Datetime('ms').
+ * entity keys as String or Int64, both timestamps as Datetime without a zone, meaning UTC, in
+ * the unit the source had (ms, us or ns: never truncated), and features as
+ * Int64 | Float64 | Bool | String | Datetime('ms').
  */
 
 export const EVENT_TS = 'event_ts';
@@ -42,16 +43,44 @@ export function keyTypeOf(dtype: DataType): KeyType | undefined {
   return t === 'string' || t === 'int64' ? t : undefined;
 }
 
-/** `expr` (of type `dtype`) as Datetime('ms') without a zone, in UTC; undefined for other types. */
-export function utcMillisExpr(expr: pl.Expr, dtype: DataType): pl.Expr | undefined {
+/** Polars' time units, coarse to fine. */
+export type TimeUnit = 'ms' | 'us' | 'ns';
+const UNITS: TimeUnit[] = ['ms', 'us', 'ns'];
+/** How many of `unit` make one millisecond. */
+export const PER_MS: Record<TimeUnit, number> = { ms: 1, us: 1_000, ns: 1_000_000 };
+
+/** The unit a Date or Datetime column holds its times in (a Date is whole days: milliseconds lose nothing); undefined for other types. */
+export function timeUnitOf(dtype: DataType): TimeUnit | undefined {
   const v = dtype.variant as string;
-  if (v === 'Date') return expr.cast(pl.Datetime('ms'));
-  if (v === 'Datetime') {
-    const tz = (dtype as unknown as { timeZone?: string | null }).timeZone;
-    // A zoned datetime's physical value is UTC already: change the unit keeping the zone, then drop it.
-    return tz ? expr.cast(pl.Datetime('ms', tz)).cast(pl.Int64).cast(pl.Datetime('ms')) : expr.cast(pl.Datetime('ms'));
-  }
-  return undefined;
+  if (v === 'Date') return 'ms';
+  if (v !== 'Datetime') return undefined;
+  const u = (dtype as unknown as { timeUnit?: string }).timeUnit;
+  return UNITS.includes(u as TimeUnit) ? (u as TimeUnit) : 'us';
+}
+
+/** The finest of some units: comparing in it casts the coarser up (exact) and never truncates the finer. */
+export function finestUnit(...units: TimeUnit[]): TimeUnit {
+  return units.reduce((a, b) => (UNITS.indexOf(b) > UNITS.indexOf(a) ? b : a), 'ms');
+}
+
+/**
+ * `expr` (of type `dtype`) as a Datetime without a zone, in UTC, in `unit` (default: its own).
+ * Pass a unit no coarser than the column's: a coarser one would truncate, so that an event a
+ * fraction of a millisecond after an entity time would compare as before it. Undefined for
+ * types other than Date and Datetime.
+ */
+export function utcTimeExpr(expr: pl.Expr, dtype: DataType, unit?: TimeUnit): pl.Expr | undefined {
+  const own = timeUnitOf(dtype);
+  if (!own) return undefined;
+  const u = unit ?? own;
+  const tz = (dtype as unknown as { timeZone?: string | null }).timeZone;
+  // A zoned datetime's physical value is UTC already: change the unit keeping the zone, then drop it.
+  return tz ? expr.cast(pl.Datetime(u, tz)).cast(pl.Int64).cast(pl.Datetime(u)) : expr.cast(pl.Datetime(u));
+}
+
+/** `expr` (of type `dtype`) as Datetime('ms') without a zone, in UTC (feature values); undefined for other types. */
+export function utcMillisExpr(expr: pl.Expr, dtype: DataType): pl.Expr | undefined {
+  return utcTimeExpr(expr, dtype, 'ms');
 }
 
 /** Casts a column of a known feature type to its canonical polars type. */

@@ -6,12 +6,12 @@ import { materializeFeaturesOutput, materializeFeaturesStep, ttlMs, type Feature
 import type { z } from 'zod';
 import { readFrame } from '../data/frames';
 import { implement } from '../runtime/implement';
-import { CREATED_TS, EVENT_TS, parseTime } from './columns';
-import { invalidInput } from '../../pipelines/failures';
+import { CREATED_TS, EVENT_TS, parseTime, PER_MS, timeUnitOf } from './columns';
 import { writeOfflinePart, type FeatureDeps } from './offline-store';
 import { assertSafeView, ensureOnlineTable, latestPerEntity, writeOnline } from './online-store';
 import { applyFeatureView } from './transform';
 import { registerView } from './views';
+import { invalidInput } from '../../pipelines/failures';
 
 /**
  * Materialization (Feast's semantics): compute the view over the whole source (window
@@ -97,7 +97,10 @@ export async function materializeFeatureView(ctx: MaterializeContext, req: Mater
   start = rec.start_ts.getTime();
   end = rec.end_ts.getTime();
 
-  let rows = applied.frame.filter(pl.col(EVENT_TS).cast(pl.Int64).gtEq(pl.lit(start).cast(pl.Int64)).and(pl.col(EVENT_TS).cast(pl.Int64).ltEq(pl.lit(end).cast(pl.Int64))));
+  // The interval is in milliseconds, event_ts in its source's unit: compare in that unit.
+  const perMs = PER_MS[timeUnitOf(applied.frame.getColumn(EVENT_TS).dtype) ?? 'ms'];
+  const inUnit = (ms: number) => pl.lit(ms).cast(pl.Int64).mul(pl.lit(perMs).cast(pl.Int64));
+  let rows = applied.frame.filter(pl.col(EVENT_TS).cast(pl.Int64).gtEq(inUnit(start)).and(pl.col(EVENT_TS).cast(pl.Int64).ltEq(inUnit(end))));
   if (!view.created) rows = rows.withColumns(pl.lit(rec.created_at).cast(pl.Datetime('ms')).alias(CREATED_TS));
 
   beat('write offline', { rows: rows.height });
@@ -119,10 +122,17 @@ export async function materializeFeatureView(ctx: MaterializeContext, req: Mater
   return result;
 }
 
+/** The latest event time in milliseconds, rounded up so that the interval [start, end] holds that event. */
 function maxEventTime(frame: pl.DataFrame): number | undefined {
   if (frame.height === 0) return undefined;
-  // Series.max(): Series.get() on Int64 truncates to 32 bits in nodejs-polars 0.26.
-  const v = frame.getColumn(EVENT_TS).cast(pl.Int64).max() as number | bigint | null;
+  const ts = frame.getColumn(EVENT_TS);
+  const perMs = PER_MS[timeUnitOf(ts.dtype) ?? 'ms'];
+  // Series.max(): Series.get() on Int64 truncates to 32 bits in nodejs-polars 0.26. The ceiling is
+  // taken in polars (a nanosecond time is past 2^53): (v + perMs - 1) / perMs, truncated (v >= 0).
+  const v = pl.DataFrame({ v: ts.cast(pl.Int64) })
+    .select(pl.col('v').max().add(pl.lit(perMs - 1).cast(pl.Int64)).div(pl.lit(perMs).cast(pl.Int64)).cast(pl.Int64).alias('v'))
+    .getColumn('v')
+    .max() as number | bigint | null;
   return v === null || v === undefined ? undefined : Number(v);
 }
 

@@ -5,7 +5,7 @@ import { listOfflineParts, registerFeatureDataset } from '../../infra/db/feature
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { offlineDatasetName, type FeatureView } from '../../pipelines/steps/features';
 import { readFrame, writeFrame } from '../data/frames';
-import { CREATED_TS, EVENT_TS, frameSchema } from './columns';
+import { CREATED_TS, EVENT_TS, finestUnit, frameSchema, timeUnitOf, type TimeUnit } from './columns';
 import { invalidInput } from '../../pipelines/failures';
 
 /**
@@ -76,5 +76,11 @@ export async function readOfflineFeatures(deps: FeatureDeps, view: FeatureView):
     if (missing.length) throw invalidInput(`offline part ${p.name}@${p.version} lacks ${missing.join(', ')}: its view definition differs`);
     frames.push(df.select(...columns.map((c) => pl.col(c))));
   }
-  return frames.length === 1 ? frames[0]! : pl.concat(frames, { how: 'verticalRelaxed' });
+  if (frames.length === 1) return frames[0]!;
+  // Parts may hold their times in different units (the source's); a relaxed concat would take the
+  // first part's and truncate finer ones, so every part is cast up to the finest first.
+  const unitOf = (c: string) => finestUnit(...frames.map((f) => timeUnitOf(f.getColumn(c).dtype)).filter((u): u is TimeUnit => !!u));
+  const units = [EVENT_TS, CREATED_TS].map((c) => ({ c, unit: unitOf(c) }));
+  const aligned = frames.map((f) => f.withColumns(...units.map(({ c, unit }) => pl.col(c).cast(pl.Datetime(unit)))));
+  return pl.concat(aligned, { how: 'verticalRelaxed' });
 }

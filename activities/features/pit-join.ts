@@ -1,6 +1,6 @@
 import pl, { type DataType } from 'nodejs-polars';
 import { durationMs, type FeatureView } from '../../pipelines/steps/features';
-import { CREATED_TS, EVENT_TS, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { CREATED_TS, EVENT_TS, finestUnit, keyTypeOf, PER_MS, polarsOrInvalid, timeUnitOf, utcTimeExpr, type TimeUnit } from './columns';
 import { invalidInput } from '../../pipelines/failures';
 
 /**
@@ -13,6 +13,10 @@ import { invalidInput } from '../../pipelines/failures';
  * With polars: each view's rows are deduplicated on (keys, event_ts) keeping the winner of
  * ties, sorted by event_ts, and joined with `joinAsof` (backward, by the keys, exact matches
  * allowed); then the TTL mask nulls matches older than t - ttl.
+ *
+ * Times are compared as integers in the finest unit among the entity time and the views' times
+ * (the coarser cast up, exactly): truncating a microsecond entity time to milliseconds would
+ * join an event up to 999 µs after it, a value from the future.
  */
 
 export interface PitFeatureSource {
@@ -42,8 +46,8 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
   const eschema = entities.schema as Record<string, DataType>;
   const tsDtype = eschema[opts.timestamp];
   if (!tsDtype) throw invalidInput(`entity rows have no timestamp column "${opts.timestamp}" (they have ${entities.columns.join(', ')})`);
-  const tExpr = utcMillisExpr(pl.col(opts.timestamp), tsDtype);
-  if (!tExpr) throw invalidInput(`entity timestamp column "${opts.timestamp}" is ${tsDtype}; it must be a Date or Datetime`);
+  const tsUnit = timeUnitOf(tsDtype);
+  if (!tsUnit) throw invalidInput(`entity timestamp column "${opts.timestamp}" is ${tsDtype}; it must be a Date or Datetime`);
   if (entities.getColumn(opts.timestamp).nullCount() > 0) throw invalidInput(`entity timestamp column "${opts.timestamp}" has nulls: every entity row needs a time`);
 
   // Output names: entity columns, then each view's features; nothing may clash.
@@ -59,34 +63,40 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
       taken.add(out);
       return { name: f.name, out };
     });
-    return { ...s, features };
+    const fschema = s.frame.schema as Record<string, DataType>;
+    for (const c of [...s.view.entities, EVENT_TS, ...features.map((f) => f.name)]) {
+      if (!(c in fschema)) throw invalidInput(`feature rows of view ${s.view.name} lack column "${c}"`);
+    }
+    const eventUnit = timeUnitOf(fschema[EVENT_TS]!);
+    if (!eventUnit) throw invalidInput(`event_ts of view ${s.view.name} is ${fschema[EVENT_TS]}; it must be a Date or Datetime`);
+    const createdUnit = CREATED_TS in fschema ? timeUnitOf(fschema[CREATED_TS]!) : 'ms';
+    if (!createdUnit) throw invalidInput(`created_ts of view ${s.view.name} is ${fschema[CREATED_TS]}; it must be a Date or Datetime`);
+    // Keys on both sides as String or Int64, and the same on both.
+    const keyCasts = s.view.entities.map((k, i) => {
+      const lt = keyTypeOf(eschema[k]!);
+      if (!lt) throw invalidInput(`entity key "${k}" is ${eschema[k]!.variant} in the entity rows; keys must be strings or integers`);
+      const rt = keyTypeOf(fschema[k]!);
+      if (!rt) throw invalidInput(`entity key "${k}" is ${fschema[k]!.variant} in view ${s.view.name}; keys must be strings or integers`);
+      if (lt !== rt) throw invalidInput(`entity key "${k}" is ${eschema[k]!.variant} in the entity rows but ${fschema[k]!.variant} in view ${s.view.name}`);
+      return { hidden: `${H}k${i}`, expr: pl.col(k).cast(lt === 'string' ? pl.Utf8 : pl.Int64) };
+    });
+    return { ...s, features, fschema, keyCasts, units: [eventUnit, createdUnit] };
   });
+  // One unit for every comparison: the finest any side holds.
+  const unit: TimeUnit = finestUnit(tsUnit, ...plan.flatMap((s) => s.units));
+  const asInt = (column: string, dtype: DataType) => utcTimeExpr(pl.col(column), dtype, unit)!.cast(pl.Int64);
 
   return polarsOrInvalid('point-in-time join', () => {
-    let left = entities.withRowIndex(ROW).withColumns(tExpr.cast(pl.Int64).alias(T)).sort(T);
+    let left = entities.withRowIndex(ROW).withColumns(asInt(opts.timestamp, tsDtype).alias(T)).sort(T);
     for (const s of plan) {
-      const keys = s.view.entities;
-      const fschema = s.frame.schema as Record<string, DataType>;
-      for (const c of [...keys, EVENT_TS, ...s.features.map((f) => f.name)]) {
-        if (!(c in fschema)) throw invalidInput(`feature rows of view ${s.view.name} lack column "${c}"`);
-      }
-      // Keys on both sides as String or Int64, and the same on both.
-      const keyCasts = keys.map((k, i) => {
-        const lt = keyTypeOf(eschema[k]!);
-        const rt = keyTypeOf(fschema[k]!);
-        if (!lt || !rt || lt !== rt) throw invalidInput(`key "${k}" is ${eschema[k]} in the entity rows but ${fschema[k]} in view ${s.view.name}`);
-        return { hidden: `${H}k${i}`, expr: pl.col(k).cast(lt === 'string' ? pl.Utf8 : pl.Int64) };
-      });
+      const { fschema, keyCasts } = s;
       const hiddenKeys = keyCasts.map((k) => k.hidden);
-      const ftExpr = utcMillisExpr(pl.col(EVENT_TS), fschema[EVENT_TS]!);
-      if (!ftExpr) throw invalidInput(`event_ts of view ${s.view.name} is ${fschema[EVENT_TS]}`);
-      const ctExpr = CREATED_TS in fschema ? utcMillisExpr(pl.col(CREATED_TS), fschema[CREATED_TS]!) : undefined;
 
       const right = s.frame
         .select(
           ...keyCasts.map((k) => k.expr.alias(k.hidden)),
-          ftExpr.cast(pl.Int64).alias(FT),
-          (ctExpr ?? pl.lit(null).cast(pl.Datetime('ms'))).cast(pl.Int64).alias(CT),
+          asInt(EVENT_TS, fschema[EVENT_TS]!).alias(FT),
+          (CREATED_TS in fschema ? asInt(CREATED_TS, fschema[CREATED_TS]!) : pl.lit(null).cast(pl.Int64)).alias(CT),
           ...s.features.map((f) => pl.col(f.name).alias(f.out)),
         )
         .filter(pl.allHorizontal([...hiddenKeys, FT].map((c) => pl.col(c).isNotNull())))
@@ -98,7 +108,9 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
       left = left.withColumns(...keyCasts.map((k) => k.expr.alias(k.hidden)));
       left = left.joinAsof(right, { leftOn: T, rightOn: FT, by: hiddenKeys, strategy: 'backward', allowExactMatches: true, checkSortedness: false });
       const ttl = durationMs(s.view.ttl);
-      const fresh = ttl > 0 ? pl.col(FT).isNotNull().and(pl.col(FT).gtEq(pl.col(T).sub(pl.lit(ttl).cast(pl.Int64)))) : pl.col(FT).isNotNull();
+      // The TTL in the comparison unit, multiplied in Int64 (a year in nanoseconds is past 2^53).
+      const ttlInUnit = pl.lit(ttl).cast(pl.Int64).mul(pl.lit(PER_MS[unit]).cast(pl.Int64));
+      const fresh = ttl > 0 ? pl.col(FT).isNotNull().and(pl.col(FT).gtEq(pl.col(T).sub(ttlInUnit))) : pl.col(FT).isNotNull();
       left = left
         .withColumns(...s.features.map((f) => pl.when(fresh).then(pl.col(f.out)).otherwise(pl.lit(null)).alias(f.out)))
         .drop([FT, ...hiddenKeys]);

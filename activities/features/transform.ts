@@ -9,7 +9,7 @@ import {
   type FeatureView,
 } from '../../pipelines/steps/features';
 import type { ResolvedFeatureColumn } from '../../infra/db/features';
-import { canonicalExpr, CREATED_TS, EVENT_TS, featureTypeOf, keyTypeOf, polarsOrInvalid, utcMillisExpr } from './columns';
+import { canonicalExpr, CREATED_TS, EVENT_TS, featureTypeOf, keyTypeOf, polarsOrInvalid, utcTimeExpr } from './columns';
 import { invalidInput } from '../../pipelines/failures';
 
 /**
@@ -20,8 +20,9 @@ import { invalidInput } from '../../pipelines/failures';
  * keys, period = the window, closed = right: rows in (t - d, t]) over a copy sorted by entity and
  * time, and put back in source order; the feature expressions then read them as hidden columns,
  * so windows combine with everything else (`rollingSum(x, '7d').div(rollingCount(x, '7d'))`).
- * Rows without an entity key or event time are left out; keys become String or Int64, times
- * Datetime('ms') in UTC, features their declared (or inferred) type.
+ * Rows without an entity key or event time are left out; keys become String or Int64, event and
+ * created times Datetime in UTC in the source's own unit (never truncated: a point-in-time join
+ * compares them with entity times to the microsecond), features their declared (or inferred) type.
  */
 
 const HIDDEN = '__sluice_fv_';
@@ -186,11 +187,11 @@ export function applyFeatureView(source: pl.DataFrame, view: FeatureView, opts: 
     if (!t) throw invalidInput(`${what}: entity "${k}" is ${schema[k]}; entity keys must be strings or integers`);
     return pl.col(k).cast(t === 'string' ? pl.Utf8 : pl.Int64);
   });
-  const tsExpr = utcMillisExpr(pl.col(view.timestamp), schema[view.timestamp]!);
+  const tsExpr = utcTimeExpr(pl.col(view.timestamp), schema[view.timestamp]!);
   if (!tsExpr) throw invalidInput(`${what}: timestamp column "${view.timestamp}" is ${schema[view.timestamp]}; it must be a Date or Datetime`);
   let createdExpr: pl.Expr;
   if (view.created) {
-    const ce = utcMillisExpr(pl.col(view.created), schema[view.created]!);
+    const ce = utcTimeExpr(pl.col(view.created), schema[view.created]!);
     if (!ce) throw invalidInput(`${what}: created column "${view.created}" is ${schema[view.created]}; it must be a Date or Datetime`);
     createdExpr = ce;
   } else {
