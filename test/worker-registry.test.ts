@@ -52,3 +52,22 @@ test('the code fingerprint follows the module and the project modules it imports
   fs.writeFileSync(path.join(dir, 'unrelated.ts'), 'export const x = 1;\n');
   assert.equal(fresh(main), afterHelper, 'a module it does not import does not');
 });
+
+test("the code fingerprint follows the installed version of each package the module's code imports", () => {
+  const pkg = path.join(dir, 'node_modules', '@acme', 'fake-dep');
+  fs.mkdirSync(pkg, { recursive: true });
+  const install = (version: string) => fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: '@acme/fake-dep', version }));
+  const helper = path.join(dir, 'uses-dep.ts');
+  const main = path.join(dir, 'main-dep.ts');
+  const other = path.join(dir, 'no-dep.ts');
+  fs.writeFileSync(helper, "import { f } from '@acme/fake-dep/sub';\nimport fs from 'node:fs';\nexport const g = f;\n");
+  fs.writeFileSync(main, "import { g } from './uses-dep';\nexport const v = g;\n");
+  fs.writeFileSync(other, "import { z } from 'zod';\nexport const s = z.string();\n");
+  const fresh = (f: string) => fingerprintModule(f, { fresh: true });
+  install('1.0.0');
+  const before = fresh(main);
+  const unrelated = fresh(other);
+  install('1.0.1');
+  assert.notEqual(fresh(main), before, 'upgrading a package a (transitively) imported module uses changes it');
+  assert.equal(fresh(other), unrelated, 'a module that does not import the package keeps its fingerprint');
+});

@@ -88,7 +88,6 @@ export function parseModelUri(uri: string): ModelUri {
 }
 
 export const modelUri = (name: string, version: number) => `models:/${name}/${version}`;
-export const aliasUri = (name: string, alias: string) => `models:/${name}@${alias}`;
 
 // ---------------------------------------------------------------------------------------------
 // Rows
@@ -657,11 +656,6 @@ export async function applyDecision(db: Db, input: DecisionInput): Promise<Decis
 
 function finiteOrNull(v: number | null | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-export async function getDecision(db: Db, id: number): Promise<DecisionRow | undefined> {
-  const { rows } = await db.query<DecisionRow>(`SELECT ${DECISION_COLUMNS} FROM model_decisions WHERE id = $1`, [id]);
-  return rows[0];
 }
 
 /** Newest first. */

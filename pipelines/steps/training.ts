@@ -177,5 +177,3 @@ export const inspectOnnxStep = step({
   queue: 'cpu',
   timeouts: { startToClose: '10m' },
 });
-
-export const trainingSteps = [trainLogisticStep, trainLinearStep, trainGbdtStep, trainGbdtGpuStep, inspectOnnxStep] as const;

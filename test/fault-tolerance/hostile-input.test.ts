@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import pl from 'nodejs-polars';
 import { readFrame } from '../../activities/data/frames';
 import { detectDrift } from '../../activities/drift/index';
 import { readOnlineFeatures } from '../../activities/features/index';
