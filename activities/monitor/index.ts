@@ -1,3 +1,4 @@
+import * as driftDb from '../../infra/db/drift';
 import type { Db } from '../../infra/db/pool';
 import { datasetDriftShare, driftScore } from '../../infra/metrics';
 import type { MonitorActivities } from '../../pipelines/monitor/activities';
@@ -6,26 +7,26 @@ import type { MonitorActivities } from '../../pipelines/monitor/activities';
 export function createMonitorActivities(deps: { db: Db }): MonitorActivities {
   return {
     async recordDriftResult(r) {
-      await deps.db.query(
-        `INSERT INTO drift_results (model, batch_id, dataset_name, dataset_version, reference_name, reference_version, share, dataset_drift, drifted, columns, report_uri, html_uri)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (model, batch_id) DO NOTHING`,
-        [
-          r.model, r.batchId, r.dataset.name, r.dataset.version, r.reference.name, r.reference.version, r.result.share, r.result.datasetDrift,
-          r.result.drifted, JSON.stringify(r.result.columns), r.result.report.uri, r.result.html.uri,
-        ],
-      );
+      await driftDb.recordDriftResult(deps.db, {
+        model: r.model,
+        batchId: r.batchId,
+        dataset: r.dataset,
+        reference: r.reference,
+        share: r.result.share,
+        datasetDrift: r.result.datasetDrift,
+        drifted: r.result.drifted,
+        columns: r.result.columns,
+        reportUri: r.result.report.uri,
+        htmlUri: r.result.html.uri,
+      });
       datasetDriftShare.set({ model: r.model }, r.result.share);
       for (const [column, c] of Object.entries(r.result.columns)) {
         if (c.test && c.statistic !== null) driftScore.set({ model: r.model, column, test: c.test }, c.statistic);
       }
     },
     async recordMonitorDecision(r) {
-      await deps.db.query(
-        `INSERT INTO monitor_decisions (model, decided_at, kind, reason, numbers, workflow_id, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (workflow_id, seq) DO NOTHING`,
-        [r.model, r.decision.at, r.decision.kind, r.decision.reason, r.decision.numbers ? JSON.stringify(r.decision.numbers) : null, r.workflowId, r.seq],
-      );
+      const { at, kind, reason, numbers } = r.decision;
+      await driftDb.recordMonitorDecision(deps.db, { model: r.model, workflowId: r.workflowId, seq: r.seq, decidedAt: at, kind, reason, numbers });
     },
   };
 }
