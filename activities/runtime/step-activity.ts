@@ -6,6 +6,7 @@ import { rowsProcessed, stepDuration } from '../../infra/metrics';
 import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import { failure, invalidInput, SluiceFailure } from '../../pipelines/failures';
+import type { StepActivity } from '../../pipelines/dsl/engine-activities';
 import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
@@ -18,7 +19,7 @@ import type { StepImplementation } from './implement';
  * the field), answers from the cache when it can, records the step run, its inputs and outputs in
  * PostgreSQL, and validates the output against the step's schema before recording it.
  */
-export function stepActivity(deps: ActivityDeps, impl: StepImplementation) {
+export function stepActivity(deps: ActivityDeps, impl: StepImplementation): StepActivity {
   const { step } = impl;
   const fingerprint = fingerprintModule(impl.module);
   const runStep = async (call: StepCall): Promise<StepResult> => {
