@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { nodeStatesFromDb } from '../cli/commands/runs';
 import type { StepRunRow } from '../infra/db/runs';
+import { describePipeline } from '../cli/commands/pipeline';
 import { renderCondition, toMermaid, toText, type RenderStates } from '../cli/render/dag';
+import { stepInterfaces } from '../cli/render/interface';
 import { compile } from '../pipelines/dsl/compile';
 import { and, gt, not, eq } from '../pipelines/dsl/conditions';
 import { pipeline } from '../pipelines/dsl/pipeline';
@@ -188,4 +190,57 @@ test('nodeStatesFromDb: step_runs rows to node states, map items folded, artifac
   assert.equal(states.each!.endedAt, undefined);
   assert.deepEqual(states.each!.artifacts, ['file:///b', 'file:///c']);
   assert.match(toText(spec, states), /each\s+demo\.len@1 ×N.*running 2\/3/);
+});
+
+test('pipeline show: each step\'s interface from the spec, inputs and outputs with their types', () => {
+  const typed = step({
+    name: 'demo.typed',
+    description: 'a step with every kind of field',
+    input: z.object({
+      uri: z.string().describe('where the data is'),
+      limit: z.number().int().default(10),
+      mode: z.enum(['fast', 'full']).optional(),
+      tags: z.array(z.string()),
+    }),
+    output: z.object({ rows: z.number().int(), label: z.string().nullable() }),
+    queue: 'gpu',
+  });
+  const p = pipeline({ name: 'typed', params: z.object({}) }, (_p, b) => {
+    const a = b.step('first', typed, { uri: 'file:///a', tags: [] });
+    b.step('second', typed, { uri: 'file:///b', tags: ['x'] }, { after: [a] });
+    b.step('count', loadStep, { n: 1 });
+    return {};
+  });
+  // From the spec alone, as a spec read back from JSON (a run's history, `show --json`) would be.
+  const spec = JSON.parse(JSON.stringify(compile(p)));
+  const text = stepInterfaces(spec);
+  assert.equal(
+    text,
+    [
+      'demo.typed@1  [gpu]  nodes first, second  — a step with every kind of field',
+      '  in   uri: string  — where the data is',
+      '       limit?: integer = 10',
+      '       mode?: "fast" | "full"',
+      '       tags: string[]',
+      '  out  rows: integer',
+      '       label: string | null',
+      'demo.load@1  [cpu]  node count',
+      '  in   n: number',
+      '  out  items: string[]',
+      '       total: number',
+      '',
+    ].join('\n'),
+  );
+  // `sluice pipeline show` prints them after the DAG.
+  const shown = describePipeline(spec);
+  assert.ok(shown.indexOf('\nsteps:\n  demo.typed@1  [gpu]') > shown.indexOf('\nnodes:\n'), shown);
+  assert.match(shown, /\n {4}in {3}uri: string {2}— where the data is\n/);
+});
+
+test('pipeline show: a changed step schema shows in the printed interface', () => {
+  const before = stepInterfaces(spec);
+  const changed = step({ name: 'demo.load', input: z.object({ n: z.string() }), output: loadStep.output });
+  const after = stepInterfaces(compile(pipeline({ name: 'c2', params: z.object({}) }, (_p, b) => (b.step('load', changed, { n: 'x' }), {}))));
+  assert.match(before, /demo\.load@1 {2}\[cpu\] {2}node load\n {2}in {3}n: number\n/);
+  assert.match(after, /demo\.load@1 {2}\[cpu\] {2}node load\n {2}in {3}n: string\n/);
 });

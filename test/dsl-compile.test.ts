@@ -5,7 +5,8 @@ import { compile, CompileError } from '../pipelines/dsl/compile';
 import { and, eq, gt, isTrue, not, or } from '../pipelines/dsl/conditions';
 import { pipeline, type AnyPipeline } from '../pipelines/dsl/pipeline';
 import type { Ref, RefTree } from '../pipelines/dsl/refs';
-import { pipelineSpecSchema, type NodeSpec, type PipelineSpec } from '../pipelines/dsl/spec';
+import { nodeStep, pipelineSpecSchema, type NodeSpec, type PipelineSpec } from '../pipelines/dsl/spec';
+import { stepInterface } from '../pipelines/dsl/step-interface';
 import { step } from '../pipelines/dsl/step';
 
 /** Unit tests of compile(): the PipelineSpec a pipeline's build function turns into. No Temporal. */
@@ -67,26 +68,67 @@ function trainPipeline(variant: { loadStep?: typeof load; epochsLiteral?: number
 describe('compile(): nodes, bindings, dependencies', () => {
   const spec = compile(trainPipeline());
 
-  test('nodes come in declaration order with their step, queue and options', () => {
+  test('nodes come in declaration order, each naming its step in the steps table', () => {
     assert.deepEqual(
-      spec.nodes.map((n) => n.id),
-      ['load', 'train', 'report'],
+      spec.nodes.map((n) => [n.id, n.step]),
+      [
+        ['load', 'test.load'],
+        ['train', 'test.train'],
+        ['report', 'test.echo'],
+      ],
     );
-    const l = node(spec, 'load');
-    assert.deepEqual(l.step, { name: 'test.load', version: '1' });
+    for (const n of spec.nodes) {
+      assert.equal('options' in n || 'queue' in n, false, `node ${n.id} repeats no step options`);
+      assert.ok(spec.steps[n.step], `node ${n.id} points into the steps table`);
+    }
+    assert.deepEqual(Object.keys(spec.steps).sort(), ['test.echo', 'test.load', 'test.train']);
+    assert.equal(spec.name, 'train-demo');
+    assert.equal(spec.description, 'load, train, report');
+    assert.equal(spec.specVersion, 2);
+  });
+
+  test('the steps table holds each step\'s version, queue and options', () => {
+    const l = spec.steps['test.load']!;
+    assert.equal(l.version, '1');
     assert.equal(l.queue, 'cpu');
     assert.equal(l.options.startToCloseTimeout, '5m');
     assert.equal(l.options.heartbeatTimeout, '10s');
     assert.deepEqual(l.options.cache, { enabled: true, key: 'code' });
     assert.equal(l.options.retry.maximumAttempts, 3);
-    const t = node(spec, 'train');
+    const t = spec.steps['test.train']!;
     assert.equal(t.queue, 'gpu');
     assert.deepEqual(t.options.cache, { enabled: true, key: 'version' });
     assert.equal(t.options.heartbeatTimeout, undefined);
-    assert.deepEqual(node(spec, 'report').options.cache, { enabled: false });
-    assert.equal(spec.name, 'train-demo');
-    assert.equal(spec.description, 'load, train, report');
-    assert.equal(spec.specVersion, 1);
+    assert.deepEqual(spec.steps['test.echo']!.options.cache, { enabled: false });
+    // What the engine schedules: the table's entry for the node.
+    assert.deepEqual(nodeStep(spec, node(spec, 'train')), {
+      name: 'test.train',
+      version: '1',
+      queue: 'gpu',
+      options: t.options,
+      inputSchemaHash: t.inputSchemaHash,
+      outputSchemaHash: t.outputSchemaHash,
+    });
+  });
+
+  test('the steps table holds the input and output JSON Schemas and their hashes', () => {
+    const l = spec.steps['test.load']!;
+    const input = l.input as { type: string; properties: Record<string, { type: string; default?: unknown }>; required?: string[] };
+    assert.equal(input.type, 'object');
+    assert.deepEqual(Object.keys(input.properties), ['name', 'limit']);
+    assert.equal(input.properties.limit!.default, 10);
+    assert.deepEqual(input.required, ['name'], 'input as callers write it: a field with a default is optional');
+    const output = l.output as { properties: Record<string, { type: string }>; required: string[] };
+    assert.deepEqual(Object.keys(output.properties), ['data', 'rows', 'items']);
+    assert.equal(output.properties.items!.type, 'array');
+    assert.match(l.inputSchemaHash, /^[0-9a-f]{16}$/);
+    assert.notEqual(l.inputSchemaHash, l.outputSchemaHash);
+    assert.equal(stepInterface(load).inputSchemaHash, l.inputSchemaHash, 'a worker computes the same hash from the signature');
+  });
+
+  test('a node\'s own cache switch is kept on the node and applied over the step\'s', () => {
+    assert.equal(node(spec, 'load').cache, undefined);
+    assert.deepEqual(nodeStep(spec, node(spec, 'report')).options.cache, { enabled: false });
   });
 
   test('dependsOn comes from the refs in the inputs, nested object bindings included', () => {
@@ -119,7 +161,9 @@ describe('compile(): nodes, bindings, dependencies', () => {
     );
     const last = node(s, 'last');
     assert.deepEqual(last.dependsOn, ['alpha', 'zeta']);
-    assert.deepEqual(last.options.cache, { enabled: true }, 'node option overrides the step cache policy');
+    assert.equal(last.cache, true);
+    assert.deepEqual(nodeStep(s, last).options.cache, { enabled: true }, 'node option overrides the step cache policy');
+    assert.deepEqual(s.steps['test.echo']!.options.cache, { enabled: false }, 'the step entry keeps the step\'s policy');
     assert.deepEqual(node(s, 'alpha').dependsOn, []);
   });
 
@@ -573,6 +617,18 @@ describe('compile(): version hash', () => {
     assert.equal(new Set(Object.values(variants)).size, Object.keys(variants).length);
   });
 
+  test('a step schema change changes its hash and the version; a reworded description changes neither', () => {
+    const base = compile(trainPipeline());
+    const withInput = (input: z.ZodObject) => step({ name: 'test.load', version: '1', input, output: load.output, queue: 'cpu', timeouts: { startToClose: '5m', heartbeat: '10s' } }) as unknown as typeof load;
+    const typeChanged = compile(trainPipeline({ loadStep: withInput(z.object({ name: z.string(), limit: z.string().default('10') })) }));
+    assert.notEqual(typeChanged.steps['test.load']!.inputSchemaHash, base.steps['test.load']!.inputSchemaHash);
+    assert.equal(typeChanged.steps['test.load']!.outputSchemaHash, base.steps['test.load']!.outputSchemaHash);
+    assert.notEqual(typeChanged.version, base.version);
+    const described = compile(trainPipeline({ loadStep: withInput(z.object({ name: z.string().describe('dataset name'), limit: z.number().default(10) })) }));
+    assert.equal((described.steps['test.load']!.input.properties as Record<string, { description?: string }>).name!.description, 'dataset name');
+    assert.equal(described.steps['test.load']!.inputSchemaHash, base.steps['test.load']!.inputSchemaHash, 'annotations are no interface change');
+  });
+
   test('the same nodes declared in another order give another version (node order is part of the spec)', () => {
     const ab = pipeline({ name: 'ab', params }, (_p, b) => {
       b.step('a', echo, { text: 'a' });
@@ -626,6 +682,19 @@ describe('compile(): errors name the node', () => {
     );
     assert.equal(e.node, 'fake');
     assert.match(e.message, /unknown step/);
+  });
+
+  test('one step name used with two signatures', () => {
+    const echo2 = step({ name: 'test.echo', input: z.object({ text: z.string(), loud: z.boolean() }), output: echo.output, cache: false });
+    const e = compileError(
+      pipeline({ name: 'two-echoes', params }, (_p, b) => {
+        b.step('a', echo, { text: 'a' });
+        b.step('b', echo2, { text: 'b', loud: true });
+        return {};
+      }),
+    );
+    assert.equal(e.node, 'b');
+    assert.match(e.message, /step "test\.echo" is used with two different signatures/);
   });
 
   test('a non-pipeline passed to sub()', () => {
@@ -760,5 +829,21 @@ describe('compile(): errors name the node', () => {
   test('pipeline() refuses a bad pipeline name; compile() refuses a non-pipeline', () => {
     assert.throws(() => pipeline({ name: 'Bad Name', params }, () => ({})), /pipeline name/);
     assert.throws(() => compile({ name: 'x' } as never), /pipeline\(\)/);
+  });
+});
+
+describe('specs recorded before the steps table (specVersion 1)', () => {
+  test('nodeStep() reads the step, queue and options from the node itself', () => {
+    // The shape a run started before the steps table has in its history (test/fixtures/histories).
+    const options = { startToCloseTimeout: '1m', retry: { maximumAttempts: 3 }, cache: { enabled: true, key: 'code' as const } };
+    const old = {
+      specVersion: 1,
+      name: 'old',
+      version: '0123456789ab',
+      params: {},
+      nodes: [{ id: 'greet', step: { name: 'hello.greet', version: '1' }, queue: 'gpu', inputs: { kind: 'literal', value: {} }, options, dependsOn: [], summary: 'greet' }],
+      outputs: {},
+    } as unknown as PipelineSpec;
+    assert.deepEqual(nodeStep(old, old.nodes[0]!), { name: 'hello.greet', version: '1', queue: 'gpu', options });
   });
 });

@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { SluiceFailure } from '../pipelines/failures';
 import { LocalArtifactStore, type ArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
@@ -37,6 +36,7 @@ import {
 } from '../activities/registry/index';
 import { z } from 'zod';
 import { compile } from '../pipelines/dsl/compile';
+import { nodeStep } from '../pipelines/dsl/spec';
 import { pipeline } from '../pipelines/dsl/pipeline';
 import { datasetRef } from '../pipelines/steps/dataset';
 import { compareModelsStep, type EvaluationSummary } from '../pipelines/steps/evaluation';
@@ -59,6 +59,7 @@ import {
 } from '../pipelines/steps/registry';
 import { tempDir, usePostgres } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { SluiceFailure } from '../pipelines/failures';
 
 /** The registry against a real PostgreSQL: versions, concurrency, aliases and their audit, URIs, gates, promotion. */
 
@@ -667,14 +668,14 @@ test('a champion/challenger pipeline wires these steps with typed refs and compi
     return { registered: reg.output.registered, outcome: promote.output.outcome, version: reg.output.version };
   });
   const spec = compile(cc);
-  assert.deepEqual(spec.nodes.map((n) => [n.id, n.step.name, n.dependsOn]), [
+  assert.deepEqual(spec.nodes.map((n) => [n.id, n.step, n.dependsOn]), [
     ['champion', 'resolve-model', []],
     ['compare', 'compare-models', ['champion']],
     ['register', 'register-model', ['compare']],
     ['promote', 'promote-model', ['compare', 'register']],
   ]);
-  assert.ok(spec.nodes.every((n) => n.queue === 'cpu'));
-  assert.deepEqual(spec.nodes.filter((n) => n.options.cache.enabled).map((n) => n.id), ['compare'], 'only the evaluation is cacheable');
+  assert.ok(spec.nodes.every((n) => nodeStep(spec, n).queue === 'cpu'));
+  assert.deepEqual(spec.nodes.filter((n) => nodeStep(spec, n).options.cache.enabled).map((n) => n.id), ['compare'], 'only the evaluation is cacheable');
 });
 
 test('registry implementations', () => {

@@ -11,6 +11,7 @@ import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
 import { fingerprintModule } from './fingerprint';
+import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
 
 /**
@@ -29,6 +30,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     if (call.stepVersion !== step.version) {
       throw failure('StepVersionMismatch', `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`);
     }
+    await assertRunInterface(call, step);
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
     const input = parseOrFail(step.input, call.input, `input of step ${step.name} (node ${run.node})`);
     const cacheKey = sha256Hex(

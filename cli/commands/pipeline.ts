@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { PipelineSpec } from '../../pipelines/dsl/spec';
 import { cliCatalogue, findPipeline } from '../pipelines';
 import { renderBinding, toMermaid, toText } from '../render/dag';
+import { stepInterfaces } from '../render/interface';
 
 /** `sluice pipeline list|show|schema`: the registered pipelines, their DAGs and params schemas. */
 
@@ -21,7 +22,7 @@ export function paramsSchema(spec: PipelineSpec): Record<string, unknown> {
   return { $schema: 'https://json-schema.org/draft/2020-12/schema', ...spec.params };
 }
 
-/** Header, DAG and outputs of a pipeline as text. */
+/** Header, params, DAG, outputs and the steps' interfaces (from the spec's steps table) as text. */
 export function describePipeline(spec: PipelineSpec): string {
   const head = `pipeline ${spec.name}@${spec.version}${spec.description ? ` — ${spec.description}` : ''}\n\n`;
   const props = (spec.params as { properties?: Record<string, { type?: unknown; default?: unknown; description?: string }> }).properties ?? {};
@@ -36,6 +37,8 @@ export function describePipeline(spec: PipelineSpec): string {
     params.length ? `params:\n${params.join('\n')}\n\n` : '',
     `nodes:\n${toText(spec).replace(/^/gm, '  ').replace(/ +$/gm, '')}`,
     outputs.length ? `\noutputs:\n${outputs.join('\n')}\n` : '',
+    // Old-shape specs (recorded before the steps table) have none to print.
+    spec.steps ? `\nsteps:\n${stepInterfaces(spec).replace(/^(?=.)/gm, '  ')}` : '',
   ].join('');
 }
 
@@ -60,7 +63,7 @@ export function registerPipelineCommands(program: Command): void {
 
   cmd
     .command('show <name>')
-    .description('a pipeline\'s DAG as text (default), Mermaid, or its compiled spec as JSON')
+    .description('a pipeline\'s DAG and step interfaces as text (default), Mermaid, or its compiled spec as JSON')
     .option('--text', 'readable text DAG (default)')
     .option('--mermaid', 'Mermaid flowchart (paste into a ```mermaid block)')
     .option('--json', 'the compiled PipelineSpec')

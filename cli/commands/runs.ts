@@ -76,21 +76,25 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
 function specFromRows(run: RunRow, states: RenderStates, steps: StepRunRow[]): PipelineSpec {
   const seen = new Set<string>();
   const nodes: NodeSpec[] = [];
+  const stepTable: PipelineSpec['steps'] = {};
   for (const r of steps) {
     const id = ITEM.exec(r.step_name)?.[1] ?? r.step_name;
     if (seen.has(id) || !states[id]) continue;
     seen.add(id);
-    nodes.push({
-      id,
-      step: { name: r.step ?? '?', version: r.step_version },
+    const name = r.step ?? '?';
+    // The DB knows no schemas: an empty interface, only what the DAG shows.
+    stepTable[name] ??= {
+      version: r.step_version,
       queue: r.queue === 'gpu' ? 'gpu' : 'cpu',
-      inputs: { kind: 'literal', value: null },
       options: { startToCloseTimeout: '0s', retry: {}, cache: { enabled: false } },
-      dependsOn: [],
-      summary: id,
-    });
+      input: {},
+      output: {},
+      inputSchemaHash: '',
+      outputSchemaHash: '',
+    };
+    nodes.push({ id, step: name, inputs: { kind: 'literal', value: null }, dependsOn: [], summary: id });
   }
-  return { specVersion: 1, name: run.pipeline_name, version: run.pipeline_version, params: {}, nodes, outputs: {} };
+  return { specVersion: 2, name: run.pipeline_name, version: run.pipeline_version, params: {}, steps: stepTable, nodes, outputs: {} };
 }
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {

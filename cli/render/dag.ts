@@ -1,5 +1,5 @@
 import type { NodeStatus } from '../../pipelines/dsl/protocol';
-import type { BindingExpr, ConditionExpr, NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
+import { nodeStep, type BindingExpr, type ConditionExpr, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
 
 /**
  * Pure renderers for a PipelineSpec as a DAG: Mermaid (`flowchart TD`) and plain text, each
@@ -106,7 +106,10 @@ function stateOf(states: RenderStates | undefined, id: string): RenderNodeState 
   return states ? (states[id] ?? { status: 'pending' }) : undefined;
 }
 
-const stepLabel = (n: NodeSpec) => `${n.step.name}@${n.step.version}`;
+const stepLabel = (spec: PipelineSpec, n: NodeSpec) => {
+  const s = nodeStep(spec, n);
+  return `${s.name}@${s.version}`;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Mermaid
@@ -172,7 +175,7 @@ export function toMermaid(spec: PipelineSpec, states?: RenderStates, opts: Merma
   const lines: string[] = ['flowchart TD', `  %% ${spec.name}@${spec.version}`];
 
   const nodeLine = (n: NodeSpec, indent: string) => {
-    const parts = [n.id, `${stepLabel(n)} (${n.queue})${n.map ? ' ×N' : ''}`];
+    const parts = [n.id, `${stepLabel(spec, n)} (${nodeStep(spec, n).queue})${n.map ? ' ×N' : ''}`];
     if (n.when && n.dependsOn.length === 0) parts.push(`if ${renderCondition(n.when)}`);
     const s = stateOf(states, n.id);
     if (s && opts.statusInLabels !== false) parts.push([statusText(s), durationOf(s), s.attempts && s.attempts > 1 ? attemptsText(s) : ''].filter(Boolean).join(' · '));
@@ -264,7 +267,7 @@ export function toText(spec: PipelineSpec, states?: RenderStates, opts: TextOpti
     }
 
     const depth = depthOf(n.group);
-    const cells = [n.id, `${stepLabel(n)}${n.map ? ' ×N' : ''}`, `[${n.queue}]`, n.dependsOn.length ? `<- ${n.dependsOn.join(', ')}` : ''];
+    const cells = [n.id, `${stepLabel(spec, n)}${n.map ? ' ×N' : ''}`, `[${nodeStep(spec, n).queue}]`, n.dependsOn.length ? `<- ${n.dependsOn.join(', ')}` : ''];
     const s = stateOf(states, n.id);
     if (s) cells.push(statusText(s), durationOf(s), attemptsText(s));
     const tail: string[] = [];

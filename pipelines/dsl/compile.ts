@@ -4,8 +4,9 @@ import { canonicalJson, sha256Hex } from './canonical';
 import { COND, isCondition, type Condition } from './conditions';
 import { isPipeline, type AnyPipeline, type Builder, type Node, type NodeOptions } from './pipeline';
 import { isRef, makeRef, refData, type RefData } from './refs';
-import { pipelineSpecSchema, type BindingExpr, type ConditionExpr, type NodeSpec, type PipelineSpec } from './spec';
+import { pipelineSpecSchema, type BindingExpr, type ConditionExpr, type NodeSpec, type PipelineSpec, type StepSpec } from './spec';
 import { isStep, type AnyStep } from './step';
+import { stepInterface } from './step-interface';
 
 export class CompileError extends Error {
   override name = 'CompileError';
@@ -37,6 +38,7 @@ interface Scope {
 export function compile(def: AnyPipeline): PipelineSpec {
   if (!isPipeline(def)) throw new Error('compile() expects a pipeline declared with pipeline()');
   const nodes: NodeSpec[] = [];
+  const steps: Record<string, StepSpec> = {};
   const byId = new Map<string, NodeSpec>();
   /** Sub-pipeline nodes are aliases for the sub-pipeline's outputs. */
   const aliases = new Map<string, Record<string, BindingExpr>>();
@@ -169,19 +171,12 @@ export function compile(def: AnyPipeline): PipelineSpec {
     }
     const when = conditions.length === 0 ? undefined : conditions.length === 1 ? conditions[0] : { op: 'and' as const, all: [...conditions] };
     if (when) collectCondDeps(when, deps);
-    const cacheEnabled = opts?.cache ?? s.cache.enabled;
+    addStep(id, s);
     const spec: NodeSpec = {
       id,
-      step: { name: s.name, version: s.version },
-      queue: s.queue,
+      step: s.name,
       inputs,
-      options: {
-        startToCloseTimeout: s.timeouts.startToClose,
-        ...(s.timeouts.heartbeat ? { heartbeatTimeout: s.timeouts.heartbeat } : {}),
-        ...(s.timeouts.scheduleToClose ? { scheduleToCloseTimeout: s.timeouts.scheduleToClose } : {}),
-        retry: s.retry,
-        cache: { enabled: cacheEnabled, ...(s.cache.key ? { key: s.cache.key } : {}) },
-      },
+      ...(opts?.cache !== undefined ? { cache: opts.cache } : {}),
       dependsOn: [...deps].sort(),
       ...(when ? { when } : {}),
       ...(map ? { map } : {}),
@@ -192,6 +187,33 @@ export function compile(def: AnyPipeline): PipelineSpec {
     nodes.push(spec);
     byId.set(id, spec);
     return { id, output: makeRef({ source: { kind: 'node', node: id }, path: [], owner: current.owner }) };
+  }
+
+  /** The step's entry in the steps table; one name, one signature per pipeline (a worker implements one). */
+  function addStep(nodeId: string, s: AnyStep): void {
+    const io = stepInterface(s);
+    const entry: StepSpec = {
+      version: s.version,
+      queue: s.queue,
+      ...(s.description ? { description: s.description } : {}),
+      options: {
+        startToCloseTimeout: s.timeouts.startToClose,
+        ...(s.timeouts.heartbeat ? { heartbeatTimeout: s.timeouts.heartbeat } : {}),
+        ...(s.timeouts.scheduleToClose ? { scheduleToCloseTimeout: s.timeouts.scheduleToClose } : {}),
+        retry: s.retry,
+        cache: { enabled: s.cache.enabled, ...(s.cache.key ? { key: s.cache.key } : {}) },
+      },
+      input: io.input,
+      output: io.output,
+      inputSchemaHash: io.inputSchemaHash,
+      outputSchemaHash: io.outputSchemaHash,
+    };
+    const known = steps[s.name];
+    if (!known) steps[s.name] = entry;
+    else if (canonicalJson(known) !== canonicalJson(entry)) {
+      const what = known.version !== entry.version ? `versions ${known.version} and ${entry.version}` : 'two different signatures (schemas, queue or options)';
+      fail(nodeId, `step "${s.name}" is used with ${what}; a pipeline can use one signature per step name`);
+    }
   }
 
   function collectCondDeps(c: ConditionExpr, deps: Set<string>): void {
@@ -295,7 +317,7 @@ export function compile(def: AnyPipeline): PipelineSpec {
   for (const [k, v] of Object.entries(outputs)) outputExprs[k] = toExpr(v, `outputs.${k}`, new Set());
 
   const params = z.toJSONSchema(def.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  const body = { specVersion: 1 as const, name: def.name, ...(def.description ? { description: def.description } : {}), params, nodes, outputs: outputExprs };
+  const body = { specVersion: 2 as const, name: def.name, ...(def.description ? { description: def.description } : {}), params, steps, nodes, outputs: outputExprs };
   const version = sha256Hex(canonicalJson(body)).slice(0, 12);
   const parsed = pipelineSpecSchema.safeParse({ ...body, version });
   if (!parsed.success) {

@@ -20,6 +20,14 @@ export interface StepCall {
   cache: { enabled: boolean; key: 'code' | 'version'; force: boolean };
   /** Declared step version in the spec: a worker with another version refuses the call. */
   stepVersion: string;
+  /**
+   * Hashes of the step's input and output JSON Schemas in the run's spec (its steps table): a
+   * worker whose implementation's schemas hash otherwise refuses the call, naming the fields that
+   * changed. Only hashes travel with each call (a fan-out makes many); the worker asks the run for
+   * the schemas themselves when they differ. Absent in calls of runs started before the steps table.
+   */
+  inputSchemaHash?: string;
+  outputSchemaHash?: string;
 }
 
 export interface StepResult {

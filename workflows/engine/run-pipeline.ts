@@ -12,11 +12,10 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
-import { approveUpdate, runStateQuery } from '../../pipelines/dsl/messages';
+import { approveUpdate, runStateQuery, runStepSpecQuery } from '../../pipelines/dsl/messages';
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
-import { runStepSpecQuery } from '../../pipelines/dsl/spec-query';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
@@ -65,7 +64,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     { key: PipelineName, value: spec.name },
     { key: PipelineVersion, value: spec.version },
   ]);
-  // Steps-table entries for workers whose schema differs from the run's (see spec-query.ts).
+  // Steps-table entries for workers whose schema differs from the run's (see runStepSpecQuery).
   setHandler(runStepSpecQuery, (name) => (spec.steps as PipelineSpec['steps'] | undefined)?.[name] ?? null);
   for (const n of spec.nodes) {
     const { name, queue } = nodeStep(spec, n);
