@@ -28,6 +28,7 @@ import {
   rollingMean,
   rollingMin,
   rollingSum,
+  when,
   type FeatureView,
 } from '../pipelines/steps/features';
 import { tempDir, usePostgres } from './helpers/stack';
@@ -158,6 +159,36 @@ describe('transformations', () => {
     assert.ok((pick('created_ts') as unknown as Date[]).every((d) => d.getTime() === day(20).getTime()));
   });
 
+  test('views use the shared expression language: datetime parts, modulo, floor, when/otherwise, binning', () => {
+    const v = featureView({
+      name: 'parts',
+      version: 1,
+      entities: ['origin'],
+      timestamp: 'date',
+      ttl: '30d',
+      features: [
+        col('date').hour().as('hour'),
+        col('date').weekday().as('weekday'),
+        col('delay').mod(7).as('delay_mod_7'),
+        col('delay').div(7).floor().as('delay_weeks'),
+        when(col('delay').gt(15)).then('late').when(col('delay').isNull()).then('unknown').otherwise('on time').as('status'),
+        col('distance').cut([100, 400], ['short', 'medium', 'long']).as('haul'),
+      ],
+    });
+    const { frame, schema } = applyFeatureView(src, v);
+    assert.deepEqual(schema.slice(1).map((c) => c.type), ['int64', 'int64', 'int64', 'float64', 'string', 'string']);
+    const keep = (src.toRecords() as Record<string, unknown>[]).filter((r) => r.origin !== null);
+    const rows = frame.toRecords() as Record<string, unknown>[];
+    const delays = keep.map((r) => (r.delay === null ? null : Number(r.delay)));
+    const times = keep.map((r) => r.date as Date);
+    assert.deepEqual(rows.map((r) => r.hour), times.map((d) => d.getUTCHours()));
+    assert.deepEqual(rows.map((r) => r.weekday), times.map((d) => ((d.getUTCDay() + 6) % 7) + 1));
+    assert.deepEqual(rows.map((r) => r.delay_mod_7), delays.map((d) => (d === null ? null : ((d % 7) + 7) % 7)));
+    assert.deepEqual(rows.map((r) => r.delay_weeks), delays.map((d) => (d === null ? null : Math.floor(d / 7))));
+    assert.deepEqual(rows.map((r) => r.status), delays.map((d) => (d === null ? 'unknown' : d > 15 ? 'late' : 'on time')));
+    assert.deepEqual(rows.map((r) => r.haul), keep.map((r) => (Number(r.distance) <= 100 ? 'short' : Number(r.distance) <= 400 ? 'medium' : 'long')));
+  });
+
   test('zoned and Date event times become UTC milliseconds; integer keys stay integers', () => {
     const zoned = pl.DataFrame({ id: pl.Series('id', [7, 7], pl.Int32), at: pl.Series('at', [day(1), day(2)], pl.Datetime('us')), v: [1, 2] }).withColumns(
       pl.col('at').cast(pl.Datetime('us', 'America/New_York')),
@@ -176,7 +207,10 @@ describe('transformations', () => {
     assert.throws(() => applyFeatureView(src, v([col('nope').as('x')])), isInvalidInput(/no column "nope"/));
     assert.throws(() => applyFeatureView(src, v([col('delay').as('x')], { timestamp: 'delay' })), isInvalidInput(/must be a Date or Datetime/));
     assert.throws(() => applyFeatureView(src, v([col('delay').as('x')], { entities: ['date'] })), isInvalidInput(/strings or integers/));
-    assert.throws(() => applyFeatureView(src, v([col('origin').add(col('date')).as('x')])), isInvalidInput(/cannot compute its features/));
+    assert.throws(
+      () => applyFeatureView(src, v([col('origin').add(col('date')).as('x'), col('delay').gt(15).as('ok'), col('delay').and(true).as('y')])),
+      isInvalidInput(/cannot compute its features: features\.x: add\(col\("origin"\), col\("date"\)\): cannot add String and Datetime .*; features\.y: and\(col\("delay"\), true\): and takes Booleans, not Int64/),
+    );
     assert.throws(() => applyFeatureView(src, v([lit(null).as('x')])), isInvalidInput(/declare one/));
     assert.equal(applyFeatureView(src, v([lit(null).as('x', 'float64')])).schema[1]!.type, 'float64');
   });

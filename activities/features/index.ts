@@ -6,7 +6,7 @@ export { materializeFeatures, materializeFeatureView, type MaterializeContext, t
 export { buildTrainingSet, buildTrainingSetFrom, type TrainingSetRequest } from './training-set';
 export { readOnlineFeatures, type EntityKey, type EntityKeyValue, type OnlineFeatureRow } from './online-read';
 export { pointInTimeJoin, type PitFeatureSource, type PitJoinOptions } from './pit-join';
-export { applyFeatureView, compileExpr, type AppliedView } from './transform';
+export { applyFeatureView, type AppliedView } from './transform';
 export { readOfflineFeatures } from './offline-store';
 
 /** The feature steps' implementations (queue cpu). */

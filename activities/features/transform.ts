@@ -1,13 +1,14 @@
 import pl, { type DataType } from 'nodejs-polars';
 import { canonicalJson } from '../../pipelines/dsl/canonical';
+import { formatIssue, inferExpr } from '../../pipelines/expr/check';
 import {
   durationMs,
   exprColumns,
   walkExpr,
   type FeatureExpr,
-  type FeatureType,
   type FeatureView,
 } from '../../pipelines/steps/features';
+import { compileExpr, exprEnv, windowKey } from '../data/expr-compile';
 import type { ResolvedFeatureColumn } from '../../infra/db/features';
 import { canonicalExpr, CREATED_TS, EVENT_TS, featureTypeOf, keyTypeOf, polarsOrInvalid, utcTimeExpr } from './columns';
 import { invalidInput } from '../../pipelines/failures';
@@ -15,7 +16,8 @@ import { invalidInput } from '../../pipelines/failures';
 /**
  * Compiles a feature view's transformation to polars and applies it to a source frame.
  *
- * Column expressions compile one to one to polars expressions. Window aggregates are computed
+ * Feature expressions are the shared language (pipelines/expr), type-checked against the source's
+ * columns and compiled by activities/data/expr-compile.ts. Window aggregates are computed
  * first, one `groupByRolling` pass per distinct window length (index = event time, by = entity
  * keys, period = the window, closed = right: rows in (t - d, t]) over a copy sorted by entity and
  * time, and put back in source order; the feature expressions then read them as hidden columns,
@@ -36,72 +38,6 @@ export interface AppliedView {
   /** Source rows dropped for a null entity key or event time. */
   dropped: number;
 }
-
-/** Compiles one expression; window aggregates are read from the hidden columns named in `windows`. */
-export function compileExpr(e: FeatureExpr, windows: Map<string, string> = new Map()): pl.Expr {
-  const c = (x: FeatureExpr) => compileExpr(x, windows);
-  switch (e.op) {
-    case 'col':
-      return pl.col(e.name);
-    case 'lit':
-      return literal(e.value);
-    case 'add':
-      return c(e.left).add(c(e.right));
-    case 'sub':
-      return c(e.left).sub(c(e.right));
-    case 'mul':
-      return c(e.left).mul(c(e.right));
-    case 'div':
-      return c(e.left).cast(pl.Float64).div(c(e.right).cast(pl.Float64));
-    case 'eq':
-      return c(e.left).eq(c(e.right));
-    case 'neq':
-      return c(e.left).neq(c(e.right));
-    case 'lt':
-      return c(e.left).lt(c(e.right));
-    case 'lte':
-      return c(e.left).ltEq(c(e.right));
-    case 'gt':
-      return c(e.left).gt(c(e.right));
-    case 'gte':
-      return c(e.left).gtEq(c(e.right));
-    case 'and':
-      return c(e.left).and(c(e.right));
-    case 'or':
-      return c(e.left).or(c(e.right));
-    case 'not':
-      return c(e.arg).not();
-    case 'neg':
-      return literal(0).sub(c(e.arg));
-    case 'abs':
-      return c(e.arg).abs();
-    case 'isNull':
-      return c(e.arg).isNull();
-    case 'cast':
-      return c(e.arg).cast(e.to === 'timestamp' ? pl.Datetime('ms') : castType(e.to), true);
-    case 'fillNull':
-      return c(e.arg).fillNull(c(e.value));
-    case 'if':
-      return pl.when(c(e.cond)).then(c(e.then)).otherwise(c(e.else));
-    case 'window': {
-      const name = windows.get(windowKey(e));
-      if (!name) throw new Error(`window aggregate ${canonicalJson(e)} was not computed`);
-      return pl.col(name);
-    }
-  }
-}
-
-/** Integers as Int32 (Int64 beyond), so `int_col + 1` stays an integer; polars takes JS numbers as Float64. */
-function literal(v: number | string | boolean | null): pl.Expr {
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return pl.lit(v).cast(Math.abs(v) < 2 ** 31 ? pl.Int32 : pl.Int64);
-  return pl.lit(v);
-}
-
-function castType(t: Exclude<FeatureType, 'timestamp'>): DataType {
-  return t === 'int64' ? pl.Int64 : t === 'float64' ? pl.Float64 : t === 'bool' ? pl.Bool : pl.Utf8;
-}
-
-const windowKey = (e: FeatureExpr) => canonicalJson(e);
 
 type WindowNode = Extract<FeatureExpr, { op: 'window' }>;
 
@@ -142,7 +78,7 @@ function windowAggregates(base: pl.DataFrame, keyCols: string[], byLength: Map<n
     aggs: nodes.map((w) => {
       const out = windowCols.get(windowKey(w))!;
       if (!w.arg) return aggregate(w, undefined).alias(out);
-      args.push(compileExpr(w.arg).alias(`${out}_arg`));
+      args.push(compileExpr(w.arg, schema, { where: 'window', windows: new Map() }).expr.alias(`${out}_arg`));
       return aggregate(w, `${out}_arg`).alias(out);
     }),
     outs: nodes.map((w) => windowCols.get(windowKey(w))!),
@@ -182,6 +118,10 @@ export function applyFeatureView(source: pl.DataFrame, view: FeatureView, opts: 
   if (missing.length) {
     throw invalidInput(`${what}: the source has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (it has ${source.columns.map((c) => JSON.stringify(c)).join(', ')})`);
   }
+  // Every feature typed against the source before any work; all problems in one message.
+  const env = exprEnv(schema, { windows: true });
+  const issues = view.features.flatMap((f) => inferExpr(f.expr, env, `features.${f.name}`).issues);
+  if (issues.length) throw invalidInput(`${what}: cannot compute its features: ${issues.map(formatIssue).join('; ')}`);
   const keyExprs = view.entities.map((k) => {
     const t = keyTypeOf(schema[k]!);
     if (!t) throw invalidInput(`${what}: entity "${k}" is ${schema[k]}; entity keys must be strings or integers`);
@@ -218,7 +158,7 @@ export function applyFeatureView(source: pl.DataFrame, view: FeatureView, opts: 
       });
     }
     if (byLength.size) base = pl.concat([base, windowAggregates(base, keyCols, byLength, windowCols)], { how: 'horizontal' });
-    base = base.withColumns(...view.features.map((f) => compileExpr(f.expr, windowCols).alias(`${HIDDEN}f_${f.name}`)));
+    base = base.withColumns(...view.features.map((f) => compileExpr(f.expr, schema, { where: `features.${f.name}`, windows: windowCols }).expr.alias(`${HIDDEN}f_${f.name}`)));
     const computed = base.schema as Record<string, DataType>;
     const resolved: ResolvedFeatureColumn[] = view.entities.map((name) => ({ name, type: keyTypeOf(schema[name]!)!, role: 'entity' as const }));
     const featureExprs = view.features.map((f) => {

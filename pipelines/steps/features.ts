@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
+import { duration, expr, MAX_EXPR_DEPTH, walkExpr, durationMs, type Duration, type Expr } from '../expr/ast';
 import { datasetName, datasetRef } from './dataset';
 
 /**
@@ -7,11 +8,10 @@ import { datasetName, datasetRef } from './dataset';
  * signatures of the feature steps. Pure (zod only), so workflow code can import it.
  *
  * A view names its entity key column(s), its event-timestamp column, a TTL, a version and typed
- * features. Each feature is an expression in a small language that compiles to polars
- * (activities/features/transform.ts):
+ * features. Each feature is an expression of the language in pipelines/expr (datetime parts,
+ * arithmetic, comparisons and logic, casts, when/then/otherwise, null handling, strings, binning;
+ * compiled to polars by activities/data/expr-compile.ts), plus what only views have:
  *
- *   col(name) · literals · + - * / · = != < <= > >= · and or not · neg abs isNull · fillNull ·
- *   cast(int64|float64|bool|string|timestamp) · ifElse(cond, a, b) ·
  *   rolling sum|mean|min|max|count of an expression per entity over a trailing time window
  *
  * A window aggregate at a row with event time t covers that entity's rows with event time in
@@ -43,61 +43,21 @@ export const RESERVED_FEATURE_COLUMNS = ['event_ts', 'created_ts', 'updated_at']
 /** Source columns are only ever read by polars, never put in SQL: any non-empty name. */
 const sourceColumn = z.string().min(1).max(256);
 
-const DURATION = /^(\d{1,9})(ms|s|m|h|d|w)$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-
+export { durationMs } from '../expr/ast';
 /** `'30d'`, `'12h'`, `'15m'`, `'30s'`, `'500ms'`, `'2w'` (days are 24 h: timestamps are UTC). */
-export type FeatureDuration = `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`;
-export const featureDuration = z.string().regex(DURATION, 'a duration such as "30d", "12h", "15m", "30s", "500ms" or "2w"');
-
-/** Milliseconds in a duration string (throws on a malformed one). */
-export function durationMs(d: string): number {
-  const m = DURATION.exec(d);
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(d)}`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-}
+export type FeatureDuration = Duration;
+export const featureDuration = duration;
 
 // ---------------------------------------------------------------------------------------------
-// The expression language (plain JSON)
+// The expression language (plain JSON): pipelines/expr, shared with ingestion
 
 export type FeatureType = 'int64' | 'float64' | 'bool' | 'string' | 'timestamp';
 export const featureType = z.enum(['int64', 'float64', 'bool', 'string', 'timestamp']);
 
-export const ARITH_OPS = ['add', 'sub', 'mul', 'div'] as const;
-export const COMPARE_OPS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const;
-export const LOGIC_OPS = ['and', 'or'] as const;
-export const UNARY_OPS = ['not', 'neg', 'abs', 'isNull'] as const;
-export const WINDOW_FNS = ['sum', 'mean', 'min', 'max', 'count'] as const;
-export type BinaryOp = (typeof ARITH_OPS)[number] | (typeof COMPARE_OPS)[number] | (typeof LOGIC_OPS)[number];
-export type UnaryOp = (typeof UNARY_OPS)[number];
-export type WindowFn = (typeof WINDOW_FNS)[number];
-export type LiteralValue = number | string | boolean | null;
-
-export type FeatureExpr =
-  | { op: 'col'; name: string }
-  | { op: 'lit'; value: LiteralValue }
-  | { op: BinaryOp; left: FeatureExpr; right: FeatureExpr }
-  | { op: UnaryOp; arg: FeatureExpr }
-  | { op: 'cast'; arg: FeatureExpr; to: FeatureType }
-  | { op: 'fillNull'; arg: FeatureExpr; value: FeatureExpr }
-  | { op: 'if'; cond: FeatureExpr; then: FeatureExpr; else: FeatureExpr }
-  /** Aggregate of `arg` (rows, for count without one) over the entity's rows in (t - window, t]. */
-  | { op: 'window'; fn: WindowFn; arg?: FeatureExpr; window: string };
-
-const MAX_EXPR_DEPTH = 32;
-
-export const featureExpr: z.ZodType<FeatureExpr> = z.lazy(() =>
-  z.discriminatedUnion('op', [
-    z.object({ op: z.literal('col'), name: sourceColumn }).strict(),
-    z.object({ op: z.literal('lit'), value: z.union([z.number().finite(), z.string().max(10_000), z.boolean(), z.null()]) }).strict(),
-    z.object({ op: z.enum([...ARITH_OPS, ...COMPARE_OPS, ...LOGIC_OPS]), left: featureExpr, right: featureExpr }).strict(),
-    z.object({ op: z.enum(UNARY_OPS), arg: featureExpr }).strict(),
-    z.object({ op: z.literal('cast'), arg: featureExpr, to: featureType }).strict(),
-    z.object({ op: z.literal('fillNull'), arg: featureExpr, value: featureExpr }).strict(),
-    z.object({ op: z.literal('if'), cond: featureExpr, then: featureExpr, else: featureExpr }).strict(),
-    z.object({ op: z.literal('window'), fn: z.enum(WINDOW_FNS), arg: featureExpr.optional(), window: featureDuration }).strict(),
-  ]),
-);
+export { walkExpr, exprColumns } from '../expr/ast';
+/** A feature's expression: the shared language, window aggregates included. */
+export type FeatureExpr = Expr;
+export const featureExpr = expr;
 
 export const featureDef = z
   .object({
@@ -109,44 +69,6 @@ export const featureDef = z
   })
   .strict();
 export type FeatureDef = z.infer<typeof featureDef>;
-
-/** Every sub-expression, depth first, with its depth and whether it sits inside a window. */
-export function walkExpr(e: FeatureExpr, visit: (e: FeatureExpr, depth: number, inWindow: boolean) => void, depth = 1, inWindow = false): void {
-  visit(e, depth, inWindow);
-  const next = (c: FeatureExpr | undefined) => c && walkExpr(c, visit, depth + 1, inWindow || e.op === 'window');
-  switch (e.op) {
-    case 'col':
-    case 'lit':
-      return;
-    case 'cast':
-    case 'not':
-    case 'neg':
-    case 'abs':
-    case 'isNull':
-      return next(e.arg);
-    case 'fillNull':
-      next(e.arg);
-      return next(e.value);
-    case 'if':
-      next(e.cond);
-      next(e.then);
-      return next(e.else);
-    case 'window':
-      return next(e.arg);
-    default:
-      next(e.left);
-      return next(e.right);
-  }
-}
-
-/** Source columns an expression reads. */
-export function exprColumns(e: FeatureExpr): string[] {
-  const out = new Set<string>();
-  walkExpr(e, (x) => {
-    if (x.op === 'col') out.add(x.name);
-  });
-  return [...out];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Feature views
@@ -221,68 +143,21 @@ export function ttlMs(view: Pick<FeatureView, 'ttl'>): number {
 // ---------------------------------------------------------------------------------------------
 // The typed builder for authors
 
-/** In builder methods a non-Expr argument is a literal; in the top-level helpers a string names a column. */
-export type ExprArg = FeatureExprBuilder | LiteralValue;
-export type ColumnOrExpr = FeatureExprBuilder | string;
-
-export class FeatureExprBuilder {
-  constructor(readonly node: FeatureExpr) {}
-
-  private bin(op: BinaryOp, other: ExprArg): FeatureExprBuilder {
-    return new FeatureExprBuilder({ op, left: this.node, right: toNode(other) });
-  }
-  add(x: ExprArg) { return this.bin('add', x); }
-  sub(x: ExprArg) { return this.bin('sub', x); }
-  mul(x: ExprArg) { return this.bin('mul', x); }
-  /** True division (a float, also for integers); x/0 is ±inf or NaN, as in polars. */
-  div(x: ExprArg) { return this.bin('div', x); }
-  eq(x: ExprArg) { return this.bin('eq', x); }
-  neq(x: ExprArg) { return this.bin('neq', x); }
-  lt(x: ExprArg) { return this.bin('lt', x); }
-  lte(x: ExprArg) { return this.bin('lte', x); }
-  gt(x: ExprArg) { return this.bin('gt', x); }
-  gte(x: ExprArg) { return this.bin('gte', x); }
-  and(x: ExprArg) { return this.bin('and', x); }
-  or(x: ExprArg) { return this.bin('or', x); }
-  not() { return new FeatureExprBuilder({ op: 'not', arg: this.node }); }
-  neg() { return new FeatureExprBuilder({ op: 'neg', arg: this.node }); }
-  abs() { return new FeatureExprBuilder({ op: 'abs', arg: this.node }); }
-  isNull() { return new FeatureExprBuilder({ op: 'isNull', arg: this.node }); }
-  cast(to: FeatureType) { return new FeatureExprBuilder({ op: 'cast', arg: this.node, to }); }
-  fillNull(value: ExprArg) { return new FeatureExprBuilder({ op: 'fillNull', arg: this.node, value: toNode(value) }); }
-  /** Names the expression as a feature (optionally with its stored type). */
-  as(name: string, type?: FeatureType): FeatureDef {
-    return type ? { name, expr: this.node, type } : { name, expr: this.node };
-  }
-  toJSON(): FeatureExpr {
-    return this.node;
-  }
-}
-
-function toNode(x: ExprArg): FeatureExpr {
-  return x instanceof FeatureExprBuilder ? x.node : { op: 'lit', value: x };
-}
-function colOrExpr(x: ColumnOrExpr): FeatureExpr {
-  return typeof x === 'string' ? { op: 'col', name: x } : x.node;
-}
-
-export const col = (name: string) => new FeatureExprBuilder({ op: 'col', name });
-export const lit = (value: LiteralValue) => new FeatureExprBuilder({ op: 'lit', value });
-/** `a / b` (columns by name or expressions). */
-export const ratio = (a: ColumnOrExpr, b: ColumnOrExpr) => new FeatureExprBuilder({ op: 'div', left: colOrExpr(a), right: colOrExpr(b) });
-/** `a - b` (columns by name or expressions). */
-export const diff = (a: ColumnOrExpr, b: ColumnOrExpr) => new FeatureExprBuilder({ op: 'sub', left: colOrExpr(a), right: colOrExpr(b) });
-export const ifElse = (cond: FeatureExprBuilder, then: ExprArg, otherwise: ExprArg) =>
-  new FeatureExprBuilder({ op: 'if', cond: cond.node, then: toNode(then), else: toNode(otherwise) });
-
-const rolling = (fn: WindowFn) => (of: ColumnOrExpr, window: FeatureDuration) => new FeatureExprBuilder({ op: 'window', fn, arg: colOrExpr(of), window });
-export const rollingSum = rolling('sum');
-export const rollingMean = rolling('mean');
-export const rollingMin = rolling('min');
-export const rollingMax = rolling('max');
-/** Non-null values of `of` in the window; `rollingCount(null, '1d')` counts rows. */
-export const rollingCount = (of: ColumnOrExpr | null, window: FeatureDuration) =>
-  new FeatureExprBuilder(of === null ? { op: 'window', fn: 'count', window } : { op: 'window', fn: 'count', arg: colOrExpr(of), window });
+export {
+  col,
+  lit,
+  ratio,
+  diff,
+  ifElse,
+  when,
+  coalesce,
+  concat,
+  rollingSum,
+  rollingMean,
+  rollingMin,
+  rollingMax,
+  rollingCount,
+} from '../expr/builder';
 
 /**
  * Declares a feature view and validates it at once (a readable error names each bad field).
