@@ -5,6 +5,7 @@ import { isPortOpen } from '../../infra/stack/process';
 import { startStack } from '../../infra/stack/stack';
 import { connectClient } from '../client';
 import { setup } from './setup';
+import { trainModel } from '../../pipelines/train-model';
 import { startRun } from './run';
 
 /**
@@ -22,12 +23,12 @@ export async function runDemo(config: SluiceConfig): Promise<void> {
     const client = await connectClient(config);
     try {
       console.log('running pipeline train-model on vega-datasets penguins (ingest → validate → split → tune GBDT → evaluate → register → promote) …');
-      const r = await startRun(client, config, 'train-model', { input: '{}', wait: true });
-      const out = (r.result as { outputs: Record<string, unknown> }).outputs;
-      const holdout = out.holdout as Record<string, unknown>;
+      const r = await startRun(client, config, trainModel, { params: {}, wait: true });
+      const out = r.result!.outputs;
+      const holdout = out.holdout;
       console.log(`\nmodel:     ${out.model} (registered: ${out.registered}, promotion: ${out.outcome})`);
       console.log(`holdout:   accuracy ${fmt(holdout.accuracy)}, f1_macro ${fmt(holdout.f1_macro)}, log_loss ${fmt(holdout.log_loss)}`);
-      console.log(`report:    ${(out.report as { uri: string }).uri}`);
+      console.log(`report:    ${out.report.uri}`);
       const db = createPool(stack.databaseUrl, { max: 1 });
       try {
         const rows = await listStepRuns(db, r.runId);

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
+import type { AnyPipeline } from '../../pipelines/dsl/pipeline';
 import { checkRunInput } from '../../pipelines/dsl/run-input';
+import { startPipeline, type RunParams } from '../../pipelines/dsl/start';
 import { cliCatalogue, findPipeline } from '../pipelines';
 import { showProgress } from '../progress';
 
@@ -26,18 +27,26 @@ export function readInput(opts: RunOptions): unknown {
   }
 }
 
-/** Starts a pipeline run; with `wait`, returns its result (or throws its failure). */
-export async function startRun(client: Client, config: SluiceConfig, pipelineName: string, opts: RunOptions) {
-  const { def, spec } = findPipeline(await cliCatalogue(), pipelineName);
-  const input = readInput(opts);
+/**
+ * Starts a pipeline run; with `wait`, returns its result (or throws its failure). By name (the
+ * `run` command) the params come from --input and the result is untyped; by definition (the
+ * demo) they come from `params`, checked at compile time, and the result is typed.
+ */
+export async function startRun<P extends AnyPipeline = AnyPipeline>(
+  client: Client,
+  config: SluiceConfig,
+  pipeline: P | string,
+  opts: RunOptions & { params?: RunParams<P> },
+) {
+  const { def, spec } = findPipeline(await cliCatalogue(), typeof pipeline === 'string' ? pipeline : pipeline.name);
+  const input = opts.params ?? readInput(opts);
   // Fail before starting when the params are wrong: the same check the run makes at start.
   const checked = checkRunInput(def, input);
   if (!checked.ok) throw new Error(checked.message);
   const p = { name: def.name, version: spec.version };
-  const handle = await client.workflow.start(def.name, {
+  const handle = await startPipeline<P>(client, def.name, input as RunParams<P>, {
     taskQueue: config.queues.workflow,
-    workflowId: opts.id ?? `${p.name}-${randomUUID().slice(0, 8)}`,
-    args: [input],
+    ...(opts.id ? { workflowId: opts.id } : {}),
     typedSearchAttributes: [
       { key: PipelineName, value: p.name },
       { key: PipelineVersion, value: p.version },

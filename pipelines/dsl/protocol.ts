@@ -1,3 +1,4 @@
+import type { Queue } from '../vocab/queue';
 import type { PipelineSpec } from './spec';
 
 /**
@@ -55,7 +56,7 @@ export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'failed' | 
 export interface NodeState {
   status: NodeStatus;
   step: string;
-  queue: 'cpu' | 'gpu';
+  queue: Queue;
   attempts?: number;
   startedAt?: number;
   endedAt?: number;
@@ -74,9 +75,10 @@ export interface RunState {
   nodes: Record<string, NodeState>;
 }
 
-export interface PipelineRunResult {
+/** What a run returns; `O` is the pipeline's output type where the caller knows the pipeline (see start.ts). */
+export interface PipelineRunResult<O = Record<string, unknown>> {
   runId: string;
   pipeline: string;
   version: string;
-  outputs: Record<string, unknown>;
+  outputs: O;
 }
