@@ -8,6 +8,8 @@ import type { StepCall } from '../pipelines/dsl/protocol';
 import { nodeStep } from '../pipelines/dsl/spec';
 import { step } from '../pipelines/dsl/step';
 import { isFailure, type SluiceFailure } from '../pipelines/failures';
+import { implement } from '../activities/runtime/implement';
+import { assertCanRun, type Registry } from '../workers/registry';
 
 /**
  * The worker side of the steps table: a step whose schema changed under a run in flight is
@@ -89,4 +91,11 @@ test('the same schemas, and calls of runs from before the steps table (no hashes
   const { inputSchemaHash: _i, outputSchemaHash: _o, ...old } = callFor('load');
   await assertRunInterface(old, v2, counting);
   assert.equal(asked, 0, 'the run is asked only when a hash differs');
+});
+
+test('a worker refuses to start when a registered spec declares other schemas than its implementation, naming the field', () => {
+  const reg = (impl: typeof v1) =>
+    ({ pipelines: new Map(), specs: new Map([[spec.name, spec]]), implementations: new Map([[impl.name, implement(impl, async () => ({ rows: 1 }))]]) }) as unknown as Registry;
+  assert.doesNotThrow(() => assertCanRun(reg(v1), 'cpu'));
+  assert.throws(() => assertCanRun(reg(v2 as unknown as typeof v1), 'cpu'), /pipeline loads, node load: step "demo\.load"@1 has other schemas than its implementation: input limit \(changed: number → string\)/);
 });
