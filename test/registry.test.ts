@@ -30,10 +30,10 @@ import {
   promoteModel,
   registerModel,
   registryImplementations,
-  renderModelCardMarkdown,
   resolveCodeVersion,
   resolveModel,
 } from '../activities/registry/index';
+import { renderModelCardMarkdown } from '../cli/render/model-card';
 import { z } from 'zod';
 import { compile } from '../pipelines/dsl/compile';
 import { nodeStep } from '../pipelines/dsl/spec';

@@ -27,7 +27,7 @@ import { buildModelCard } from './model-card';
 
 export { resolveCodeVersion } from './code-version';
 export { decidePromotion, evaluateGates } from './decisions';
-export { buildModelCard, renderModelCardMarkdown } from './model-card';
+export { buildModelCard } from './model-card';
 
 /** Who automatic decisions and registrations are attributed to. */
 export const PIPELINE_ACTOR = 'sluice-pipeline';
