@@ -30,6 +30,8 @@ export interface PitJoinOptions {
   timestamp: string;
   /** Name features `<view>__<feature>`; otherwise their own names, which must not clash. */
   fullFeatureNames?: boolean;
+  /** The entity rows' column for a view entity named otherwise there (`{ origin: 'airport' }`); default: the entity's own name. */
+  keys?: Record<string, string>;
 }
 
 const H = '__sluice_pit_';
@@ -53,8 +55,11 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
   // Output names: entity columns, then each view's features; nothing may clash.
   const taken = new Set(entities.columns);
   const plan = sources.map((s) => {
-    const missingKeys = s.view.entities.filter((k) => !(k in eschema));
-    if (missingKeys.length) throw invalidInput(`entity rows lack key column(s) ${missingKeys.join(', ')} of feature view ${s.view.name}`);
+    const keyColumn = (k: string) => opts.keys?.[k] ?? k;
+    const missingKeys = s.view.entities.filter((k) => !(keyColumn(k) in eschema));
+    if (missingKeys.length) {
+      throw invalidInput(`entity rows lack key column(s) ${missingKeys.map((k) => (keyColumn(k) === k ? k : `${keyColumn(k)} (for ${k})`)).join(', ')} of feature view ${s.view.name}`);
+    }
     const features = s.view.features.map((f) => {
       const out = featureColumnName(s.view.name, f.name, !!opts.fullFeatureNames);
       if (taken.has(out)) {
@@ -73,12 +78,14 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
     if (!createdUnit) throw invalidInput(`created_ts of view ${s.view.name} is ${fschema[CREATED_TS]}; it must be a Date or Datetime`);
     // Keys on both sides as String or Int64, and the same on both.
     const keyCasts = s.view.entities.map((k, i) => {
-      const lt = keyTypeOf(eschema[k]!);
-      if (!lt) throw invalidInput(`entity key "${k}" is ${eschema[k]!.variant} in the entity rows; keys must be strings or integers`);
+      const lc = keyColumn(k);
+      const lt = keyTypeOf(eschema[lc]!);
+      if (!lt) throw invalidInput(`entity key "${lc}" is ${eschema[lc]!.variant} in the entity rows; keys must be strings or integers`);
       const rt = keyTypeOf(fschema[k]!);
       if (!rt) throw invalidInput(`entity key "${k}" is ${fschema[k]!.variant} in view ${s.view.name}; keys must be strings or integers`);
-      if (lt !== rt) throw invalidInput(`entity key "${k}" is ${eschema[k]!.variant} in the entity rows but ${fschema[k]!.variant} in view ${s.view.name}`);
-      return { hidden: `${H}k${i}`, expr: pl.col(k).cast(lt === 'string' ? pl.Utf8 : pl.Int64) };
+      if (lt !== rt) throw invalidInput(`entity key "${lc}" is ${eschema[lc]!.variant} in the entity rows but "${k}" is ${fschema[k]!.variant} in view ${s.view.name}`);
+      const type = lt === 'string' ? pl.Utf8 : pl.Int64;
+      return { hidden: `${H}k${i}`, left: pl.col(lc).cast(type), right: pl.col(k).cast(type) };
     });
     return { ...s, features, fschema, keyCasts, units: [eventUnit, createdUnit] };
   });
@@ -94,7 +101,7 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
 
       const right = s.frame
         .select(
-          ...keyCasts.map((k) => k.expr.alias(k.hidden)),
+          ...keyCasts.map((k) => k.right.alias(k.hidden)),
           asInt(EVENT_TS, fschema[EVENT_TS]!).alias(FT),
           (CREATED_TS in fschema ? asInt(CREATED_TS, fschema[CREATED_TS]!) : pl.lit(null).cast(pl.Int64)).alias(CT),
           ...s.features.map((f) => pl.col(f.name).alias(f.out)),
@@ -105,7 +112,7 @@ export function pointInTimeJoin(entities: pl.DataFrame, sources: PitFeatureSourc
         .unique({ subset: [...hiddenKeys, FT], keep: 'last', maintainOrder: true })
         .drop(CT);
 
-      left = left.withColumns(...keyCasts.map((k) => k.expr.alias(k.hidden)));
+      left = left.withColumns(...keyCasts.map((k) => k.left.alias(k.hidden)));
       left = left.joinAsof(right, { leftOn: T, rightOn: FT, by: hiddenKeys, strategy: 'backward', allowExactMatches: true, checkSortedness: false });
       const ttl = durationMs(s.view.ttl);
       // The TTL in the comparison unit, multiplied in Int64 (a year in nanoseconds is past 2^53).

@@ -51,6 +51,12 @@ export async function getFeatureViewVersion(db: Db, name: string, version: numbe
   return rows[0];
 }
 
+/** The definition a view version was registered with (JSON as given), or undefined when it never was. */
+export async function getFeatureViewDefinition(db: Db, name: string, version: number): Promise<unknown> {
+  const { rows } = await db.query<{ definition: unknown }>('SELECT definition FROM feature_view_versions WHERE name = $1 AND version = $2', [name, version]);
+  return rows[0]?.definition;
+}
+
 /** Records the resolved column types unless some are recorded already; returns the recorded ones. */
 export async function settleFeatureViewSchema(db: Db, name: string, version: number, schema: ResolvedFeatureColumn[]): Promise<ResolvedFeatureColumn[]> {
   const { rows } = await db.query<{ schema: ResolvedFeatureColumn[] }>(

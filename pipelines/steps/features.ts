@@ -215,12 +215,30 @@ export const materializeFeaturesStep = step({
   cache: false,
 });
 
+/** A registered dataset version: `name@3`, `name@latest`, or `name` (the latest). */
+export const datasetSpec = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,127}(@([1-9][0-9]{0,8}|latest))?$/, 'a dataset version: "name@3", "name@latest" or "name"');
+
+/** A materialized feature view by name and version (its registered definition), optionally only some of its features. */
+export const featureViewPick = z
+  .object({
+    name: featureViewName,
+    version: z.number().int().positive(),
+    features: z.array(featureColumnName).min(1).max(1000).optional(),
+  })
+  .strict();
+export type FeatureViewPick = z.infer<typeof featureViewPick>;
+
 export const buildTrainingSetInput = z.object({
-  /** Entity keys (named as the views' entities), an event-time column, and labels. */
-  entities: datasetRef,
-  views: z.array(featureViewSchema).min(1).max(50),
+  /** Entity keys (named as the views' entities, or mapped by `keys`), an event-time column, and labels: a dataset ref or a registered version. */
+  entities: z.union([datasetRef, datasetSpec]),
+  /** Full view definitions, or materialized views by name and version (optionally a subset of their features). */
+  views: z.array(z.union([featureViewSchema, featureViewPick])).min(1).max(50),
   /** The entity rows' time column. */
   timestamp: z.string().min(1).default('event_timestamp'),
+  /** The entity rows' column for a view entity named otherwise there, e.g. `{ "origin": "airport" }`. */
+  keys: z.record(z.string().min(1).max(256), z.string().min(1).max(256)).default({}),
   /** Name features `<view>__<feature>` (needed when two views share a feature name). */
   fullFeatureNames: z.boolean().default(false),
   /** Registered name of the training set. */
