@@ -18,6 +18,9 @@ import {
 export const IR_VERSION = 8;
 export const OPSET_DEFAULT = 17;
 export const OPSET_ML = 3;
+/** ai.onnx.ml 5 (TreeEnsemble with set-membership splits) came with ONNX 1.16, IR version 10. */
+export const OPSET_ML5 = 5;
+export const IR_VERSION_ML5 = 10;
 export const ML = 'ai.onnx.ml';
 
 export const attr = {
@@ -101,13 +104,17 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Serialises the model (ir_version 8, opsets '' 17 and ai.onnx.ml 3). */
-  encode(opts: { docString?: string; metadata?: Record<string, string>; producerVersion?: string } = {}): Uint8Array {
+  /**
+   * Serialises the model (ir_version 8, opsets '' 17 and ai.onnx.ml 3; `mlOpset` 5 for a graph
+   * that needs ai.onnx.ml 5's TreeEnsemble, with ir_version 10, the IR that opset came with).
+   */
+  encode(opts: { docString?: string; metadata?: Record<string, string>; producerVersion?: string; mlOpset?: number } = {}): Uint8Array {
+    const ml = opts.mlOpset ?? OPSET_ML;
     return encodeModel({
-      irVersion: IR_VERSION,
+      irVersion: ml >= 5 ? IR_VERSION_ML5 : IR_VERSION,
       opsets: [
         { domain: '', version: OPSET_DEFAULT },
-        { domain: ML, version: OPSET_ML },
+        { domain: ML, version: ml },
       ],
       producerName: 'sluice',
       producerVersion: opts.producerVersion ?? '0.1.0',

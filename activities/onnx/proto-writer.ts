@@ -168,6 +168,7 @@ export type TensorData =
   | { kind: 'double'; values: ArrayLike<number> }
   | { kind: 'int64'; values: ArrayLike<number | bigint> }
   | { kind: 'int32'; values: ArrayLike<number> }
+  | { kind: 'uint8'; values: ArrayLike<number> }
   | { kind: 'bool'; values: ArrayLike<number | boolean> }
   | { kind: 'string'; values: readonly string[] };
 
@@ -242,6 +243,7 @@ export function writeTensor(w: ProtoWriter, t: TensorProtoIn): void {
     double: DataType.DOUBLE,
     int64: DataType.INT64,
     int32: DataType.INT32,
+    uint8: DataType.UINT8,
     bool: DataType.BOOL,
     string: DataType.STRING,
   };
@@ -251,6 +253,7 @@ export function writeTensor(w: ProtoWriter, t: TensorProtoIn): void {
       w.packedFloats(4, d.values); // float_data
       break;
     case 'int32':
+    case 'uint8': // uint8 travels in int32_data too
       w.packedVarints(5, d.values); // int32_data
       break;
     case 'bool':

@@ -26,7 +26,6 @@ import {
   type RawTable,
   type TargetData,
 } from './data/design-matrix';
-import { invalidInput } from '../../pipelines/failures';
 import { exportGbdtOnnx } from './export/gbdt-onnx';
 import { exportLinearOnnx } from './export/linear-onnx';
 import { trainedSignature } from './export/signature';
@@ -36,9 +35,11 @@ import type { Prediction } from './head';
 import { trainLinear } from './linear';
 import { evaluate, predictLinear, type LinearModel } from './linear-model';
 import { trainLogistic, type LogisticState } from './logistic';
-import { IR_VERSION, ML, OPSET_DEFAULT, OPSET_ML } from '../onnx/builders';
+import { IR_VERSION, IR_VERSION_ML5, ML, OPSET_DEFAULT, OPSET_ML, OPSET_ML5 } from '../onnx/builders';
 import { prepareOnnx } from '../onnx/inspect';
 import { Checkpointer, checkpointKey, type CheckpointOptions } from './checkpoint';
+import { invalidInput } from '../../pipelines/failures';
+import type { Queue } from '../../pipelines/vocab/queue';
 
 /**
  * The training steps: read the datasets, train, export ONNX, store the model and its JSON
@@ -55,7 +56,7 @@ type Common = {
 };
 
 export interface RunOptions {
-  queue?: 'cpu' | 'gpu';
+  queue?: Queue;
   checkpoint?: CheckpointOptions;
 }
 
@@ -106,7 +107,7 @@ export async function loadTrainingData(ctx: Pick<StepContext, 'store' | 'log'>, 
   return { task, features, train: { raw, y }, dropped: dropTotal, validationSource: 'none' };
 }
 
-function computeReport(ctx: StepContext, queue: 'cpu' | 'gpu', trainer: string) {
+function computeReport(ctx: StepContext, queue: Queue, trainer: string) {
   const cuda = ctx.device.provider === 'cuda';
   let note: string;
   if (queue === 'gpu') {
@@ -155,13 +156,14 @@ async function publish(
   onnx: Uint8Array,
   signature: ModelSignature,
   description: Record<string, unknown>,
+  format: { irVersion: number; mlOpset: number } = { irVersion: IR_VERSION, mlOpset: OPSET_ML },
 ) {
   const ref = await ctx.store.putContent(onnx, { contentType: 'application/onnx' });
   const doc = {
     format: 'sluice.model/1',
     ...description,
     signature,
-    onnx: { file: ref, irVersion: IR_VERSION, opsets: { '': OPSET_DEFAULT, [ML]: OPSET_ML } },
+    onnx: { file: ref, irVersion: format.irVersion, opsets: { '': OPSET_DEFAULT, [ML]: format.mlOpset } },
     conventions: { missingNumber: 'NaN (float input)', missingString: "'' (empty string input)", inputShape: '[N, 1] per column' },
   };
   const modelJson = await ctx.store.putContent(JSON.stringify(doc, null, 2) + '\n', { contentType: 'application/json' });
@@ -290,7 +292,7 @@ export async function runGbdt(input: z.output<typeof trainGbdtStep.input>, ctx: 
     { iterations: state.iteration, best_iteration: state.bestIteration, dropped: data.dropped },
   );
   const signature = trainedSignature(model);
-  const out = await publish(ctx, exportGbdtOnnx(model), signature, { ...gbdtDescription(model), validation: data.validationSource, params, metrics });
+  const out = await publish(ctx, exportGbdtOnnx(model), signature, { ...gbdtDescription(model), validation: data.validationSource, params, metrics }, { irVersion: IR_VERSION_ML5, mlOpset: OPSET_ML5 });
   return { ...out, metrics, params, compute };
 }
 
@@ -303,7 +305,7 @@ function gbdtDescription(model: GbdtModel) {
     features: model.features.map((f) =>
       f.kind === 'numeric'
         ? { column: f.column, input: f.input, kind: 'numeric', bins: f.nBins }
-        : { column: f.column, input: f.input, kind: 'categorical', encoding: 'ordinal codes (LabelEncoder), missing/unknown → NaN', categories: f.categories },
+        : { column: f.column, input: f.input, kind: 'categorical', encoding: 'codes (LabelEncoder), split per node into sets (BRANCH_MEMBER); missing/unknown → NaN', categories: f.categories },
     ),
     baseScores: model.base,
     trees: model.trees.length,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { step, type StepOptions } from '../dsl/step';
+import { queueSchema } from '../vocab/queue';
 import { artifactRef } from './artifact-ref';
 import { datasetRef } from './dataset';
 import { modelRef, modelTask } from './model';
@@ -61,6 +62,10 @@ export const gbdtParams = z.object({
   minGainToSplit: z.number().min(0).default(0),
   maxBins: z.number().int().min(2).max(255).default(255),
   maxCategories: z.number().int().min(1).max(255).default(64),
+  catSmooth: z.number().min(0).default(10).describe('categorical splits: categories are ordered per node by G/(H + catSmooth); one with less hessian at a node is treated as unknown there'),
+  catL2: z.number().min(0).default(10).describe('categorical splits: extra L2 on their children'),
+  maxCatThreshold: z.number().int().min(1).max(255).default(32).describe('categorical splits: most categories on the side the scan adds to'),
+  minDataPerGroup: z.number().int().min(1).default(100).describe('categorical splits: rows between two candidate category sets, and the least on each side'),
   subsample: z.number().positive().max(1).default(1).describe('share of rows drawn (without replacement) each round'),
   colsample: z.number().positive().max(1).default(1).describe('share of features each tree may split on'),
   earlyStoppingRounds: z.number().int().min(0).default(10).describe('stop after this many rounds without a better validation loss (0: never)'),
@@ -91,7 +96,7 @@ export const trainingMetrics = z.object({
 export type TrainingMetrics = z.infer<typeof trainingMetrics>;
 
 export const trainingCompute = z.object({
-  queue: z.enum(['cpu', 'gpu']),
+  queue: queueSchema,
   /** Where the trainer ran: always the CPU (the trainers are TypeScript). */
   device: z.literal('cpu'),
   /** Whether this worker offers CUDA (to onnxruntime sessions). */

@@ -1,5 +1,4 @@
-import type { ModelTask } from '../../../pipelines/steps/model';
-import { MISSING_STRING, type FeatureColumn, type RawTable, type TargetData } from '../data/design-matrix';
+import { vocabulary, type FeatureColumn, type RawTable } from '../data/design-matrix';
 
 /**
  * Histogram binning. Every feature becomes small integer bins (Uint8, MISSING = 255), and each
@@ -9,11 +8,10 @@ import { MISSING_STRING, type FeatureColumn, type RawTable, type TargetData } fr
  * - numeric: with at most maxBins distinct values, one bin per value and thresholds halfway
  *   between neighbours; otherwise greedy equal-frequency bins over the sorted values (of an evenly
  *   strided sample of BINNING_SAMPLE values on large data).
- * - categorical: the `maxCategories` most frequent values get codes 0..K-1 (one bin each),
- *   ordered by the mean target (regression, binary: so an ordinal split separates low from high
- *   categories, the classic optimal-partition trick) or by frequency (multiclass). The ONNX graph
- *   maps strings to these codes with a LabelEncoder; missing and unknown values become NaN and
- *   follow the split's learned missing direction.
+ * - categorical: the `maxCategories` most frequent values get codes 0..K-1 (one bin each, by
+ *   frequency, ties by code point). The codes carry no order: trees split them per node into
+ *   sets (categorical.ts). The ONNX graph maps strings to these codes with a LabelEncoder;
+ *   missing and unknown values become NaN and follow the split's learned missing direction.
  */
 
 export const MISSING_BIN = 255;
@@ -30,20 +28,14 @@ export interface BinnedFeature {
   categories?: string[];
 }
 
-export function fitBinning(
-  raw: RawTable,
-  features: readonly FeatureColumn[],
-  target: TargetData,
-  task: ModelTask,
-  opts: { maxBins: number; maxCategories: number },
-): BinnedFeature[] {
+export function fitBinning(raw: RawTable, features: readonly FeatureColumn[], opts: { maxBins: number; maxCategories: number }): BinnedFeature[] {
   const maxBins = Math.min(MAX_BINS, Math.max(2, opts.maxBins));
   return features.map((f) => {
     if (f.kind === 'numeric') {
       const thresholds = numericThresholds(raw.numeric.get(f.column)!, maxBins);
       return { column: f.column, input: f.input, kind: 'numeric', thresholds, nBins: thresholds.length + 1 };
     }
-    const categories = orderCategories(raw.strings.get(f.column)!, target, task, Math.min(maxBins, opts.maxCategories));
+    const categories = vocabulary(raw.strings.get(f.column)!, Math.min(maxBins, opts.maxCategories)).vocab;
     const thresholds = categories.slice(0, -1).map((_, c) => c + 0.5);
     return { column: f.column, input: f.input, kind: 'categorical', thresholds, nBins: Math.max(1, categories.length), categories };
   });
@@ -95,23 +87,6 @@ function numericThresholds(x: Float32Array, maxBins: number): number[] {
 function between(a: number, b: number): number {
   const t = Math.fround(a / 2 + b / 2);
   return t >= a && t < b ? t : a;
-}
-
-function orderCategories(values: readonly string[], target: TargetData, task: ModelTask, maxCategories: number): string[] {
-  const count = new Map<string, number>();
-  const sum = new Map<string, number>();
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v === MISSING_STRING) continue;
-    count.set(v, (count.get(v) ?? 0) + 1);
-    const t = target.kind === 'value' ? target.y[i]! : target.y[i] === 1 ? 1 : 0;
-    sum.set(v, (sum.get(v) ?? 0) + t);
-  }
-  const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  const kept = [...count.keys()].sort((a, b) => count.get(b)! - count.get(a)! || byCode(a, b)).slice(0, maxCategories);
-  if (task === 'multiclass') return kept;
-  const mean = (c: string) => sum.get(c)! / count.get(c)!;
-  return kept.sort((a, b) => mean(a) - mean(b) || count.get(b)! - count.get(a)! || byCode(a, b));
 }
 
 /** The float32 value a feature has in the model: the number itself, or the category's code (NaN if missing or unknown). */

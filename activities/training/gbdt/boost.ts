@@ -58,7 +58,7 @@ export interface GbdtData {
 export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtHooks = {}): Promise<{ model: GbdtModel; state: GbdtState }> {
   const { task } = data;
   const ty = data.train.y;
-  const binning: BinnedFeature[] = fitBinning(data.train.raw, data.features, ty, task, { maxBins: params.maxBins, maxCategories: params.maxCategories });
+  const binning: BinnedFeature[] = fitBinning(data.train.raw, data.features, { maxBins: params.maxBins, maxCategories: params.maxCategories });
   const bins = binTable(data.train.raw, binning);
   const n = data.train.raw.n;
   const nClasses = ty.kind === 'class' ? ty.classes.length : 0;

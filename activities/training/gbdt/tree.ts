@@ -1,5 +1,5 @@
 import { MISSING_BIN, type BinnedFeature } from './binning';
-
+import { bestCategoricalSplit, type CategoricalParams } from './categorical';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
  * from histograms, with the histogram-subtraction trick (the larger child's histogram is the
@@ -13,10 +13,19 @@ import { MISSING_BIN, type BinnedFeature } from './binning';
  * vs missing" is a candidate of its own (threshold +∞). When a node saw no missing value, unseen
  * missing values follow the child with more rows.
  *
+ * Categorical features are split per node, as LightGBM and scikit-learn do: the node's
+ * categories (its histogram bins) are sorted by G/(H + catSmooth) and the sorted order is
+ * scanned from both ends for the best prefix to send left (at most maxCatThreshold categories,
+ * candidates every minDataPerGroup rows, children scored with l2 + catL2). A global ordering,
+ * fixed before training, cannot find a set whose gradients only line up inside a subtree (an
+ * interaction); this can. Categories too rare at the node to be ordered (hessian below
+ * catSmooth) or absent from it go with the missing values: "unknown here" is one group, whose
+ * direction is learned like a numeric split's missing direction. See categorical.ts.
+ *
  * Ties are broken by order (feature, then bin, then missing-right first): deterministic.
  */
 
-export interface TreeParams {
+export interface TreeParams extends CategoricalParams {
   maxLeaves: number;
   /** 0: unlimited. */
   maxDepth: number;
@@ -30,8 +39,10 @@ export interface TreeParams {
 /** Node arrays; a leaf has feature -1. Node 0 is the root. */
 export interface Tree {
   feature: number[];
-  /** Split bin: left when bin <= bin[node]. */
+  /** Split bin: left when bin <= bin[node] (numeric splits). */
   bin: number[];
+  /** Categorical splits: per code (bin) 1 when it goes left; null for numeric splits and leaves. */
+  cats: (Uint8Array | null)[];
   /** float32 threshold: left when x <= threshold (Infinity: every present value). */
   threshold: number[];
   left: number[];
@@ -52,11 +63,13 @@ export interface GrowInput {
   allowed: readonly number[];
 }
 
-interface Split {
+export interface Split {
   gain: number;
   feature: number;
   bin: number;
   missingLeft: boolean;
+  /** Categorical: the codes sent left (1), per bin. */
+  cats?: Uint8Array;
 }
 
 interface Leaf {
@@ -79,10 +92,11 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
   const scratch = new Uint32Array(rows.length);
   const { grad, hess, bins } = inp;
 
-  const tree: Tree = { feature: [], bin: [], threshold: [], left: [], right: [], missingLeft: [], value: [] };
+  const tree: Tree = { feature: [], bin: [], cats: [], threshold: [], left: [], right: [], missingLeft: [], value: [] };
   const newNode = () => {
     tree.feature.push(-1);
     tree.bin.push(0);
+    tree.cats.push(null);
     tree.threshold.push(0);
     tree.left.push(-1);
     tree.right.push(-1);
@@ -120,12 +134,17 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     let best: Split | undefined;
     const ok = (cl: number, hl: number, cr: number, hr: number) =>
       cl >= p.minDataInLeaf && cr >= p.minDataInLeaf && hl >= p.minSumHessian && hr >= p.minSumHessian;
-    const consider = (gain: number, feature: number, bin: number, missingLeft: boolean) => {
-      if (gain > p.minGainToSplit && gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature, bin, missingLeft };
+    const consider = (gain: number, feature: number, bin: number, missingLeft: boolean, cats?: Uint8Array) => {
+      if (gain > p.minGainToSplit && gain > 1e-12 && (!best || gain > best.gain)) best = cats ? { gain, feature, bin, missingLeft, cats } : { gain, feature, bin, missingLeft };
     };
     for (const f of inp.allowed) {
       const nb = inp.features[f]!.nBins;
       const off = offsets[f]!;
+      if (inp.features[f]!.kind === 'categorical') {
+        const c = bestCategoricalSplit(hist, off, nb, { G, H, C }, p);
+        if (c) consider(c.gain, f, 0, c.missingLeft, c.cats);
+        continue;
+      }
       const ms = 3 * (off + nb);
       const gm = hist[ms]!;
       const hm = hist[ms + 1]!;
@@ -192,13 +211,14 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     const sp = leaf.split!;
     const f = sp.feature;
     const fb = bins[f]!;
+    const cats = sp.cats;
     // stable partition of rows[start, end)
     let nl = 0;
     let nr = 0;
     for (let r = leaf.start; r < leaf.end; r++) {
       const i = rows[r]!;
       const b = fb[i]!;
-      const goLeft = b === MISSING_BIN ? sp.missingLeft : b <= sp.bin;
+      const goLeft = b === MISSING_BIN ? sp.missingLeft : cats ? cats[b] === 1 : b <= sp.bin;
       if (goLeft) rows[leaf.start + nl++] = i;
       else scratch[nr++] = i;
     }
@@ -210,8 +230,9 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     const node = leaf.node;
     tree.feature[node] = f;
     tree.bin[node] = sp.bin;
+    tree.cats[node] = cats ?? null;
     const t = inp.features[f]!.thresholds;
-    tree.threshold[node] = sp.bin < t.length ? t[sp.bin]! : Infinity;
+    tree.threshold[node] = cats ? 0 : sp.bin < t.length ? t[sp.bin]! : Infinity;
     tree.left[node] = ln;
     tree.right[node] = rn;
     tree.missingLeft[node] = sp.missingLeft;
@@ -250,17 +271,22 @@ export function leafOfBinned(tree: Tree, bins: Uint8Array[], i: number): number 
   let node = 0;
   while (tree.feature[node]! >= 0) {
     const b = bins[tree.feature[node]!]![i]!;
-    node = (b === MISSING_BIN ? tree.missingLeft[node] : b <= tree.bin[node]!) ? tree.left[node]! : tree.right[node]!;
+    const cats = tree.cats[node];
+    node = (b === MISSING_BIN ? tree.missingLeft[node] : cats ? cats[b] === 1 : b <= tree.bin[node]!) ? tree.left[node]! : tree.right[node]!;
   }
   return node;
 }
 
-/** Leaf reached by a row of float32 feature values (what onnxruntime does: x <= threshold, NaN by missing direction). */
+/**
+ * Leaf reached by a row of float32 feature values (what onnxruntime does: x <= threshold, or the
+ * code x in the node's set; NaN by missing direction).
+ */
 export function leafOfValues(tree: Tree, x: readonly Float32Array[], i: number): number {
   let node = 0;
   while (tree.feature[node]! >= 0) {
     const v = x[tree.feature[node]!]![i]!;
-    node = (Number.isNaN(v) ? tree.missingLeft[node] : v <= tree.threshold[node]!) ? tree.left[node]! : tree.right[node]!;
+    const cats = tree.cats[node];
+    node = (Number.isNaN(v) ? tree.missingLeft[node] : cats ? cats[v] === 1 : v <= tree.threshold[node]!) ? tree.left[node]! : tree.right[node]!;
   }
   return node;
 }
