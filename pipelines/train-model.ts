@@ -22,6 +22,8 @@ export const trainModelParams = z
     dataset: datasetName.default('penguins'),
     target: z.string().min(1).default('Species'),
     features: z.array(z.string().min(1)).min(1).optional(),
+    /** Columns that are categories though numbers (integer codes); string columns always are. */
+    categorical: z.array(z.string().min(1)).optional(),
     /** Expectations the data must meet before training. */
     suite: suiteSchema.default(suite('training-data', (e) => [e.rowCountBetween({ min: 20 })])),
     holdoutFraction: z.number().gt(0).lt(1).default(0.25),
@@ -52,6 +54,7 @@ export const trainModel = pipeline(
       train: split.output.train,
       target: p.target,
       features: p.features,
+      categorical: p.categorical,
       params,
     }));
     const best = b.step('select', selectBestStep, { trials: trained.output, metric: 'validation_loss' });

@@ -73,7 +73,7 @@ export function resolveFeatures(df: pl.DataFrame, req: FeatureRequest, log?: (ms
   if (!cols.includes(req.target)) throw invalidInput(`target column "${req.target}" is not in the training data (columns: ${cols.join(', ')})`);
   const categorical = new Set(req.categorical ?? []);
   for (const c of categorical) {
-    if (!cols.includes(c)) throw invalidInput(`categorical column "${c}" is not in the training data`);
+    if (!cols.includes(c)) throw invalidInput(`categorical column "${c}" is not in the training data (columns: ${cols.join(', ')})`);
   }
   let names: string[];
   if (req.features) {
