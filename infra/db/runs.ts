@@ -99,6 +99,13 @@ export interface RunRow {
 }
 
 export async function listRuns(db: Db, opts: { pipeline?: string; limit?: number } = {}): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT run_id, workflow_id, pipeline_name, pipeline_version, status, started_at, ended_at, error
+       FROM runs WHERE ($1::text IS NULL OR pipeline_name = $1) ORDER BY started_at DESC LIMIT $2`,
+    [opts.pipeline ?? null, opts.limit ?? 50],
+  );
+  return rows;
+}
 
 export type RunDetailRow = RunRow & { params: unknown };
 
@@ -150,13 +157,6 @@ export async function listStepArtifacts(db: Db, runId: string): Promise<StepArti
       WHERE run_id = $1 AND from_kind = 'step_run' AND to_kind = 'artifact' AND relation IN ('produced', 'reused')
       ORDER BY from_id, id`,
     [runId],
-  );
-  return rows;
-}
-  const { rows } = await db.query<RunRow>(
-    `SELECT run_id, workflow_id, pipeline_name, pipeline_version, status, started_at, ended_at, error
-       FROM runs WHERE ($1::text IS NULL OR pipeline_name = $1) ORDER BY started_at DESC LIMIT $2`,
-    [opts.pipeline ?? null, opts.limit ?? 50],
   );
   return rows;
 }
