@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { duration, durationMs, isDuration } from '../pipelines/vocab/duration';
+import { taskQueueName } from '../pipelines/vocab/queue';
 import { sluiceHome } from './paths';
 
 /**
@@ -10,11 +12,7 @@ import { sluiceHome } from './paths';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
-const queueName = z.string().regex(/^[A-Za-z0-9._-]+$/, 'a task queue name (letters, digits, . _ -)');
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. localhost:7233');
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h');
 
 export const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
@@ -33,9 +31,9 @@ export const envSchema = z.object({
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_ACCESS_KEY: z.string().min(1).optional(),
   S3_SECRET_KEY: z.string().min(1).optional(),
-  SLUICE_WORKFLOW_QUEUE: queueName.default('sluice'),
-  SLUICE_CPU_QUEUE: queueName.default('sluice-cpu'),
-  SLUICE_GPU_QUEUE: queueName.default('sluice-gpu'),
+  SLUICE_WORKFLOW_QUEUE: taskQueueName.default('sluice'),
+  SLUICE_CPU_QUEUE: taskQueueName.default('sluice-cpu'),
+  SLUICE_GPU_QUEUE: taskQueueName.default('sluice-gpu'),
   SLUICE_CPU_CONCURRENCY: positiveInt.default(4),
   /** Unset: the number of GPUs found (1 with a logged CPU fallback when there is none). */
   SLUICE_GPU_CONCURRENCY: positiveInt.optional(),
@@ -158,9 +156,8 @@ function redact(name: string, value: string): string {
   return value;
 }
 
+/** Milliseconds in a duration setting (Sluice's one duration vocabulary, pipelines/vocab/duration.ts). */
 export function parseDuration(d: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  if (!m) throw new ConfigError(`expected a duration such as 30s, got ${JSON.stringify(d)}`);
-  const n = Number(m[1]);
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  if (!isDuration(d)) throw new ConfigError(`expected a duration such as 30s, got ${JSON.stringify(d)}`);
+  return durationMs(d);
 }

@@ -1,6 +1,7 @@
 import { confusionMatrixChart, esc, fmt, histogramChart, PALETTE, reliabilityChart, scatterChart, unitLineChart, type LineSeries } from './charts-svg';
 import type { ComparisonReport, EvaluationReport } from './report';
 
+import { modelVersionUri } from '../../pipelines/vocab/model-uri';
 /**
  * Evaluation reports as self-contained HTML pages: inline CSS and SVG, no script, no external
  * asset. Every string that comes from users or data (model and dataset names, class labels,
@@ -36,7 +37,7 @@ function page(title: string, body: string): string {
 const num = (v: number | null | undefined) => `<td class="n">${esc(fmt(v))}</td>`;
 
 function modelName(r: EvaluationReport): string {
-  return r.model.registered ? `models:/${r.model.registered.name}/${r.model.registered.version}` : r.model.uri;
+  return r.model.registered ? modelVersionUri(r.model.registered.name, r.model.registered.version) : r.model.uri;
 }
 
 function metaTable(r: EvaluationReport): string {

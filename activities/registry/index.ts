@@ -22,6 +22,7 @@ import { implement, type StepImplementation } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
 import { resolveCodeVersion } from './code-version';
 import { invalidInput } from '../../pipelines/failures';
+import { modelVersionUri, parseModelUri } from '../../pipelines/vocab/model-uri';
 import { decidePromotion, evaluateGates } from './decisions';
 import { buildModelCard } from './model-card';
 
@@ -88,7 +89,7 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
     failedGates: [],
     name: input.name,
     version: version.version,
-    uri: `models:/${input.name}/${version.version}`,
+    uri: modelVersionUri(input.name, version.version),
     created,
     model: toModelRef(version),
     aliases: input.aliases,
@@ -201,7 +202,8 @@ export const resolveModel = implement(resolveModelStep, async (input, ctx) => {
     return { found: true, model: toModelRef(v), name: v.model_name, version: v.version, metrics: v.metrics };
   } catch (e) {
     if (input.optional && e instanceof RegistryError && e.code === 'NOT_FOUND') {
-      const name = /^models:\/([^/@]+)/.exec(uri)?.[1] ?? '';
+      const parsed = parseModelUri(uri);
+      const name = parsed.ok ? parsed.uri.name : '';
       return { found: false, model: null, name, version: null, metrics: {} };
     }
     throw e;

@@ -1,7 +1,8 @@
 import pl from 'nodejs-polars';
 import { getDatasetVersion } from '../../infra/db/datasets';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
-import { scoringPlanStep, windowMs, type ScoringPlanInput, type ScoringPlanOutput, type ScoringWindow } from '../../pipelines/steps/scoring';
+import { durationMs } from '../../pipelines/vocab/duration';
+import { scoringPlanStep, type ScoringPlanInput, type ScoringPlanOutput, type ScoringWindow } from '../../pipelines/steps/scoring';
 import { withLocalCopy } from '../data/frames';
 import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
@@ -64,7 +65,7 @@ export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promis
     else if (col.type !== 'timestamp' && col.type !== 'date') problems.push(`partition time column "${timeColumn}" is ${col.type}, expected a timestamp or date`);
     const end = Date.parse(input.scheduledTime);
     if (Number.isNaN(end)) problems.push(`scheduled time ${JSON.stringify(input.scheduledTime)} is not a time`);
-    else window = { column: timeColumn, start: new Date(end - windowMs(input.partition.window)).toISOString(), end: new Date(end).toISOString() };
+    else window = { column: timeColumn, start: new Date(end - durationMs(input.partition.window)).toISOString(), end: new Date(end).toISOString() };
   }
   if (problems.length) {
     throw invalidInput(`dataset ${dataset.name}@${dataset.version} cannot be scored by model ${input.modelName}${input.modelVersion ? `/${input.modelVersion}` : ''}: ${problems.join('; ')} (dataset columns: ${dataset.schema.map((c) => `${c.name}:${c.type}`).join(', ')})`);

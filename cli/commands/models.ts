@@ -5,6 +5,7 @@ import { createPool, type Db } from '../../infra/db/pool';
 import {
   checkAlias,
   checkModelName,
+  checkModelUri,
   deleteAlias,
   getRegisteredModel,
   listAliasEvents,
@@ -17,6 +18,7 @@ import {
   setAlias,
   type ModelVersionRow,
 } from '../../infra/db/registry';
+import { formatModelUri } from '../../pipelines/vocab/model-uri';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import { clean, renderModelCardMarkdown } from '../render/model-card';
 import type { ModelCard } from '../../pipelines/steps/registry';
@@ -82,12 +84,7 @@ const VERSION_HEAD = ['VERSION', 'CREATED', 'STATUS', 'ALIASES', 'RUN', 'CODE', 
 
 /** NAME, NAME/VERSION, NAME@ALIAS (or a full models:/ URI) → the URI to resolve; NAME alone is the latest version. */
 export function cardRef(ref: string): string {
-  if (ref.startsWith('models:/')) return ref;
-  const m = /^([^/@]+)(?:\/([^/@]+)|@([^/@]+))?$/.exec(ref);
-  if (!m) throw new RegistryError('INVALID', `"${ref}" is not NAME, NAME/VERSION or NAME@ALIAS`);
-  const name = checkModelName(m[1]);
-  if (m[3] !== undefined) return `models:/${name}@${m[3]}`;
-  return `models:/${name}/${m[2] ?? 'latest'}`;
+  return formatModelUri(checkModelUri(ref, { prefix: 'optional', bareName: true }, () => `"${ref}" is not NAME, NAME/VERSION or NAME@ALIAS`));
 }
 
 export function registerModelsCommands(program: Command): void {

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { ModelRef, ModelSignature } from '../../pipelines/steps/model';
 import { SluiceFailure, type FailureType } from '../../pipelines/failures';
+import { isModelName, isReservedAlias, MAX_MODEL_NAME_LENGTH, RESERVED_ALIASES } from '../../pipelines/vocab/model-name';
+import { modelVersionUri, parseModelUri as parseUri, type ModelUri, type ModelUriOptions } from '../../pipelines/vocab/model-uri';
 import { withTransaction, type Db } from './pool';
 import { recordEdge } from './runs';
 
@@ -39,23 +41,21 @@ export class RegistryError extends SluiceFailure {
 // ---------------------------------------------------------------------------------------------
 // Names and URIs
 
-const NAME = /^[A-Za-z0-9_-]+$/;
-export const MAX_NAME_LENGTH = 255;
-export const RESERVED_ALIASES = 'latest, v<digits>';
+// The rules are Sluice's one vocabulary (pipelines/vocab/model-name.ts, model-uri.ts); here they
+// become RegistryErrors with messages that say what is allowed.
+export { isReservedAlias, RESERVED_ALIASES } from '../../pipelines/vocab/model-name';
+export { type ModelUri } from '../../pipelines/vocab/model-uri';
+export const MAX_NAME_LENGTH = MAX_MODEL_NAME_LENGTH;
 
 export function checkModelName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name) || name.length > MAX_NAME_LENGTH) {
+  if (!isModelName(name)) {
     throw new RegistryError('INVALID', `invalid model name ${JSON.stringify(name)}: use letters, digits, "_" and "-" (1 to ${MAX_NAME_LENGTH} characters)`);
   }
   return name;
 }
 
-export function isReservedAlias(alias: string): boolean {
-  return alias.toLowerCase() === 'latest' || /^[vV]\d+$/.test(alias);
-}
-
 export function checkAlias(alias: unknown): string {
-  if (typeof alias !== 'string' || !NAME.test(alias) || alias.length > MAX_NAME_LENGTH) {
+  if (!isModelName(alias)) {
     throw new RegistryError('INVALID', `invalid alias ${JSON.stringify(alias)}: use letters, digits, "_" and "-" (1 to ${MAX_NAME_LENGTH} characters)`);
   }
   if (isReservedAlias(alias)) throw new RegistryError('INVALID', `alias "${alias}" is reserved (${RESERVED_ALIASES} have a meaning in model URIs)`);
@@ -73,21 +73,23 @@ function checkText(what: string, v: unknown, max = 10_000): string {
   return v.trim();
 }
 
-export type ModelUri = { name: string; version: number } | { name: string; alias: string } | { name: string; latest: true };
-
 /** `models:/<name>/<version>`, `models:/<name>@<alias>`, `models:/<name>/latest`. */
 export function parseModelUri(uri: string): ModelUri {
-  const m = /^models:\/([^/@]+)(?:\/([^/@]+)|@([^/@]+))$/.exec(uri);
-  if (!m) throw new RegistryError('INVALID', `invalid model URI ${JSON.stringify(uri)}: expected models:/<name>/<version> or models:/<name>@<alias>`);
-  const name = checkModelName(m[1]);
-  if (m[3] !== undefined) return { name, alias: checkAlias(m[3]) };
-  const v = m[2]!;
-  if (v === 'latest') return { name, latest: true };
-  if (!/^[1-9]\d{0,9}$/.test(v)) throw new RegistryError('INVALID', `invalid model URI ${JSON.stringify(uri)}: "${v}" is not a version number (or "latest")`);
-  return { name, version: checkVersion(Number(v)) };
+  return checkModelUri(uri, {}, () => `invalid model URI ${JSON.stringify(uri)}: expected models:/<name>/<version> or models:/<name>@<alias>`);
 }
 
-export const modelUri = (name: string, version: number) => `models:/${name}/${version}`;
+/** The one model URI parser (pipelines/vocab/model-uri.ts), its problems as RegistryErrors; `syntax` words a malformed one. */
+export function checkModelUri(s: string, opts: ModelUriOptions, syntax: () => string): ModelUri {
+  const r = parseUri(s, opts);
+  if (r.ok) return r.uri;
+  const p = r.problem;
+  if (p.kind === 'name') checkModelName(p.value);
+  if (p.kind === 'alias') checkAlias(p.value);
+  if (p.kind === 'version') throw new RegistryError('INVALID', `invalid model URI ${JSON.stringify(s)}: "${p.value}" is not a version number (or "latest")`);
+  throw new RegistryError('INVALID', syntax());
+}
+
+export const modelUri = modelVersionUri;
 
 // ---------------------------------------------------------------------------------------------
 // Rows

@@ -1,15 +1,18 @@
 import { z } from 'zod';
 import { step } from './step';
 
-/** The pseudo-step behind `b.approval()`: run by the engine itself (it waits for a person), never by a worker. */
+/** What an approval node outputs: a person's decision, or the timeout's default. */
 export const approvalDecision = z.object({
   approved: z.boolean(),
   by: z.string(),
   reason: z.string(),
+  /** ISO time of the decision (workflow time). */
   decidedAt: z.string(),
   timedOut: z.boolean(),
 });
+export type ApprovalDecision = z.infer<typeof approvalDecision>;
 
+/** The pseudo-step behind `b.approval()`: run by the engine itself (it waits for a person), never by a worker. */
 export const approvalStep = step({
   name: 'sluice.approval',
   description: 'wait for a person to approve or reject',

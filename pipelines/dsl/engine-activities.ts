@@ -1,4 +1,4 @@
-import type { ApprovalDecision } from './pipeline';
+import type { ApprovalDecision } from './approval';
 import type { ResolveResult, StepCall, StepResult } from './protocol';
 
 /**

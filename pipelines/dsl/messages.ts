@@ -1,6 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalRequest } from './approval';
-import type { ApprovalDecision } from './pipeline';
+import type { ApprovalDecision } from './approval';
 import type { RunState } from './protocol';
 import type { StepSpec } from './spec';
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ApprovalDecision } from './approval';
 import type { Condition } from './conditions';
 import { makeRef, type Binding, type Ref, type RefTree } from './refs';
 import type { AnyStep, Duration } from './step';
@@ -64,15 +65,7 @@ export interface Builder {
   sub<P extends z.ZodObject, O>(id: string, pipeline: PipelineDef<P, O>, params: Inputs<P>): Node<O>;
 }
 
-/** What an approval node outputs. */
-export interface ApprovalDecision {
-  approved: boolean;
-  by: string;
-  reason: string;
-  /** ISO time of the decision (workflow time). */
-  decidedAt: string;
-  timedOut: boolean;
-}
+export type { ApprovalDecision };
 
 export interface PipelineDef<P extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly kind: 'sluice.pipeline';

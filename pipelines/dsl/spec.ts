@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { duration } from '../vocab/duration';
+import { queueSchema, type Queue } from '../vocab/queue';
 
 /**
  * PipelineSpec: the compiled, plain-JSON form of a pipeline that the engine workflow runs.
@@ -6,7 +8,6 @@ import { z } from 'zod';
  * never code or data.
  */
 
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/);
 export const nodeIdSchema = z.string().regex(/^[a-z][a-z0-9-]*(\/[a-z][a-z0-9-]*)*$/, 'lowercase words joined by "-", nested with "/"');
 
 export const refExprSchema = z.object({
@@ -74,7 +75,7 @@ const schemaHash = z.string().regex(/^[0-9a-f]{16}$/);
  */
 export const stepSpecSchema = z.object({
   version: z.string(),
-  queue: z.enum(['cpu', 'gpu']),
+  queue: queueSchema,
   description: z.string().optional(),
   options: stepOptionsSchema,
   /** JSON Schema of the input the step accepts (fields with defaults optional). */
@@ -141,7 +142,7 @@ export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
 export interface LegacyNodeSpecV1 {
   id: string;
   step: { name: string; version: string };
-  queue: 'cpu' | 'gpu';
+  queue: Queue;
   options: StepOptionsSpec;
 }
 
@@ -149,7 +150,7 @@ export interface LegacyNodeSpecV1 {
 export interface NodeStep {
   name: string;
   version: string;
-  queue: 'cpu' | 'gpu';
+  queue: Queue;
   /** The step's options, with the node's cache switch applied. */
   options: StepOptionsSpec;
   /** Absent for specVersion 1 specs, which had no schemas. */

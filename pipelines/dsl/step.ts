@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
-/** Temporal-style duration strings ('30s', '5m', '1h', '500ms'). */
-export type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+import type { Duration } from '../vocab/duration';
+import type { Queue } from '../vocab/queue';
 
-export type Queue = 'cpu' | 'gpu';
+export type { Duration, Queue };
 
 export interface RetryPolicy {
   maximumAttempts?: number;

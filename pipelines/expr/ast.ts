@@ -15,19 +15,10 @@ import { z } from 'zod';
 // ---------------------------------------------------------------------------------------------
 // Durations (window lengths)
 
-const DURATION = /^(\d{1,9})(ms|s|m|h|d|w)$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+// Sluice's one duration vocabulary (pipelines/vocab/duration.ts): `'30d'`, `'12h'`, `'2w'`…
+import { duration, durationMs, type Duration } from '../vocab/duration';
 
-/** `'30d'`, `'12h'`, `'15m'`, `'30s'`, `'500ms'`, `'2w'` (days are 24 h: timestamps are UTC). */
-export type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`;
-export const duration = z.string().regex(DURATION, 'a duration such as "30d", "12h", "15m", "30s", "500ms" or "2w"');
-
-/** Milliseconds in a duration string (throws on a malformed one). */
-export function durationMs(d: string): number {
-  const m = DURATION.exec(d);
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(d)}`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-}
+export { duration, durationMs, type Duration };
 
 // ---------------------------------------------------------------------------------------------
 // Operators

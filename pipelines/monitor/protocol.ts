@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { datasetRef } from '../steps/dataset';
+import { duration } from '../vocab/duration';
 
 /**
  * The drift monitor's contract: one long-running workflow per model (id `drift-monitor-<model>`),
  * fed by signals, steered by a validated policy update, read through a status query.
  */
-
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 1h or 1d');
 
 export const monitorPolicy = z
   .object({

@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import { approvalDecision } from '../dsl/approval';
 import { step } from '../dsl/step';
 import { datasetName } from './dataset';
 import { evaluationSummary, metricSet, sliceSet } from './evaluation';
 import { modelInput, modelRef, modelSignature, modelTask } from './model';
+import { aliasName, registeredModelName } from '../vocab/model-name';
+import { formatModelUri } from '../vocab/model-uri';
 
 /**
  * The model registry as steps see it (MLflow's semantics; infra/db/registry.ts has the rules):
@@ -22,18 +25,8 @@ import { modelInput, modelRef, modelSignature, modelTask } from './model';
  * This module is imported by workflow code: schemas only.
  */
 
-const NAME_RE = /^[A-Za-z0-9_-]+$/;
-
-/** MLflow's rule, ASCII: letters, digits, "_" and "-", at most 255. */
-export const registeredModelName = z.string().min(1).max(255).regex(NAME_RE, 'letters, digits, "_" and "-" only');
-
-/** An alias: the same characters; `latest` and `v<digits>` are reserved. */
-export const aliasName = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(NAME_RE, 'letters, digits, "_" and "-" only')
-  .refine((a) => a.toLowerCase() !== 'latest' && !/^[vV]\d+$/.test(a), 'reserved alias ("latest" and "v<digits>" mean something in model URIs)');
+/** MLflow's rule (letters, digits, "_" and "-", at most 255); `latest` and `v<digits>` are no aliases. */
+export { aliasName, registeredModelName };
 
 export const gateOp = z.enum(['>=', '>', '<=', '<']);
 export const gate = z.object({ metric: z.string().min(1), op: gateOp, value: z.number() });
@@ -210,7 +203,7 @@ export const applyModelDecisionInput = z.object({
   /** A promote-model output; only a `pending_approval` one is acted on. */
   proposal: promoteModelOutput,
   /** A person's answer (a `b.approval` node's output). */
-  approval: z.object({ approved: z.boolean(), by: z.string().min(1), reason: z.string() }),
+  approval: approvalDecision.pick({ approved: true, by: true, reason: true }).extend({ by: z.string().min(1) }),
 });
 
 export const applyModelDecisionStep = step({
@@ -242,8 +235,8 @@ export type ResolveModelInput = z.infer<typeof resolveModelInput>;
 /** The models:/ URI a resolve-model input names. */
 export function resolveModelUriOf(r: ResolveModelInput): string {
   if (r.uri !== undefined) return r.uri;
-  if (r.alias !== undefined) return `models:/${r.name}@${r.alias}`;
-  return `models:/${r.name}/${r.version ?? 'latest'}`;
+  const name = r.name!;
+  return formatModelUri(r.alias !== undefined ? { name, alias: r.alias } : r.version !== undefined ? { name, version: r.version } : { name, latest: true });
 }
 
 export const resolveModelOutput = z.object({

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
+import { positiveDuration } from '../vocab/duration';
+import { parseModelUri } from '../vocab/model-uri';
 import { artifactRef } from './artifact-ref';
 import { datasetName, datasetRef } from './dataset';
 import { featureViewSchema } from './features';
@@ -28,36 +30,26 @@ import { modelRef } from './model';
  */
 
 /** `name@alias` or `name/version` (a `models:/` prefix is accepted), parsed into its parts. */
-export const MODEL_SPEC_RE = /^(?:models:\/)?([A-Za-z0-9_-]{1,255})(?:@([A-Za-z0-9_-]{1,255})|\/([1-9][0-9]{0,9}))$/;
-
 export function parseModelSpec(s: string): { name: string; alias?: string; version?: number } | undefined {
-  const m = MODEL_SPEC_RE.exec(s);
-  if (!m) return undefined;
-  return { name: m[1]!, ...(m[2] !== undefined ? { alias: m[2] } : {}), ...(m[3] !== undefined ? { version: Number(m[3]) } : {}) };
+  const r = parseModelUri(s, { prefix: 'optional', latest: false });
+  return r.ok && !('latest' in r.uri) ? r.uri : undefined;
 }
 
-export const modelSpec = z
-  .string()
-  .regex(MODEL_SPEC_RE, 'a model reference: "name@alias" (e.g. "churn@champion") or "name/version" (e.g. "churn/3")')
-  .transform((s) => parseModelSpec(s)!);
+export const modelSpec = z.string().transform((s, ctx) => {
+  const spec = parseModelSpec(s);
+  if (!spec) ctx.addIssue({ code: 'custom', message: 'a model reference: "name@alias" (e.g. "churn@champion") or "name/version" (e.g. "churn/3")' });
+  return spec ?? z.NEVER;
+});
 
 /** PostgreSQL table names for predictions come from users: checked, then quoted with pg.escapeIdentifier. */
 export const PREDICTION_TABLE_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 export const predictionTableName = z.string().regex(PREDICTION_TABLE_RE, 'lowercase letters, digits and "_", starting with a letter or "_" (max 63)');
 
-/** Durations of a partition window: `90s`, `15m`, `1h`, `1d`. */
-export const WINDOW_RE = /^([1-9][0-9]{0,8})(s|m|h|d)$/;
-export function windowMs(w: string): number {
-  const m = WINDOW_RE.exec(w);
-  if (!m) throw new Error(`invalid window ${JSON.stringify(w)}: a number and s, m, h or d (e.g. "1h")`);
-  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-}
-
 /** Score only rows with `timeColumn` in [scheduledTime − window, scheduledTime). */
 export const scoringPartition = z
   .object({
     timeColumn: z.string().min(1),
-    window: z.string().regex(WINDOW_RE, 'a number and s, m, h or d (e.g. "1h")'),
+    window: positiveDuration,
   })
   .strict();
 

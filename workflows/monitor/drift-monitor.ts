@@ -30,6 +30,7 @@ import type { DetectDriftOutput } from '../../pipelines/steps/drift';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { ModelName } from '../shared/search-attributes';
 import { nonRetryableErrorTypes } from '../../pipelines/failures';
+import { DURATION_UNIT_MS, durationMs } from '../../pipelines/vocab/duration';
 
 /** What a monitor carries across continue-as-new. */
 interface Carried {
@@ -51,8 +52,6 @@ type Event =
   | { kind: 'retrain'; body: ReturnType<typeof retrainSignal.parse> }
   | { kind: 'retrain-done'; workflowId: string; result?: PipelineRunResult; error?: string };
 
-const MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const toMs = (d: string) => Number(/^\d+/.exec(d)![0]) * MS[/[a-z]+$/.exec(d)![0] as keyof typeof MS];
 const keepLast = <T>(xs: T[], n: number) => xs.slice(Math.max(0, xs.length - n));
 
 /**
@@ -118,7 +117,7 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
     recent: s.recent,
     inFlight,
     lastRetrainEndedAt: s.lastRetrainEndedAt,
-    retrainsLast24h: s.retrainStarts.filter((t) => now().getTime() - new Date(t).getTime() < MS.d).length,
+    retrainsLast24h: s.retrainStarts.filter((t) => now().getTime() - new Date(t).getTime() < DURATION_UNIT_MS.d).length,
     decisions: s.decisions,
   }));
   setHandler(
@@ -139,11 +138,11 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
 
   const maybeRetrain = async (trigger: 'drift' | 'performance' | 'manual', reason: string) => {
     const t = now().getTime();
-    const recentStarts = s.retrainStarts.filter((x) => t - new Date(x).getTime() < MS.d);
+    const recentStarts = s.retrainStarts.filter((x) => t - new Date(x).getTime() < DURATION_UNIT_MS.d);
     const skip = (why: string) => decide('retrain-skipped', `${reason}: ${why}`, { trigger, retrainsLast24h: recentStarts.length });
     if (inFlight) return skip(`a retrain is already running (${inFlight.workflowId})`);
     if (recentStarts.length >= policy.dailyCap) return skip(`daily cap of ${policy.dailyCap} reached`);
-    if (trigger !== 'manual' && s.lastRetrainEndedAt && t - new Date(s.lastRetrainEndedAt).getTime() < toMs(policy.cooldown)) {
+    if (trigger !== 'manual' && s.lastRetrainEndedAt && t - new Date(s.lastRetrainEndedAt).getTime() < durationMs(policy.cooldown)) {
       return skip(`in cooldown (${policy.cooldown} after ${s.lastRetrainEndedAt})`);
     }
     if (!s.newestData) return skip('no data to retrain on yet');
