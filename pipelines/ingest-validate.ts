@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { pipeline } from './dsl/pipeline';
 import { datasetName } from './steps/dataset';
-import { ingestSource, ingestStep, declaredSchema } from './steps/ingestion';
+import { boundedExpr } from './expr/ast';
+import { ingestSource, ingestStep, declaredSchema, deriveSpec } from './steps/ingestion';
 import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
 
 /**
@@ -30,6 +31,10 @@ export const ingestValidateParams = z
     name: datasetName.default('seattle-weather'),
     schema: declaredSchema.optional(),
     maxBadRows: z.number().int().nonnegative().default(0),
+    /** Derived columns, name -> expression (pipelines/expr): added before the profile and the checks. */
+    derive: deriveSpec.optional(),
+    /** Keep only rows where this expression is true. */
+    filter: boundedExpr.optional(),
     suite: suiteSchema.default(seattleWeatherSuite),
   })
   .strict();
@@ -37,12 +42,13 @@ export const ingestValidateParams = z
 export const ingestValidate = pipeline(
   { name: 'ingest-validate', description: 'ingest a source into a dataset version, then validate it against a suite', params: ingestValidateParams },
   (p, b) => {
-    const ingested = b.step('ingest', ingestStep, { source: p.source, name: p.name, schema: p.schema, maxBadRows: p.maxBadRows });
+    const ingested = b.step('ingest', ingestStep, { source: p.source, name: p.name, schema: p.schema, maxBadRows: p.maxBadRows, derive: p.derive, filter: p.filter });
     const checked = b.step('validate', validateDatasetStep, { dataset: ingested.output.dataset, suite: p.suite });
     return {
       dataset: ingested.output.dataset,
       reused: ingested.output.reused,
       badRows: ingested.output.badRows,
+      filteredRows: ingested.output.filteredRows,
       profile: ingested.output.profile,
       success: checked.output.success,
       warnings: checked.output.warnings,

@@ -15,6 +15,7 @@ import type { StepContext } from '../runtime/step-context';
 import { scalar } from './polars';
 import { profileFrame } from './profile';
 import { startProgress, type Progress } from './progress';
+import { deriveAndFilter } from './derive';
 import { badRowsFailure, writeQuarantine, type BadRecord } from './quarantine';
 import { openSource, type SourceTable } from './readers';
 import { readingData } from './readers/lines';
@@ -24,8 +25,9 @@ import { materializeSource, type LocalSource } from './sources';
 import { invalidInput } from '../../pipelines/failures';
 
 /**
- * The `ingest` step: source -> local file -> typed, validated Parquet (streamed by polars) ->
- * content-addressed artifact -> profile -> registered dataset version.
+ * The `ingest` step: source -> local file -> typed, validated rows -> derived columns and row
+ * filter (./derive.ts) -> Parquet (streamed by polars) -> content-addressed artifact -> profile ->
+ * registered dataset version. Source rows = dataset rows + filtered rows + bad (quarantined) rows.
  *
  * Idempotent: the Parquet is content-addressed and registration is keyed by (name, sha256), so a
  * retry, or an ingest of unchanged data, returns the version that exists. A retry after the
@@ -42,6 +44,7 @@ const checkpointSchema = z.object({
   data: artifactRef,
   draft: z.array(z.object({ name: z.string(), type: columnType, nullable: z.boolean().optional() })),
   badRows: z.number().int().nonnegative(),
+  filteredRows: z.number().int().nonnegative().default(0),
   quarantine: artifactRef.optional(),
 });
 type Converted = z.infer<typeof checkpointSchema>;
@@ -107,7 +110,15 @@ export async function runIngest(input: IngestInput, ctx: StepContext): Promise<I
           schema,
           profile,
           profileUri: profileRef.uri,
-          source: { ...local.record, ...(input.schema ? { declaredSchema: input.schema } : {}), maxBadRows: input.maxBadRows, node: ctx.run.node, workflowId: ctx.run.workflowId },
+          source: {
+            ...local.record,
+            ...(input.schema ? { declaredSchema: input.schema } : {}),
+            ...(input.derive ? { derive: input.derive } : {}),
+            ...(input.filter ? { filter: input.filter, filteredRows: converted.filteredRows } : {}),
+            maxBadRows: input.maxBadRows,
+            node: ctx.run.node,
+            workflowId: ctx.run.workflowId,
+          },
           sourceFingerprint: local.fingerprint,
           badRows: converted.badRows,
           quarantineUri: converted.quarantine?.uri,
@@ -116,7 +127,7 @@ export async function runIngest(input: IngestInput, ctx: StepContext): Promise<I
         { runId: ctx.run.runId, node: ctx.run.node, sourceArtifact: input.source.kind === 'artifact' ? input.source.uri : undefined },
       );
       if (!created) return reuse(version, converted, ctx);
-      ctx.log.info('dataset version registered', { dataset: input.name, version: version.version, rows: version.rows, badRows: converted.badRows });
+      ctx.log.info('dataset version registered', { dataset: input.name, version: version.version, rows: version.rows, badRows: converted.badRows, filteredRows: converted.filteredRows });
       return output(version, profileRef, converted, false);
     });
   } finally {
@@ -151,9 +162,14 @@ async function convert(local: LocalSource, input: IngestInput, ctx: StepContext,
   }
   progress.check();
 
+  if (input.derive || input.filter) progress.set({ phase: 'deriving columns and filtering rows' });
+  const derived = await deriveAndFilter(good.select(...values), plans, input, label);
+  if (derived.filtered) ctx.log.info('rows filtered out', { source: label, filteredRows: derived.filtered });
+  progress.check();
+
   progress.set({ phase: 'writing parquet' });
   const file = path.join(dir, 'data.parquet');
-  await readingData(label, () => good.select(...values).sinkParquet(file, SINK).collect());
+  await readingData(label, () => derived.lf.sinkParquet(file, SINK).collect());
   progress.check();
   const data = await putParquetFile(ctx.store, file);
   const bad = [...table.structural, ...valueBad];
@@ -165,8 +181,9 @@ async function convert(local: LocalSource, input: IngestInput, ctx: StepContext,
       fingerprint: local.fingerprint,
       name: input.name,
       data,
-      draft: plans.map((p) => ({ name: p.name, type: p.to, nullable: p.nullable })),
+      draft: derived.plans.map((p) => ({ name: p.name, type: p.to, nullable: p.nullable })),
       badRows: bad.length,
+      filteredRows: derived.filtered,
       quarantine,
     },
   };
@@ -206,6 +223,7 @@ function output(v: DatasetVersion, profile: ArtifactRef, converted: Converted, r
     profile,
     ...(converted.quarantine ? { quarantine: converted.quarantine } : {}),
     badRows: converted.badRows,
+    filteredRows: converted.filteredRows,
     reused,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
+import { boundedExpr } from '../expr/ast';
 import { artifactRef } from './artifact-ref';
 import { columnType, datasetName, datasetRef } from './dataset';
 
@@ -92,6 +93,15 @@ export const declaredSchema = z.array(declaredColumn).superRefine((cols, ctx) =>
   });
 });
 
+/** A derived column's name: like a declared column's; `__sluice` names are Sluice's own. */
+export const derivedColumnName = declaredColumn.shape.name.refine((n) => !n.startsWith('__sluice'), 'names starting with "__sluice" are reserved');
+
+/**
+ * Derived columns: name -> expression (pipelines/expr). Each reads the source's columns as typed
+ * (declared or inferred), not other derived columns; a name equal to a source column replaces it.
+ */
+export const deriveSpec = z.record(derivedColumnName, boundedExpr).refine((d) => Object.keys(d).length <= 500, 'at most 500 derived columns');
+
 export const ingestInput = z
   .object({
     source: ingestSource,
@@ -105,6 +115,13 @@ export const ingestInput = z
      * quarantine artifact with their line (or row) numbers and reasons, and the rest is ingested.
      */
     maxBadRows: z.number().int().nonnegative().default(0),
+    /** Columns added (or replaced) after reading and typing, before the schema and profile are taken. */
+    derive: deriveSpec.optional(),
+    /**
+     * Rows kept: those where this Boolean expression is true (false or null drops the row). It
+     * sees the derived columns. Dropped rows are counted (`filteredRows`), not quarantined.
+     */
+    filter: boundedExpr.optional(),
   })
   .strict();
 export type IngestInput = z.infer<typeof ingestInput>;
@@ -116,6 +133,8 @@ export const ingestOutput = z.object({
   /** Parquet of the rows left out: line (null where the format has none), row, reason, raw. */
   quarantine: artifactRef.optional(),
   badRows: z.number().int().nonnegative(),
+  /** Rows the filter dropped: source rows = dataset rows + filteredRows + badRows. */
+  filteredRows: z.number().int().nonnegative().default(0),
   /** True when identical data was already registered under this name: its version is returned. */
   reused: z.boolean(),
 });
@@ -129,7 +148,7 @@ export const ingestStep = step({
   queue: 'cpu',
   // Long reads and conversions heartbeat every few seconds; a lost worker is noticed within the
   // heartbeat timeout and the step retried elsewhere (it resumes from its checkpoint).
-  timeouts: { startToClose: '2h', heartbeat: '2m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '2m' },
   // The same input can name different data (a file rewritten in place, a table that changed):
   // never answer from the step cache. Identical data still maps to its existing version.
@@ -142,6 +161,6 @@ export const profileDatasetStep = step({
   input: z.object({ dataset: datasetRef }).strict(),
   output: z.object({ profile: artifactRef }),
   queue: 'cpu',
-  timeouts: { startToClose: '1h', heartbeat: '2m' },
+  timeouts: { startToClose: '1h', heartbeat: '30s' },
   retry: { maximumAttempts: 3 },
 });
