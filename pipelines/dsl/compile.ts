@@ -5,7 +5,7 @@ import { COND, isCondition, type Condition } from './conditions';
 import { isPipeline, type AnyPipeline, type Builder, type Node, type NodeOptions } from './pipeline';
 import { isRef, makeRef, refData, type RefData } from './refs';
 import { pipelineSpecSchema, type BindingExpr, type ConditionExpr, type NodeSpec, type PipelineSpec, type StepSpec } from './spec';
-import { isStep, type AnyStep } from './step';
+import { isStep, stepOptions, type AnyStep } from './step';
 import { stepInterface } from './step-interface';
 
 export class CompileError extends Error {
@@ -196,13 +196,7 @@ export function compile(def: AnyPipeline): PipelineSpec {
       version: s.version,
       queue: s.queue,
       ...(s.description ? { description: s.description } : {}),
-      options: {
-        startToCloseTimeout: s.timeouts.startToClose,
-        ...(s.timeouts.heartbeat ? { heartbeatTimeout: s.timeouts.heartbeat } : {}),
-        ...(s.timeouts.scheduleToClose ? { scheduleToCloseTimeout: s.timeouts.scheduleToClose } : {}),
-        retry: s.retry,
-        cache: { enabled: s.cache.enabled, ...(s.cache.key ? { key: s.cache.key } : {}) },
-      },
+      options: stepOptions(s),
       input: io.input,
       output: io.output,
       inputSchemaHash: io.inputSchemaHash,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import type { Duration } from '../vocab/duration';
 import type { Queue } from '../vocab/queue';
+import type { StepOptionsSpec } from './spec';
 
 export type { Duration, Queue };
 
@@ -82,4 +83,19 @@ export function step<I extends z.ZodType, O extends z.ZodType>(o: StepOptions<I,
 
 export function isStep(x: unknown): x is AnyStep {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'sluice.step';
+}
+
+/**
+ * A signature's scheduling options as the spec's steps table writes them (timeouts, retry,
+ * cache): the compiler records them per step, and workflow code that calls a step outside a
+ * pipeline (the drift monitor) schedules it with the same.
+ */
+export function stepOptions(s: AnyStep): StepOptionsSpec {
+  return {
+    startToCloseTimeout: s.timeouts.startToClose,
+    ...(s.timeouts.heartbeat ? { heartbeatTimeout: s.timeouts.heartbeat } : {}),
+    ...(s.timeouts.scheduleToClose ? { scheduleToCloseTimeout: s.timeouts.scheduleToClose } : {}),
+    retry: s.retry,
+    cache: { enabled: s.cache.enabled, ...(s.cache.key ? { key: s.cache.key } : {}) },
+  };
 }

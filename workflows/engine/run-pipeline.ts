@@ -9,17 +9,16 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
 import { approveUpdate, runStateQuery, runStepSpecQuery } from '../../pipelines/dsl/messages';
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
-import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
-import { nonRetryableErrorTypes } from '../../pipelines/failures';
+import { callStep } from './call-step';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
@@ -76,7 +75,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
   state.status = 'running';
 
   try {
-    const outputs = await execute(spec, params, context, options, queues, state, { runId, workflowId }, decisions, book);
+    const outputs = await execute({ spec, params, context, options, queues, state, ids: { runId, workflowId }, decisions, book });
     const scope: Scope = { params, context, outputs };
     const result: PipelineRunResult = {
       runId,
@@ -96,44 +95,38 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
   }
 }
 
-async function execute(
-  spec: PipelineSpec,
-  params: Record<string, unknown>,
-  context: Record<string, unknown>,
-  options: RunOptions,
-  queues: { cpu: string; gpu: string },
-  state: RunState,
-  ids: { runId: string; workflowId: string },
-  decisions: Map<string, ApprovalRequest>,
-  book: RunBookkeepingActivities,
-): Promise<Map<string, unknown>> {
+/** One run in progress: what it was started with (from history) and what it keeps while it runs. */
+interface EngineRun {
+  spec: PipelineSpec;
+  params: Record<string, unknown>;
+  context: Record<string, unknown>;
+  options: RunOptions;
+  queues: { cpu: string; gpu: string };
+  /** What the `state` query reports; updated in place as nodes run. */
+  state: RunState;
+  ids: { runId: string; workflowId: string };
+  /** Approval decisions received by update, per node. */
+  decisions: Map<string, ApprovalRequest>;
+  book: RunBookkeepingActivities;
+}
+
+/** Runs the spec's nodes in dependency order, as many at once as are ready; returns each node's output. */
+async function execute(run: EngineRun): Promise<Map<string, unknown>> {
+  const { spec, params, context, options, queues, state, ids, decisions, book } = run;
   const outputs = new Map<string, unknown>();
   const pending = new Set(spec.nodes.map((n) => n.id));
   const running = new Map<string, Promise<void>>();
   let failure: { node: NodeSpec; error: unknown } | undefined;
 
   const forced = (n: NodeSpec) => options.force === true || (Array.isArray(options.force) && (options.force.includes(n.id) || options.force.includes(nodeStep(spec, n).name)));
-  const call = (n: NodeSpec, nodeRunId: string, input: unknown): Promise<StepResult> => {
-    // The steps table's entry (or the node's own fields, in specs recorded before the table).
-    const st = nodeStep(spec, n);
-    const activityOptions: ActivityOptions = {
-      taskQueue: st.queue === 'gpu' ? queues.gpu : queues.cpu,
-      startToCloseTimeout: st.options.startToCloseTimeout,
-      ...(st.options.heartbeatTimeout ? { heartbeatTimeout: st.options.heartbeatTimeout } : {}),
-      ...(st.options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: st.options.scheduleToCloseTimeout } : {}),
-      retry: { ...st.options.retry, nonRetryableErrorTypes: nonRetryableErrorTypes(st.options.retry.nonRetryableErrorTypes) },
-      summary: nodeRunId === n.id ? n.summary : `${nodeRunId} · ${st.name}@${st.version} (${st.queue})`,
-    };
-    const stepCall: StepCall = {
-      run: { ...ids, pipeline: spec.name, pipelineVersion: spec.version, node: nodeRunId },
-      input,
-      cache: { enabled: st.options.cache.enabled && options.cache !== false, key: st.options.cache.key ?? 'code', force: forced(n) },
-      stepVersion: st.version,
-      ...(st.inputSchemaHash ? { inputSchemaHash: st.inputSchemaHash, outputSchemaHash: st.outputSchemaHash } : {}),
-    };
-    const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
-    return acts[st.name]!(stepCall);
-  };
+  const call = (n: NodeSpec, nodeRunId: string, input: unknown): Promise<StepResult> =>
+    callStep(nodeStep(spec, n), input, {
+      info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version, node: nodeRunId },
+      queues,
+      cache: { enabled: options.cache !== false, force: forced(n) },
+      // A fan-out item's summary is derived from its node run id (callStep's default).
+      ...(nodeRunId === n.id ? { summary: n.summary } : {}),
+    });
 
   const runNode = async (n: NodeSpec): Promise<void> => {
     const s: NodeState = state.nodes[n.id]!;

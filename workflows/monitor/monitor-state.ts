@@ -1,0 +1,267 @@
+import type { z } from 'zod';
+import type { PipelineRunResult } from '../../pipelines/dsl/protocol';
+import type { InferOutputs, RunParams } from '../../pipelines/dsl/start';
+import {
+  monitorPolicy,
+  type BatchScored,
+  type DriftCheck,
+  type labelsArrivedSignal,
+  type MonitorDecision,
+  type MonitorPolicy,
+  type monitorStart,
+  type MonitorStart,
+  type MonitorStatus,
+  type retrainSignal,
+} from '../../pipelines/monitor/protocol';
+import type { DatasetRef } from '../../pipelines/steps/dataset';
+import type { DetectDriftInput, DetectDriftOutput } from '../../pipelines/steps/drift';
+import type { trainModel } from '../../pipelines/train-model';
+import { DURATION_UNIT_MS, durationMs } from '../../pipelines/vocab/duration';
+
+/**
+ * The drift monitor's policy and memory, without Temporal: it takes events (a scored batch and
+ * its drift result, labels, a retrain request, a finished retrain) with the time they are
+ * handled, updates its state and says what to do next (check drift, start a retrain) and which
+ * decision to record. The workflow (drift-monitor.ts) only wires these to signals, activities and
+ * child workflows, so every rule here is unit-tested (test/monitor-state.test.ts).
+ */
+
+/** What a monitor carries across continue-as-new (its shape is part of running monitors' histories). */
+export interface Carried {
+  consecutive: number;
+  recent: DriftCheck[];
+  seenBatches: string[];
+  seenRequests: string[];
+  retrainStarts: string[];
+  lastRetrainEndedAt: string | null;
+  retrains: number;
+  decisionSeq: number;
+  decisions: MonitorDecision[];
+  newestData: DatasetRef | null;
+}
+
+export type MonitorArgs = z.output<typeof monitorStart>;
+export type LabelsArrivedEvent = z.output<typeof labelsArrivedSignal>;
+export type RetrainRequestEvent = z.output<typeof retrainSignal>;
+export type RetrainTrigger = 'drift' | 'performance' | 'manual';
+
+/**
+ * The pipeline a retrain runs: train-model, or one that takes its `source` and `dataset` params
+ * and returns its `promoted`, `trainingData`, `model` and `outcome` outputs.
+ */
+export type RetrainPipeline = typeof trainModel;
+export type RetrainResult = PipelineRunResult<InferOutputs<RetrainPipeline>>;
+
+/** A decision with its sequence number: recorded idempotently by (workflow, seq). */
+export interface NumberedDecision {
+  seq: number;
+  decision: MonitorDecision;
+}
+
+/** A retrain to start as a child run. */
+export interface RetrainPlan {
+  workflowId: string;
+  pipeline: string;
+  params: RunParams<RetrainPipeline>;
+  trigger: RetrainTrigger;
+  reason: string;
+  data: DatasetRef;
+}
+
+/** Why a retrain is wanted: returned by the event methods, passed to planRetrain. */
+export interface RetrainWanted {
+  trigger: RetrainTrigger;
+  reason: string;
+}
+
+const keepLast = <T>(xs: T[], n: number) => xs.slice(Math.max(0, xs.length - n));
+const DAY_MS = DURATION_UNIT_MS.d;
+
+export function freshCarried(): Carried {
+  return { consecutive: 0, recent: [], seenBatches: [], seenRequests: [], retrainStarts: [], lastRetrainEndedAt: null, retrains: 0, decisionSeq: 0, decisions: [], newestData: null };
+}
+
+export class MonitorState {
+  private policyNow: MonitorPolicy;
+  private referenceNow: DatasetRef;
+  private readonly s: Carried;
+  /** The retrain running now; never carried: the monitor continues as new only without one. */
+  private inFlight: MonitorStatus['inFlight'] = null;
+
+  constructor(
+    private readonly args: MonitorArgs,
+    /** The monitor's workflow id: retrains are named after it. */
+    private readonly workflowId: string,
+    carried?: Carried,
+  ) {
+    this.policyNow = args.policy;
+    this.referenceNow = args.reference;
+    this.s = carried ?? freshCarried();
+  }
+
+  get policy(): MonitorPolicy {
+    return this.policyNow;
+  }
+
+  get reference(): DatasetRef {
+    return this.referenceNow;
+  }
+
+  get retrainInFlight(): boolean {
+    return this.inFlight !== null;
+  }
+
+  /** Adds a decision to the recent list and numbers it. */
+  decide(kind: MonitorDecision['kind'], reason: string, now: Date, numbers?: Record<string, unknown>): NumberedDecision {
+    const decision: MonitorDecision = { at: now.toISOString(), kind, reason, ...(numbers ? { numbers } : {}) };
+    this.s.decisions = keepLast([...this.s.decisions, decision], 50);
+    this.s.decisionSeq++;
+    return { seq: this.s.decisionSeq, decision };
+  }
+
+  /** A scored batch: ignored when already seen, else the drift check to run on it. */
+  batchArrived(b: BatchScored, now: Date): { duplicate: NumberedDecision } | { check: DetectDriftInput } {
+    if (this.s.seenBatches.includes(b.batchId)) return { duplicate: this.decide('duplicate-ignored', `batch ${b.batchId} was already checked`, now) };
+    this.s.seenBatches = keepLast([...this.s.seenBatches, b.batchId], 500);
+    this.s.newestData = b.dataset;
+    const policy = this.policyNow;
+    const reference = this.referenceNow;
+    // Without chosen columns, compare every column both have except the one the model predicts.
+    const columns =
+      policy.columns ?? (this.args.target ? b.dataset.schema.map((c) => c.name).filter((c) => c !== this.args.target && reference.schema.some((r) => r.name === c)) : undefined);
+    return {
+      check: {
+        reference,
+        current: b.dataset,
+        datasetDriftShare: policy.driftShare,
+        ...(columns ? { columns } : {}),
+        ...(policy.categorical ? { categorical: policy.categorical } : {}),
+      },
+    };
+  }
+
+  /** A batch's drift result: counts consecutive drifted batches; a retrain is wanted when enough drifted in a row. */
+  driftChecked(batchId: string, r: DetectDriftOutput, now: Date): { decision: NumberedDecision; retrain?: RetrainWanted } {
+    const policy = this.policyNow;
+    this.s.consecutive = r.datasetDrift ? this.s.consecutive + 1 : 0;
+    this.s.recent = keepLast([...this.s.recent, { batchId, at: now.toISOString(), share: r.share, datasetDrift: r.datasetDrift, drifted: r.drifted, report: r.html.uri }], 20);
+    const decision = this.decide('drift-checked', r.datasetDrift ? `batch ${batchId} drifted` : `batch ${batchId} did not drift`, now, {
+      share: r.share,
+      driftShare: policy.driftShare,
+      drifted: r.drifted,
+      consecutive: this.s.consecutive,
+      needed: policy.consecutive,
+    });
+    if (this.s.consecutive < policy.consecutive) return { decision };
+    return { decision, retrain: { trigger: 'drift', reason: `drift in ${this.s.consecutive} consecutive batches (share ${r.share.toFixed(2)} ≥ ${policy.driftShare})` } };
+  }
+
+  /** Labels for a batch: newer data to retrain on, and a retrain when the policy's metric decayed. */
+  labelsArrived(l: LabelsArrivedEvent, now: Date): { decision?: NumberedDecision; retrain?: RetrainWanted } {
+    if (l.dataset) this.s.newestData = l.dataset;
+    const perf = this.policyNow.performance;
+    const value = perf ? l.metrics[perf.metric] : undefined;
+    if (!perf || value === undefined) return {};
+    const decayed = value < perf.minValue;
+    const decision = this.decide('performance-checked', `${perf.metric} = ${value} on batch ${l.batchId}`, now, { metric: perf.metric, value, minValue: perf.minValue, decayed });
+    return decayed ? { decision, retrain: { trigger: 'performance', reason: `${perf.metric} ${value} < ${perf.minValue} on batch ${l.batchId}` } } : { decision };
+  }
+
+  /** A person's request: a request id seen before starts nothing. */
+  retrainRequested(r: RetrainRequestEvent, now: Date): { duplicate: NumberedDecision } | { retrain: RetrainWanted } {
+    if (r.requestId) {
+      if (this.s.seenRequests.includes(r.requestId)) return { duplicate: this.decide('duplicate-ignored', `retrain request ${r.requestId} was already handled`, now) };
+      this.s.seenRequests = keepLast([...this.s.seenRequests, r.requestId], 500);
+    }
+    return { retrain: { trigger: 'manual', reason: `requested by ${r.by}: ${r.reason}` } };
+  }
+
+  /**
+   * Whether a wanted retrain may start: one at a time, at most `dailyCap` in any 24 hours, none
+   * in the cooldown after the last one ended (unless asked for by a person), and only with data.
+   */
+  planRetrain({ trigger, reason }: RetrainWanted, now: Date): { skip: NumberedDecision } | { start: RetrainPlan } {
+    const t = now.getTime();
+    const policy = this.policyNow;
+    const recentStarts = this.s.retrainStarts.filter((x) => t - new Date(x).getTime() < DAY_MS);
+    const skip = (why: string) => ({ skip: this.decide('retrain-skipped', `${reason}: ${why}`, now, { trigger, retrainsLast24h: recentStarts.length }) });
+    if (this.inFlight) return skip(`a retrain is already running (${this.inFlight.workflowId})`);
+    if (recentStarts.length >= policy.dailyCap) return skip(`daily cap of ${policy.dailyCap} reached`);
+    if (trigger !== 'manual' && this.s.lastRetrainEndedAt && t - new Date(this.s.lastRetrainEndedAt).getTime() < durationMs(policy.cooldown)) {
+      return skip(`in cooldown (${policy.cooldown} after ${this.s.lastRetrainEndedAt})`);
+    }
+    const data = this.s.newestData;
+    if (!data) return skip('no data to retrain on yet');
+    this.s.retrainStarts = recentStarts;
+    this.s.retrains++;
+    return {
+      start: {
+        workflowId: `${this.workflowId}-retrain-${this.s.retrains}`,
+        pipeline: this.args.trainingPipeline,
+        params: {
+          ...(this.args.trainingParams as RunParams<RetrainPipeline>),
+          source: { kind: 'artifact', uri: data.uri, format: 'parquet' },
+          dataset: `${this.args.model}-data`,
+        },
+        trigger,
+        reason,
+        data,
+      },
+    };
+  }
+
+  /** The child run of a plan has started. */
+  retrainStarted(plan: RetrainPlan, now: Date): NumberedDecision {
+    this.inFlight = { workflowId: plan.workflowId, reason: plan.reason, startedAt: now.toISOString() };
+    this.s.retrainStarts = keepLast([...this.s.retrainStarts, this.inFlight.startedAt], 100);
+    return this.decide('retrain-started', plan.reason, now, { trigger: plan.trigger, workflowId: plan.workflowId, data: `${plan.data.name}@${plan.data.version}`, consecutive: this.s.consecutive });
+  }
+
+  /** The child run ended: a promoted model's training data becomes the new reference. */
+  retrainFinished(workflowId: string, outcome: { result: RetrainResult } | { error: string }, now: Date): NumberedDecision {
+    this.inFlight = null;
+    this.s.lastRetrainEndedAt = now.toISOString();
+    this.s.consecutive = 0;
+    // Optional reads: a retrain pipeline other than train-model may leave outputs out.
+    const outputs: Partial<RetrainResult['outputs']> = 'result' in outcome ? outcome.result.outputs : {};
+    if (outputs.promoted && outputs.trainingData) this.referenceNow = outputs.trainingData;
+    const reference = this.referenceNow;
+    return this.decide('retrain-finished', 'error' in outcome ? `retrain ${workflowId} failed: ${outcome.error}` : `retrain ${workflowId}: ${outputs.outcome ?? 'done'}`, now, {
+      workflowId,
+      promoted: outputs.promoted ?? false,
+      model: outputs.model ?? null,
+      reference: `${reference.name}@${reference.version}`,
+    });
+  }
+
+  /** Throws, naming each bad field, when the patched policy would be invalid (the update's validator). */
+  checkPolicy(patch: Partial<MonitorPolicy> | undefined): void {
+    const r = monitorPolicy.safeParse({ ...this.policyNow, ...(patch ?? {}) });
+    if (!r.success) throw new Error(`invalid policy: ${r.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; ')}`);
+  }
+
+  setPolicy(patch: Partial<MonitorPolicy>, now: Date): { policy: MonitorPolicy; decision: NumberedDecision } {
+    const before = this.policyNow;
+    this.policyNow = monitorPolicy.parse({ ...before, ...patch });
+    return { policy: this.policyNow, decision: this.decide('policy-changed', 'policy updated', now, { before, after: this.policyNow }) };
+  }
+
+  status(now: Date): MonitorStatus {
+    return {
+      model: this.args.model,
+      policy: this.policyNow,
+      reference: { name: this.referenceNow.name, version: this.referenceNow.version },
+      consecutiveDrifted: this.s.consecutive,
+      recent: this.s.recent,
+      inFlight: this.inFlight,
+      lastRetrainEndedAt: this.s.lastRetrainEndedAt,
+      retrainsLast24h: this.s.retrainStarts.filter((t) => now.getTime() - new Date(t).getTime() < DAY_MS).length,
+      decisions: this.s.decisions,
+    };
+  }
+
+  /** What the next run of the monitor starts with after continue-as-new. */
+  continued(): { args: MonitorStart; carried: Carried } {
+    return { args: { ...this.args, policy: this.policyNow, reference: this.referenceNow }, carried: this.s };
+  }
+}
