@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pl from 'nodejs-polars';
+import fs from 'node:fs';
+import path from 'node:path';
+import pl, { type DataType } from 'nodejs-polars';
 import { compileExpr, cutLabels } from '../activities/data/expr-compile';
+import { projectRoot } from '../infra/paths';
 import { boundedExpr, expr, renderExpr, type Expr } from '../pipelines/expr/ast';
 import { coalesce, col, concat, lit, when, type ExprBuilder } from '../pipelines/expr/builder';
 import { ExprTypeError, inferExpr } from '../pipelines/expr/check';
@@ -30,14 +33,14 @@ const frame = pl
     pl.col('delay').cast(pl.Int64),
     pl.col('s').cast(pl.Categorical).alias('cat'),
   );
-const schema = frame.schema as Record<string, pl.DataType>;
+const schema = frame.schema as Record<string, DataType>;
 
 /** Evaluates an expression on the frame: its values and dtype. */
 function run(e: ExprBuilder | Expr, df = frame): { values: unknown[]; dtype: string } {
   const node = 'node' in e ? e.node : e;
   // Through JSON and the zod schema, as a step input travels.
   const parsed = expr.parse(JSON.parse(JSON.stringify(node)));
-  const { expr: x } = compileExpr(parsed, df.schema as Record<string, pl.DataType>, { where: 'test' });
+  const { expr: x } = compileExpr(parsed, df.schema as Record<string, DataType>, { where: 'test' });
   const s = df.select(x.alias('out')).getColumn('out');
   return { values: [...s.toArray()].map((v) => (typeof v === 'bigint' ? Number(v) : v)), dtype: String(s.dtype.variant) };
 }
@@ -198,4 +201,15 @@ test('the AST is data: builders are plain JSON the zod schema accepts; malformed
   assert.match(boundedExpr.safeParse(deep).error!.message, /nested deeper than 32/);
   // A column named like code is a column name, nothing more.
   assert.deepEqual(run(col('process.exit(1)').add(1), pl.DataFrame({ 'process.exit(1)': [1, 2] })).values, [2, 3]);
+});
+
+test("the README's ingest-validate example is valid params whose expressions type-check against flights' columns", async () => {
+  const { ingestValidateParams } = await import('../pipelines/ingest-validate');
+  const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  const block = /workflow type `ingest-validate`, input:\n\n```json\n([\s\S]*?)\n```/.exec(readme);
+  assert.ok(block, 'the example is in the README');
+  const params = ingestValidateParams.parse(JSON.parse(block[1]!));
+  const env = { columns: { date: 'timestamp', delay: 'int64', distance: 'int64', origin: 'string', destination: 'string' } } as const;
+  for (const [name, e] of Object.entries(params.derive ?? {})) assert.deepEqual(inferExpr(e, env, `derive.${name}`).issues, []);
+  assert.equal(inferExpr(params.filter!, env, 'filter').type, 'bool');
 });
