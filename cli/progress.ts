@@ -1,8 +1,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { RunState } from '../pipelines/dsl/protocol';
+import { readRunState, type RunState } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../pipelines/dsl/messages';
 
-const ICON: Record<string, string> = { pending: '·', running: '▶', cached: '≡', done: '✔', failed: '✖', skipped: '–' };
+const ICON: Record<string, string> = { pending: '·', running: '▶', cached: '≡', succeeded: '✔', failed: '✖', skipped: '–' };
 
 /** One line per node: a bar for fan-outs, the state otherwise. Pure, for tests. */
 export function renderProgress(state: RunState, width = 24): string[] {
@@ -26,7 +26,8 @@ export function showProgress(handle: WorkflowHandle, out: NodeJS.WriteStream = p
   let lines = 0;
   let stopped = false;
   const draw = async () => {
-    const state = await handle.query(runStateQuery).catch(() => undefined);
+    const answer = await handle.query(runStateQuery).catch(() => undefined);
+    const state = answer && readRunState(answer);
     if (!state || stopped) return;
     const text = renderProgress(state);
     if (lines) out.write(`\x1b[${lines}A`);

@@ -43,7 +43,7 @@ const demo = pipeline(
 const spec = compile(demo);
 
 const states: RenderStates = {
-  load: { status: 'done', attempts: 1, startedAt: 0, endedAt: 1500, artifacts: ['file:///tmp/a.json'] },
+  load: { status: 'succeeded', attempts: 1, startedAt: 0, endedAt: 1500, artifacts: ['file:///tmp/a.json'] },
   left: { status: 'cached', attempts: 1, startedAt: 1500, endedAt: 1510 },
   right: { status: 'failed', attempts: 3, startedAt: 1500, endedAt: 9000, error: 'boom\nstack' },
   join: { status: 'skipped' },
@@ -114,9 +114,9 @@ test('toMermaid: nested sub-pipelines nest subgraphs', () => {
 
 test('toMermaid: states add a classDef per status and class assignments', () => {
   const m = toMermaid(spec, states);
-  for (const s of ['done', 'cached', 'failed', 'running', 'skipped', 'pending']) assert.match(m, new RegExp(`^  classDef ${s} `, 'm'));
+  for (const s of ['succeeded', 'cached', 'failed', 'running', 'skipped', 'pending']) assert.match(m, new RegExp(`^  classDef ${s} `, 'm'));
   const lines = m.split('\n');
-  assert.ok(lines.includes('  class n_load done'));
+  assert.ok(lines.includes('  class n_load succeeded'));
   assert.ok(lines.includes('  class n_left cached'));
   assert.ok(lines.includes('  class n_right failed'));
   assert.ok(lines.includes('  class n_each running'));
@@ -159,7 +159,7 @@ test('toText: one line per node in order, deps, queue, condition, fan-out, group
 test('toText: with states shows status, duration, attempts, artifacts and errors', () => {
   const t = toText(spec, states);
   const line = (id: string) => t.split('\n').find((l) => l.trimStart().startsWith(`${id} `))!;
-  assert.match(line('load'), /\bdone\s+1\.50s\s+1 attempt\b/);
+  assert.match(line('load'), /\bsucceeded\s+1\.50s\s+1 attempt\b/);
   assert.match(line('left'), /\bcached\s+10ms\s+1 attempt\b/);
   assert.match(line('right'), /\bfailed\s+7\.50s\s+3 attempts\b/);
   assert.match(line('each'), /\brunning 2\/5\b/);
@@ -171,8 +171,8 @@ test('toText: with states shows status, duration, attempts, artifacts and errors
 
 test('nodeStatesFromDb: step_runs rows to node states, map items folded, artifacts attached', () => {
   const t = (s: number) => new Date(1_000_000 + s * 1000);
-  const row = (step_name: string, status: StepRunRow['status'], attempt: number, a: number, b: number | null, error: string | null = null): StepRunRow => ({
-    step_name, step: 'x', step_version: '1', queue: 'cpu', status, attempt, started_at: t(a), ended_at: b === null ? null : t(b), error, cache_key: null,
+  const row = (node_id: string, status: StepRunRow['status'], attempt: number, a: number, b: number | null, error: string | null = null): StepRunRow => ({
+    node_id, step: 'x', step_version: '1', queue: 'cpu', status, attempt, started_at: t(a), ended_at: b === null ? null : t(b), error, cache_key: null,
   });
   const states = nodeStatesFromDb(
     'r1',
@@ -184,7 +184,7 @@ test('nodeStatesFromDb: step_runs rows to node states, map items folded, artifac
       { from_id: 'other/load', relation: 'produced', to_id: 'file:///z' },
     ],
   );
-  assert.deepEqual(states.load, { status: 'done', attempts: 2, startedAt: t(0), endedAt: t(1), cached: false, artifacts: ['file:///a'] });
+  assert.deepEqual(states.load, { status: 'succeeded', attempts: 2, startedAt: t(0), endedAt: t(1), cached: false, artifacts: ['file:///a'] });
   assert.equal(states.each!.status, 'running');
   assert.deepEqual(states.each!.items, { total: 3, done: 2 });
   assert.equal(states.each!.endedAt, undefined);

@@ -58,7 +58,7 @@ test('ingest-validate: a failed expectation fails the run naming it', async () =
     assert.match(String((e.cause as Error).message), /step "validate" \(validate-dataset\) failed: [\s\S]*between\(temp_max\)/);
     return true;
   });
-  assert.equal((await h.query(runStateQuery)).nodes.ingest!.status, 'done', 'the ingested version stays');
+  assert.equal((await h.query(runStateQuery)).nodes.ingest!.status, 'succeeded', 'the ingested version stays');
 });
 
 test('materialize-features: flights into offline and online stores, then incrementally', async () => {

@@ -33,7 +33,7 @@ describe('the engine runs any pipeline spec', () => {
     return { handle, result, state: await handle.query(runStateQuery) };
   };
   const stepRows = async (runId: string) =>
-    (await db.query('SELECT step_name, step, status, attempt FROM step_runs WHERE run_id = $1 ORDER BY step_name', [runId])).rows;
+    (await db.query('SELECT node_id, step, status, attempt FROM step_runs WHERE run_id = $1 ORDER BY node_id', [runId])).rows;
 
   test('independent nodes run in parallel; dependents wait for both', async () => {
     const { result, state } = await run('t-diamond', { x: 4 });
@@ -41,7 +41,7 @@ describe('the engine runs any pipeline spec', () => {
     assert.equal(total, 10);
     assert.ok(left.startedAt < right.endedAt && right.startedAt < left.endedAt, 'left and right overlapped in time');
     assert.ok(state.nodes.d!.startedAt! >= Math.max(state.nodes.left!.endedAt!, state.nodes.right!.endedAt!), 'd started after both');
-    assert.deepEqual(Object.values(state.nodes).map((n) => n.status), ['done', 'done', 'done', 'done']);
+    assert.deepEqual(Object.values(state.nodes).map((n) => n.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     assert.equal(state.version, result.version);
     assert.match(result.version, /^[0-9a-f]{12}$/);
   });
@@ -50,14 +50,14 @@ describe('the engine runs any pipeline spec', () => {
     const big = await run('t-branch', { x: 20 });
     assert.deepEqual(
       Object.fromEntries(Object.entries(big.state.nodes).map(([k, v]) => [k, v.status])),
-      { a: 'done', big: 'done', 'after-big': 'done', small: 'skipped', mid: 'done' },
+      { a: 'succeeded', big: 'succeeded', 'after-big': 'succeeded', small: 'skipped', mid: 'succeeded' },
     );
     const small = await run('t-branch', { x: 1 });
     assert.deepEqual(
       Object.fromEntries(Object.entries(small.state.nodes).map(([k, v]) => [k, v.status])),
-      { a: 'done', big: 'skipped', 'after-big': 'skipped', small: 'done', mid: 'skipped' },
+      { a: 'succeeded', big: 'skipped', 'after-big': 'skipped', small: 'succeeded', mid: 'skipped' },
     );
-    assert.deepEqual((await stepRows(small.result.runId)).map((r) => r.step_name), ['a', 'small']);
+    assert.deepEqual((await stepRows(small.result.runId)).map((r) => r.node_id), ['a', 'small']);
   });
 
   test('fan-out over a list with a parallelism bound, then fan-in', async () => {
@@ -66,7 +66,7 @@ describe('the engine runs any pipeline spec', () => {
     assert.deepEqual((result.outputs as { squares: { y: number }[] }).squares.map((s) => s.y), [0, 1, 4, 9, 16, 25]);
     assert.deepEqual(state.nodes.square!.items, { total: 6, done: 6 });
     const rows = await stepRows(result.runId);
-    assert.deepEqual(rows.filter((r) => r.step === 't.square').map((r) => r.step_name).sort(), ['square[0]', 'square[1]', 'square[2]', 'square[3]', 'square[4]', 'square[5]']);
+    assert.deepEqual(rows.filter((r) => r.step === 't.square').map((r) => r.node_id).sort(), ['square[0]', 'square[1]', 'square[2]', 'square[3]', 'square[4]', 'square[5]']);
   });
 
   test('a fan-out over an empty list yields an empty list', async () => {
@@ -78,7 +78,7 @@ describe('the engine runs any pipeline spec', () => {
     const { result, state } = await run('t-sub', { x: 5 });
     assert.equal((result.outputs as { total: number }).total, 5 + 1 + 10 + 100);
     assert.ok(state.nodes['inner/a'], 'the inner node is part of the run');
-    assert.deepEqual((await stepRows(result.runId)).map((r) => r.step_name), ['final', 'first', 'inner/a']);
+    assert.deepEqual((await stepRows(result.runId)).map((r) => r.node_id), ['final', 'first', 'inner/a']);
   });
 
   test('params are validated at start, naming the field; unknown pipelines fail clearly', async () => {
@@ -99,7 +99,7 @@ describe('the engine runs any pipeline spec', () => {
   test('cached nodes show as cached and reuse outputs; force re-runs all or named steps', async () => {
     const text = uniqueId('cache-');
     const first = await run('t-cache', { text });
-    assert.equal(first.state.nodes.produce!.status, 'done');
+    assert.equal(first.state.nodes.produce!.status, 'succeeded');
     const firstFile = (first.result.outputs as { file: { uri: string } }).file;
 
     const second = await run('t-cache', { text });
@@ -109,14 +109,14 @@ describe('the engine runs any pipeline spec', () => {
     assert.deepEqual((await stepRows(second.result.runId)).map((r) => r.status), ['cached', 'cached']);
 
     const forcedOne = await run('t-cache', { text, _sluice: { force: ['produce'] } });
-    assert.equal(forcedOne.state.nodes.produce!.status, 'done');
+    assert.equal(forcedOne.state.nodes.produce!.status, 'succeeded');
     assert.notDeepEqual((forcedOne.result.outputs as { file: unknown }).file, firstFile, 'a forced step really ran');
-    assert.equal(forcedOne.state.nodes.echo!.status, 'done', 'its new output is a new input downstream');
+    assert.equal(forcedOne.state.nodes.echo!.status, 'succeeded', 'its new output is a new input downstream');
 
     const forcedAll = await run('t-cache', { text, _sluice: { force: true } });
-    assert.deepEqual([forcedAll.state.nodes.produce!.status, forcedAll.state.nodes.echo!.status], ['done', 'done']);
+    assert.deepEqual([forcedAll.state.nodes.produce!.status, forcedAll.state.nodes.echo!.status], ['succeeded', 'succeeded']);
     const noCache = await run('t-cache', { text, _sluice: { cache: false } });
-    assert.equal(noCache.state.nodes.produce!.status, 'done');
+    assert.equal(noCache.state.nodes.produce!.status, 'succeeded');
   });
 
   test('a cache hit whose artifact is gone is recomputed', async () => {
@@ -125,7 +125,7 @@ describe('the engine runs any pipeline spec', () => {
     const file = (first.result.outputs as { file: { uri: string } }).file;
     fs.rmSync(new URL(file.uri).pathname);
     const second = await run('t-cache', { text });
-    assert.equal(second.state.nodes.produce!.status, 'done');
+    assert.equal(second.state.nodes.produce!.status, 'succeeded');
   });
 
   test('a failed step fails the run naming the step; rerunning resumes at the failed step', async () => {
@@ -139,13 +139,13 @@ describe('the engine runs any pipeline spec', () => {
       return true;
     });
     const failedState = await h.query(runStateQuery);
-    assert.deepEqual([failedState.nodes.a!.status, failedState.nodes.guard!.status, failedState.nodes.c!.status], ['done', 'failed', 'skipped']);
+    assert.deepEqual([failedState.nodes.a!.status, failedState.nodes.guard!.status, failedState.nodes.c!.status], ['succeeded', 'failed', 'skipped']);
     const runRow = await db.query('SELECT status, error FROM runs WHERE workflow_id = $1', [h.workflowId]);
     assert.equal(runRow.rows[0].status, 'failed');
 
     fs.rmSync(marker);
     const again = await run('t-fail', { path: marker });
-    assert.deepEqual([again.state.nodes.a!.status, again.state.nodes.guard!.status, again.state.nodes.c!.status], ['cached', 'done', 'done']);
+    assert.deepEqual([again.state.nodes.a!.status, again.state.nodes.guard!.status, again.state.nodes.c!.status], ['cached', 'succeeded', 'succeeded']);
     assert.equal((again.result.outputs as { c: number }).c, 4);
   });
 
@@ -179,9 +179,9 @@ describe('the engine runs any pipeline spec', () => {
     assert.deepEqual([decision.approved, decision.by, decision.timedOut], [true, 'alice', false]);
     const result = (await h.result()) as PipelineRunResult;
     const state = await h.query(runStateQuery);
-    assert.equal(state.nodes.promote!.status, 'done');
+    assert.equal(state.nodes.promote!.status, 'succeeded');
     assert.equal((result.outputs as { decision: { reason: string } }).decision.reason, 'metrics look good');
-    const row = await db.query(`SELECT outputs FROM step_runs WHERE run_id = $1 AND step_name = 'sign-off'`, [result.runId]);
+    const row = await db.query(`SELECT outputs FROM step_runs WHERE run_id = $1 AND node_id = 'sign-off'`, [result.runId]);
     assert.equal(row.rows[0].outputs.by, 'alice');
   });
 
@@ -193,7 +193,7 @@ describe('the engine runs any pipeline spec', () => {
     assert.equal((await h.query(runStateQuery)).nodes.promote!.status, 'skipped');
 
     const { result, state } = await run('t-approval-timeout', {});
-    assert.equal(state.nodes.promote!.status, 'done');
+    assert.equal(state.nodes.promote!.status, 'succeeded');
     assert.deepEqual(
       [(result.outputs as { decision: ApprovalDecision }).decision.timedOut, (result.outputs as { decision: ApprovalDecision }).decision.by],
       [true, 'timeout'],

@@ -45,10 +45,10 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
     assert.equal(run.rows[0].status, 'succeeded');
     assert.equal(run.rows[0].pipeline_name, 'hello');
     assert.deepEqual(run.rows[0].params, { name: 'Ada', delayMs: 0 });
-    const steps = await db.query('SELECT step_name, queue, status FROM step_runs WHERE run_id = $1 ORDER BY step_name', [result.runId]);
+    const steps = await db.query('SELECT node_id, queue, status FROM step_runs WHERE run_id = $1 ORDER BY node_id', [result.runId]);
     assert.deepEqual(steps.rows, [
-      { step_name: 'greet', queue: 'cpu', status: 'succeeded' },
-      { step_name: 'inspect-device', queue: 'gpu', status: 'succeeded' },
+      { node_id: 'greet', queue: 'cpu', status: 'succeeded' },
+      { node_id: 'inspect-device', queue: 'gpu', status: 'succeeded' },
     ]);
     const edges = await db.query('SELECT from_id, relation, to_id FROM lineage_edges WHERE run_id = $1 ORDER BY relation, from_id', [result.runId]);
     assert.deepEqual(edges.rows, [
@@ -69,8 +69,8 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
     assert.ok(summaries.some((x) => /^inspect-device · hello\.inspect-device@1 \(gpu\)/.test(x)));
     const state = await handle.query(runStateQuery);
     assert.equal(state.status, 'succeeded');
-    assert.equal(state.nodes.greet!.status, 'done');
-    assert.equal(state.nodes['inspect-device']!.status, 'done');
+    assert.equal(state.nodes.greet!.status, 'succeeded');
+    assert.equal(state.nodes['inspect-device']!.status, 'succeeded');
     assert.equal(state.nodes['inspect-device']!.queue, 'gpu');
     assert.deepEqual(state.nodes.greet!.output, { greeting: result.greeting });
   });

@@ -85,7 +85,7 @@ test('a waiting run keeps its definition across a change; new runs and the step 
   assert.deepEqual(Object.keys(waitedState.nodes), ['wait', 'label']);
   // Its label step ran after the change, on the new code: same step, version and inputs as the
   // cached v1 result, but the code fingerprint differs, so no cache hit and the new output.
-  assert.equal(waitedState.nodes.label!.status, 'done');
+  assert.equal(waitedState.nodes.label!.status, 'succeeded');
   assert.deepEqual(waited.outputs, { label: 'v2' });
 
   const fresh = await start({});

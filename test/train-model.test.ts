@@ -43,7 +43,7 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   // ...so everything downstream has the same inputs and comes from the cache.
   for (const node of ['split', 'trials', 'train', 'select']) assert.equal(second.state.nodes[node]!.status, 'cached', node);
   // The champion is new (version 1), so the comparison runs again, now against it.
-  assert.equal(second.state.nodes.compare!.status, 'done');
+  assert.equal(second.state.nodes.compare!.status, 'succeeded');
   assert.equal((second.state.nodes.champion!.output as { version: number }).version, 1);
   // A new run registers a new version (versions belong to runs, as in MLflow), but a model that is
   // no better than the champion does not replace it.

@@ -46,7 +46,7 @@ test('SIGKILL mid-training: the retry resumes from the last checkpoint and makes
   const resumed = (await handle.result()) as PipelineRunResult;
   const out = resumed.outputs as { model: { sha256: string }; iterations: number };
   assert.equal(out.iterations, 300);
-  const step = await stack.db.query(`SELECT attempt, status FROM step_runs WHERE run_id = $1 AND step_name = 'train'`, [resumed.runId]);
+  const step = await stack.db.query(`SELECT attempt, status FROM step_runs WHERE run_id = $1 AND node_id = 'train'`, [resumed.runId]);
   assert.deepEqual([step.rows[0].status, step.rows[0].attempt >= 2], ['succeeded', true]);
   const log = fs.readFileSync(path.join(workers.home, 'worker-cpu.log'), 'utf8');
   const resumedLine = log.split('\n').find((l) => l.includes('resuming gradient boosting from a checkpoint'));

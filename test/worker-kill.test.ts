@@ -40,7 +40,7 @@ test('SIGKILL of the CPU worker mid-step: a new worker finishes the run with exa
   const store = await openArtifactStore(workers.config.artifacts);
   const expectedKey = casKey(crypto.createHash('sha256').update('Hello, crash!\n').digest('hex'));
   await waitFor('greet to publish its artifact', async () => {
-    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_name = 'greet' AND status = 'running'`, [runId]);
+    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND node_id = 'greet' AND status = 'running'`, [runId]);
     return rows.length && (await store.exists(expectedKey)) ? true : undefined;
   });
   const killed = workers.cpu!;
@@ -49,7 +49,7 @@ test('SIGKILL of the CPU worker mid-step: a new worker finishes the run with exa
   await workers.startWorker('cpu');
 
   const result = ((await handle.result()) as { outputs: { greeting: { uri: string } } }).outputs;
-  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
+  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND node_id = 'greet'`, [runId]);
   assert.equal(step.rows[0].status, 'succeeded');
   assert.ok(step.rows[0].attempt >= 2, `greet was retried after the kill (attempt ${step.rows[0].attempt})`);
   const outputs = await db.query(

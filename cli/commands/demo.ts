@@ -35,7 +35,7 @@ export async function runDemo(config: SluiceConfig): Promise<void> {
         console.log(`\nsteps recorded in PostgreSQL for run ${r.runId}:`);
         for (const row of rows) {
           const secs = row.ended_at ? ((row.ended_at.getTime() - row.started_at.getTime()) / 1000).toFixed(2) : '-';
-          console.log(`  ${row.step_name.padEnd(12)} ${row.queue}  ${row.status.padEnd(9)} attempt ${row.attempt}  ${secs}s`);
+          console.log(`  ${row.node_id.padEnd(12)} ${row.queue}  ${row.status.padEnd(9)} attempt ${row.attempt}  ${secs}s`);
         }
         console.log(`\nsee it in the Temporal UI (npm run dev), or: npx sluice runs show ${r.workflowId}`);
       } finally {

@@ -12,8 +12,6 @@ import { formatDuration, toMermaid, toText, type RenderNodeState, type RenderSta
 
 const ITEM = /^(.*)\[(\d+)\]$/;
 
-const toNodeStatus = (s: StepRunRow['status']): NodeStatus => (s === 'succeeded' ? 'done' : s);
-
 /**
  * Per-node state from a run's step_runs rows and artifact edges. Fan-out items (`node[i]`) are
  * folded into their node: items done/total (total = items recorded), worst status, max attempt.
@@ -22,13 +20,13 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
   const states: RenderStates = {};
   const items = new Map<string, StepRunRow[]>();
   for (const r of steps) {
-    const m = ITEM.exec(r.step_name);
+    const m = ITEM.exec(r.node_id);
     if (m) {
       items.set(m[1]!, [...(items.get(m[1]!) ?? []), r]);
       continue;
     }
-    states[r.step_name] = {
-      status: toNodeStatus(r.status),
+    states[r.node_id] = {
+      status: r.status,
       attempts: r.attempt,
       startedAt: r.started_at,
       ...(r.ended_at ? { endedAt: r.ended_at } : {}),
@@ -47,7 +45,7 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
           ? 'cached'
           : st.every((s) => s === 'skipped')
             ? 'skipped'
-            : 'done';
+            : 'succeeded';
     const ended = rows.every((r) => r.ended_at);
     const failed = rows.find((r) => r.status === 'failed' && r.error);
     states[node] = {
@@ -57,7 +55,7 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
       ...(ended ? { endedAt: new Date(Math.max(...rows.map((r) => r.ended_at!.getTime()))) } : {}),
       items: { total: rows.length, done },
       cached: status === 'cached',
-      ...(failed ? { error: `${failed.step_name}: ${failed.error}` } : {}),
+      ...(failed ? { error: `${failed.node_id}: ${failed.error}` } : {}),
     };
   }
   const prefix = `${runId}/`;
@@ -65,7 +63,7 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
     if (!e.from_id.startsWith(prefix)) continue;
     const key = e.from_id.slice(prefix.length);
     const node = ITEM.exec(key)?.[1] ?? key;
-    const s = (states[node] ??= { status: 'done' });
+    const s = (states[node] ??= { status: 'succeeded' });
     s.artifacts ??= [];
     if (!s.artifacts.includes(e.to_id)) s.artifacts.push(e.to_id);
   }
@@ -78,7 +76,7 @@ function specFromRows(run: RunRow, states: RenderStates, steps: StepRunRow[]): P
   const nodes: NodeSpec[] = [];
   const stepTable: PipelineSpec['steps'] = {};
   for (const r of steps) {
-    const id = ITEM.exec(r.step_name)?.[1] ?? r.step_name;
+    const id = ITEM.exec(r.node_id)?.[1] ?? r.node_id;
     if (seen.has(id) || !states[id]) continue;
     seen.add(id);
     const name = r.step ?? '?';

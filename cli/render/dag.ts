@@ -24,7 +24,8 @@ export interface RenderNodeState {
 
 export type RenderStates = Record<string, RenderNodeState>;
 
-export const NODE_STATUSES: readonly NodeStatus[] = ['done', 'cached', 'failed', 'running', 'skipped', 'pending'];
+/** Render order of the statuses (a Mermaid class each). */
+export const NODE_STATUSES: readonly NodeStatus[] = ['succeeded', 'cached', 'failed', 'running', 'skipped', 'pending'];
 
 // ---------------------------------------------------------------------------------------------
 // Expressions
@@ -211,7 +212,7 @@ export function toMermaid(spec: PipelineSpec, states?: RenderStates, opts: Merma
 
   if (states) {
     lines.push(
-      '  classDef done fill:#d4edda,stroke:#28a745,color:#155724',
+      '  classDef succeeded fill:#d4edda,stroke:#28a745,color:#155724',
       '  classDef cached fill:#d1ecf1,stroke:#17a2b8,color:#0c5460',
       '  classDef failed fill:#f8d7da,stroke:#dc3545,color:#721c24',
       '  classDef running fill:#fff3cd,stroke:#e0a800,color:#856404',

@@ -1,4 +1,5 @@
 import type { RunStart } from '../../pipelines/dsl/engine-activities';
+import type { RunStatus as RunStatusWord, StepRunStatus } from '../../pipelines/dsl/protocol';
 import type { Db } from './pool';
 
 /**
@@ -6,8 +7,9 @@ import type { Db } from './pool';
  * activity retried after a crash records the same rows again instead of adding new ones.
  */
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type StepStatus = 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
+/** A runs row's status: the run statuses but `starting` (a row is written once the run runs). */
+export type RunStatus = Exclude<RunStatusWord, 'starting'>;
+export type StepStatus = StepRunStatus;
 
 export async function recordRunStart(db: Db, r: RunStart): Promise<void> {
   await db.query(
@@ -26,15 +28,15 @@ export async function recordRunEnd(db: Db, runId: string, status: Exclude<RunSta
   if (!rowCount) throw new Error(`run ${runId} was never recorded as started`);
 }
 
-/** `node` is the pipeline node id (stored as step_name); `step` the step signature's name. */
+/** `node` is the pipeline node id (column node_id); `step` the step signature's name. */
 export async function recordStepStart(
   db: Db,
   s: { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO step_runs (run_id, step_name, step, step_version, queue, status, attempt)
+    `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt)
      VALUES ($1, $2, $3, $4, $5, 'running', $6)
-     ON CONFLICT (run_id, step_name) DO UPDATE
+     ON CONFLICT (run_id, node_id) DO UPDATE
        SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), ended_at = NULL, error = NULL`,
     [s.runId, s.node, s.step, s.stepVersion, s.queue, s.attempt],
   );
@@ -46,7 +48,7 @@ export async function recordStepEnd(
 ): Promise<void> {
   await db.query(
     `UPDATE step_runs SET status = $3, ended_at = now(), outputs = $4, error = $5, cache_key = COALESCE($6, cache_key)
-      WHERE run_id = $1 AND step_name = $2`,
+      WHERE run_id = $1 AND node_id = $2`,
     [s.runId, s.node, s.status, s.outputs === undefined ? null : JSON.stringify(s.outputs), s.error ?? null, s.cacheKey ?? null],
   );
 }
@@ -120,9 +122,9 @@ export async function findRun(db: Db, id: string): Promise<RunDetailRow | undefi
   return rows[0];
 }
 
-/** A row of step_runs: `step_name` holds the pipeline node id (`node[i]` for a fan-out item). */
+/** A row of step_runs: `node_id` holds the pipeline node id (`node[i]` for a fan-out item). */
 export interface StepRunRow {
-  step_name: string;
+  node_id: string;
   step: string | null;
   step_version: string;
   queue: string;
@@ -137,8 +139,8 @@ export interface StepRunRow {
 /** A run's step runs in the order they started. */
 export async function listStepRuns(db: Db, runId: string): Promise<StepRunRow[]> {
   const { rows } = await db.query<StepRunRow>(
-    `SELECT step_name, step, step_version, queue, status, attempt, started_at, ended_at, error, cache_key
-       FROM step_runs WHERE run_id = $1 ORDER BY started_at, step_name`,
+    `SELECT node_id, step, step_version, queue, status, attempt, started_at, ended_at, error, cache_key
+       FROM step_runs WHERE run_id = $1 ORDER BY started_at, node_id`,
     [runId],
   );
   return rows;

@@ -51,7 +51,29 @@ export type ResolveResult =
   | { ok: true; spec: PipelineSpec; params: Record<string, unknown>; options: RunOptions }
   | { ok: false; type: 'UnknownPipeline' | 'InvalidParams'; message: string; issues?: { path: string[]; message: string }[] };
 
-export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'failed' | 'skipped';
+/**
+ * One word per state, for runs, nodes and step_runs rows alike: a finished step, node or run
+ * `succeeded` (nodes said 'done' before; see `nodeStatusOf`).
+ */
+export const NODE_STATUSES = ['pending', 'running', 'cached', 'succeeded', 'failed', 'skipped'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+/** What a step_runs row records (infra/db/runs.ts): every node status but `pending`. */
+export type StepRunStatus = Exclude<NodeStatus, 'pending'>;
+export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** The word node states of older workers used for `succeeded`. */
+const LEGACY_NODE_STATUS: Record<string, NodeStatus> = { done: 'succeeded' };
+
+/** A node status as a run's state query answers it, old words read as today's. */
+export function nodeStatusOf(s: string): NodeStatus {
+  return LEGACY_NODE_STATUS[s] ?? (s as NodeStatus);
+}
+
+/** A run state query's answer with today's words (a run on an older worker answers 'done'). */
+export function readRunState(state: RunState): RunState {
+  const nodes = Object.fromEntries(Object.entries(state.nodes).map(([id, n]) => [id, { ...n, status: nodeStatusOf(n.status) }]));
+  return { ...state, nodes };
+}
 
 export interface NodeState {
   status: NodeStatus;
@@ -71,7 +93,7 @@ export interface NodeState {
 export interface RunState {
   pipeline: string;
   version: string;
-  status: 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  status: RunStatus;
   nodes: Record<string, NodeState>;
 }
 

@@ -101,7 +101,7 @@ test('MinIO stopped for a while: greet fails retryably, then succeeds once MinIO
   assert.ok(failed.lastFailure?.message, 'the failure has a message');
   const { status: runStatus } = await handle.describe();
   assert.equal(runStatus.name, 'RUNNING', 'the run keeps going while the store is down');
-  const recorded = await db.query(`SELECT status, error FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
+  const recorded = await db.query(`SELECT status, error FROM step_runs WHERE run_id = $1 AND node_id = 'greet'`, [runId]);
   assert.equal(recorded.rows.length, 1);
   assert.ok(['failed', 'running'].includes(recorded.rows[0].status), `greet recorded as ${recorded.rows[0].status}`);
 
@@ -116,7 +116,7 @@ test('MinIO stopped for a while: greet fails retryably, then succeeds once MinIO
   assert.equal(body.toString(), 'Hello, outage!\n');
   assert.equal(crypto.createHash('sha256').update(body).digest('hex'), expected);
 
-  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
+  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND node_id = 'greet'`, [runId]);
   assert.equal(step.rows[0].status, 'succeeded');
   assert.ok(step.rows[0].attempt >= 2, `greet succeeded on a retry (attempt ${step.rows[0].attempt})`);
   const outputs = await db.query(`SELECT to_id FROM lineage_edges WHERE run_id = $1 AND from_id = $2 AND relation = 'produced'`, [runId, `${runId}/greet`]);

@@ -61,7 +61,7 @@ test('PostgreSQL restarted mid-run: the step is retried, the run completes, no r
   });
   const runId = handle.firstExecutionRunId;
   await waitFor('greet to start', async () => {
-    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_name = 'greet' AND status = 'running'`, [runId]);
+    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND node_id = 'greet' AND status = 'running'`, [runId]);
     return rows.length ? true : undefined;
   });
 
@@ -87,15 +87,15 @@ test('PostgreSQL restarted mid-run: the step is retried, the run completes, no r
   const result = (await handle.result()) as { outputs: { greeting: { uri: string; sha256: string } } };
   assert.equal(result.outputs.greeting.sha256, crypto.createHash('sha256').update('Hello, pg!\n').digest('hex'));
 
-  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND step_name = 'greet'`, [runId]);
+  const step = await db.query(`SELECT status, attempt FROM step_runs WHERE run_id = $1 AND node_id = 'greet'`, [runId]);
   assert.equal(step.rows.length, 1, 'one step_runs row for greet');
   assert.equal(step.rows[0].status, 'succeeded');
   assert.ok(step.rows[0].attempt >= 2, `greet was retried after the outage (attempt ${step.rows[0].attempt})`);
 
-  const steps = await db.query(`SELECT step_name, status FROM step_runs WHERE run_id = $1 ORDER BY step_name`, [runId]);
+  const steps = await db.query(`SELECT node_id, status FROM step_runs WHERE run_id = $1 ORDER BY node_id`, [runId]);
   assert.deepEqual(steps.rows, [
-    { step_name: 'greet', status: 'succeeded' },
-    { step_name: 'inspect-device', status: 'succeeded' },
+    { node_id: 'greet', status: 'succeeded' },
+    { node_id: 'inspect-device', status: 'succeeded' },
   ]);
   const runs = await db.query('SELECT run_id, status FROM runs WHERE workflow_id = $1', [workflowId]);
   assert.deepEqual(runs.rows, [{ run_id: runId, status: 'succeeded' }], 'one run row');

@@ -62,7 +62,7 @@ test('Temporal server restarted mid-step (database kept on disk): the run comple
   const store = await openArtifactStore(workers.config.artifacts);
   const expectedSha = crypto.createHash('sha256').update('Hello, restart!\n').digest('hex');
   await waitFor('greet to run and publish its artifact', async () => {
-    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND step_name = 'greet' AND status = 'running'`, [runId]);
+    const { rows } = await db.query(`SELECT 1 FROM step_runs WHERE run_id = $1 AND node_id = 'greet' AND status = 'running'`, [runId]);
     return rows.length && (await store.exists(casKey(expectedSha))) ? true : undefined;
   });
 
@@ -82,10 +82,10 @@ test('Temporal server restarted mid-step (database kept on disk): the run comple
     assert.equal(result.outputs.greeting.sha256, expectedSha);
     assert.equal((await store.getBuffer(result.outputs.greeting.uri)).toString(), 'Hello, restart!\n');
 
-    const steps = await db.query(`SELECT step_name, status FROM step_runs WHERE run_id = $1 ORDER BY step_name`, [runId]);
+    const steps = await db.query(`SELECT node_id, status FROM step_runs WHERE run_id = $1 ORDER BY node_id`, [runId]);
     assert.deepEqual(steps.rows, [
-      { step_name: 'greet', status: 'succeeded' },
-      { step_name: 'inspect-device', status: 'succeeded' },
+      { node_id: 'greet', status: 'succeeded' },
+      { node_id: 'inspect-device', status: 'succeeded' },
     ]);
     const outputs = await db.query(`SELECT to_id FROM lineage_edges WHERE run_id = $1 AND from_id = $2 AND relation = 'produced'`, [runId, `${runId}/greet`]);
     assert.deepEqual(outputs.rows.map((r) => r.to_id), [result.outputs.greeting.uri], 'exactly one recorded output');

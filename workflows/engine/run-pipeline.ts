@@ -144,13 +144,13 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
       await book.recordApproval({ runId: ids.runId, node: n.id, decision });
       outputs.set(n.id, decision);
       delete s.awaiting;
-      Object.assign(s, { status: 'done', output: decision, endedAt: Date.now(), attempts: 1 });
+      Object.assign(s, { status: 'succeeded', output: decision, endedAt: Date.now(), attempts: 1 });
       return;
     }
     if (!n.map) {
       const r = await call(n, n.id, resolveBinding(n.inputs, scope));
       outputs.set(n.id, r.output);
-      Object.assign(s, { status: r.cached ? 'cached' : 'done', attempts: r.attempt, output: r.output, endedAt: Date.now() });
+      Object.assign(s, { status: r.cached ? 'cached' : 'succeeded', attempts: r.attempt, output: r.output, endedAt: Date.now() });
       return;
     }
     const list = resolveBinding(n.map.over, scope);
@@ -172,13 +172,13 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
     };
     await Promise.all(Array.from({ length: Math.min(n.map.parallelism, list.length) }, worker));
     outputs.set(n.id, results);
-    Object.assign(s, { status: cachedAll && list.length > 0 ? 'cached' : 'done', output: results, endedAt: Date.now() });
+    Object.assign(s, { status: cachedAll && list.length > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
   };
 
   const byId = new Map(spec.nodes.map((n) => [n.id, n]));
   const finished = (id: string) => {
     const st = state.nodes[id]!.status;
-    return st === 'done' || st === 'cached' || st === 'skipped';
+    return st === 'succeeded' || st === 'cached' || st === 'skipped';
   };
   while (pending.size || running.size) {
     if (!failure) {
