@@ -21,6 +21,8 @@ interface Import {
   file?: string;
   /** `import('…')`: loaded lazily, so not part of a load-time cycle; still a dependency between layers. */
   dynamic: boolean;
+  /** Erased at build (`import type`, `export type`, or only `type` names): loads nothing at run time. */
+  typeOnly: boolean;
 }
 
 type Graph = Map<string, Import[]>;
@@ -38,26 +40,39 @@ function resolveRelative(fromFile: string, spec: string): string | undefined {
 function importsOf(file: string): Import[] {
   const text = fs.readFileSync(path.join(projectRoot, file), 'utf8');
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
-  const found: { spec: string; dynamic: boolean }[] = [];
+  const found: { spec: string; dynamic: boolean; typeOnly: boolean }[] = [];
   const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      found.push({ spec: node.moduleSpecifier.text, dynamic: false });
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      found.push({ spec: node.moduleSpecifier.text, dynamic: false, typeOnly: importsTypesOnly(node) });
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      const typeOnly = node.isTypeOnly || (!!node.exportClause && ts.isNamedExports(node.exportClause) && node.exportClause.elements.length > 0 && node.exportClause.elements.every((e) => e.isTypeOnly));
+      found.push({ spec: node.moduleSpecifier.text, dynamic: false, typeOnly });
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
-      found.push({ spec: node.moduleReference.expression.text, dynamic: false });
+      found.push({ spec: node.moduleReference.expression.text, dynamic: false, typeOnly: node.isTypeOnly });
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
-      found.push({ spec: node.arguments[0].text, dynamic: true });
+      found.push({ spec: node.arguments[0].text, dynamic: true, typeOnly: false });
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
-      found.push({ spec: node.argument.literal.text, dynamic: false }); // `typeof import('…')`
+      found.push({ spec: node.argument.literal.text, dynamic: false, typeOnly: true }); // `typeof import('…')`
     }
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return found.map(({ spec, dynamic }) => {
-    if (!spec.startsWith('.')) return { spec, dynamic };
+  return found.map(({ spec, dynamic, typeOnly }) => {
+    if (!spec.startsWith('.')) return { spec, dynamic, typeOnly };
     const resolved = resolveRelative(file, spec);
     if (!resolved) throw new Error(`${file}: cannot resolve import '${spec}'`);
-    return { spec, file: resolved, dynamic };
+    return { spec, file: resolved, dynamic, typeOnly };
   });
+}
+
+/** `import type …`, or `import { type A, type B }`: TypeScript drops the whole import. */
+function importsTypesOnly(node: ts.ImportDeclaration): boolean {
+  const clause = node.importClause;
+  if (!clause) return false; // `import './x'`: run for its effects
+  if (clause.isTypeOnly) return true;
+  if (clause.name) return false;
+  const bindings = clause.namedBindings;
+  return !!bindings && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly);
 }
 
 function sourceFiles(): string[] {
@@ -154,7 +169,7 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
 function why(from: Layer, to: string): string {
   if (to === 'cli') return 'nothing outside cli/ imports cli/';
   if (to === 'workers') return 'only workers/ and cli/ (the composition roots) import workers/';
-  if (from === 'workflows') return "workflow code imports only pipelines/, workflows/ and @temporalio/* (it runs in Temporal's deterministic sandbox)";
+  if (from === 'workflows') return "workflow code imports only pipelines/, workflows/ and @temporalio/*, and other packages' types (it runs in Temporal's deterministic sandbox)";
   if (from === 'pipelines') return 'pipelines/ is the contract layer and imports no other layer';
   return `${from}/ imports only ${MAY_IMPORT[from].map((l) => `${l}/`).join(', ')}`;
 }
@@ -168,7 +183,8 @@ export function layerViolations(graph: Graph): string[] {
     for (const imp of imports) {
       const where = `${file} imports '${imp.spec}'`;
       if (!imp.file) {
-        if (from === 'workflows' && !imp.spec.startsWith('@temporalio/')) problems.push(`${where}: ${why(from, imp.spec)}`);
+        // A package's types (zod's z.infer, say) are erased at build and put nothing in the bundle.
+        if (from === 'workflows' && !imp.spec.startsWith('@temporalio/') && !imp.typeOnly) problems.push(`${where}: ${why(from, imp.spec)}`);
         continue;
       }
       const to = layerOf(imp.file);
@@ -181,13 +197,13 @@ export function layerViolations(graph: Graph): string[] {
 
 describe('import graph', () => {
   test('the checks find a cycle (through a type import too) and each broken rule in a made-up graph', () => {
-    const rel = (file: string) => ({ spec: `./${path.basename(file)}`, file, dynamic: false });
+    const rel = (file: string) => ({ spec: `./${path.basename(file)}`, file, dynamic: false, typeOnly: false });
     const graph: Graph = new Map([
       ['activities/a.ts', [rel('activities/b.ts')]],
       ['activities/b.ts', [rel('workflows/w.ts')]],
-      ['workflows/w.ts', [rel('workers/r.ts'), { spec: 'zod', dynamic: false }, { spec: '@temporalio/workflow', dynamic: false }]],
+      ['workflows/w.ts', [rel('workers/r.ts'), { spec: 'zod', dynamic: false, typeOnly: false }, { spec: 'zod/v4', dynamic: false, typeOnly: true }, { spec: '@temporalio/workflow', dynamic: false, typeOnly: false }]],
       ['workers/r.ts', [rel('activities/a.ts')]],
-      ['cli/main.ts', [rel('workers/s.ts'), { spec: '../workers/lazy', file: 'workers/lazy.ts', dynamic: true }]],
+      ['cli/main.ts', [rel('workers/s.ts'), { spec: '../workers/lazy', file: 'workers/lazy.ts', dynamic: true, typeOnly: false }]],
       ['workers/s.ts', [rel('cli/main.ts')]],
       ['workers/lazy.ts', [rel('cli/main.ts')]],
       ['pipelines/p.ts', [rel('infra/config.ts'), rel('pipelines/q.ts')]],
@@ -203,6 +219,7 @@ describe('import graph', () => {
     const problems = layerViolations(graph).join('\n');
     assert.match(problems, /workflows\/w\.ts imports 'zod': workflow code imports only/);
     assert.doesNotMatch(problems, /imports '@temporalio/);
+    assert.doesNotMatch(problems, /imports 'zod\/v4'/, "a package's types are allowed in workflow code");
     assert.match(problems, /workflows\/w\.ts imports '\.\/r\.ts': only workers\/ and cli\//);
     assert.match(problems, /workers\/s\.ts imports '\.\/main\.ts': nothing outside cli\//);
     assert.match(problems, /workers\/lazy\.ts imports '\.\/main\.ts': nothing outside cli\//);
@@ -219,7 +236,8 @@ describe('import graph', () => {
     const graph = importGraph();
     const bookkeeping = graph.get(path.join('activities', 'runs', 'bookkeeping.ts'));
     assert.ok(bookkeeping, 'activities/runs/bookkeeping.ts is walked');
-    assert.ok(bookkeeping.some((i) => i.file === path.join('pipelines', 'dsl', 'engine-activities.ts')), 'its `import type` of the activity interface is an edge');
+    assert.ok(bookkeeping.some((i) => i.file === path.join('pipelines', 'dsl', 'engine-activities.ts') && i.typeOnly), 'its `import type` of the activity interface is an edge, marked type-only');
+    assert.ok(bookkeeping.some((i) => i.file === path.join('infra', 'db', 'runs.ts') && !i.typeOnly), 'its value import is not type-only');
     const scoring = graph.get(path.join('activities', 'scoring', 'index.ts'))!;
     assert.ok(scoring.some((i) => i.spec === './finalize' && i.file === path.join('activities', 'scoring', 'finalize.ts')), "its `export … from './finalize'` is an edge");
     assert.ok(graph.get(path.join('activities', 'index.ts'))!.some((i) => i.file === path.join('activities', 'drift', 'index.ts')), "'./drift' resolves to drift/index.ts");
