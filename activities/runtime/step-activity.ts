@@ -13,6 +13,7 @@ import { collectArtifactRefs, contentOnly } from './artifact-refs';
 import { fingerprintModule } from './fingerprint';
 import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
+import { keepAlive, type Pulse } from './keep-alive';
 
 /**
  * Turns a step implementation into the Temporal activity the engine calls (activity type = step
@@ -23,7 +24,7 @@ import type { StepImplementation } from './implement';
 export function stepActivity(deps: ActivityDeps, impl: StepImplementation): StepActivity {
   const { step } = impl;
   const fingerprint = fingerprintModule(impl.module);
-  const runStep = async (call: StepCall): Promise<StepResult> => {
+  const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
     const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
@@ -60,7 +61,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         run: { runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node },
         attempt: info.attempt,
         checkpoint: info.heartbeatDetails,
-        heartbeat: (d) => ctx.heartbeat(d),
+        heartbeat: (d) => pulse.beat(d),
         signal: ctx.cancellationSignal,
         device: deps.device,
         temporal: deps.temporal,
@@ -85,10 +86,13 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     }
   };
   return async function (call: StepCall): Promise<StepResult> {
+    const pulse = keepAlive(Context.current());
     try {
-      return await runStep(call);
+      return await runStep(call, pulse);
     } catch (e) {
       throw toTemporalFailure(e);
+    } finally {
+      pulse.stop();
     }
   };
 }

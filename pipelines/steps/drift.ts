@@ -134,5 +134,5 @@ export const detectDriftStep = step({
   input: detectDriftInput,
   output: detectDriftOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '30m', heartbeat: '1m' },
+  timeouts: { startToClose: '30m', heartbeat: '30s' },
 });

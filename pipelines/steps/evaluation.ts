@@ -142,7 +142,7 @@ export const evaluateModelStep = step({
   input: evaluateModelInput,
   output: evaluateModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '2m' },
+  timeouts: { startToClose: '2h', heartbeat: '1m' },
 });
 
 export const metricDelta = z.object({
@@ -180,5 +180,5 @@ export const compareModelsStep = step({
   input: compareModelsInput,
   output: compareModelsOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '4h', heartbeat: '2m' },
+  timeouts: { startToClose: '4h', heartbeat: '1m' },
 });

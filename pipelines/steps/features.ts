@@ -210,7 +210,7 @@ export const materializeFeaturesStep = step({
   input: materializeFeaturesInput,
   output: materializeFeaturesOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '5m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
   // Writes the online store and reads the last materialized interval: never answered from a cache.
   cache: false,
 });
@@ -256,7 +256,7 @@ export const buildTrainingSetStep = step({
   input: buildTrainingSetInput,
   output: buildTrainingSetOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '5m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
   // Reads whatever the offline store holds now, which its inputs do not capture.
   cache: false,
 });

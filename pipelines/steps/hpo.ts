@@ -29,7 +29,7 @@ export const gbdtTrialsStep = step({
     seed: z.number().int().nonnegative().default(0),
   }),
   output: z.object({ trials: z.array(tunable) }),
-  timeouts: { startToClose: '1m' },
+  timeouts: { startToClose: '30s', heartbeat: '10s' },
 });
 
 /** Hyperparameters as the registry records them. */
@@ -50,7 +50,7 @@ export const selectBestStep = step({
     params: paramValues,
     ranking: z.array(z.object({ index: z.number().int(), value: z.number().nullable(), params: paramValues })),
   }),
-  timeouts: { startToClose: '1m' },
+  timeouts: { startToClose: '30s', heartbeat: '10s' },
 });
 
 export type { TunableKey };

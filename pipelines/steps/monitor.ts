@@ -8,7 +8,7 @@ export const notifyMonitorStep = step({
   description: "send the scored batch to the model's drift monitor (if one runs)",
   input: z.object({ model: z.string().min(1), batchId: z.string().min(1), dataset: datasetRef }),
   output: z.object({ notified: z.boolean(), monitor: z.string(), reason: z.string().optional() }),
-  timeouts: { startToClose: '1m' },
+  timeouts: { startToClose: '1m', heartbeat: '10s' },
   // A signal is an effect, not a value: send it every time.
   cache: false,
 });

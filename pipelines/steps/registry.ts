@@ -139,7 +139,7 @@ export const registerModelStep = step({
   input: registerModelInput,
   output: registerModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '5m' },
+  timeouts: { startToClose: '1m', heartbeat: '10s' },
   cache: false,
 });
 
@@ -195,7 +195,7 @@ export const promoteModelStep = step({
   input: promoteModelInput,
   output: promoteModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '5m' },
+  timeouts: { startToClose: '1m', heartbeat: '10s' },
   cache: false,
 });
 
@@ -212,7 +212,7 @@ export const applyModelDecisionStep = step({
   input: applyModelDecisionInput,
   output: promoteModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '5m' },
+  timeouts: { startToClose: '1m', heartbeat: '10s' },
   cache: false,
 });
 
@@ -254,7 +254,7 @@ export const resolveModelStep = step({
   input: resolveModelInput,
   output: resolveModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '1m' },
+  timeouts: { startToClose: '30s', heartbeat: '10s' },
   // Aliases move between runs.
   cache: false,
 });

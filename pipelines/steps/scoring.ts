@@ -146,7 +146,7 @@ export const scoringPlanStep = step({
   input: scoringPlanInput,
   output: scoringPlanOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '2m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 3, initialInterval: '5s' },
   cache: false,
 });
@@ -190,7 +190,7 @@ export const scoreChunkStep = step({
   input: scoreChunkInput,
   output: scoreChunkOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '2m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '1m' },
   cache: false,
 });
@@ -224,7 +224,7 @@ export const scoringFinalizeStep = step({
   input: scoringFinalizeInput,
   output: scoringFinalizeOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '1h', heartbeat: '2m' },
+  timeouts: { startToClose: '1h', heartbeat: '30s' },
   retry: { maximumAttempts: 3, initialInterval: '5s', nonRetryableErrorTypes: ['ScoringRowCountMismatch'] },
   cache: false,
 });

@@ -19,5 +19,5 @@ export const splitDatasetStep = step({
   description: 'split a dataset into train and holdout versions',
   input: splitDatasetInput,
   output: z.object({ train: datasetRef, holdout: datasetRef }),
-  timeouts: { startToClose: '30m', heartbeat: '1m' },
+  timeouts: { startToClose: '30m', heartbeat: '30s' },
 });

@@ -114,7 +114,7 @@ function trainingOutput<P extends z.ZodType>(params: P) {
   });
 }
 
-const timing = { startToClose: '2h', heartbeat: '2m' } as const;
+const timing = { startToClose: '2h', heartbeat: '1m' } as const;
 const retry = { maximumAttempts: 3 };
 
 export const trainLogisticStep = step({
@@ -180,5 +180,5 @@ export const inspectOnnxStep = step({
     }),
   }),
   queue: 'cpu',
-  timeouts: { startToClose: '10m' },
+  timeouts: { startToClose: '1m', heartbeat: '10s' },
 });

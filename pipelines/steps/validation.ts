@@ -317,6 +317,6 @@ export const validateDatasetStep = step({
   input: validateDatasetInput,
   output: validateDatasetOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '30m', heartbeat: '1m' },
+  timeouts: { startToClose: '30m', heartbeat: '30s' },
   retry: { nonRetryableErrorTypes: ['ValidationFailed'] },
 });
