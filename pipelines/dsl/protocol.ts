@@ -1,3 +1,4 @@
+import type { FailureType } from '../failures';
 import type { Queue } from '../vocab/queue';
 import type { PipelineSpec } from './spec';
 
@@ -49,7 +50,7 @@ export interface RunOptions {
 
 export type ResolveResult =
   | { ok: true; spec: PipelineSpec; params: Record<string, unknown>; options: RunOptions }
-  | { ok: false; type: 'UnknownPipeline' | 'InvalidParams'; message: string; issues?: { path: string[]; message: string }[] };
+  | { ok: false; type: Extract<FailureType, 'UnknownPipeline' | 'InvalidParams'>; message: string; issues?: { path: string[]; message: string }[] };
 
 /**
  * One word per state, for runs, nodes and step_runs rows alike: a finished step, node or run
