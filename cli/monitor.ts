@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
 import { batchScored, monitorStatusQuery, retrain } from '../pipelines/monitor/messages';
 import type { BatchScored, MonitorStart, MonitorStatus, RetrainRequest } from '../pipelines/monitor/protocol';
-import { ModelName } from '../workflows/shared/search-attributes';
+import { ModelName } from '../pipelines/search-attributes';
 
 /** The monitor of a model has a fixed id, so starting it again (or signalling it) is idempotent. */
 export const monitorId = (model: string) => `drift-monitor-${model}`;

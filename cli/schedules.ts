@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
 import { checkRunInput } from '../pipelines/dsl/run-input';
-import { PipelineName, PipelineVersion } from '../workflows/shared/search-attributes';
+import { PipelineName, PipelineVersion } from '../pipelines/search-attributes';
 import type { Catalogue } from '../pipelines/catalogue';
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { SluiceConfig } from '../../infra/config';
-import { PipelineName, PipelineVersion } from '../../workflows/shared/search-attributes';
+import { PipelineName, PipelineVersion } from '../../pipelines/search-attributes';
 import type { AnyPipeline } from '../../pipelines/dsl/pipeline';
 import { checkRunInput } from '../../pipelines/dsl/run-input';
 import { startPipeline, type RunParams } from '../../pipelines/dsl/start';

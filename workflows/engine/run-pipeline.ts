@@ -16,7 +16,7 @@ import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
-import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../shared/search-attributes';
+import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
 import { callStep } from './call-step';
 

@@ -16,7 +16,7 @@ import { batchScoredSignal, labelsArrivedSignal, monitorStart, retrainSignal, ty
 import { detectDriftStep } from '../../pipelines/steps/drift';
 import { callStep } from '../engine/call-step';
 import { startPipelineChild } from '../engine/start-child';
-import { ModelName } from '../shared/search-attributes';
+import { ModelName } from '../../pipelines/search-attributes';
 import {
   MonitorState,
   type Carried,
