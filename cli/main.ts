@@ -12,6 +12,8 @@ import { runDemo } from './commands/demo';
 import { registerModelsCommands } from './commands/models';
 import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
+import { reportPageLines } from './report-pages';
+import { openArtifactStore } from '../infra/artifacts';
 import { registerRunsCommands } from './commands/runs';
 import { setup } from './commands/setup';
 import { up } from './commands/up';
@@ -72,7 +74,11 @@ program
       if (o.json) console.log(JSON.stringify(r, null, 2));
       else {
         console.log(`started ${name}: workflow ${r.workflowId} run ${r.runId}`);
-        if (r.result !== undefined) console.log(JSON.stringify(r.result, null, 2));
+        if (r.result !== undefined) {
+          console.log(JSON.stringify(r.result, null, 2));
+          const store = await openArtifactStore(config.artifacts);
+          for (const line of await reportPageLines(store, config.home, (r.result as { outputs?: unknown }).outputs)) console.log(line);
+        }
       }
     } finally {
       await client.connection.close();

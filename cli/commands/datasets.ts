@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
-import { listDriftResults } from '../../infra/db/drift';
+import { openArtifactStore } from '../../infra/artifacts';
+import { findDriftReport, listDriftResults } from '../../infra/db/drift';
 import { getDatasetVersion, listDatasets, listDatasetVersions, parseDatasetSpec } from '../../infra/db/datasets';
 import { createPool, type Db } from '../../infra/db/pool';
-import { listValidationReports } from '../../infra/db/validation';
+import { getValidationReportById, listValidationReports } from '../../infra/db/validation';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
+import { reportLocator, reportPage } from '../report-pages';
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   const db = createPool(await resolveDatabaseUrl(loadConfig()), { max: 1 });
@@ -15,7 +17,14 @@ async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   }
 }
 
-/** `sluice datasets list|show` and `sluice reports list`: dataset versions and their validation and drift reports. */
+/** A report's page (file:// URL of an .html copy under SLUICE_HOME/reports), for each report the commands print. */
+async function pageOpener(): Promise<(uri: string) => Promise<string>> {
+  const config = loadConfig();
+  const store = await openArtifactStore(config.artifacts);
+  return (uri) => reportPage(store, config.home, uri);
+}
+
+/** `sluice datasets list|show` and `sluice reports list|open`: dataset versions and their validation and drift reports. */
 export function registerDatasetCommands(program: Command): void {
   const datasets = program.command('datasets').description('dataset versions: list, show one with its schema and profile');
   datasets
@@ -65,12 +74,30 @@ export function registerDatasetCommands(program: Command): void {
         if (o.drift) {
           const rows = await listDriftResults(db, o.drift);
           if (o.json) return console.log(JSON.stringify(rows, null, 2));
-          for (const r of rows) console.log(`${r.checked_at.toISOString()}  ${r.dataset_drift ? 'DRIFT' : 'ok   '}  share ${Number(r.share).toFixed(2)}  ${r.batch_id}  ${r.html_uri}`);
+          const page = await pageOpener();
+          for (const r of rows) console.log(`${r.checked_at.toISOString()}  ${r.dataset_drift ? 'DRIFT' : 'ok   '}  share ${Number(r.share).toFixed(2)}  ${r.batch_id}  ${await page(r.html_uri)}`);
           return;
         }
         const rows = await listValidationReports(db, { dataset: o.dataset, ...(o.failed ? { success: false } : {}) });
         if (o.json) return console.log(JSON.stringify(rows, null, 2));
-        for (const r of rows) console.log(`${r.created_at.toISOString()}  ${r.success ? 'pass' : 'FAIL'}  ${r.dataset_name}@${r.dataset_version}  ${r.suite_name.padEnd(20)} ${r.html_uri}`);
+        const page = await pageOpener();
+        for (const r of rows) {
+          console.log(`${String(r.id).padStart(5)}  ${r.created_at.toISOString()}  ${r.success ? 'pass' : 'FAIL'}  ${r.dataset_name}@${r.dataset_version}  ${r.suite_name.padEnd(20)} ${await page(r.html_uri)}`);
+        }
+      }),
+    );
+  reports
+    .command('open <id>')
+    .description('print a file:// URL that opens a report as a page: a validation report id (from `reports list`), a drift batch id, an artifact URI or sha256')
+    .option('--drift <model>', 'the model whose drift check of that batch id is meant')
+    .action(async (id: string, o: { drift?: string }) =>
+      withDb(async (db) => {
+        let uri: string | undefined;
+        if (/^[0-9]{1,15}$/.test(id)) uri = (await getValidationReportById(db, Number(id)))?.html_uri;
+        else if (/^[0-9a-f]{64}$/i.test(id) || id.includes('://') || id.startsWith('cas/')) uri = id;
+        else uri = await findDriftReport(db, id, o.drift);
+        if (!uri) throw new Error(`no report ${id}: give a validation report id (sluice reports list), a drift batch id (sluice reports list --drift MODEL), an artifact URI or a sha256`);
+        console.log(await (await pageOpener())(reportLocator(uri)));
       }),
     );
 }

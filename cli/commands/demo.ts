@@ -7,6 +7,8 @@ import { connectClient } from '../client';
 import { setup } from './setup';
 import { trainModel } from '../../pipelines/train-model';
 import { startRun } from './run';
+import { openArtifactStore } from '../../infra/artifacts';
+import { reportPage } from '../report-pages';
 
 /**
  * The README's main job: a pipeline end to end on the embedded default. Reuses a stack that
@@ -28,7 +30,7 @@ export async function runDemo(config: SluiceConfig): Promise<void> {
       const holdout = out.holdout;
       console.log(`\nmodel:     ${out.model} (registered: ${out.registered}, promotion: ${out.outcome})`);
       console.log(`holdout:   accuracy ${fmt(holdout.accuracy)}, f1_macro ${fmt(holdout.f1_macro)}, log_loss ${fmt(holdout.log_loss)}`);
-      console.log(`report:    ${out.report.uri}`);
+      console.log(`report:    ${await reportPage(await openArtifactStore(config.artifacts), config.home, out.report)}`);
       const db = createPool(stack.databaseUrl, { max: 1 });
       try {
         const rows = await listStepRuns(db, r.runId);

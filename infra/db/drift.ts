@@ -50,6 +50,15 @@ export async function listDriftResults(db: Db, model: string, opts: { limit?: nu
   return rows;
 }
 
+/** The HTML report of a drift check by its batch id (the latest, when several models checked one batch id and no model is given). */
+export async function findDriftReport(db: Db, batchId: string, model?: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ html_uri: string }>(
+    `SELECT html_uri FROM drift_results WHERE batch_id = $1 AND ($2::text IS NULL OR model = $2) ORDER BY checked_at DESC LIMIT 1`,
+    [batchId, model ?? null],
+  );
+  return rows[0]?.html_uri;
+}
+
 export interface MonitorDecisionRecord {
   model: string;
   /** The monitor's workflow id and the decision's sequence number in it: the idempotency key. */

@@ -81,6 +81,11 @@ export async function listValidationReports(
   return rows;
 }
 
+export async function getValidationReportById(db: Db, id: number): Promise<ValidationReportRow | undefined> {
+  const { rows } = await db.query<ValidationReportRow>(`SELECT ${COLUMNS} FROM validation_reports WHERE id = $1`, [id]);
+  return rows[0];
+}
+
 export async function getValidationReport(db: Db, runId: string, node: string): Promise<ValidationReportRow | undefined> {
   const { rows } = await db.query<ValidationReportRow>(`SELECT ${COLUMNS} FROM validation_reports WHERE run_id = $1 AND node = $2`, [runId, node]);
   return rows[0];
