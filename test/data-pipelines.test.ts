@@ -4,9 +4,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import type { RunParams } from '../pipelines/dsl/start';
+import { ingestValidate } from '../pipelines/ingest-validate';
+import { materializeFeatures } from '../pipelines/materialize-features';
 import { runStateQuery } from '../pipelines/dsl/messages';
-import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { startRun } from './helpers/runs';
+import { startTestStack, type TestStack } from './helpers/stack';
 
 /** ingest-validate and materialize-features on real vega-datasets files, through Temporal. */
 let stack: TestStack;
@@ -28,17 +32,16 @@ const sluice = (args: string[]) =>
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sluice ${args.join(' ')}: exit ${code}: ${err}`))));
   });
 
-const start = (pipeline: string, input: unknown) =>
-  stack.client.workflow.start(pipeline, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
+const start = <P extends AnyPipeline>(pipeline: P, params: RunParams<P>) => startRun(stack, pipeline, params);
 
 test('ingest-validate: Seattle weather becomes a validated dataset version; the same data again is the same version', async () => {
-  const first = (await (await start('ingest-validate', {})).result()) as PipelineRunResult;
-  const out = first.outputs as { dataset: { name: string; version: number; rows: number }; success: boolean; reused: boolean };
+  const first = await (await start(ingestValidate, {})).result();
+  const out = first.outputs;
   assert.deepEqual([out.dataset.name, out.dataset.version, out.dataset.rows, out.success, out.reused], ['seattle-weather', 1, 1461, true, false]);
   const report = await stack.db.query('SELECT success, dataset_name, dataset_version FROM validation_reports WHERE run_id = $1', [first.runId]);
   assert.deepEqual(report.rows[0], { success: true, dataset_name: 'seattle-weather', dataset_version: 1 });
-  const again = (await (await start('ingest-validate', {})).result()) as PipelineRunResult;
-  assert.deepEqual([(again.outputs as typeof out).dataset.version, (again.outputs as typeof out).reused], [1, true]);
+  const again = await (await start(ingestValidate, {})).result();
+  assert.deepEqual([again.outputs.dataset.version, again.outputs.reused], [1, true]);
 
   // The CLI shows the version and its validation reports.
   const shown = JSON.parse(await sluice(['datasets', 'show', 'seattle-weather@1', '--json']));
@@ -49,7 +52,7 @@ test('ingest-validate: Seattle weather becomes a validated dataset version; the 
 });
 
 test('ingest-validate: a failed expectation fails the run naming it', async () => {
-  const h = await start('ingest-validate', {
+  const h = await start(ingestValidate, {
     name: 'weather-strict',
     suite: { name: 'too-strict', expectations: [{ type: 'between', column: 'temp_max', min: 0, max: 10, severity: 'error' }] },
   });
@@ -62,13 +65,13 @@ test('ingest-validate: a failed expectation fails the run naming it', async () =
 });
 
 test('materialize-features: flights into offline and online stores, then incrementally', async () => {
-  const first = (await (await start('materialize-features', { end: '2001-02-15T00:00:00Z' })).result()) as PipelineRunResult;
-  const o1 = first.outputs as { interval: { start: string; end: string }; onlineRows: number; offline: { rows: number } };
+  const first = await (await start(materializeFeatures, { end: '2001-02-15T00:00:00Z' })).result();
+  const o1 = first.outputs;
   assert.ok(o1.onlineRows > 10, `online rows ${o1.onlineRows}`);
   const online = await stack.db.query('SELECT count(*)::int AS n FROM fv_origin_delays_v1');
   assert.equal(online.rows[0].n, o1.onlineRows);
-  const second = (await (await start('materialize-features', {})).result()) as PipelineRunResult;
-  const o2 = second.outputs as typeof o1;
+  const second = await (await start(materializeFeatures, {})).result();
+  const o2 = second.outputs;
   assert.equal(new Date(o2.interval.start).getTime() > new Date(o1.interval.start).getTime(), true, 'continues after the last end');
   assert.ok(new Date(o2.interval.start).getTime() >= new Date(o1.interval.end).getTime());
 });

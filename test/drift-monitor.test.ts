@@ -8,10 +8,14 @@ import { findTemporalCli } from '../infra/setup/temporal-cli';
 import { run as run_ } from '../infra/stack/process';
 import { monitorStatus, requestRetrain, sendBatchScored } from '../cli/monitor';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import type { RunParams } from '../pipelines/dsl/start';
+import { batchScoring } from '../pipelines/batch-scoring';
+import { ingestValidate } from '../pipelines/ingest-validate';
+import { trainModel } from '../pipelines/train-model';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
-import type { DatasetRef } from '../pipelines/steps/dataset';
 import { setPolicyUpdate } from '../pipelines/monitor/messages';
+import { startRun } from './helpers/runs';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
 /**
@@ -44,10 +48,9 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const run = async (pipeline: string, input: unknown) =>
-  (await (await stack.client.workflow.start(pipeline, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] })).result()) as PipelineRunResult;
+const run = async <P extends AnyPipeline>(pipeline: P, params: RunParams<P>) => (await startRun(stack, pipeline, params)).result();
 const ingest = async (file: string, name: string) =>
-  ((await run('ingest-validate', { source: { kind: 'file', path: path.join(dir, file) }, name, suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 30, severity: 'error' }] } })).outputs as { dataset: DatasetRef }).dataset;
+  (await run(ingestValidate, { source: { kind: 'file', path: path.join(dir, file) }, name, suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 30, severity: 'error' }] } })).outputs.dataset;
 const champion = async (model: string) => (await stack.db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
 const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
   const end = Date.now() + ms;
@@ -61,14 +64,14 @@ const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 1
 
 test('drift on a shifted period starts a retrain by itself and the new version becomes champion', async () => {
   const model = 'weather-e2e';
-  const trainingParams = { model, target: 'weather', search: {}, gbdt: { nEstimators: 40, minDataInLeaf: 5 }, gates: [{ metric: 'accuracy', op: '>=', value: 0 }], promoteMetric: 'log_loss', holdoutFraction: 0.3 };
-  const first = await run('train-model', { ...trainingParams, source: { kind: 'file', path: path.join(dir, 'winter-2012.csv') }, dataset: 'weather-winter-2012' });
-  assert.equal((first.outputs as { promoted: boolean }).promoted, true);
+  const trainingParams = { model, target: 'weather', search: {}, gbdt: { nEstimators: 40, minDataInLeaf: 5 }, gates: [{ metric: 'accuracy', op: '>=' as const, value: 0 }], promoteMetric: 'log_loss', holdoutFraction: 0.3 };
+  const first = await run(trainModel, { ...trainingParams, source: { kind: 'file', path: path.join(dir, 'winter-2012.csv') }, dataset: 'weather-winter-2012' });
+  assert.equal(first.outputs.promoted, true);
   assert.equal(await champion(model), 1);
 
   const start: MonitorStart = {
     model,
-    reference: (first.outputs as { trainingData: DatasetRef }).trainingData,
+    reference: first.outputs.trainingData,
     target: 'weather',
     trainingParams,
     policy: { consecutive: 1, driftShare: 0.75, cooldown: '1h', dailyCap: 3, columns: ['precipitation', 'temp_max', 'temp_min', 'wind'] },
@@ -131,13 +134,9 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   assert.equal(burst.decisions.filter((d) => d.kind === 'retrain-skipped' && d.reason.includes('burst')).length, 2);
 
   // Batch scoring tells the monitor by itself when it ends.
-  const scoring = await stack.client.workflow.start('batch-scoring', {
-    taskQueue: stack.workers.config.queues.workflow,
-    workflowId: uniqueId('scoring-'),
-    args: [{ model: `${model}@champion`, dataset: { name: 'weather-winter-2013' } }],
-  });
-  const scored = (await scoring.result()) as PipelineRunResult;
-  assert.equal((scored.outputs as { monitorNotified: boolean }).monitorNotified, true);
+  const scoring = await startRun(stack, batchScoring, { model: `${model}@champion`, dataset: { name: 'weather-winter-2013' } });
+  const scored = await scoring.result();
+  assert.equal(scored.outputs.monitorNotified, true);
   await waitFor('the scored batch to reach the monitor', async () => {
     const s = await monitorStatus(stack.client, model);
     return s.recent.some((r) => r.batchId === scoring.workflowId) ? true : undefined;

@@ -6,9 +6,10 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
-import type { ApprovalDecision } from '../pipelines/dsl/pipeline';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import { startPipeline, type PipelineHandle, type RunParams } from '../pipelines/dsl/start';
 import { approveUpdate, runStateQuery } from '../pipelines/dsl/messages';
+import { approval, approvalTimeout, branch, cached, diamond, failing, fanout, withSub } from './fixtures/engine-pipelines';
 import { tempDir, uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('the engine runs any pipeline spec', () => {
@@ -25,19 +26,20 @@ describe('the engine runs any pipeline spec', () => {
     await stack?.stop();
   });
 
-  const start = (pipeline: string, input: unknown): Promise<WorkflowHandle> =>
-    client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
-  const run = async (pipeline: string, input: unknown) => {
+  // By definition (typed params and outputs), or by name for the runs that must be refused.
+  const start = <P extends AnyPipeline>(pipeline: P | string, input: RunParams<P>): Promise<PipelineHandle<P>> =>
+    startPipeline(client, pipeline, input, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${typeof pipeline === 'string' ? pipeline : pipeline.name}-`) });
+  const run = async <P extends AnyPipeline>(pipeline: P, input: RunParams<P>) => {
     const handle = await start(pipeline, input);
-    const result = (await handle.result()) as PipelineRunResult;
+    const result = await handle.result();
     return { handle, result, state: await handle.query(runStateQuery) };
   };
   const stepRows = async (runId: string) =>
     (await db.query('SELECT node_id, step, status, attempt FROM step_runs WHERE run_id = $1 ORDER BY node_id', [runId])).rows;
 
   test('independent nodes run in parallel; dependents wait for both', async () => {
-    const { result, state } = await run('t-diamond', { x: 4 });
-    const { left, right, total } = result.outputs as { left: { startedAt: number; endedAt: number }; right: { startedAt: number; endedAt: number }; total: number };
+    const { result, state } = await run(diamond, { x: 4 });
+    const { left, right, total } = result.outputs;
     assert.equal(total, 10);
     assert.ok(left.startedAt < right.endedAt && right.startedAt < left.endedAt, 'left and right overlapped in time');
     assert.ok(state.nodes.d!.startedAt! >= Math.max(state.nodes.left!.endedAt!, state.nodes.right!.endedAt!), 'd started after both');
@@ -47,12 +49,12 @@ describe('the engine runs any pipeline spec', () => {
   });
 
   test('conditions choose branches; nodes behind a skipped node are skipped', async () => {
-    const big = await run('t-branch', { x: 20 });
+    const big = await run(branch, { x: 20 });
     assert.deepEqual(
       Object.fromEntries(Object.entries(big.state.nodes).map(([k, v]) => [k, v.status])),
       { a: 'succeeded', big: 'succeeded', 'after-big': 'succeeded', small: 'skipped', mid: 'succeeded' },
     );
-    const small = await run('t-branch', { x: 1 });
+    const small = await run(branch, { x: 1 });
     assert.deepEqual(
       Object.fromEntries(Object.entries(small.state.nodes).map(([k, v]) => [k, v.status])),
       { a: 'succeeded', big: 'skipped', 'after-big': 'skipped', small: 'succeeded', mid: 'skipped' },
@@ -61,22 +63,22 @@ describe('the engine runs any pipeline spec', () => {
   });
 
   test('fan-out over a list with a parallelism bound, then fan-in', async () => {
-    const { result, state } = await run('t-fanout', { n: 6 });
-    assert.equal((result.outputs as { total: number }).total, 0 + 1 + 4 + 9 + 16 + 25);
-    assert.deepEqual((result.outputs as { squares: { y: number }[] }).squares.map((s) => s.y), [0, 1, 4, 9, 16, 25]);
+    const { result, state } = await run(fanout, { n: 6 });
+    assert.equal(result.outputs.total, 0 + 1 + 4 + 9 + 16 + 25);
+    assert.deepEqual(result.outputs.squares.map((s) => s.y), [0, 1, 4, 9, 16, 25]);
     assert.deepEqual(state.nodes.square!.items, { total: 6, done: 6 });
     const rows = await stepRows(result.runId);
     assert.deepEqual(rows.filter((r) => r.step === 't.square').map((r) => r.node_id).sort(), ['square[0]', 'square[1]', 'square[2]', 'square[3]', 'square[4]', 'square[5]']);
   });
 
   test('a fan-out over an empty list yields an empty list', async () => {
-    const { result } = await run('t-fanout', { n: 0 });
-    assert.equal((result.outputs as { total: number }).total, 0);
+    const { result } = await run(fanout, { n: 0 });
+    assert.equal(result.outputs.total, 0);
   });
 
   test('sub-pipelines run inline under their node name, with defaults and passed params', async () => {
-    const { result, state } = await run('t-sub', { x: 5 });
-    assert.equal((result.outputs as { total: number }).total, 5 + 1 + 10 + 100);
+    const { result, state } = await run(withSub, { x: 5 });
+    assert.equal(result.outputs.total, 5 + 1 + 10 + 100);
     assert.ok(state.nodes['inner/a'], 'the inner node is part of the run');
     assert.deepEqual((await stepRows(result.runId)).map((r) => r.node_id), ['final', 'first', 'inner/a']);
   });
@@ -98,40 +100,40 @@ describe('the engine runs any pipeline spec', () => {
 
   test('cached nodes show as cached and reuse outputs; force re-runs all or named steps', async () => {
     const text = uniqueId('cache-');
-    const first = await run('t-cache', { text });
+    const first = await run(cached, { text });
     assert.equal(first.state.nodes.produce!.status, 'succeeded');
-    const firstFile = (first.result.outputs as { file: { uri: string } }).file;
+    const firstFile = first.result.outputs.file;
 
-    const second = await run('t-cache', { text });
+    const second = await run(cached, { text });
     assert.equal(second.state.nodes.produce!.status, 'cached');
     assert.equal(second.state.nodes.echo!.status, 'cached');
-    assert.deepEqual((second.result.outputs as { file: unknown }).file, firstFile);
+    assert.deepEqual(second.result.outputs.file, firstFile);
     assert.deepEqual((await stepRows(second.result.runId)).map((r) => r.status), ['cached', 'cached']);
 
-    const forcedOne = await run('t-cache', { text, _sluice: { force: ['produce'] } });
+    const forcedOne = await run(cached, { text, _sluice: { force: ['produce'] } });
     assert.equal(forcedOne.state.nodes.produce!.status, 'succeeded');
-    assert.notDeepEqual((forcedOne.result.outputs as { file: unknown }).file, firstFile, 'a forced step really ran');
+    assert.notDeepEqual(forcedOne.result.outputs.file, firstFile, 'a forced step really ran');
     assert.equal(forcedOne.state.nodes.echo!.status, 'succeeded', 'its new output is a new input downstream');
 
-    const forcedAll = await run('t-cache', { text, _sluice: { force: true } });
+    const forcedAll = await run(cached, { text, _sluice: { force: true } });
     assert.deepEqual([forcedAll.state.nodes.produce!.status, forcedAll.state.nodes.echo!.status], ['succeeded', 'succeeded']);
-    const noCache = await run('t-cache', { text, _sluice: { cache: false } });
+    const noCache = await run(cached, { text, _sluice: { cache: false } });
     assert.equal(noCache.state.nodes.produce!.status, 'succeeded');
   });
 
   test('a cache hit whose artifact is gone is recomputed', async () => {
     const text = uniqueId('gone-');
-    const first = await run('t-cache', { text });
-    const file = (first.result.outputs as { file: { uri: string } }).file;
+    const first = await run(cached, { text });
+    const file = first.result.outputs.file;
     fs.rmSync(new URL(file.uri).pathname);
-    const second = await run('t-cache', { text });
+    const second = await run(cached, { text });
     assert.equal(second.state.nodes.produce!.status, 'succeeded');
   });
 
   test('a failed step fails the run naming the step; rerunning resumes at the failed step', async () => {
     const marker = path.join(tempDir('fail'), 'broken');
     fs.writeFileSync(marker, 'x');
-    const h = await start('t-fail', { path: marker });
+    const h = await start(failing, { path: marker });
     await assert.rejects(h.result(), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure);
       assert.equal(e.cause.type, 'StepFailed');
@@ -144,15 +146,15 @@ describe('the engine runs any pipeline spec', () => {
     assert.equal(runRow.rows[0].status, 'failed');
 
     fs.rmSync(marker);
-    const again = await run('t-fail', { path: marker });
+    const again = await run(failing, { path: marker });
     assert.deepEqual([again.state.nodes.a!.status, again.state.nodes.guard!.status, again.state.nodes.c!.status], ['cached', 'succeeded', 'succeeded']);
-    assert.equal((again.result.outputs as { c: number }).c, 4);
+    assert.equal(again.result.outputs.c, 4);
   });
 
   test('GPU steps run on the GPU queue (CPU fallback here)', async () => {
-    const { result, state } = await run('t-cache', { text: uniqueId('gpu-') });
+    const { result, state } = await run(cached, { text: uniqueId('gpu-') });
     assert.equal(state.nodes.echo!.queue, 'gpu');
-    assert.equal((result.outputs as { provider: string }).provider, 'cpu');
+    assert.equal(result.outputs.provider, 'cpu');
   });
 
   const waitForApproval = async (h: WorkflowHandle) => {
@@ -165,7 +167,7 @@ describe('the engine runs any pipeline spec', () => {
   };
 
   test('an approval node waits for a validated update; approve lets gated nodes run', async () => {
-    const h = await start('t-approval', {});
+    const h = await start(approval, {});
     await waitForApproval(h);
     await assert.rejects(
       h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'approve', by: 'alice', reason: '' }] }),
@@ -177,31 +179,31 @@ describe('the engine runs any pipeline spec', () => {
     );
     const decision = await h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'approve', by: 'alice', reason: 'metrics look good' }] });
     assert.deepEqual([decision.approved, decision.by, decision.timedOut], [true, 'alice', false]);
-    const result = (await h.result()) as PipelineRunResult;
+    const result = await h.result();
     const state = await h.query(runStateQuery);
     assert.equal(state.nodes.promote!.status, 'succeeded');
-    assert.equal((result.outputs as { decision: { reason: string } }).decision.reason, 'metrics look good');
+    assert.equal(result.outputs.decision.reason, 'metrics look good');
     const row = await db.query(`SELECT outputs FROM step_runs WHERE run_id = $1 AND node_id = 'sign-off'`, [result.runId]);
     assert.equal(row.rows[0].outputs.by, 'alice');
   });
 
   test('a rejection skips gated nodes; a timeout applies the declared default', async () => {
-    const h = await start('t-approval', {});
+    const h = await start(approval, {});
     await waitForApproval(h);
     await h.executeUpdate(approveUpdate, { args: [{ node: 'sign-off', decision: 'reject', by: 'bob', reason: 'drift too high' }] });
     await h.result();
     assert.equal((await h.query(runStateQuery)).nodes.promote!.status, 'skipped');
 
-    const { result, state } = await run('t-approval-timeout', {});
+    const { result, state } = await run(approvalTimeout, {});
     assert.equal(state.nodes.promote!.status, 'succeeded');
     assert.deepEqual(
-      [(result.outputs as { decision: ApprovalDecision }).decision.timedOut, (result.outputs as { decision: ApprovalDecision }).decision.by],
+      [result.outputs.decision.timedOut, result.outputs.decision.by],
       [true, 'timeout'],
     );
   });
 
   test('cancellation reaches running steps and is recorded', async () => {
-    const h = await start('t-diamond', { x: 1, ms: 60_000 });
+    const h = await start(diamond, { x: 1, ms: 60_000 });
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const s = await h.query(runStateQuery).catch(() => undefined);
