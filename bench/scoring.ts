@@ -33,6 +33,7 @@ import { openModel } from '../activities/onnx/scoring';
 import { testStepContext } from '../test/helpers/step-context';
 import { tempDir } from '../test/helpers/stack';
 import type { Benchmark, BenchContext } from './run';
+import { columnInputsOf } from '../pipelines/steps/model';
 
 const SOURCE = 'node_modules/vega-datasets/data/flights-3m.parquet';
 const TRAIN_ROWS = 100_000;
@@ -74,7 +75,7 @@ async function run(ctx: BenchContext): Promise<void> {
     stepCtx(),
   );
   const model = (trained as { model: ModelRef }).model;
-  ctx.log(`model: ${model.signature.task}, inputs ${model.signature.inputs.map((i) => `${i.column}:${i.type}`).join(', ')}`);
+  ctx.log(`model: ${model.signature.task}, inputs ${columnInputsOf(model.signature).map((i) => `${i.column}:${i.type}`).join(', ')}`);
 
   // The same rows in memory as tensors' arrays, for the raw baseline (loaded once; not timed).
   const raw = await rawScorer(store, model, prepared);
@@ -195,7 +196,7 @@ async function rawScorer(store: Awaited<ReturnType<typeof openArtifactStore>>, m
   const session = await ort.InferenceSession.create(await store.getBuffer(model.uri), { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const df = pl.readParquet(prepared);
   const n = df.height;
-  const columns = model.signature.inputs.map((i) => {
+  const columns = columnInputsOf(model.signature).map((i) => {
     const c = pl.col(i.column);
     if (i.type === 'string') return { i, data: df.select(c.cast(pl.Utf8).fillNull(pl.lit('')).alias('v')).getColumn('v').toArray() as string[] };
     const f = df.select(c.cast(pl.Float64).fillNull(pl.lit(NaN)).alias('v')).getColumn('v');

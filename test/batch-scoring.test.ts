@@ -28,6 +28,7 @@ import { runStateQuery } from '../pipelines/dsl/messages';
 import { testStepContext } from './helpers/step-context';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 import { SluiceFailure } from '../pipelines/failures';
+import { columnInputsOf } from '../pipelines/steps/model';
 
 /** Batch scoring end to end: a champion from train-model, then scored in chunks to Parquet and PostgreSQL. */
 let temporal: Awaited<ReturnType<typeof useTemporal>>;
@@ -255,7 +256,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     // The thread reads rows itself from a local Parquet file: rows [10, 40) of the input.
     const file = path.join(dir, 'input.parquet');
     input.writeParquet(file);
-    const fromFile = await pool.score({ ...request(frame, 'b.parquet'), source: { kind: 'file', file, window: null, offset: 10, rows: 30, columns: ['row_id', ...model.signature.inputs.map((i) => i.column)] } });
+    const fromFile = await pool.score({ ...request(frame, 'b.parquet'), source: { kind: 'file', file, window: null, offset: 10, rows: 30, columns: ['row_id', ...columnInputsOf(model.signature).map((i) => i.column)] } });
     assert.equal(fromFile.rows, 30);
     const b = pl.readParquet(path.join(dir, 'b.parquet'));
     assert.deepEqual(b.getColumn('row_id').toArray().map(Number), Array.from({ length: 30 }, (_, i) => 10 + i));
@@ -263,7 +264,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     assert.equal(fetches, 1, 'the thread keeps its session: the model is sent once');
 
     // A numeric input fed a text column: the thread's InvalidInput arrives as one.
-    const flipper = model.signature.inputs.find((i) => i.type === 'float' || i.type === 'double')!;
+    const flipper = columnInputsOf(model.signature).find((i) => i.type === 'float' || i.type === 'double')!;
     const bad = frame.withColumns(pl.col(flipper.column).cast(pl.Utf8));
     await assert.rejects(pool.score(request(bad, 'c.parquet')), (e: unknown) => {
       assert.ok(e instanceof SluiceFailure, `a SluiceFailure, got ${e}`);
@@ -307,7 +308,7 @@ test('a label that is the argmax of the probabilities by construction is compute
   const session = await ort.InferenceSession.create(bytes);
   try {
     const feeds = Object.fromEntries(
-      model.signature.inputs.map((i) => {
+      columnInputsOf(model.signature).map((i) => {
         const col = input.getColumn(i.column);
         if (i.type === 'string') return [i.name, new ort.Tensor('string', (col.cast(pl.Utf8).toArray() as (string | null)[]).map((v) => v ?? ''), [input.height, 1])];
         return [i.name, new ort.Tensor('float32', Float32Array.from(col.cast(pl.Float64).toArray() as (number | null)[], (v) => (v === null ? NaN : v)), [input.height, 1])];

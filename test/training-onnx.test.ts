@@ -30,6 +30,7 @@ import { ProtoWriter, encodeModel } from '../activities/onnx/proto-writer';
 import { inspectOnnxImpl, loadTrainingData, trainGbdtGpuImpl, trainGbdtImpl, trainLinearImpl, trainLogisticImpl, trainingImplementations } from '../activities/training/index';
 import { testStepContext } from './helpers/step-context';
 import { tempDir } from './helpers/stack';
+import { columnInputsOf } from '../pipelines/steps/model';
 
 /**
  * Training → ONNX: the protobuf encoder, parity between each trainer's own predictions and
@@ -300,7 +301,7 @@ describe('trainers: onnxruntime output equals the trainer’s own predictions (1
     const c = cases[1]!; // colour alone separates a/b imperfectly, but learns something
     assert.ok(c.metrics.train_accuracy! >= 0.6);
     const auto = await trainGbdtImpl.run(trainGbdtStep.input.parse({ train, target: 'v', params: { minDataInLeaf: 2, nEstimators: 5 } }), ctx());
-    assert.deepEqual(auto.model.signature.inputs.map((i) => i.column), ['colour', 'size', 'nothing', 'y']);
+    assert.deepEqual(columnInputsOf(auto.model.signature).map((i) => i.column), ['colour', 'size', 'nothing', 'y']);
   });
 
   test('the data really has nulls where the models must impute / route them', () => {
@@ -409,7 +410,7 @@ describe('bring your own ONNX model', () => {
     assert.equal(sig.task, 'multiclass');
     assert.deepEqual(sig.outputs, { label: 'label', probabilities: 'probabilities' });
     assert.deepEqual(sig.classes, ['Adelie', 'Chinstrap', 'Gentoo']);
-    assert.deepEqual(sig.inputs.map((i) => [i.name, i.column, i.type]), [
+    assert.deepEqual(columnInputsOf(sig).map((i) => [i.name, i.column, i.type]), [
       ['beak_length', 'Beak Length (mm)', 'float'],
       ['beak_depth', 'Beak Depth (mm)', 'float'],
       ['flipper_length', 'Flipper Length (mm)', 'float'],
@@ -479,7 +480,7 @@ describe('bring your own ONNX model', () => {
     g.input('X', DataType.FLOAT, ['N', 4]);
     g.op('Identity', ['X'], { output: 'variable' });
     g.output('variable', DataType.FLOAT, ['N', 4]);
-    assert.throws(() => inspectOnnx(g.encode()), /one \[N, 1\] input per column/);
+    assert.throws(() => inspectOnnx(g.encode()), /input "X" is one tensor\(float\)\[N, 4\] for 4 columns: declare which dataset columns/);
     assert.throws(() => inspectOnnx(Buffer.from('definitely not a model')), /not a readable ONNX model|no graph/);
     const ref = await store.putContent(Buffer.from([0x3a, 0x02, 0x12, 0x00]));
     await assert.rejects(inspectOnnxImpl.run({ model: ref }, ctx()), /no inputs|cannot load/);

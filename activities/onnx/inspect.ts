@@ -1,4 +1,4 @@
-import { modelSignature, type ModelSignature, type ModelTask } from '../../pipelines/steps/model';
+import { modelSignature, type ModelInput, type ModelSignature, type ModelTask } from '../../pipelines/steps/model';
 import { DataType, ProtoWriter, writeValueInfo } from './proto-writer';
 import { ProtoDecodeError, decodeModel, type DecodedModel, type DecodedType, type DecodedValueInfo } from './proto-reader';
 import { invalidInput } from '../../pipelines/failures';
@@ -8,7 +8,8 @@ import { invalidInput } from '../../pipelines/failures';
  *
  * - inputs: the graph inputs that are not initializers, one per column, shape [N, 1] (or with a
  *   dynamic second dimension); element type float, double, int64 or string. The column is the
- *   input name unless `columns` maps it.
+ *   input name unless `columns` maps it. Or one 2-D float or double input [N, k] (skl2onnx's
+ *   usual `X`), its columns named in order by `columnOrder` (k of them when k is fixed).
  * - outputs, as scikit-learn (skl2onnx) and Sluice name them:
  *   `label` (or the first int64 / string tensor output) → label;
  *   a float tensor [N, C] (`probabilities`) → probabilities;
@@ -23,7 +24,11 @@ import { invalidInput } from '../../pipelines/failures';
 export interface InspectOptions {
   /** Dataset column of each ONNX input (default: the input name). */
   columns?: Record<string, string> | undefined;
+  /** The dataset columns of a single 2-D input, in its column order. */
+  columnOrder?: readonly string[] | undefined;
   target?: string | undefined;
+  /** The task the caller expects; a signature that cannot be it fails, naming what the graph has. */
+  task?: ModelTask | undefined;
 }
 
 export interface InspectResult {
@@ -68,15 +73,15 @@ export function inspectOnnx(bytes: Uint8Array, opts: InspectOptions = {}): Inspe
   const initializers = new Set(m.graph.initializerNames);
   const graphInputs = m.graph.inputs.filter((i) => !initializers.has(i.name));
   if (graphInputs.length === 0) throw invalidInput('the model has no inputs');
-  const inputs = graphInputs.map((i) => ({ name: i.name, column: opts.columns?.[i.name] ?? i.name, type: inputType(i) }));
+  const inputs = signatureInputs(graphInputs, opts);
   for (const k of Object.keys(opts.columns ?? {})) {
     if (!graphInputs.some((i) => i.name === k)) throw invalidInput(`columns maps "${k}", which is not an input of the model (inputs: ${graphInputs.map((i) => i.name).join(', ')})`);
   }
 
   const own = ownSignature(m);
   if (own && sameInputs(own, inputs)) {
-    const signature = { ...own, inputs: own.inputs.map((i) => ({ ...i, column: opts.columns?.[i.name] ?? i.column })), ...(opts.target ? { target: opts.target } : {}) };
-    return { ...base, signature: modelSignature.parse(signature) };
+    const signature = { ...own, inputs: own.inputs.map((i) => ('columns' in i ? i : { ...i, column: opts.columns?.[i.name] ?? i.column })), ...(opts.target ? { target: opts.target } : {}) };
+    return { ...base, signature: checkTask(modelSignature.parse(signature), opts.task, m) };
   }
 
   const outputs: ModelSignature['outputs'] = {};
@@ -108,7 +113,65 @@ export function inspectOnnx(bytes: Uint8Array, opts: InspectOptions = {}): Inspe
     ...(classes ? { classes } : {}),
     ...(opts.target ? { target: opts.target } : {}),
   };
-  return { ...base, signature: modelSignature.parse(signature) };
+  return { ...base, signature: checkTask(modelSignature.parse(signature), opts.task, m) };
+}
+
+/**
+ * The signature's inputs: one per column, or a single 2-D input whose columns `columnOrder` names.
+ * A graph input is 2-D when its second dimension is fixed above 1, or when `columnOrder` is given
+ * for the model's only input.
+ */
+function signatureInputs(graphInputs: DecodedValueInfo[], opts: InspectOptions): ModelInput[] {
+  const order = opts.columnOrder;
+  const width = (i: DecodedValueInfo) => (i.type?.kind === 'tensor' && i.type.shape?.length === 2 ? i.type.shape[1] : undefined);
+  const wide = graphInputs.filter((i) => typeof width(i) === 'number' && (width(i) as number) > 1);
+  const names = graphInputs.map((i) => i.name).join(', ');
+  if (order) {
+    if (graphInputs.length !== 1) {
+      throw invalidInput(`columns name the columns of one 2-D input, but the model has ${graphInputs.length} inputs (${names}); each reads the column of its name`);
+    }
+    const dup = order.find((c, k) => order.indexOf(c) !== k);
+    if (dup !== undefined) throw invalidInput(`columns name "${dup}" twice`);
+  }
+  if (wide.length || order) {
+    const i = graphInputs.length === 1 ? graphInputs[0]! : wide[0]!;
+    if (graphInputs.length > 1) {
+      throw invalidInput(`input "${i.name}" has shape ${shapeOf(i)}; a 2-D input must be the model's only input (inputs: ${names})`);
+    }
+    const t = i.type;
+    if (!t || t.kind !== 'tensor') throw invalidInput(`input "${i.name}" is ${describe(t)}; Sluice feeds tensors`);
+    const k = width(i);
+    if (t.shape && t.shape.length !== 2) throw invalidInput(`input "${i.name}" has shape ${shapeOf(i)}; Sluice feeds [N, k] tensors`);
+    if (!order) {
+      throw invalidInput(`input "${i.name}" is one ${describe(t)} for ${k ?? "several"} columns: declare which dataset columns feed it, in order, with columns (e.g. --columns a,b,c)`);
+    }
+    if (typeof k === 'number' && order.length !== k) {
+      throw invalidInput(`columns name ${order.length} column${order.length === 1 ? '' : 's'} (${order.join(', ')}) but input "${i.name}" has ${k} (shape ${shapeOf(i)})`);
+    }
+    const type = ELEM[t.elemType];
+    if (type !== 'float' && type !== 'double') {
+      throw invalidInput(`input "${i.name}" is a 2-D ${ELEM_NAMES[t.elemType] ?? t.elemType} tensor; a 2-D input must be float or double (one input per column for strings and integers)`);
+    }
+    return [{ name: i.name, columns: [...order], type }];
+  }
+  return graphInputs.map((i) => ({ name: i.name, column: opts.columns?.[i.name] ?? i.name, type: inputType(i) }));
+}
+
+function shapeOf(i: DecodedValueInfo): string {
+  const shape = i.type?.kind === 'tensor' ? i.type.shape : undefined;
+  return shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : '(unknown)';
+}
+
+/** The signature as `task` asks for, or a failure saying why the graph cannot be that. */
+function checkTask(sig: ModelSignature, task: ModelTask | undefined, m: DecodedModel): ModelSignature {
+  if (!task || task === sig.task) return sig;
+  const outs = () => m.graph.outputs.map((o) => `${o.name} (${describe(o.type)})`).join(', ');
+  if (task === 'regression' || sig.task === 'regression') {
+    throw invalidInput(`the model cannot be ${task}: it is ${sig.task === 'regression' ? 'a regression (no label or probability output)' : 'a classifier'}; outputs: ${outs()}`);
+  }
+  const n = sig.classes?.length;
+  if (task === 'binary' && n !== undefined && n !== 2) throw invalidInput(`the model cannot be binary: it has ${n} classes (${sig.classes!.join(', ')})`);
+  return { ...sig, task };
 }
 
 function inputType(i: DecodedValueInfo): 'float' | 'double' | 'int64' | 'string' {
@@ -120,7 +183,7 @@ function inputType(i: DecodedValueInfo): 'float' | 'double' | 'int64' | 'string'
   if (shape && (shape.length !== 2 || (typeof shape[1] === 'number' && shape[1] !== 1))) {
     throw invalidInput(
       `input "${i.name}" has shape [${shape.map((d) => d ?? '?').join(', ')}]; Sluice models take one [N, 1] input per column ` +
-        '(convert with one input per feature, e.g. skl2onnx initial_types with a [None, 1] type per column)',
+        'or a single 2-D [N, k] input with its columns declared',
     );
   }
   return type;

@@ -4,7 +4,7 @@ import pl, { type DataType } from 'nodejs-polars';
 import type { ArtifactStore } from '../../infra/artifacts';
 import { withLocalCopy } from '../data/frames';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
-import type { ModelRef, ModelSignature, ModelTask } from '../../pipelines/steps/model';
+import { signatureColumns, type ModelInput, type ModelRef, type ModelSignature, type ModelTask } from '../../pipelines/steps/model';
 import { labelIsArgmaxOf } from './argmax-label';
 import { exposeZipMapInput, OnnxFormatError } from './zipmap';
 import { failure, invalidInput } from '../../pipelines/failures';
@@ -14,7 +14,8 @@ import { failure, invalidInput } from '../../pipelines/failures';
  * uses and what batch scoring can reuse, so what was evaluated is exactly what serves.
  *
  * - The session is made from the artifact's bytes (hash verified on read).
- * - Each signature input gets one [n, 1] tensor from its dataset column, `n` rows at a time (the
+ * - Each signature input gets one [n, 1] tensor from its dataset column (or, for a 2-D input, one
+ *   [n, k] tensor from its k columns in the declared order), `n` rows at a time (the
  *   Parquet file is scanned lazily, one slice per batch), so the memory of inputs and outputs per
  *   call stays bounded whatever the dataset's size. Missing values: NaN for float/double inputs
  *   (the model's imputer sees them), '' for string inputs; an int64 input cannot hold one, so a
@@ -64,7 +65,7 @@ export interface OpenModelOptions {
   interOpNumThreads?: number;
 }
 
-type ElemType = ModelSignature['inputs'][number]['type'];
+type ElemType = ModelInput['type'];
 const ORT_TYPE: Record<ElemType, string> = { float: 'float32', double: 'float64', int64: 'int64', string: 'string' };
 
 /** Loads a model's ONNX file (hash verified) and checks it against its signature. */
@@ -182,7 +183,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     signature: sig,
     task: sig.task,
     classes,
-    columns: sig.inputs.map((i) => i.column),
+    columns: signatureColumns(sig),
     hasProbabilities: classification && !!probaOutput,
     outputs: fetches,
     async run(frame) {
@@ -284,7 +285,8 @@ const INTEGERS = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 
  */
 type Feeder = (frame: pl.DataFrame, n: number) => ort.Tensor;
 
-function feeder(input: ModelSignature['inputs'][number]): Feeder {
+function feeder(input: ModelInput): Feeder {
+  if ('columns' in input) return matrixFeeder(input);
   const c = pl.col(input.column);
   const fail = (variant: string, why: string) => invalidInput(`column "${input.column}" (${variant}) cannot feed the model's ${input.type} input "${input.name}": ${why}`);
   switch (input.type) {
@@ -316,6 +318,31 @@ function feeder(input: ModelSignature['inputs'][number]): Feeder {
       return (frame, n) => new ort.Tensor('string', stringValues(frame, exprs), [n, 1]);
     }
   }
+}
+
+/**
+ * A 2-D input: the k columns converted as a float input's column is (missing values NaN), then
+ * interleaved row-major into one [n, k] tensor, column j from `columns[j]`.
+ */
+function matrixFeeder(input: Extract<ModelInput, { columns: string[] }>): Feeder {
+  const k = input.columns.length;
+  const dtype = input.type === 'float' ? pl.Float32 : pl.Float64;
+  const exprs = input.columns.map((c, j) => pl.col(c).cast(pl.Float64).fillNull(pl.lit(NaN)).cast(dtype).alias(`v${j}`));
+  return (frame, n) => {
+    for (const c of input.columns) {
+      const variant = frame.getColumn(c).dtype.variant;
+      if (!FLOATS.has(variant) && !INTEGERS.has(variant)) {
+        throw invalidInput(`column "${c}" (${variant}) cannot feed column ${input.columns.indexOf(c)} of the model's ${input.type} input "${input.name}": not a numeric column`);
+      }
+    }
+    const cols = frame.select(...exprs);
+    const out = input.type === 'float' ? new Float32Array(n * k) : new Float64Array(n * k);
+    for (let j = 0; j < k; j++) {
+      const v = cols.getColumn(`v${j}`).rechunk().toTypedArray() as Float32Array | Float64Array;
+      for (let i = 0; i < n; i++) out[i * k + j] = v[i]!;
+    }
+    return new ort.Tensor(input.type === 'float' ? 'float32' : 'float64', out, [n, k]);
+  };
 }
 
 /**

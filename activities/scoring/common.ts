@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pl, { type DataType } from 'nodejs-polars';
 import type { ColumnType, DatasetSchema } from '../../pipelines/steps/dataset';
-import type { ModelSignature } from '../../pipelines/steps/model';
+import type { ModelInput } from '../../pipelines/steps/model';
 import type { FeatureJoin, ScoringWindow } from '../../pipelines/steps/scoring';
 
 /** Shared by the scoring steps: reading the input (window filter, row ids) and naming the outputs. */
@@ -44,7 +44,7 @@ export function joinFeatureColumns(join: FeatureJoin | undefined): string[] {
 const NUMERIC: ColumnType[] = ['int64', 'float64', 'bool'];
 
 /** Why a dataset column of this type cannot feed a model input of that type, or undefined when it can. */
-export function typeMismatch(column: ColumnType, input: ModelSignature['inputs'][number]['type']): string | undefined {
+export function typeMismatch(column: ColumnType, input: ModelInput['type']): string | undefined {
   switch (input) {
     case 'float':
     case 'double':

@@ -1,6 +1,7 @@
 import pl from 'nodejs-polars';
 import { getDatasetVersion } from '../../infra/db/datasets';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
+import { inputColumns } from '../../pipelines/steps/model';
 import { durationMs } from '../../pipelines/vocab/duration';
 import { scoringPlanStep, type ScoringPlanInput, type ScoringPlanOutput, type ScoringWindow } from '../../pipelines/steps/scoring';
 import { withLocalCopy } from '../data/frames';
@@ -28,13 +29,15 @@ export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promis
   const missing: string[] = [];
   const mistyped: string[] = [];
   for (const i of model.signature.inputs) {
-    const col = byName.get(i.column);
-    if (!col) {
-      if (!joined.has(i.column)) missing.push(i.column);
-      continue;
+    for (const column of inputColumns(i)) {
+      const col = byName.get(column);
+      if (!col) {
+        if (!joined.has(column)) missing.push(column);
+        continue;
+      }
+      const why = typeMismatch(col.type, i.type);
+      if (why) mistyped.push(`"${column}" is ${why}`);
     }
-    const why = typeMismatch(col.type, i.type);
-    if (why) mistyped.push(`"${i.column}" is ${why}`);
   }
   const absentKeys = joinKeyColumns(input.join).filter((c) => !byName.has(c));
   const absentKeep = input.keep.filter((c) => !byName.has(c));

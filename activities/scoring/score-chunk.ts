@@ -3,7 +3,7 @@ import path from 'node:path';
 import pl from 'nodejs-polars';
 import { z } from 'zod';
 import { scoringPart, scoreChunkStep, type FeatureJoin, type ScoreChunkInput, type ScoreChunkOutput, type ScoringPart } from '../../pipelines/steps/scoring';
-import type { ModelSignature } from '../../pipelines/steps/model';
+import { inputColumns, signatureColumns, type ModelSignature } from '../../pipelines/steps/model';
 import { readOnlineFeatures, type EntityKeyValue } from '../features/online-read';
 import { assertSafeView } from '../features/online-store';
 import { pointInTimeJoin, type PitFeatureSource } from '../features/pit-join';
@@ -186,7 +186,7 @@ export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): P
 
 /** Dataset columns the model reads. */
 function modelColumns(sig: ModelSignature): string[] {
-  return sig.inputs.map((i) => i.column);
+  return signatureColumns(sig);
 }
 
 /** The views' offline rows, each view narrowed to the features the dataset lacks (its own columns win). */
@@ -207,7 +207,7 @@ function pitJoin(frame: pl.DataFrame, join: FeatureJoin, sources: PitFeatureSour
 
 /** Adds the online features of the batch's entities, one read per view, typed as the model's inputs want. */
 async function joinFeatures(ctx: StepContext, frame: pl.DataFrame, join: FeatureJoin, signature: ModelSignature): Promise<pl.DataFrame> {
-  const inputType = new Map(signature.inputs.map((i) => [i.column, i.type]));
+  const inputType = new Map(signature.inputs.flatMap((i) => inputColumns(i).map((c) => [c, i.type] as const)));
   const added: pl.Series[] = [];
   for (const view of join.views) {
     const keyCols = view.entities.map((e) => ({ entity: e, values: frame.getColumn(join.keys[e] ?? e).toArray() as unknown[] }));

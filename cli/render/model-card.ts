@@ -102,7 +102,12 @@ export function renderModelCardMarkdown(card: ModelCard, ctx: CardContext = {}):
   out.push(`## Limitations\n\n${text(card.limitations)}`);
   out.push(`## Ethical considerations and risks\n\n${text(card.ethicalRisks)}`);
 
-  const io = [`## Input and output format`, 'One ONNX input per raw feature column, shape `[N, 1]`:', table(['input', 'column', 'type'], card.inputs.map((i) => [i.name, i.column, i.type]))];
+  const matrix = card.inputs.some((i) => 'columns' in i);
+  const io = [
+    `## Input and output format`,
+    matrix ? 'ONNX inputs, a 2-D one `[N, k]` taking its columns in the order listed:' : 'One ONNX input per raw feature column, shape `[N, 1]`:',
+    table(['input', 'column', 'type'], card.inputs.map((i) => [i.name, 'columns' in i ? i.columns.join(', ') : i.column, i.type])),
+  ];
   const outs = Object.entries(card.outputs).filter(([, v]) => v);
   io.push(`Outputs: ${outs.map(([k, v]) => `${k} ${code(v!)}`).join(', ')}`);
   if (card.classes) io.push(`Classes (output order): ${card.classes.map((c) => code(String(c))).join(', ')}${card.task === 'binary' ? ` (positive: ${code(String(card.classes[1]))})` : ''}`);

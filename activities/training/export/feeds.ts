@@ -12,6 +12,13 @@ export function feedsFromFrame(signature: ModelSignature, df: pl.DataFrame): Rec
   const feeds: Record<string, ort.Tensor> = {};
   const n = df.height;
   for (const inp of signature.inputs) {
+    if ('columns' in inp) {
+      feeds[inp.name] = matrixTensor(inp.type, inp.columns.map((c) => {
+        if (!df.columns.includes(c)) throw new Error(`the data has no column "${c}" (model input ${inp.name})`);
+        return numericColumn(df, c);
+      }), n);
+      continue;
+    }
     if (!df.columns.includes(inp.column)) throw new Error(`the data has no column "${inp.column}" (model input ${inp.name})`);
     switch (inp.type) {
       case 'float':
@@ -35,7 +42,13 @@ export function feedsFromFrame(signature: ModelSignature, df: pl.DataFrame): Rec
 export function feedsFromRaw(signature: ModelSignature, raw: RawTable): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const inp of signature.inputs) {
-    if (inp.type === 'string') {
+    if ('columns' in inp) {
+      feeds[inp.name] = matrixTensor(inp.type, inp.columns.map((c) => {
+        const x = raw.numeric.get(c);
+        if (!x) throw new Error(`no numeric column ${c}`);
+        return x;
+      }), raw.n);
+    } else if (inp.type === 'string') {
       const s = raw.strings.get(inp.column);
       if (!s) throw new Error(`no string column ${inp.column}`);
       feeds[inp.name] = new ort.Tensor('string', s, [raw.n, 1]);
@@ -46,4 +59,14 @@ export function feedsFromRaw(signature: ModelSignature, raw: RawTable): Record<s
     }
   }
   return feeds;
+}
+
+/** A [n, k] tensor, row-major, column j from `columns[j]` (a 2-D model input). */
+function matrixTensor(type: 'float' | 'double', columns: ArrayLike<number>[], n: number): ort.Tensor {
+  const k = columns.length;
+  const out = type === 'float' ? new Float32Array(n * k) : new Float64Array(n * k);
+  columns.forEach((col, j) => {
+    for (let i = 0; i < n; i++) out[i * k + j] = col[i]!;
+  });
+  return new ort.Tensor(type === 'float' ? 'float32' : 'float64', out, [n, k]);
 }
