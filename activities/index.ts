@@ -6,6 +6,7 @@ import { evaluationImplementations } from './evaluation';
 import { featureImplementations } from './features';
 import { notifyMonitor } from './monitor/notify';
 import { ingestionImplementations } from './ingestion';
+import { resolveEvaluationData } from './data/resolve-evaluation';
 import { splitDataset } from './data/split';
 import { gbdtTrials, selectBest } from './training/hpo';
 import { registryImplementations } from './registry';
@@ -21,6 +22,7 @@ export const builtinImplementations: StepImplementation[] = [
   ...utilImplementations,
   ...ingestionImplementations,
   splitDataset,
+  resolveEvaluationData,
   notifyMonitor,
   gbdtTrials,
   selectBest,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pipeline } from './dsl/pipeline';
 import { datasetName } from './steps/dataset';
 import { compareModelsStep } from './steps/evaluation';
+import { evaluationSpec, resolveEvaluationDataStep } from './steps/evaluation-data';
 import { gbdtTrialsStep, searchSpace, selectBestStep } from './steps/hpo';
 import { ingestSource, ingestStep } from './steps/ingestion';
 import { gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
@@ -14,6 +15,10 @@ import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
  * trial → champion/challenger on the same holdout → register (gated on metrics) → promote if the
  * challenger beats the champion by the declared margin. Defaults train a penguin-species
  * classifier on vega-datasets' penguins.
+ *
+ * The holdout is a seeded random fraction of the data, the latest fraction by `orderBy`, or what
+ * `evaluation` names: a registered dataset version, or a time range of the same data (training
+ * on the rows before it).
  */
 export const trainModelParams = z
   .object({
@@ -26,9 +31,16 @@ export const trainModelParams = z
     categorical: z.array(z.string().min(1)).optional(),
     /** Expectations the data must meet before training. */
     suite: suiteSchema.default(suite('training-data', (e) => [e.rowCountBetween({ min: 20 })])),
+    /** Share of rows held out for evaluation (without `evaluation`). */
     holdoutFraction: z.number().gt(0).lt(1).default(0.25),
-    /** Hold out the latest rows by this time column instead of random ones. */
+    /** Hold out the latest rows by this time column instead of random ones (without `evaluation`). */
     orderBy: z.string().min(1).optional(),
+    /**
+     * Explicit evaluation rows instead of a fraction: `{ dataset: { name, version? } }` (a
+     * registered dataset; the latest version without `version`), or `{ column, from, to?,
+     * trainFrom? }` (evaluate on `from <= column < to`, train on the rows before `from`).
+     */
+    evaluation: evaluationSpec.optional(),
     seed: z.number().int().nonnegative().default(7),
     gbdt: gbdtParams.partial().default({ nEstimators: 60 }),
     /** Hyperparameter search space over gbdt parameters; empty: one trial with `gbdt`. */
@@ -41,14 +53,35 @@ export const trainModelParams = z
     promoteMetric: z.string().min(1).default('accuracy'),
     margin: z.number().nonnegative().default(0),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.evaluation && p.orderBy) {
+      ctx.addIssue({ code: 'custom', path: ['orderBy'], message: 'orderBy orders a fractional split; with evaluation, name the time column in evaluation.column' });
+    }
+  });
 
 export const trainModel = pipeline(
   { name: 'train-model', description: 'ingest, validate, tune and train GBDT, evaluate against the champion, register, promote', params: trainModelParams },
   (p, b) => {
     const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset });
     const checked = b.step('validate', validateDatasetStep, { dataset: data.output.dataset, suite: p.suite });
-    const split = b.step('split', splitDatasetStep, { dataset: data.output.dataset, holdoutFraction: p.holdoutFraction, seed: p.seed, orderBy: p.orderBy }, { after: [checked] });
+    // Its own uncached node: "the latest version" of an evaluation dataset is looked up every run.
+    const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, { evaluation: p.evaluation });
+    const split = b.step(
+      'split',
+      splitDatasetStep,
+      {
+        dataset: data.output.dataset,
+        holdoutFraction: p.holdoutFraction,
+        seed: p.seed,
+        orderBy: p.orderBy,
+        evaluation: p.evaluation,
+        evaluationData: evaluationData.output.dataset,
+        target: p.target,
+        features: p.features,
+      },
+      { after: [checked] },
+    );
     const trials = b.step('trials', gbdtTrialsStep, { base: p.gbdt, space: p.search, strategy: p.strategy, maxTrials: p.maxTrials, seed: p.seed });
     const trained = b.map('train', trainGbdtStep, { over: trials.output.trials, parallelism: 4 }, (params) => ({
       train: split.output.train,
