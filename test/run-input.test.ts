@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkRunInput } from '../pipelines/dsl/run-input';
 import { hello } from '../pipelines/hello';
+import { trainModel } from '../pipelines/train-model';
 
 test('run input: defaults applied, run options split off, every bad field named', () => {
   assert.deepEqual(checkRunInput(hello, {}), { ok: true, params: { name: 'world', delayMs: 0 }, options: {} });
@@ -11,4 +12,30 @@ test('run input: defaults applied, run options split off, every bad field named'
   assert.match(!bad.ok ? bad.message : '', /invalid params for pipeline hello: _sluice\.force: .*; name: /);
   const notObject = checkRunInput(hello, [1, 2]);
   assert.match(!notObject.ok ? notObject.message : '', /must be one JSON object, got an array/);
+});
+
+test('run input: an unknown key at any depth is named with where it is and the keys accepted there', () => {
+  const message = (input: unknown) => {
+    const r = checkRunInput(trainModel, input);
+    assert.equal(r.ok, false);
+    return r.ok ? '' : r.message;
+  };
+  // Top level, and the run options beside the params.
+  assert.match(message({ holdoutFractoin: 0.2 }), /unknown key "holdoutFractoin" in params; accepted: model, source, dataset, target, .*holdoutFraction, orderBy, evaluation, seed/);
+  assert.match(message({ _sluice: { forse: true } }), /unknown key "forse" in params\._sluice; accepted: force, cache$/);
+  // Nested strict objects, through a union (the one branch the key could belong to) and an array.
+  assert.equal(
+    message({ evaluation: { column: 'date', from: '2015-04-01', form: '2015-05-01' } }),
+    'invalid params for pipeline train-model: unknown key "form" in params.evaluation; accepted: column, from, to, trainFrom',
+  );
+  assert.match(message({ evaluation: { dataset: { name: 'flights', versoin: 2 } } }), /unknown key "versoin" in params\.evaluation\.dataset; accepted: name, version$/);
+  assert.match(
+    message({ suite: { name: 's', expectations: [{ type: 'rowCountBetween', min: 1 }, { type: 'notNull', column: 'a', mostlyy: 0.5, sevrity: 'warn' }] } }),
+    /unknown keys "mostlyy", "sevrity" in params\.suite\.expectations\[1\]; accepted: type, column, mostly, severity/,
+  );
+  // Other problems keep their path and zod's message.
+  assert.match(message({ evaluation: { column: 'date', from: 'April' } }), /evaluation\.from: expected an ISO 8601 date or time/);
+  assert.match(message({ evaluation: { column: 'date', from: '2015-04-01' }, orderBy: 'date' }), /orderBy: orderBy orders a fractional split/);
+  const ok = checkRunInput(trainModel, { evaluation: { column: 'date', from: '2015-04-01' } });
+  assert.equal(ok.ok && (ok.params.evaluation as { from: string }).from, '2015-04-01');
 });
