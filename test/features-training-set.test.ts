@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import path from 'node:path';
 import { openArtifactStore } from '../infra/artifacts';
+import { projectRoot } from '../infra/paths';
 import { readFrame } from '../activities/data/frames';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
@@ -22,8 +23,9 @@ let stack: TestStack;
 let dir: string;
 
 before(async () => {
-  stack = await startTestStack({ kinds: ['cpu'] });
   dir = tempDir('training-set');
+  // File sources are read only under the data roots: the project (vega-datasets) and this test's files.
+  stack = await startTestStack({ kinds: ['cpu'], env: { SLUICE_DATA_ROOTS: `${projectRoot}:${dir}` } });
 });
 after(async () => {
   await stack?.stop();
