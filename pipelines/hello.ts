@@ -17,6 +17,8 @@ export const greetStep = step({
   // Short, so a worker that dies mid-step is noticed within seconds and the step retried elsewhere.
   timeouts: { startToClose: '15m', heartbeat: '5s' },
   retry: { maximumAttempts: 10, maximumInterval: '10s' },
+  /** How long the previous attempt had already waited. */
+  checkpoint: z.object({ elapsedMs: z.number().nonnegative() }),
   // Always runs: the demo should show real work, and tests kill workers in the middle of it.
   cache: false,
 });

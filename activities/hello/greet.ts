@@ -9,7 +9,7 @@ import { sleepWithHeartbeat } from '../runtime/step-activity';
  */
 export const greet = implement(greetStep, async ({ name, delayMs }, ctx) => {
   const greeting = await ctx.store.putContent(`Hello, ${name}!\n`, { contentType: 'text/plain' });
-  const resumeFrom = typeof (ctx.checkpoint as { elapsedMs?: unknown })?.elapsedMs === 'number' ? (ctx.checkpoint as { elapsedMs: number }).elapsedMs : 0;
+  const resumeFrom = ctx.checkpoint?.elapsedMs ?? 0;
   if (resumeFrom) ctx.log.info('resuming from checkpoint', { elapsedMs: resumeFrom });
   await sleepWithHeartbeat(Math.max(0, delayMs - resumeFrom), ctx, (elapsed) => ({ elapsedMs: resumeFrom + elapsed }));
   return { greeting };

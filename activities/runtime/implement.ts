@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
-import type { AnyStep, StepSignature } from '../../pipelines/dsl/step';
+import type { AnyStep, CheckpointOf, StepSignature } from '../../pipelines/dsl/step';
 import type { StepContext } from './step-context';
 
 export interface StepImplementation<S extends AnyStep = AnyStep> {
   readonly step: S;
-  readonly run: (input: z.output<S['input']>, ctx: StepContext) => Promise<z.input<S['output']>>;
+  readonly run: (input: z.output<S['input']>, ctx: StepContext<CheckpointOf<S>>) => Promise<z.input<S['output']>>;
   /** The file that defines the implementation: the root of its code fingerprint. */
   readonly module: string;
 }
@@ -14,11 +14,11 @@ export interface StepImplementation<S extends AnyStep = AnyStep> {
  * Binds a step signature to the function that runs it (worker side only). The defining module is
  * found from the call site, so the cache key follows the code without any bookkeeping by authors.
  */
-export function implement<I extends z.ZodType, O extends z.ZodType>(
-  step: StepSignature<I, O>,
-  run: (input: z.output<I>, ctx: StepContext) => Promise<z.input<O>>,
+export function implement<I extends z.ZodType, O extends z.ZodType, C extends z.ZodType | undefined = undefined>(
+  step: StepSignature<I, O, C>,
+  run: (input: z.output<I>, ctx: StepContext<CheckpointOf<StepSignature<I, O, C>>>) => Promise<z.input<O>>,
   opts: { module?: string } = {},
-): StepImplementation<StepSignature<I, O>> {
+): StepImplementation<StepSignature<I, O, C>> {
   return { step, run, module: opts.module ?? callerFile() };
 }
 

@@ -60,7 +60,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         log,
         run: { runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node },
         attempt: info.attempt,
-        checkpoint: info.heartbeatDetails,
+        checkpoint: readCheckpoint(step, info.heartbeatDetails, log),
         heartbeat: (d) => pulse.beat(d),
         signal: ctx.cancellationSignal,
         device: deps.device,
@@ -95,6 +95,19 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       pulse.stop();
     }
   };
+}
+
+/**
+ * The previous attempt's heartbeat as the step's checkpoint: parsed once with the step's schema
+ * when it declares one. One that does not fit (another format, a heartbeat without a checkpoint)
+ * is dropped with a note, so the step starts over instead of resuming from something else.
+ */
+export function readCheckpoint(step: StepImplementation['step'], details: unknown, log: { info(msg: string, f?: Record<string, unknown>): void }): unknown {
+  if (!step.checkpoint || details === undefined || details === null) return details ?? undefined;
+  const r = step.checkpoint.safeParse(details);
+  if (r.success) return r.data;
+  log.info('heartbeat details are no checkpoint of this step; starting over', { issues: r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(checkpoint)'}: ${i.message}`) });
+  return undefined;
 }
 
 async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise<boolean> {

@@ -5,16 +5,19 @@ import type { Logger } from '../../infra/log';
 import type { GpuInfo } from '../../infra/gpu-devices';
 import type { InferencePool } from '../scoring/inference-pool';
 
-/** What a step implementation gets besides its input. */
-export interface StepContext {
+/** What a step implementation gets besides its input; `C` is the step's checkpoint type (CheckpointOf). */
+export interface StepContext<C = unknown> {
   store: ArtifactStore;
   db: Db;
   /** Bound to run id, pipeline and node. */
   log: Logger;
   run: { runId: string; workflowId: string; pipeline: string; node: string };
   attempt: number;
-  /** What the previous attempt last passed to heartbeat(), to resume from. */
-  checkpoint: unknown;
+  /**
+   * What the previous attempt last passed to heartbeat(), to resume from: parsed with the step's
+   * checkpoint schema when it declares one (undefined when there is none or it does not fit).
+   */
+  checkpoint: C | undefined;
   /** Progress and a resumable checkpoint; also how cancellation and a lost worker are noticed. */
   heartbeat(details?: unknown): void;
   signal: AbortSignal;

@@ -11,7 +11,7 @@ export const sum = implement(sumStep, async ({ values }) => ({ total: values.red
 export const range = implement(rangeStep, async ({ n }) => ({ items: Array.from({ length: n }, (_, i) => i) }));
 
 export const sleep = implement(sleepStep, async ({ ms, value }, ctx) => {
-  const from = typeof (ctx.checkpoint as { elapsed?: unknown })?.elapsed === 'number' ? (ctx.checkpoint as { elapsed: number }).elapsed : 0;
+  const from = ctx.checkpoint?.elapsed ?? 0;
   await sleepWithHeartbeat(Math.max(0, ms - from), ctx, (elapsed) => ({ elapsed: from + elapsed }));
   return { sleptMs: ms, value };
 });

@@ -30,7 +30,7 @@ export interface CachePolicy {
  * that runs it. Implementations are bound on the worker side (activities/), so workflow code can
  * import signatures without pulling in Node APIs.
  */
-export interface StepSignature<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+export interface StepSignature<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType, C extends z.ZodType | undefined = z.ZodType | undefined> {
   readonly kind: 'sluice.step';
   readonly name: string;
   readonly version: string;
@@ -41,11 +41,20 @@ export interface StepSignature<I extends z.ZodType = z.ZodType, O extends z.ZodT
   readonly retry: RetryPolicy;
   readonly timeouts: { startToClose: Duration; heartbeat?: Duration; scheduleToClose?: Duration };
   readonly cache: CachePolicy;
+  /**
+   * What the step heartbeats to resume from after a retry. The runtime parses the previous
+   * attempt's heartbeat with it once and hands the implementation a typed checkpoint (or none,
+   * when it does not fit: an older format is started over, not half-resumed).
+   */
+  readonly checkpoint?: C;
 }
 
-export type AnyStep = StepSignature<z.ZodType, z.ZodType>;
+export type AnyStep = StepSignature<z.ZodType, z.ZodType, z.ZodType | undefined>;
 
-export interface StepOptions<I extends z.ZodType, O extends z.ZodType> {
+/** The checkpoint type an implementation of `S` receives: its schema's output, or unknown without one. */
+export type CheckpointOf<S extends AnyStep> = [NonNullable<S['checkpoint']>] extends [never] ? unknown : z.output<NonNullable<S['checkpoint']>>;
+
+export interface StepOptions<I extends z.ZodType, O extends z.ZodType, C extends z.ZodType | undefined = undefined> {
   name: string;
   version?: string;
   description?: string;
@@ -56,17 +65,19 @@ export interface StepOptions<I extends z.ZodType, O extends z.ZodType> {
   timeouts?: Partial<StepSignature['timeouts']>;
   /** `false` turns caching off for this step; default: on, keyed by code. */
   cache?: boolean | CachePolicy;
+  /** Schema of the heartbeat details the step resumes from (see StepSignature.checkpoint). */
+  checkpoint?: C;
 }
 
 const STEP_NAME = /^[a-z][a-z0-9]*([.-][a-z0-9]+)*$/;
 
-export function step<I extends z.ZodType, O extends z.ZodType>(o: StepOptions<I, O>): StepSignature<I, O> {
+export function step<I extends z.ZodType, O extends z.ZodType, C extends z.ZodType | undefined = undefined>(o: StepOptions<I, O, C>): StepSignature<I, O, C> {
   if (!STEP_NAME.test(o.name)) {
     throw new Error(`step name "${o.name}" must be lowercase words joined by "." or "-" (e.g. "ingest.csv")`);
   }
   const cache: CachePolicy = o.cache === undefined || o.cache === true ? { enabled: true, key: 'code' } : o.cache === false ? { enabled: false } : o.cache;
   const retry: RetryPolicy = { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '1m', backoffCoefficient: 2, ...o.retry };
-  const sig: StepSignature<I, O> = {
+  const sig: StepSignature<I, O, C> = {
     kind: 'sluice.step',
     name: o.name,
     version: o.version ?? '1',
@@ -77,6 +88,7 @@ export function step<I extends z.ZodType, O extends z.ZodType>(o: StepOptions<I,
     retry,
     timeouts: { startToClose: '30m', ...o.timeouts },
     cache,
+    ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
   };
   return Object.freeze(sig);
 }

@@ -36,6 +36,8 @@ export const sleepStep = step({
   output: z.object({ sleptMs: z.number().int(), value: z.json().optional() }),
   timeouts: { startToClose: '2h', heartbeat: '10s' },
   cache: false,
+  /** How long the previous attempt had already slept. */
+  checkpoint: z.object({ elapsed: z.number().nonnegative() }),
 });
 
 export const failIfExistsStep = step({
