@@ -7,12 +7,13 @@ import { projectRoot } from '../paths';
 import { startEmbeddedPostgres } from '../setup/postgres';
 import { isPortOpen, startService, waitForPort, type Service } from './process';
 import { startTemporalDevServer } from './temporal-server';
+import { QUEUES, type Queue } from '../../pipelines/vocab/queue';
 
 export interface StackOptions {
   config: SluiceConfig;
   /** Temporal UI port for the dev server (0: headless). */
   uiPort?: number;
-  workers?: ('cpu' | 'gpu')[];
+  workers?: Queue[];
   /** Extra environment for the worker processes. */
   workerEnv?: NodeJS.ProcessEnv;
   log?: (msg: string) => void;
@@ -22,7 +23,7 @@ export interface Stack {
   temporalAddress: string;
   uiUrl: string | undefined;
   databaseUrl: string;
-  workers: Map<'cpu' | 'gpu', Service>;
+  workers: Map<Queue, Service>;
   /** Environment a process needs to talk to this stack (what `sluice up` hands its workers). */
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -91,8 +92,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       SLUICE_HOME: config.home,
       ...opts.workerEnv,
     };
-    const workers = new Map<'cpu' | 'gpu', Service>();
-    for (const kind of opts.workers ?? ['cpu', 'gpu']) {
+    const workers = new Map<Queue, Service>();
+    for (const kind of opts.workers ?? QUEUES) {
       const svc = startWorkerProcess(kind, env, path.join(logs, `worker-${kind}.log`));
       workers.set(kind, svc);
       stops.push(() => svc.stop(30_000));
@@ -109,7 +110,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
 }
 
-export function startWorkerProcess(kind: 'cpu' | 'gpu', env: NodeJS.ProcessEnv, logFile: string): Service {
+export function startWorkerProcess(kind: Queue, env: NodeJS.ProcessEnv, logFile: string): Service {
   return startService(`${kind}-worker`, process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', `${kind}.ts`)], {
     env,
     cwd: projectRoot,
