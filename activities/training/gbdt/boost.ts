@@ -71,9 +71,12 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const Fv = new Float64Array(nv * K);
   for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) F[i * K + k] = base[k]!;
   for (let i = 0; i < nv; i++) for (let k = 0; k < K; k++) Fv[i * K + k] = base[k]!;
+  const applyValidation = (tree: Tree, k: number) => {
+    if (vbins) for (let i = 0; i < nv; i++) Fv[i * K + k] = Fv[i * K + k]! + tree.value[leafOfBinned(tree, vbins, i)]!;
+  };
   const apply = (tree: Tree, k: number) => {
     for (let i = 0; i < n; i++) F[i * K + k] = F[i * K + k]! + tree.value[leafOfBinned(tree, bins, i)]!;
-    if (vbins) for (let i = 0; i < nv; i++) Fv[i * K + k] = Fv[i * K + k]! + tree.value[leafOfBinned(tree, vbins, i)]!;
+    applyValidation(tree, k);
   };
 
   const state: GbdtState = hooks.resume
@@ -82,6 +85,12 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
   state.trees.forEach((t, j) => apply(t, j % K));
   const rng = new Rng(state.rng);
+  // binary: the probabilities of the current margins, computed once a round for the loss and the next gradients
+  const P = K === 1 && ty.kind === 'class' ? new Float64Array(n) : undefined;
+  const refreshP = () => {
+    if (P) for (let i = 0; i < n; i++) P[i] = sigmoid(F[i]!);
+  };
+  refreshP();
 
   const grad = Array.from({ length: K }, () => new Float64Array(n));
   const hess = Array.from({ length: K }, () => new Float64Array(n));
@@ -95,8 +104,8 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
       if (ty.kind === 'value') {
         grad[0]![i] = F[i]! - ty.y[i]!;
         hess[0]![i] = 1;
-      } else if (K === 1) {
-        const p = sigmoid(F[i]!);
+      } else if (P) {
+        const p = P[i]!;
         grad[0]![i] = p - (ty.y[i] === 1 ? 1 : 0);
         hess[0]![i] = Math.max(p * (1 - p), 1e-16);
       } else {
@@ -123,14 +132,28 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
         const order = rng.shuffle([...allFeatures]);
         allowed = order.slice(0, m).sort((a, b) => a - b);
       }
-      roundTrees.push(growTree({ bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed }, params));
+      // training margins from the grown tree's own partition when it saw every row (the gradients
+      // of the round are already computed, so updating F now changes nothing else)
+      const onLeaf =
+        rows === allRows
+          ? (value: number, leafRows: Uint32Array) => {
+              for (let r = 0; r < leafRows.length; r++) {
+                const j = leafRows[r]! * K + k;
+                F[j] = F[j]! + value;
+              }
+            }
+          : undefined;
+      const tree = growTree({ bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}) }, params);
+      if (onLeaf) applyValidation(tree, k);
+      else apply(tree, k);
+      roundTrees.push(tree);
     }
-    roundTrees.forEach((t, k) => apply(t, k));
     state.trees.push(...roundTrees);
     state.iteration++;
     state.rng = rng.state();
 
-    const trainLoss = loss(F, ty, K);
+    refreshP();
+    const trainLoss = P ? binaryLoss(P, ty.y) : loss(F, ty, K);
     state.history.train.push(trainLoss);
     let validationLoss: number | undefined;
     if (data.validation) {
@@ -177,6 +200,20 @@ function baseScores(y: TargetData, task: ModelTask, K: number): number[] {
     return [Math.fround(Math.log(p / (1 - p)))];
   }
   return Array.from(counts, (c) => Math.fround(Math.log(clamp(c / n))));
+}
+
+const EPS = 1e-15;
+
+/** Mean log loss of binary probabilities (the same figure as loss() from the margins). */
+function binaryLoss(P: Float64Array, y: ArrayLike<number>): number {
+  const n = y.length;
+  if (n === 0) return 0;
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const p = P[i]!;
+    s -= Math.log(Math.min(1 - EPS, Math.max(EPS, y[i] === 1 ? p : 1 - p)));
+  }
+  return s / n;
 }
 
 function loss(F: Float64Array, y: TargetData, K: number): number {

@@ -61,6 +61,8 @@ export interface GrowInput {
   rows: Uint32Array;
   /** Features it may split on. */
   allowed: readonly number[];
+  /** Called once the tree is grown, per leaf: its value and its rows (spares the caller routing them again). */
+  onLeaf?: (value: number, rows: Uint32Array) => void;
 }
 
 export interface Split {
@@ -105,18 +107,25 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     return tree.feature.length - 1;
   };
 
+  // the rows' gradients and hessians gathered once per histogram, so each feature's pass reads them in order
+  const gs = new Float64Array(rows.length);
+  const hs = new Float64Array(rows.length);
   const build = (start: number, end: number): Float64Array => {
     const hist = new Float64Array(slots * 3);
+    for (let r = start; r < end; r++) {
+      const i = rows[r]!;
+      gs[r] = grad[i]!;
+      hs[r] = hess[i]!;
+    }
     for (const f of inp.allowed) {
       const b = bins[f]!;
       const off = offsets[f]!;
       const missingSlot = inp.features[f]!.nBins;
       for (let r = start; r < end; r++) {
-        const i = rows[r]!;
-        const bi = b[i]!;
+        const bi = b[rows[r]!]!;
         const s = 3 * (off + (bi === MISSING_BIN ? missingSlot : bi));
-        hist[s] = hist[s]! + grad[i]!;
-        hist[s + 1] = hist[s + 1]! + hess[i]!;
+        hist[s] = hist[s]! + gs[r]!;
+        hist[s + 1] = hist[s + 1]! + hs[r]!;
         hist[s + 2] = hist[s + 2]! + 1;
       }
     }
@@ -263,6 +272,7 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     leaves.splice(bi, 1, L, R);
   }
   for (const leaf of leaves) tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
+  if (inp.onLeaf) for (const leaf of leaves) inp.onLeaf(tree.value[leaf.node]!, rows.subarray(leaf.start, leaf.end));
   return tree;
 }
 
