@@ -5,10 +5,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { openArtifactStore, type ArtifactRef } from '../infra/artifacts';
+import { openArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
 import { runStateQuery } from '../pipelines/dsl/messages';
+import type { RunParams } from '../pipelines/dsl/start';
+import { hello } from '../pipelines/hello';
+import { startRun } from './helpers/runs';
 import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {
@@ -25,12 +28,11 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
     await stack?.stop();
   });
 
-  const start = (input: unknown) =>
-    client.workflow.start('hello', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('hello-'), args: [input] });
+  const start = (input: RunParams<typeof hello>) => startRun(stack, hello, input);
 
   test('runs one step on each queue, writes artifacts and records the run', async () => {
     const handle = await start({ name: 'Ada' });
-    const run_ = (await handle.result()) as { runId: string; outputs: { greeting: ArtifactRef; report: ArtifactRef; device: { provider: string } } };
+    const run_ = await handle.result();
     const result = { runId: run_.runId, ...run_.outputs };
 
     const store = await openArtifactStore(workers.config.artifacts);
@@ -76,13 +78,14 @@ describe('hello pipeline through real Temporal, PostgreSQL and both workers', ()
   });
 
   test('an empty object means all defaults, as the Temporal UI sends it', async () => {
-    const result = (await (await start({})).result()) as { outputs: { greeting: ArtifactRef } };
+    const result = await (await start({})).result();
     const store = await openArtifactStore(workers.config.artifacts);
     assert.equal((await store.getBuffer(result.outputs.greeting)).toString(), 'Hello, world!\n');
   });
 
   test('bad params fail at once, non-retryably, naming the field', async () => {
-    const handle = await start({ name: 42, delayMs: -1 });
+    // By name: these params do not type-check, which is the point.
+    const handle = await startRun(stack, 'hello', { name: 42, delayMs: -1 });
     await assert.rejects(handle.result(), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError);
       assert.ok(e.cause instanceof ApplicationFailure);

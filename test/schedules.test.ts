@@ -4,8 +4,10 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createSchedule, listSchedules, summarize } from '../cli/schedules';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { PipelineWorkflow } from '../pipelines/dsl/start';
 import { loadRegistry, type Registry } from '../workers/registry';
+import { interval } from './fixtures/engine-pipelines';
+import { startRun } from './helpers/runs';
 import { startTestWorkers, temporalClient, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures', 'engine-pipelines.ts');
@@ -41,8 +43,9 @@ test('a backfill over past hours runs each interval with its own scheduled time'
   while (Date.now() < deadline && partitions.size < 4) {
     for await (const wf of client.workflow.list({ query: `TemporalScheduledById = '${id}'` })) {
       if (partitions.has(wf.workflowId) || wf.status.name !== 'COMPLETED') continue;
-      const r = (await client.workflow.getHandle(wf.workflowId, wf.runId).result()) as PipelineRunResult;
-      partitions.set(wf.workflowId, (r.outputs as { partition: string }).partition);
+      // Started by the schedule: a handle typed by the pipeline it runs.
+      const r = await client.workflow.getHandle<PipelineWorkflow<typeof interval>>(wf.workflowId, wf.runId).result();
+      partitions.set(wf.workflowId, r.outputs.partition);
     }
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -62,8 +65,8 @@ test('a schedule with bad params or an unknown pipeline is refused before it exi
 });
 
 test('a run started by hand gets its start time as its scheduled time', async () => {
-  const h = await client.workflow.start('t-interval', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('manual-'), args: [{}] });
-  const r = (await h.result()) as PipelineRunResult;
+  const h = await startRun({ client, workers }, interval, {});
+  const r = await h.result();
   const desc = await h.describe();
-  assert.equal((r.outputs as { scheduledTime: string }).scheduledTime, desc.startTime.toISOString());
+  assert.equal(r.outputs.scheduledTime, desc.startTime.toISOString());
 });

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
+import { slowTraining } from './fixtures/training-pipelines';
+import { startRun } from './helpers/runs';
+import { startTestStack, type TestStack } from './helpers/stack';
 
 /**
  * Kill the worker in the middle of training: the retried step resumes from the checkpoint its
@@ -22,8 +23,8 @@ after(async () => {
 });
 
 test('SIGKILL mid-training: the retry resumes from the last checkpoint and makes the same model', async () => {
-  const { client, workers } = stack;
-  const handle = await client.workflow.start('t-train-slow', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('train-kill-'), args: [{}] });
+  const { workers } = stack;
+  const handle = await startRun(stack, slowTraining, {});
 
   // Wait for a heartbeat that carries a checkpoint.
   let checkpointed = 0;
@@ -43,8 +44,8 @@ test('SIGKILL mid-training: the retry resumes from the last checkpoint and makes
   await new Promise((r) => killed.child.once('exit', r));
   await workers.startWorker('cpu');
 
-  const resumed = (await handle.result()) as PipelineRunResult;
-  const out = resumed.outputs as { model: { sha256: string }; iterations: number };
+  const resumed = await handle.result();
+  const out = resumed.outputs;
   assert.equal(out.iterations, 300);
   const step = await stack.db.query(`SELECT attempt, status FROM step_runs WHERE run_id = $1 AND node_id = 'train'`, [resumed.runId]);
   assert.deepEqual([step.rows[0].status, step.rows[0].attempt >= 2], ['succeeded', true]);
@@ -56,8 +57,6 @@ test('SIGKILL mid-training: the retry resumes from the last checkpoint and makes
   assert.ok(from > 0 && from <= checkpointed, `resumed at iteration ${from}, last heartbeat at ${checkpointed}`);
 
   // The same training from scratch (forced past the cache) makes the very same model.
-  const fresh = (await (
-    await client.workflow.start('t-train-slow', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('train-fresh-'), args: [{ _sluice: { force: ['train'] } }] })
-  ).result()) as PipelineRunResult;
-  assert.equal((fresh.outputs as typeof out).model.sha256, out.model.sha256);
+  const fresh = await (await startRun(stack, slowTraining, { _sluice: { force: ['train'] } })).result();
+  assert.equal(fresh.outputs.model.sha256, out.model.sha256);
 });

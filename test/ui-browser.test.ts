@@ -9,8 +9,10 @@ import { ensureChromium } from '../infra/setup/chromium';
 import { projectRoot } from '../infra/paths';
 import { freePort } from '../infra/stack/process';
 import { startTemporalDevServer, type TemporalDevServer } from '../infra/stack/temporal-server';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import type { DatasetRef } from '../pipelines/steps/dataset';
+import type { PipelineWorkflow } from '../pipelines/dsl/start';
+import { ingestValidate } from '../pipelines/ingest-validate';
+import type { trainModel } from '../pipelines/train-model';
+import { startRun } from './helpers/runs';
 import { startTestWorkers, tempDir, temporalClient, uniqueId, usePostgres, type TestWorkers } from './helpers/stack';
 
 /**
@@ -124,8 +126,9 @@ test('start train-model from the UI form; its steps show in the event history un
     assert.equal(response.status(), 200, `start: ${await response.text()}`);
   });
 
-  const handle = client.workflow.getHandle(workflowId);
-  const result = (await handle.result()) as PipelineRunResult;
+  // Started from the UI: a handle typed by the pipeline it runs.
+  const handle = client.workflow.getHandle<PipelineWorkflow<typeof trainModel>>(workflowId);
+  const result = await handle.result();
   assert.equal((await handle.describe()).type, 'train-model');
   assert.ok(result.outputs, 'the run returned its outputs');
 
@@ -145,18 +148,12 @@ test('start train-model from the UI form; its steps show in the event history un
 
 test('send the drift monitor a retrain signal from the UI', async () => {
   const model = 'ui-model';
-  const ingest = await client.workflow.start('ingest-validate', {
-    taskQueue: workers.config.queues.workflow,
-    workflowId: uniqueId('ui-ingest-'),
-    args: [
-      {
-        source: { kind: 'file', path: path.join(projectRoot, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv') },
-        name: 'ui-weather',
-        suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 1, severity: 'error' }] },
-      },
-    ],
+  const ingest = await startRun({ client, workers }, ingestValidate, {
+    source: { kind: 'file', path: path.join(projectRoot, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv') },
+    name: 'ui-weather',
+    suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 1, severity: 'error' }] },
   });
-  const reference = (((await ingest.result()) as PipelineRunResult).outputs as { dataset: DatasetRef }).dataset;
+  const reference = (await ingest.result()).outputs.dataset;
   await ensureMonitor(client, workers.config, { model, reference, target: 'weather', trainingParams: { model, target: 'weather' }, policy: { dailyCap: 0 } });
   await waitFor('the monitor to answer its status query', () => monitorStatus(client, model));
 
