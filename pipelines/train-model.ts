@@ -7,7 +7,7 @@ import { gbdtTrialsStep, searchSpace, selectBestStep } from './steps/hpo';
 import { ingestSource, ingestStep } from './steps/ingestion';
 import { gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
 import { splitDatasetStep } from './steps/split';
-import { gbdtParams, trainGbdtStep } from './steps/training';
+import { gbdtParams, trainGbdtGpuStep } from './steps/training';
 import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
 
 /**
@@ -18,7 +18,9 @@ import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
  *
  * The holdout is a seeded random fraction of the data, the latest fraction by `orderBy`, or what
  * `evaluation` names: a registered dataset version, or a time range of the same data (training
- * on the rows before it).
+ * on the rows before it). The trials train on the GPU queue (`train.gbdt-gpu`; a GPU worker
+ * without a GPU trains on its CPU); data preparation, selection, evaluation and the registry stay
+ * on the CPU queue.
  */
 export const trainModelParams = z
   .object({
@@ -83,7 +85,7 @@ export const trainModel = pipeline(
       { after: [checked] },
     );
     const trials = b.step('trials', gbdtTrialsStep, { base: p.gbdt, space: p.search, strategy: p.strategy, maxTrials: p.maxTrials, seed: p.seed });
-    const trained = b.map('train', trainGbdtStep, { over: trials.output.trials, parallelism: 4 }, (params) => ({
+    const trained = b.map('train', trainGbdtGpuStep, { over: trials.output.trials, parallelism: 4 }, (params) => ({
       train: split.output.train,
       target: p.target,
       features: p.features,

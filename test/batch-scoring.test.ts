@@ -43,7 +43,8 @@ const PENGUIN_ROWS = (JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as unknown[]
 
 before(async () => {
   [temporal, pgh] = await Promise.all([useTemporal(), usePostgres()]);
-  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url, kinds: ['cpu'] });
+  // Both workers: train-model's trials run on the GPU queue.
+  workers = await startTestWorkers({ temporalAddress: temporal.address, databaseUrl: pgh.url });
   client = await temporalClient(temporal.address);
   db = createPool(pgh.url);
   store = await openArtifactStore(workers.config.artifacts);

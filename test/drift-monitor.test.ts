@@ -41,7 +41,7 @@ before(async () => {
   season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay).writeCSV(path.join(dir, 'winter-2012.csv'));
   season([11, 12, 1, 2, 3], [2012, 2013]).filter(evenDay.not()).writeCSV(path.join(dir, 'winter-2013.csv'));
   season([5, 6, 7, 8, 9], [2013, 2014, 2015]).writeCSV(path.join(dir, 'summer-2012.csv'));
-  stack = await startTestStack({ kinds: ['cpu'] });
+  stack = await startTestStack(); // both workers: train-model's trials run on the GPU queue
 });
 after(async () => {
   await stack?.stop();

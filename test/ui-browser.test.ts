@@ -43,7 +43,7 @@ before(async () => {
   ]);
   ui = server.uiUrl!;
   [workers, browser] = await Promise.all([
-    startTestWorkers({ temporalAddress: server.address, databaseUrl: pgh.url, kinds: ['cpu'] }),
+    startTestWorkers({ temporalAddress: server.address, databaseUrl: pgh.url }), // both: train-model's trials run on the GPU queue
     chromium.launch({
       executablePath,
       headless: true,
@@ -136,8 +136,8 @@ test('start train-model from the UI form; its steps show in the event history un
     const { runId } = await handle.describe();
     await page.goto(`${ui}/namespaces/default/workflows/${workflowId}/${runId}/history`);
     // Each step's ActivityTaskScheduled row shows its activity type and the engine's summary
-    // (77 events for this run: all on the first page of 100).
-    for (const [activityType, summary] of [['ingest', 'ingest · ingest@1 (cpu)'], ['train.gbdt', 'train[0] · train.gbdt@1 (cpu)']] as const) {
+    // (about 80 events for this run: all on the first page of 100).
+    for (const [activityType, summary] of [['ingest', 'ingest · ingest@1 (cpu)'], ['train.gbdt-gpu', 'train[0] · train.gbdt-gpu@1 (gpu)']] as const) {
       const row = page.getByTestId('event-summary-row').filter({ hasText: 'Activity Task Scheduled' }).filter({ hasText: summary });
       await row.first().waitFor({ state: 'visible' });
       const text = (await row.first().innerText()).replace(/\s+/g, ' ');
