@@ -175,7 +175,6 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
     Object.assign(s, { status: cachedAll && list.length > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
   };
 
-  const byId = new Map(spec.nodes.map((n) => [n.id, n]));
   const finished = (id: string) => {
     const st = state.nodes[id]!.status;
     return st === 'succeeded' || st === 'cached' || st === 'skipped';
@@ -219,7 +218,7 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
       cause: error instanceof Error ? error : undefined,
     });
   }
-  for (const id of pending) if (byId.has(id)) state.nodes[id]!.status = 'skipped';
+  for (const id of pending) state.nodes[id]!.status = 'skipped';
   return outputs;
 }
 
