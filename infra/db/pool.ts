@@ -14,6 +14,13 @@ export function createPool(url: string, opts: { max?: number; application?: stri
   // An idle client losing its server (PostgreSQL restart) must not crash the worker; the next
   // query reconnects and a failing activity is retried by Temporal.
   pool.on('error', (err) => process.stderr.write(`[db] idle client error: ${err.message}\n`));
+  // A checked-out client (inside a transaction, between two queries, or even mid-query: pg
+  // emits `error` besides failing the active query) has no pool listener, and an `error` event
+  // nobody listens to kills the process. Every client gets a listener for its whole life; the
+  // query that fails reports the error, and the pool drops the broken client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => process.stderr.write(`[db] connection lost: ${err.message}\n`));
+  });
   return pool;
 }
 

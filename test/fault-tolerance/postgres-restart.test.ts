@@ -10,11 +10,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createPool, type Db } from '../../infra/db/pool';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../infra/setup/postgres';
 import { isPortOpen } from '../../infra/stack/process';
+import { projectRoot } from '../../infra/paths';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, useTemporal, type TestWorkers } from '../helpers/stack';
 
 let temporal: Awaited<ReturnType<typeof useTemporal>>;
@@ -108,4 +111,32 @@ test('PostgreSQL restarted mid-run: the step is retried, the run completes, no r
     [runId],
   );
   assert.deepEqual(edges.rows, [], 'no duplicated lineage edge');
+});
+
+test('PostgreSQL stopped while a worker-side client holds a transaction: the transaction fails, the process survives and reconnects', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'test', 'helpers', 'hold-transaction.ts'), pgServer.url], {
+    cwd: projectRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await waitFor('the client to hold a transaction', async () => (out.includes('in-transaction') ? true : undefined), 30_000);
+    const port = pgServer.port;
+    await pgServer.stop();
+    assert.equal(await isPortOpen(port), false, 'PostgreSQL is down');
+    child.stdin.write('stopped\n');
+    await waitFor('the transaction to fail', async () => (out.includes('transaction-failed') || child.exitCode !== null ? true : undefined), 30_000);
+    assert.equal(child.exitCode, null, `the process survived the outage (stderr: ${err.slice(-2000)})`);
+    assert.match(out, /transaction-failed: /);
+    pgServer = await startEmbeddedPostgres(pgHome);
+    child.stdin.write('restarted\n');
+    assert.equal(await exited, 0, `clean exit (stderr: ${err.slice(-2000)})`);
+    assert.match(out, /recovered 1/, 'the pool reconnected after the restart');
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
