@@ -20,7 +20,7 @@ export function createLogger(bindings: Record<string, unknown> = {}, level: Leve
     if (order[lvl] < order[level]) return;
     const rec: Record<string, unknown> = { ts: new Date().toISOString(), level: lvl, msg, ...bindings, ...fields };
     for (const k of Object.keys(rec)) if (SECRET_KEY.test(k)) rec[k] = '***';
-    sink(JSON.stringify(rec, (_k, v) => (v instanceof Error ? { name: v.name, message: v.message } : v)));
+    sink(JSON.stringify(rec, (_k, v) => (v instanceof Error ? { name: v.name, message: v.message } : typeof v === 'bigint' ? String(v) : v)));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const log = createLogger({ worker: 'cpu' }, config.logLevel);
   const registry = await loadRegistry(config);
   assertCanRun(registry, 'cpu');
-  await installRuntime(config.metricsPorts.cpu, config.logLevel);
+  await installRuntime(config.metricsPorts.cpu, config.logLevel, log);
   const deps = await openActivityDeps(config, log, 'sluice-cpu-worker', { count: 0, provider: 'cpu' });
   const { applied } = await migrate(deps.db);
   if (applied.length) log.info('applied migrations', { applied });

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const gpu = detectGpus();
   if (gpu.fallbackReason) log.warn('GPU steps will run on the CPU', { reason: gpu.fallbackReason });
   const concurrency = config.concurrency.gpu ?? (gpu.provider === 'cpu' ? CPU_FALLBACK_CONCURRENCY : gpu.count);
-  await installRuntime(config.metricsPorts.gpu, config.logLevel);
+  await installRuntime(config.metricsPorts.gpu, config.logLevel, log);
   const deps = await openActivityDeps(config, log, 'sluice-gpu-worker', gpu);
   const connection = await connect(config);
   const tracing = await startTracing(config, 'sluice-gpu-worker'); // undefined when SLUICE_TRACES=off
