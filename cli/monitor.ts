@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
 import { batchScored, monitorStatusQuery, retrain } from '../pipelines/monitor/messages';
 import type { BatchScored, MonitorStart, MonitorStatus, RetrainRequest } from '../pipelines/monitor/protocol';
@@ -28,10 +28,27 @@ export async function ensureMonitor(client: Client, config: SluiceConfig, start:
   });
 }
 
+/**
+ * Runs `fn` on the monitor of `model`. The workflow id is Sluice's business, not the user's: a
+ * model without a running monitor reads "no drift monitor for model X", never Temporal's
+ * "workflow not found for ID: drift-monitor-X". Every command that talks to a monitor goes
+ * through here.
+ */
+export async function withMonitor<T>(client: Client, model: string, fn: (monitor: WorkflowHandle) => Promise<T>): Promise<T> {
+  try {
+    return await fn(client.workflow.getHandle(monitorId(model)));
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) {
+      throw new Error(`no drift monitor for model ${model} (start one with \`sluice monitor start ${model} --reference DATASET@VERSION\`)`);
+    }
+    throw e;
+  }
+}
+
 export async function requestRetrain(client: Client, model: string, req: RetrainRequest): Promise<void> {
-  await client.workflow.getHandle(monitorId(model)).signal(retrain, req);
+  await withMonitor(client, model, (m) => m.signal(retrain, req));
 }
 
 export async function monitorStatus(client: Client, model: string): Promise<MonitorStatus> {
-  return client.workflow.getHandle(monitorId(model)).query(monitorStatusQuery);
+  return withMonitor(client, model, (m) => m.query(monitorStatusQuery));
 }

@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { approveUpdate } from '../../pipelines/dsl/messages';
+import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 
-/** `sluice approve|reject WORKFLOW_ID NODE --by WHO --reason TEXT`: a validated Temporal update. */
+/** `sluice approve|reject WORKFLOW_ID NODE --reason TEXT [--by WHO]`: a validated Temporal update. */
 export function registerApprovalCommands(program: Command): void {
   for (const decision of ['approve', 'reject'] as const) {
     program
       .command(`${decision} <workflowId> <node>`)
       .description(`${decision} an approval node of a waiting run`)
-      .requiredOption('--reason <text>', 'why (recorded with the decision)')
-      .option('--by <who>', 'who decides (default: $USER)', process.env.USER ?? process.env.LOGNAME)
+      .usage('<workflowId> <node> --reason <text> [options]')
+      .requiredOption('--reason <text>', 'required: why (recorded with the decision)')
+      .option('--by <who>', BY_HELP)
       .option('--json', 'print JSON')
       .action(async (workflowId: string, node: string, o: { reason: string; by?: string; json?: boolean }) => {
         const config = loadConfig();
@@ -18,7 +20,7 @@ export function registerApprovalCommands(program: Command): void {
         try {
           const result = await client.workflow
             .getHandle(workflowId)
-            .executeUpdate(approveUpdate, { args: [{ node, decision, by: o.by ?? '', reason: o.reason }] })
+            .executeUpdate(approveUpdate, { args: [{ node, decision, by: o.by ?? defaultActor(), reason: o.reason }] })
             .catch((e: Error) => {
               // The validator's reason is in the cause; say it, not "Workflow Update failed".
               throw new Error(`${decision} refused: ${(e.cause as Error | undefined)?.message ?? e.message}`);

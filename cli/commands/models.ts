@@ -1,4 +1,3 @@
-import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { createPool, type Db } from '../../infra/db/pool';
@@ -21,6 +20,7 @@ import {
 import { formatModelUri } from '../../pipelines/vocab/model-uri';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import { clean, renderModelCardMarkdown } from '../render/model-card';
+import { BY_HELP, defaultActor } from '../actor';
 import type { ModelCard } from '../../pipelines/steps/registry';
 
 /**
@@ -37,16 +37,6 @@ async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     throw e;
   } finally {
     await db.end();
-  }
-}
-
-/** Who the CLI acts as: --by, else $SLUICE_USER, else the OS user. */
-export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SLUICE_USER?.trim()) return env.SLUICE_USER.trim();
-  try {
-    return os.userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 
@@ -180,7 +170,7 @@ export function registerModelsCommands(program: Command): void {
     .command('set <name> <alias> <version>')
     .description('point ALIAS at VERSION (moving it if set): `champion` here is a promotion, or a rollback')
     .requiredOption('--reason <text>', 'why (kept in the audit trail)')
-    .option('--by <who>', 'who is making the change (default: $SLUICE_USER or the OS user)')
+    .option('--by <who>', BY_HELP)
     .option('--json', 'print JSON')
     .action(async (name: string, a: string, version: string, o: { reason: string; by?: string; json?: boolean }) => {
       const change = await withDb((db) =>
@@ -195,7 +185,7 @@ export function registerModelsCommands(program: Command): void {
     .command('rm <name> <alias>')
     .description('remove an alias')
     .requiredOption('--reason <text>', 'why (kept in the audit trail)')
-    .option('--by <who>', 'who is making the change (default: $SLUICE_USER or the OS user)')
+    .option('--by <who>', BY_HELP)
     .option('--json', 'print JSON')
     .action(async (name: string, a: string, o: { reason: string; by?: string; json?: boolean }) => {
       const change = await withDb((db) => deleteAlias(db, { name: checkModelName(name), alias: checkAlias(a), actor: o.by ?? defaultActor(), reason: o.reason }));

@@ -5,6 +5,7 @@ import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
 import { createPool } from '../../infra/db/pool';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { MonitorStart } from '../../pipelines/monitor/protocol';
+import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, requestRetrain } from '../monitor';
 
@@ -68,14 +69,14 @@ export function registerMonitorCommands(program: Command): void {
   program
     .command('retrain <model>')
     .description("ask a model's drift monitor to retrain it now (the Temporal UI's signal form does the same)")
-    .requiredOption('--reason <text>', 'why (recorded with the decision)')
-    .option('--by <who>', 'who asks', process.env.USER ?? 'cli')
+    .requiredOption('--reason <text>', 'required: why (recorded with the decision)')
+    .option('--by <who>', BY_HELP)
     .option('--request-id <id>', 'duplicate requests with one id start one retrain')
     .addHelpText('after', '\nExample:\n  sluice retrain penguins-species --reason "labels for October arrived"')
-    .action(async (model: string, o: { reason: string; by: string; requestId?: string }) => {
+    .action(async (model: string, o: { reason: string; by?: string; requestId?: string }) => {
       const client = await connectClient(loadConfig());
       try {
-        await requestRetrain(client, model, { reason: o.reason, by: o.by, ...(o.requestId ? { requestId: o.requestId } : {}) });
+        await requestRetrain(client, model, { reason: o.reason, by: o.by ?? defaultActor(), ...(o.requestId ? { requestId: o.requestId } : {}) });
         console.log(`retrain of ${model} requested`);
       } finally {
         await client.connection.close();
