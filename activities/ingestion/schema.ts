@@ -42,6 +42,8 @@ export function outputDtype(t: ColumnType): DataType {
       return pl.Int64;
     case 'float64':
       return pl.Float64;
+    case 'float32':
+      return pl.Float32;
     case 'bool':
       return pl.Bool;
     case 'string':
@@ -165,6 +167,8 @@ export function parseText(e: pl.Expr, to: ColumnType, inferring = false): pl.Exp
         .then(NEG_INF())
         .otherwise(n.cast(pl.Float64, false));
     }
+    case 'float32':
+      return parseText(e, 'float64', inferring).cast(pl.Float32);
     case 'bool': {
       const lower = normalized(e).str.toLowerCase();
       return pl

@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate';
 import { projectRoot } from '../paths';
 import { startEmbeddedPostgres } from '../setup/postgres';
 import { isPortOpen, startService, waitForPort, type Service } from './process';
+import { supervise } from './supervise';
 import { startTemporalDevServer } from './temporal-server';
 import { QUEUES, type Queue } from '../../pipelines/vocab/queue';
 
@@ -94,7 +95,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     const workers = new Map<Queue, Service>();
     for (const kind of opts.workers ?? QUEUES) {
-      const svc = startWorkerProcess(kind, env, path.join(logs, `worker-${kind}.log`));
+      // Supervised: a worker that dies (a crash, the OOM killer) is restarted with backoff and
+      // reported, instead of leaving its queue unserved and runs stalled without a word.
+      const logFile = path.join(logs, `worker-${kind}.log`);
+      const svc = supervise(() => startWorkerProcess(kind, env, logFile), {
+        what: `${kind} worker`,
+        logFile,
+        log,
+        onRestart: (s) => log(`${kind} worker restarted (pid ${s.child.pid})`),
+      });
       workers.set(kind, svc);
       stops.push(() => svc.stop(30_000));
     }
