@@ -55,7 +55,8 @@ export async function evaluateFile(model: ScoringModel, file: string, dataset: D
   let actual: Float64Array | undefined;
   const t = cols.getColumn(target);
   if (classification) {
-    const keys = textValues(t);
+    // A boolean target against integer classes (skl2onnx exports booleans as 0 and 1): compared as 0/1.
+    const keys = t.dtype.variant === 'Bool' && model.classes.every((c) => typeof c === 'number') ? textValues(t.cast(pl.Int64)) : textValues(t);
     const index = new Map(model.classes.map((c, i) => [String(c), i]));
     const unknown = new Map<string, number>();
     const kept: number[] = [];

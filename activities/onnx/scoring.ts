@@ -47,6 +47,8 @@ export interface ScoringModel {
   readonly columns: readonly string[];
   /** Classification: whether the model gives class probabilities. */
   readonly hasProbabilities: boolean;
+  /** `bool`: the labels are booleans (the classes say false and true). */
+  readonly labelType?: ModelSignature['labelType'];
   /** The graph outputs each batch fetches (the label is left out when it is the probabilities' argmax). */
   readonly outputs: readonly string[];
   /** Scores one batch: a frame holding (at least) the input columns. */
@@ -185,6 +187,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     classes,
     columns: signatureColumns(sig),
     hasProbabilities: classification && !!probaOutput,
+    ...(sig.labelType ? { labelType: sig.labelType } : {}),
     outputs: fetches,
     async run(frame) {
       const n = frame.height;

@@ -25,6 +25,7 @@ import { invalidInput } from '../../pipelines/failures';
 import { modelVersionUri, parseModelUri } from '../../pipelines/vocab/model-uri';
 import { decidePromotion, evaluateGates } from './decisions';
 import { buildModelCard } from './model-card';
+import { importModelRead } from './import-model';
 
 export { resolveCodeVersion } from './code-version';
 export { decidePromotion, evaluateGates } from './decisions';
@@ -77,12 +78,13 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
     modelCard: card,
     ...(input.modelDescription ? { modelDescription: input.modelDescription } : {}),
     ...(input.modelTags ? { modelTags: input.modelTags } : {}),
+    ...(input.reuseSameFile ? { reuseSameSource: true } : {}),
   });
   const reason = input.reason ?? `registered by pipeline ${ctx.run.pipeline} run ${ctx.run.runId}`;
   for (const alias of input.aliases) {
     await setAlias(ctx.db, { name: input.name, alias, version: version.version, actor: PIPELINE_ACTOR, reason, runId: ctx.run.runId });
   }
-  ctx.log.info(created ? 'model version registered' : 'model version already registered by this run', { name: input.name, version: version.version, aliases: input.aliases });
+  ctx.log.info(created ? 'model version registered' : input.reuseSameFile ? 'model file already registered: its version is returned' : 'model version already registered by this run', { name: input.name, version: version.version, aliases: input.aliases });
   return {
     registered: true,
     gates,
@@ -210,4 +212,4 @@ export const resolveModel = implement(resolveModelStep, async (input, ctx) => {
   }
 });
 
-export const registryImplementations: StepImplementation[] = [registerModel, promoteModel, applyModelDecision, resolveModel] as StepImplementation[];
+export const registryImplementations: StepImplementation[] = [registerModel, promoteModel, applyModelDecision, resolveModel, importModelRead] as StepImplementation[];

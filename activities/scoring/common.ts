@@ -41,7 +41,7 @@ export function joinFeatureColumns(join: FeatureJoin | undefined): string[] {
   return join ? join.views.flatMap((v) => v.features.map((f) => f.name)) : [];
 }
 
-const NUMERIC: ColumnType[] = ['int64', 'float64', 'bool'];
+const NUMERIC: ColumnType[] = ['int64', 'float64', 'float32', 'bool'];
 
 /** Why a dataset column of this type cannot feed a model input of that type, or undefined when it can. */
 export function typeMismatch(column: ColumnType, input: ModelInput['type']): string | undefined {
@@ -60,7 +60,8 @@ export function typeMismatch(column: ColumnType, input: ModelInput['type']): str
 export function columnTypeOf(d: DataType): ColumnType {
   const v = d.variant;
   if (['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64'].includes(v)) return 'int64';
-  if (v === 'Float32' || v === 'Float64' || v === 'Decimal') return 'float64';
+  if (v === 'Float32') return 'float32'; // class probabilities: the model's own precision
+  if (v === 'Float64' || v === 'Decimal') return 'float64';
   if (v === 'Bool') return 'bool';
   if (v === 'Date') return 'date';
   if (v === 'Datetime') return 'timestamp';

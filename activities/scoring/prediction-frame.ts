@@ -29,11 +29,33 @@ export interface ModelShape {
   task: ModelSignature['task'];
   classes: readonly (string | number)[];
   hasProbabilities: boolean;
+  labelType?: ModelSignature['labelType'];
 }
 
 export function shapeOf(sig: ModelSignature): ModelShape {
   const classification = sig.task !== 'regression';
-  return { task: sig.task, classes: classification ? (sig.classes ?? []) : [], hasProbabilities: classification && !!(sig.outputs.probabilities ?? sig.outputs.probabilityMap) };
+  return {
+    task: sig.task,
+    classes: classification ? (sig.classes ?? []) : [],
+    hasProbabilities: classification && !!(sig.outputs.probabilities ?? sig.outputs.probabilityMap),
+    ...(sig.labelType ? { labelType: sig.labelType } : {}),
+  };
+}
+
+/**
+ * The predicted label column from the class index, typed as the model's labels are: booleans for
+ * a boolean target, Int64 for integer classes (not 2.0), Float64 for other numbers, else strings.
+ */
+function labelColumn(model: ModelShape): pl.Expr {
+  const classes = model.classes;
+  const index = classes.map((_, i) => i);
+  const k = pl.col(LABEL_INDEX);
+  if (model.labelType === 'bool') return k.eq(pl.lit(classes.findIndex((c) => c === 1 || String(c).toLowerCase() === 'true')));
+  if (labelsAreNumbers(classes)) {
+    const integers = classes.every((c) => Number.isSafeInteger(c));
+    return k.replaceStrict(index, classes as number[], undefined, integers ? pl.Int64 : pl.Float64);
+  }
+  return k.replaceStrict(index, classes.map(String), undefined, pl.Utf8);
 }
 
 /** The model's outputs for a batch: row id, kept columns, class index and probabilities (or the value). */
@@ -62,14 +84,8 @@ export function predictionColumns(model: ModelShape, keep: string[], meta: Predi
   if (model.task === 'regression') {
     exprs.push(pl.col(PREDICTION));
   } else {
-    const classes = model.classes;
-    const index = classes.map((_, i) => i);
-    exprs.push(
-      labelsAreNumbers(classes)
-        ? pl.col(LABEL_INDEX).replaceStrict(index, classes as number[], undefined, pl.Float64).alias(PREDICTION)
-        : pl.col(LABEL_INDEX).replaceStrict(index, classes.map(String), undefined, pl.Utf8).alias(PREDICTION),
-    );
-    if (model.hasProbabilities) for (const c of classes) exprs.push(pl.col(probaColumn(c)));
+    exprs.push(labelColumn(model).alias(PREDICTION));
+    if (model.hasProbabilities) for (const c of model.classes) exprs.push(pl.col(probaColumn(c)));
   }
   const [name, version, run] = META_COLUMNS;
   exprs.push(

@@ -53,7 +53,11 @@ export async function summarizePredictions(lazy: pl.LazyDataFrame, task: Predict
     lazy.groupBy(PREDICTION).agg(pl.len().alias('n')).collect(),
     probaCols.length ? lazy.select(...probaCols.map((c) => pl.col(c).mean().alias(c))).collect() : Promise.resolve(undefined),
   ]);
-  const counts = new Map(grouped.toRecords().map((r) => [String(r[PREDICTION]), Number(r.n)]));
+  // Keyed as the classes print: a boolean label is counted under its class, "true" or 1.
+  const counts = new Map(grouped.toRecords().flatMap((r) => {
+    const v = r[PREDICTION];
+    return typeof v === 'boolean' ? [[String(v), Number(r.n)] as const, [String(Number(v)), Number(r.n)] as const] : [[String(v), Number(r.n)] as const];
+  }));
   const means = meanFrame ? meanFrame.toRecords()[0]! : {};
   return {
     count,

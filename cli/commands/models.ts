@@ -20,6 +20,7 @@ import {
 import { formatModelUri } from '../../pipelines/vocab/model-uri';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import { clean, renderModelCardMarkdown } from '../render/model-card';
+import { registerModelsImportCommand } from './models-import';
 import { BY_HELP, defaultActor } from '../actor';
 import type { ModelCard } from '../../pipelines/steps/registry';
 
@@ -79,6 +80,7 @@ export function cardRef(ref: string): string {
 
 export function registerModelsCommands(program: Command): void {
   const cmd = program.command('models').description('the model registry: registered models, versions, aliases, model cards');
+  registerModelsImportCommand(cmd);
 
   cmd
     .command('list', { isDefault: true })

@@ -226,11 +226,13 @@ export interface RegisterVersionInput {
   /** For a model registered for the first time. */
   modelDescription?: string;
   modelTags?: Tags;
+  /** Return the version of the same source (sha256) under this name whichever run registered it, not only this run's. */
+  reuseSameSource?: boolean;
 }
 
 export interface RegisterVersionResult {
   version: ModelVersionRow;
-  /** false: this artifact was already registered for the model by the same run (idempotent retry). */
+  /** false: this artifact was already registered for the model by the same run (idempotent retry), or by any run with `reuseSameSource`. */
   created: boolean;
 }
 
@@ -248,10 +250,12 @@ export async function registerModelVersion(db: Db, input: RegisterVersionInput):
     );
     // The model row's lock serialises registrations (and alias moves) of this model.
     await c.query('SELECT 1 FROM registered_models WHERE name = $1 FOR UPDATE', [name]);
-    const same = await c.query<{ version: number }>(
-      `SELECT version FROM model_versions WHERE model_name = $1 AND source_sha256 = $2 AND COALESCE(run_id, '') = COALESCE($3::text, '')`,
-      [name, input.source.sha256, runId],
-    );
+    const same = input.reuseSameSource
+      ? await c.query<{ version: number }>(`SELECT version FROM model_versions WHERE model_name = $1 AND source_sha256 = $2 ORDER BY version LIMIT 1`, [name, input.source.sha256])
+      : await c.query<{ version: number }>(
+          `SELECT version FROM model_versions WHERE model_name = $1 AND source_sha256 = $2 AND COALESCE(run_id, '') = COALESCE($3::text, '')`,
+          [name, input.source.sha256, runId],
+        );
     if (same.rows[0]) return { version: same.rows[0].version, created: false };
     const { rows } = await c.query<{ last_version: number }>(
       'UPDATE registered_models SET last_version = last_version + 1, updated_at = now() WHERE name = $1 RETURNING last_version',

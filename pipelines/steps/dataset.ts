@@ -5,7 +5,8 @@ import { artifactRef } from './artifact-ref';
  * Datasets as steps see them: a reference to a Parquet artifact plus what is known about it.
  * Shared by ingestion, validation, features, training and scoring.
  */
-export const columnType = z.enum(['int64', 'float64', 'bool', 'string', 'date', 'timestamp', 'category']);
+/** `float32`: what a model outputs (class probabilities); ingestion reads every float as float64. */
+export const columnType = z.enum(['int64', 'float64', 'float32', 'bool', 'string', 'date', 'timestamp', 'category']);
 export type ColumnType = z.infer<typeof columnType>;
 
 export const datasetColumn = z.object({ name: z.string().min(1), type: columnType, nullable: z.boolean() });

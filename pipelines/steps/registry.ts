@@ -113,6 +113,12 @@ export const registerModelInput = z.object({
   aliases: z.array(aliasName).max(20).default([]),
   /** Why (kept with the alias moves); default: "registered by <pipeline> run <id>". */
   reason: z.string().min(1).max(2000).optional(),
+  /**
+   * Return the version already registered from the same file (sha256) under this name, whichever
+   * run registered it, instead of a new one (import-model; the default is per run: a retry of the
+   * same run returns its version, another run makes a new one).
+   */
+  reuseSameFile: z.boolean().default(false),
 });
 export type RegisterModelInput = z.infer<typeof registerModelInput>;
 
