@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
-import { batchScored, monitorStatusQuery, retrain } from '../pipelines/monitor/messages';
-import type { BatchScored, MonitorStart, MonitorStatus, RetrainRequest } from '../pipelines/monitor/protocol';
+import { batchScored, labelsArrived, monitorStatusQuery, retrain, setPolicyUpdate } from '../pipelines/monitor/messages';
+import type { BatchScored, LabelsArrived, MonitorPolicy, MonitorStart, MonitorStatus, RetrainRequest } from '../pipelines/monitor/protocol';
 import { ModelName } from '../pipelines/search-attributes';
 
 /** The monitor of a model has a fixed id, so starting it again (or signalling it) is idempotent. */
@@ -51,4 +51,46 @@ export async function requestRetrain(client: Client, model: string, req: Retrain
 
 export async function monitorStatus(client: Client, model: string): Promise<MonitorStatus> {
   return withMonitor(client, model, (m) => m.query(monitorStatusQuery));
+}
+
+export async function sendLabels(client: Client, model: string, labels: LabelsArrived): Promise<void> {
+  await client.workflow.getHandle(monitorId(model)).signal(labelsArrived, labels);
+}
+
+/** Changes the policy through the validated update: the monitor refuses an invalid one, naming the key. */
+export async function setPolicy(client: Client, model: string, patch: Partial<MonitorPolicy>): Promise<MonitorPolicy> {
+  return client.workflow.getHandle(monitorId(model)).executeUpdate(setPolicyUpdate, { args: [patch] });
+}
+
+/**
+ * `key=value` pairs as a policy patch: values parsed as JSON when they parse (numbers, booleans,
+ * arrays), else kept as strings; dotted keys set nested fields on top of the current policy's
+ * (performance.minValue=0.7 keeps performance.metric).
+ */
+export function policyPatch(current: MonitorPolicy, sets: string[]): Partial<MonitorPolicy> {
+  const patch: Record<string, unknown> = {};
+  for (const set of sets) {
+    const eq = set.indexOf('=');
+    if (eq <= 0) throw new Error(`--set ${JSON.stringify(set)}: expected key=value (e.g. consecutive=3, performance.minValue=0.7)`);
+    const key = set.slice(0, eq).trim();
+    const text = set.slice(eq + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+    const path = key.split('.');
+    if (path.some((p) => !p)) throw new Error(`--set ${key}: empty part in the key`);
+    let at = patch;
+    let base: unknown = current;
+    for (const p of path.slice(0, -1)) {
+      base = base && typeof base === 'object' ? (base as Record<string, unknown>)[p] : undefined;
+      const existing = at[p];
+      if (existing !== undefined && (typeof existing !== 'object' || existing === null || Array.isArray(existing))) throw new Error(`--set ${key}: ${p} is set to a value, not an object`);
+      at = (at[p] ??= base && typeof base === 'object' && !Array.isArray(base) ? { ...(base as object) } : {}) as Record<string, unknown>;
+    }
+    at[path.at(-1)!] = value;
+  }
+  return patch as Partial<MonitorPolicy>;
 }

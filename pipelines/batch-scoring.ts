@@ -83,8 +83,14 @@ export const batchScoring = pipeline(
       predictionsName: p.predictionsName,
       table: p.destination.table,
     });
-    // The monitor compares the scored inputs (not the predictions) with the training data.
-    const notified = b.step('notify-monitor', notifyMonitorStep, { model: p.model.name, batchId: b.context.workflowId, dataset: plan.output.dataset }, { after: [done] });
+    // The monitor compares the scored inputs (not the predictions) with the training data: the
+    // rows of this run's window only; labels arriving later are joined with the predictions.
+    const notified = b.step(
+      'notify-monitor',
+      notifyMonitorStep,
+      { model: p.model.name, batchId: b.context.workflowId, dataset: plan.output.dataset, window: plan.output.window, rows: plan.output.rows, predictions: done.output.predictions },
+      { after: [done] },
+    );
     return {
       monitorNotified: notified.output.notified,
       manifest: done.output.manifest,

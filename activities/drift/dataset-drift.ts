@@ -302,6 +302,8 @@ export interface DriftReport {
   format: typeof DRIFT_REPORT_FORMAT;
   reference: DatasetIdentity;
   current: DatasetIdentity;
+  /** The current rows compared: a scoring run's window of the current dataset (absent: every row). */
+  currentWindow?: { column: string; start: string; end: string; rows: number };
   summary: { datasetDrift: boolean; share: number; driftShare: number; evaluated: number; drifted: string[]; skipped: string[] };
   policy: DatasetDriftResult['policy'];
   columns: ColumnReport[];
@@ -313,11 +315,12 @@ export function datasetIdentity(ref: DatasetRef): DatasetIdentity {
   return { name: ref.name, version: ref.version, uri: ref.uri, sha256: ref.sha256, rows: ref.rows };
 }
 
-export function assembleDriftReport(result: DatasetDriftResult, reference: DatasetRef, current: DatasetRef): DriftReport {
+export function assembleDriftReport(result: DatasetDriftResult, reference: DatasetRef, current: DatasetRef, currentWindow?: DriftReport['currentWindow']): DriftReport {
   return {
     format: DRIFT_REPORT_FORMAT,
     reference: datasetIdentity(reference),
     current: datasetIdentity(current),
+    ...(currentWindow ? { currentWindow } : {}),
     summary: {
       datasetDrift: result.datasetDrift,
       share: result.share,

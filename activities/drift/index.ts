@@ -4,6 +4,7 @@ import { ArtifactError, type ArtifactStore } from '../../infra/artifacts';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { detectDriftStep, type ColumnDriftSummary, type DetectDriftOutput } from '../../pipelines/steps/drift';
 import { withLocalCopy } from '../data/frames';
+import { windowFilter } from '../scoring/common';
 import { implement, type StepImplementation } from '../runtime/implement';
 import type { ColumnDriftResult } from './column-drift';
 import { assembleDriftReport, datasetDrift, DriftInputError } from './dataset-drift';
@@ -27,7 +28,14 @@ export const detectDrift = implement(detectDriftStep, async (input, ctx) => {
   const predictionCols = input.prediction === undefined ? [] : typeof input.prediction === 'string' ? [input.prediction] : input.prediction;
   const needed = input.columns ? [...new Set([...input.columns, ...predictionCols])] : undefined;
   const reference = await load(ctx.store, input.reference, 'reference', needed);
-  const current = await load(ctx.store, input.current, 'current', needed);
+  const window = input.currentWindow;
+  let current = await load(ctx.store, input.current, 'current', needed && window ? [...new Set([...needed, window.column])] : needed);
+  if (window) {
+    // Only the rows the scoring run scored: its window of the dataset.
+    if (!current.columns.includes(window.column)) throw invalidInput(`current ${input.current.name}@${input.current.version} has no window column "${window.column}"`);
+    current = current.filter(windowFilter(window));
+    if (needed && !needed.includes(window.column)) current = current.drop(window.column);
+  }
 
   progress.phase = 'columns';
   const result = datasetDrift(reference, current, {
@@ -50,7 +58,7 @@ export const detectDrift = implement(detectDriftStep, async (input, ctx) => {
 
   progress.phase = 'reports';
   ctx.heartbeat({ ...progress });
-  const report = assembleDriftReport(result, input.reference, input.current);
+  const report = assembleDriftReport(result, input.reference, input.current, window ? { ...window, rows: current.height } : undefined);
   const reportRef = await ctx.store.putContent(`${JSON.stringify(report, null, 2)}\n`, { contentType: 'application/json' });
   const htmlRef = await ctx.store.putContent(renderDriftHtml(report), { contentType: 'text/html; charset=utf-8' });
   ctx.log.info('drift detected', {

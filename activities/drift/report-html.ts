@@ -130,7 +130,9 @@ export function renderDriftHtml(report: DriftReport): string {
   );
   parts.push(
     `<p class="muted">reference <code>${esc(ref.name)}</code> v${ref.version}, ${ref.rows} rows, sha256 <code>${esc(ref.sha256.slice(0, 12))}</code> · ` +
-      `current <code>${esc(cur.name)}</code> v${cur.version}, ${cur.rows} rows, sha256 <code>${esc(cur.sha256.slice(0, 12))}</code></p></header>`,
+      `current <code>${esc(cur.name)}</code> v${cur.version}, ${cur.rows} rows, sha256 <code>${esc(cur.sha256.slice(0, 12))}</code>` +
+      (report.currentWindow ? ` · compared: ${report.currentWindow.rows} rows with <code>${esc(report.currentWindow.column)}</code> in [${esc(report.currentWindow.start)}, ${esc(report.currentWindow.end)})` : '') +
+      '</p></header>',
   );
 
   parts.push('<section class="cards">');

@@ -1,11 +1,15 @@
 import * as driftDb from '../../infra/db/drift';
+import type { ArtifactStore } from '../../infra/artifacts';
+import type { SluiceConfig } from '../../infra/config';
 import type { Db } from '../../infra/db/pool';
 import { datasetDriftShare, driftScore } from '../../infra/metrics';
 import type { MonitorActivities } from '../../pipelines/monitor/activities';
+import { joinLabels } from './labels';
 
 /** Activities of the drift monitor: its results and decisions kept in PostgreSQL, and as metrics. */
-export function createMonitorActivities(deps: { db: Db }): MonitorActivities {
+export function createMonitorActivities(deps: { db: Db; store: ArtifactStore; config: SluiceConfig }): MonitorActivities {
   return {
+    joinLabels: (r) => joinLabels({ db: deps.db, store: deps.store, dataRoots: deps.config.dataRoots }, r),
     async recordDriftResult(r) {
       await driftDb.recordDriftResult(deps.db, {
         model: r.model,

@@ -3,10 +3,10 @@ import { batchScored } from '../../pipelines/monitor/messages';
 import { implement } from '../runtime/implement';
 
 /** Signals the model's drift monitor that a batch was scored, through the worker's Temporal client. */
-export const notifyMonitor = implement(notifyMonitorStep, async ({ model, batchId, dataset }, ctx) => {
+export const notifyMonitor = implement(notifyMonitorStep, async ({ model, batchId, dataset, window, rows, predictions }, ctx) => {
   const monitor = `drift-monitor-${model}`;
   try {
-    await (await ctx.temporal()).workflow.getHandle(monitor).signal(batchScored, { batchId, dataset });
+    await (await ctx.temporal()).workflow.getHandle(monitor).signal(batchScored, { batchId, dataset, ...(window !== undefined ? { window } : {}), ...(rows !== undefined ? { rows } : {}), ...(predictions ? { predictions } : {}) });
     return { notified: true, monitor };
   } catch (e) {
     // No monitor for this model (none started, or it ended): scoring itself succeeded.

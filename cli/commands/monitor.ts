@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
@@ -7,7 +8,8 @@ import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { MonitorStart } from '../../pipelines/monitor/protocol';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
-import { ensureMonitor, monitorStatus, requestRetrain } from '../monitor';
+import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
+import type { LabelsSource } from '../../pipelines/monitor/protocol';
 
 /** `sluice monitor start|status` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
 export function registerMonitorCommands(program: Command): void {
@@ -61,6 +63,51 @@ export function registerMonitorCommands(program: Command): void {
         console.log(`  in flight: ${s.inFlight ? `${s.inFlight.workflowId} (${s.inFlight.reason})` : 'none'}; retrains in 24h: ${s.retrainsLast24h}/${s.policy.dailyCap}; cooldown ${s.policy.cooldown}`);
         for (const r of s.recent.slice(-5)) console.log(`  ${r.at}  ${r.batchId.padEnd(20)} share ${r.share.toFixed(2)} ${r.datasetDrift ? 'DRIFT' : 'ok   '} ${r.drifted.join(', ')}`);
         for (const d of s.decisions.slice(-5)) console.log(`  ${d.at}  ${d.kind.padEnd(17)} ${d.reason}`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  monitor
+    .command('labels <model>')
+    .description("send true outcomes to a model's monitor: joined with the scored batches' predictions by key, they give the task metric per window and label drift")
+    .requiredOption('--source <file-or-dataset>', 'a labels file (CSV, TSV, Parquet, JSON) or a registered dataset (name or name@version)')
+    .requiredOption('--key <column>', 'the column in both the labels and the predictions (scoring must keep it)')
+    .option('--label <column>', "the labels' outcome column (default: the model's target)")
+    .option('--batch <id>', 'join only this scored batch (default: every remembered batch)')
+    .option('--id <id>', 'an id for this delivery (default: labels-<time>)')
+    .addHelpText('after', '\nExample:\n  sluice monitor labels weather --source labels-june.csv --key date --label weather')
+    .action(async (model: string, o: { source: string; key: string; label?: string; batch?: string; id?: string }) => {
+      let source: LabelsSource;
+      if (fs.existsSync(o.source)) source = { path: path.resolve(o.source) };
+      else {
+        const spec = parseDatasetSpec(o.source);
+        source = { dataset: { name: spec.name, ...(spec.version === 'latest' ? {} : { version: spec.version }) } };
+      }
+      const batchId = o.id ?? `labels-${new Date().toISOString()}`;
+      const client = await connectClient(loadConfig());
+      try {
+        await sendLabels(client, model, { batchId, labels: { source, key: o.key, ...(o.label ? { label: o.label } : {}), ...(o.batch ? { batch: o.batch } : {}) } });
+        console.log(`labels ${batchId} sent to the monitor of ${model} (sluice monitor status ${model} shows the decision)`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  monitor
+    .command('policy <model>')
+    .description("show a monitor's policy, or change it (validated by the monitor: an invalid value is refused, naming the key)")
+    .option('--set <key=value...>', 'values are JSON when they parse, else strings; dots set nested keys (performance.minValue=0.7)')
+    .addHelpText('after', '\nExamples:\n  sluice monitor policy weather\n  sluice monitor policy weather --set consecutive=3 retrainWindow=90d performance.metric=accuracy performance.minValue=0.7')
+    .action(async (model: string, o: { set?: string[] }) => {
+      const client = await connectClient(loadConfig());
+      try {
+        const current = (await monitorStatus(client, model)).policy;
+        if (!o.set?.length) return console.log(JSON.stringify(current, null, 2));
+        const updated = await setPolicy(client, model, policyPatch(current, o.set)).catch((e: Error) => {
+          throw new Error(`policy not changed: ${(e.cause as Error | undefined)?.message ?? e.message}`);
+        });
+        console.log(JSON.stringify(updated, null, 2));
       } finally {
         await client.connection.close();
       }

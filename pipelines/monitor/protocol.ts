@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { datasetRef } from '../steps/dataset';
+import { datasetName, datasetRef } from '../steps/dataset';
+import { scoringWindow } from '../steps/scoring';
 import { duration } from '../vocab/duration';
 
 /**
@@ -22,6 +23,14 @@ export const monitorPolicy = z
     /** Columns to compare (default: all but the target). */
     columns: z.array(z.string().min(1)).min(1).optional(),
     categorical: z.array(z.string().min(1)).optional(),
+    /**
+     * A retrain learns from the labelled rows of this last span (up to the newest labelled
+     * batch's end), accumulated over the batches labels arrived for; without it, from the newest
+     * batch only.
+     */
+    retrainWindow: duration.optional(),
+    /** Retrain when the outcome rate of arrived labels drifts from the reference's (default true). */
+    labelDrift: z.boolean().optional(),
   })
   .strict();
 export type MonitorPolicy = z.infer<typeof monitorPolicy>;
@@ -39,13 +48,46 @@ export const monitorStart = z.object({
 });
 export type MonitorStart = z.input<typeof monitorStart>;
 
-export const batchScoredSignal = z.object({ batchId: z.string().min(1), dataset: datasetRef });
+export const batchScoredSignal = z.object({
+  batchId: z.string().min(1),
+  /** The scoring run's input dataset version. */
+  dataset: datasetRef,
+  /** The rows that run scored: `window.column` in [start, end); null for the whole dataset (absent from older senders). */
+  window: scoringWindow.nullable().optional(),
+  /** Rows scored (in the window). */
+  rows: z.number().int().nonnegative().optional(),
+  /** The run's predictions dataset: what arriving labels are joined with. */
+  predictions: datasetRef.optional(),
+});
+
+/** Where arriving labels are read from: a file (CSV, Parquet, JSON) or a registered dataset version. */
+export const labelsSource = z.union([
+  z.object({ path: z.string().min(1) }).strict(),
+  z.object({ dataset: z.object({ name: datasetName, version: z.number().int().positive().optional() }).strict() }).strict(),
+]);
+export type LabelsSource = z.infer<typeof labelsSource>;
+
+/** True outcomes to join with the predictions of scored batches by a key column. */
+export const labelsSpec = z
+  .object({
+    source: labelsSource,
+    /** Column in both the labels and the predictions (scoring must `keep` it). */
+    key: z.string().min(1),
+    /** Column of the labels holding the outcome; default: the model's target. */
+    label: z.string().min(1).optional(),
+    /** Join only this scored batch; default: every remembered batch. */
+    batch: z.string().min(1).optional(),
+  })
+  .strict();
+export type LabelsSpec = z.infer<typeof labelsSpec>;
 export const labelsArrivedSignal = z.object({
   batchId: z.string().min(1),
   /** The batch with its true labels: the newest data a retrain learns from. */
   dataset: datasetRef.optional(),
   /** Metrics measured on it, e.g. { accuracy: 0.71 }. */
   metrics: z.record(z.string(), z.number()).default({}),
+  /** Labels for the monitor to join with the scored batches' predictions (metrics and label drift measured by it). */
+  labels: labelsSpec.optional(),
 });
 export const retrainSignal = z.object({
   reason: z.string().min(1).max(2000),
@@ -68,7 +110,16 @@ export interface DriftCheck {
 
 export interface MonitorDecision {
   at: string;
-  kind: 'drift-checked' | 'retrain-started' | 'retrain-skipped' | 'retrain-finished' | 'duplicate-ignored' | 'policy-changed' | 'performance-checked';
+  kind:
+    | 'drift-checked'
+    | 'retrain-started'
+    | 'retrain-skipped'
+    | 'retrain-finished'
+    | 'duplicate-ignored'
+    | 'policy-changed'
+    | 'performance-checked'
+    | 'labels-checked'
+    | 'rejected';
   reason: string;
   numbers?: Record<string, unknown>;
 }
@@ -83,4 +134,60 @@ export interface MonitorStatus {
   lastRetrainEndedAt: string | null;
   retrainsLast24h: number;
   decisions: MonitorDecision[];
+  /** Scored batches remembered for arriving labels (newest last). */
+  scored?: ScoredBatch[];
+  /** Labelled batches a retrain learns from (newest last). */
+  labelled?: LabelledBatch[];
+}
+
+/** A scored batch as the monitor remembers it: what labels are joined with. */
+export interface ScoredBatch {
+  batchId: string;
+  dataset: z.infer<typeof datasetRef>;
+  window: z.infer<typeof scoringWindow> | null;
+  rows: number | null;
+  predictions: z.infer<typeof datasetRef> | null;
+}
+
+/** Labels joined for one scored batch. */
+export interface LabelledBatch {
+  batchId: string;
+  window: z.infer<typeof scoringWindow> | null;
+  /** Rows with a label. */
+  rows: number;
+  /** The accumulated labelled data (every labelled batch so far, this one included). */
+  data: z.infer<typeof datasetRef>;
+}
+
+/** The join-labels activity's input: the batches to join and what to compare with. */
+export interface JoinLabelsInput {
+  model: string;
+  labelsBatchId: string;
+  labels: LabelsSpec;
+  /** The model's target: the labels' default column, and its name in the labelled data. */
+  target: string;
+  batches: ScoredBatch[];
+  /** The champion's training data: its target distribution is the label-drift reference. */
+  reference: z.infer<typeof datasetRef>;
+  /** The accumulated labelled data so far: the new labelled rows are added to it. */
+  previous: z.infer<typeof datasetRef> | null;
+}
+
+/** Per scored batch: its labelled rows, the task metrics on them and label drift. */
+export interface BatchLabelsResult {
+  batchId: string;
+  window: z.infer<typeof scoringWindow> | null;
+  rows: number;
+  task: 'classification' | 'regression';
+  /** accuracy (and roc_auc for a binary model with probabilities), or rmse. */
+  metrics: Record<string, number>;
+  labelDrift: { test: string | null; statistic: number | null; pValue: number | null; threshold: number | null; drift: boolean; referenceRate: Record<string, number>; currentRate: Record<string, number> } | null;
+}
+
+export interface JoinLabelsOutput {
+  batches: BatchLabelsResult[];
+  /** The accumulated labelled data (null when no row joined). */
+  labelled: z.infer<typeof datasetRef> | null;
+  /** Label rows that matched no prediction. */
+  unmatched: number;
 }

@@ -81,6 +81,8 @@ export const detectDriftInput = z.object({
    * probability columns in class order.
    */
   prediction: z.union([columnName, z.array(columnName).min(1)]).optional(),
+  /** Compare only the current rows with `column` in [start, end) (what a scoring run scored). */
+  currentWindow: z.object({ column: columnName, start: z.string(), end: z.string() }).optional(),
   ...driftPolicyShape,
 });
 export type DetectDriftInput = z.input<typeof detectDriftInput>;

@@ -33,7 +33,8 @@ type Event =
   | { kind: 'batch'; body: BatchScored }
   | { kind: 'labels'; body: LabelsArrivedEvent }
   | { kind: 'retrain'; body: RetrainRequestEvent }
-  | { kind: 'retrain-done'; workflowId: string; outcome: { result: RetrainResult } | { error: string } };
+  | { kind: 'retrain-done'; workflowId: string; outcome: { result: RetrainResult } | { error: string } }
+  | { kind: 'rejected'; reason: string; issues: string[] };
 
 /** Workflow time (deterministic: from history). */
 const now = () => new Date(Date.now());
@@ -58,15 +59,31 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
   const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s' });
   const queues = await local.sluiceTaskQueues();
   const book = proxyActivities<RunBookkeepingActivities & MonitorActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
+  // Joining labels reads datasets: minutes, a few attempts, bad input not retried.
+  const labelsActs = proxyActivities<Pick<MonitorActivities, 'joinLabels'>>({
+    taskQueue: queues.cpu,
+    startToCloseTimeout: '15m',
+    retry: { maximumAttempts: 3, maximumInterval: '30s', nonRetryableErrorTypes: ['InvalidInput'] },
+  });
   await book.recordRunStarted({ runId: info.runId, workflowId: info.workflowId, pipelineName: 'drift-monitor', pipelineVersion: '1', params: { model: args.model } });
 
   const m = new MonitorState(args, info.workflowId, carried);
   const events: Event[] = [];
   const record = ({ seq, decision }: NumberedDecision) => book.recordMonitorDecision({ model: args.model, workflowId: info.workflowId, seq, decision });
 
-  setHandler(batchScored, (b) => void events.push({ kind: 'batch', body: batchScoredSignal.parse(b) }));
-  setHandler(labelsArrived, (l) => void events.push({ kind: 'labels', body: labelsArrivedSignal.parse(l) }));
-  setHandler(retrain, (r) => void events.push({ kind: 'retrain', body: retrainSignal.parse(r) }));
+  // A payload that does not fit its schema is recorded as a rejected decision: throwing here
+  // would fail the workflow task and stall the monitor on every replay.
+  const accept =
+    <T,>(signal: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, wrap: (body: T) => Event) =>
+    (raw: unknown) => {
+      const r = schema.safeParse(raw);
+      if (r.success) return void events.push(wrap(r.data));
+      const issues = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(payload)'}: ${i.message}`);
+      events.push({ kind: 'rejected', reason: `${signal} signal rejected: ${issues.join('; ')}`, issues });
+    };
+  setHandler(batchScored, accept('batchScored', batchScoredSignal, (body) => ({ kind: 'batch', body })));
+  setHandler(labelsArrived, accept('labelsArrived', labelsArrivedSignal, (body) => ({ kind: 'labels', body })));
+  setHandler(retrain, accept('retrain', retrainSignal, (body) => ({ kind: 'retrain', body })));
   setHandler(monitorStatusQuery, () => m.status(now()));
   setHandler(
     setPolicyUpdate,
@@ -113,6 +130,18 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
       case 'labels': {
         const checked = m.labelsArrived(e.body, now());
         if (checked.decision) await record(checked.decision);
+        if (checked.join) {
+          const joined = await labelsActs.joinLabels(checked.join).then(
+            (out) => ({ out }),
+            (err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }),
+          );
+          // Bad labels (a missing key, an unreadable file) are recorded, not fatal to the monitor.
+          if ('error' in joined) return record(m.decide('rejected', `labels ${e.body.batchId}: ${joined.error}`, now(), { labelsBatchId: e.body.batchId }));
+          const result = m.labelsJoined(e.body.batchId, joined.out, now());
+          await record(result.decision);
+          if (result.retrain) await maybeRetrain(result.retrain);
+          return;
+        }
         if (checked.retrain) await maybeRetrain(checked.retrain);
         return;
       }
@@ -123,6 +152,8 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
       }
       case 'retrain-done':
         return record(m.retrainFinished(e.workflowId, e.outcome, now()));
+      case 'rejected':
+        return record(m.decide('rejected', e.reason, now(), { issues: e.issues }));
     }
   };
 

@@ -12,6 +12,10 @@ import {
   type MonitorStart,
   type MonitorStatus,
   type retrainSignal,
+  type JoinLabelsInput,
+  type JoinLabelsOutput,
+  type LabelledBatch,
+  type ScoredBatch,
 } from '../../pipelines/monitor/protocol';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { DetectDriftInput, DetectDriftOutput } from '../../pipelines/steps/drift';
@@ -38,12 +42,16 @@ export interface Carried {
   decisionSeq: number;
   decisions: MonitorDecision[];
   newestData: DatasetRef | null;
+  /** Scored batches remembered for arriving labels (absent in monitors carried before labels were joined). */
+  scored?: ScoredBatch[];
+  /** Labelled batches: what a retrain's window is taken from. */
+  labelled?: LabelledBatch[];
 }
 
 export type MonitorArgs = z.output<typeof monitorStart>;
 export type LabelsArrivedEvent = z.output<typeof labelsArrivedSignal>;
 export type RetrainRequestEvent = z.output<typeof retrainSignal>;
-export type RetrainTrigger = 'drift' | 'performance' | 'manual';
+export type RetrainTrigger = 'drift' | 'performance' | 'label-drift' | 'manual';
 
 /**
  * The pipeline a retrain runs: train-model, or one that takes its `source` and `dataset` params
@@ -75,6 +83,9 @@ export interface RetrainWanted {
 }
 
 const keepLast = <T>(xs: T[], n: number) => xs.slice(Math.max(0, xs.length - n));
+/** Bounds on what a monitor remembers (carried across continue-as-new). */
+export const MAX_SCORED_BATCHES = 50;
+export const MAX_LABELLED_BATCHES = 100;
 const DAY_MS = DURATION_UNIT_MS.d;
 
 export function freshCarried(): Carried {
@@ -124,6 +135,11 @@ export class MonitorState {
     if (this.s.seenBatches.includes(b.batchId)) return { duplicate: this.decide('duplicate-ignored', `batch ${b.batchId} was already checked`, now) };
     this.s.seenBatches = keepLast([...this.s.seenBatches, b.batchId], 500);
     this.s.newestData = b.dataset;
+    // Only batches that say what they scored are remembered for labels (older senders do not).
+    if (b.predictions) {
+      const scored: ScoredBatch = { batchId: b.batchId, dataset: b.dataset, window: b.window ?? null, rows: b.rows ?? null, predictions: b.predictions };
+      this.s.scored = keepLast([...(this.s.scored ?? []), scored], MAX_SCORED_BATCHES);
+    }
     const policy = this.policyNow;
     const reference = this.referenceNow;
     // Without chosen columns, compare every column both have except the one the model predicts.
@@ -136,6 +152,8 @@ export class MonitorState {
         datasetDriftShare: policy.driftShare,
         ...(columns ? { columns } : {}),
         ...(policy.categorical ? { categorical: policy.categorical } : {}),
+        // The rows that run scored, not the whole dataset it read them from.
+        ...(b.window ? { currentWindow: b.window } : {}),
       },
     };
   }
@@ -156,8 +174,32 @@ export class MonitorState {
     return { decision, retrain: { trigger: 'drift', reason: `drift in ${this.s.consecutive} consecutive batches (share ${r.share.toFixed(2)} ≥ ${policy.driftShare})` } };
   }
 
-  /** Labels for a batch: newer data to retrain on, and a retrain when the policy's metric decayed. */
-  labelsArrived(l: LabelsArrivedEvent, now: Date): { decision?: NumberedDecision; retrain?: RetrainWanted } {
+  /**
+   * Labels for a batch: with `labels`, the join to run on the remembered scored batches (its
+   * result goes to labelsJoined), or a rejection naming what is missing; otherwise (metrics
+   * measured elsewhere) newer data to retrain on, and a retrain when the policy's metric decayed.
+   */
+  labelsArrived(l: LabelsArrivedEvent, now: Date): { decision?: NumberedDecision; retrain?: RetrainWanted; join?: JoinLabelsInput } {
+    if (l.labels) {
+      const target = l.labels.label ?? this.args.target;
+      const all = this.s.scored ?? [];
+      const batches = l.labels.batch ? all.filter((b) => b.batchId === l.labels!.batch) : all;
+      const reject = (why: string) => ({ decision: this.decide('rejected', `labels ${l.batchId}: ${why}`, now, { labelsBatchId: l.batchId }) });
+      if (!this.args.target) return reject('the monitor has no target column to name the labels (start it with a target)');
+      if (!batches.length) return reject(l.labels.batch ? `no scored batch ${l.labels.batch} is remembered` : 'no scored batch with predictions is remembered yet');
+      const newest = this.s.labelled?.at(-1);
+      return {
+        join: {
+          model: this.args.model,
+          labelsBatchId: l.batchId,
+          labels: { ...l.labels, label: target },
+          target: this.args.target,
+          batches,
+          reference: this.referenceNow,
+          previous: newest?.data ?? null,
+        },
+      };
+    }
     if (l.dataset) this.s.newestData = l.dataset;
     const perf = this.policyNow.performance;
     const value = perf ? l.metrics[perf.metric] : undefined;
@@ -165,6 +207,61 @@ export class MonitorState {
     const decayed = value < perf.minValue;
     const decision = this.decide('performance-checked', `${perf.metric} = ${value} on batch ${l.batchId}`, now, { metric: perf.metric, value, minValue: perf.minValue, decayed });
     return decayed ? { decision, retrain: { trigger: 'performance', reason: `${perf.metric} ${value} < ${perf.minValue} on batch ${l.batchId}` } } : { decision };
+  }
+
+  /**
+   * Joined labels: each labelled batch is remembered (its window and the accumulated data a
+   * retrain learns from), and one decision records every batch's numbers. A retrain is wanted
+   * when a batch's task metric is below the policy's `performance.minValue`, or when its outcome
+   * rate drifted from the reference's (unless `labelDrift: false`).
+   */
+  labelsJoined(labelsBatchId: string, out: JoinLabelsOutput, now: Date): { decision: NumberedDecision; retrain?: RetrainWanted } {
+    const policy = this.policyNow;
+    const perf = policy.performance;
+    if (out.labelled) {
+      this.s.newestData = out.labelled;
+      const added = out.batches.map((b): LabelledBatch => ({ batchId: b.batchId, window: b.window, rows: b.rows, data: out.labelled! }));
+      this.s.labelled = keepLast([...(this.s.labelled ?? []), ...added], MAX_LABELLED_BATCHES);
+    }
+    const why: string[] = [];
+    let trigger: RetrainTrigger | undefined;
+    for (const b of out.batches) {
+      const value = perf ? b.metrics[perf.metric] : undefined;
+      if (perf && value !== undefined && value < perf.minValue) {
+        why.push(`${perf.metric} ${value.toFixed(4)} < ${perf.minValue} on batch ${b.batchId}`);
+        trigger ??= 'performance';
+      }
+      if (policy.labelDrift !== false && b.labelDrift?.drift) {
+        why.push(`outcome rate drifted on batch ${b.batchId} (${b.labelDrift.test} ${b.labelDrift.statistic?.toFixed(4) ?? '∞'})`);
+        trigger ??= 'label-drift';
+      }
+    }
+    const decision = this.decide('labels-checked', `labels ${labelsBatchId}: ${out.batches.length} batch(es) labelled${why.length ? `; ${why.join('; ')}` : ''}`, now, {
+      batches: out.batches.map((b) => ({ batchId: b.batchId, window: b.window, rows: b.rows, metrics: b.metrics, labelDrift: b.labelDrift })),
+      unmatched: out.unmatched,
+      labelled: out.labelled ? `${out.labelled.name}@${out.labelled.version}` : null,
+      ...(perf ? { metric: perf.metric, minValue: perf.minValue } : {}),
+      labelDrift: policy.labelDrift !== false,
+    });
+    return trigger ? { decision, retrain: { trigger, reason: why.join('; ') } } : { decision };
+  }
+
+  /**
+   * The data and time range a retrain learns from: with labelled batches and a `retrainWindow`,
+   * the accumulated labelled data, evaluated on the newest labelled batch's window and trained on
+   * the rest of the last `retrainWindow` before its end; else the newest data as a whole.
+   */
+  retrainData(): { data: DatasetRef; evaluation?: { column: string; from: string; to: string; trainFrom: string } } | null {
+    const newest = this.s.labelled?.at(-1);
+    const span = this.policyNow.retrainWindow;
+    if (newest && span && newest.window) {
+      const end = Date.parse(newest.window.end);
+      return {
+        data: newest.data,
+        evaluation: { column: newest.window.column, from: newest.window.start, to: newest.window.end, trainFrom: new Date(end - durationMs(span)).toISOString() },
+      };
+    }
+    return this.s.newestData ? { data: this.s.newestData } : null;
   }
 
   /** A person's request: a request id seen before starts nothing. */
@@ -190,19 +287,24 @@ export class MonitorState {
     if (trigger !== 'manual' && this.s.lastRetrainEndedAt && t - new Date(this.s.lastRetrainEndedAt).getTime() < durationMs(policy.cooldown)) {
       return skip(`in cooldown (${policy.cooldown} after ${this.s.lastRetrainEndedAt})`);
     }
-    const data = this.s.newestData;
-    if (!data) return skip('no data to retrain on yet');
+    const chosen = this.retrainData();
+    if (!chosen) return skip('no data to retrain on yet');
+    const { data, evaluation } = chosen;
+    // A time-range holdout replaces a fractional one ordered by a column (train-model refuses both).
+    const { orderBy: _orderBy, ...base } = this.args.trainingParams as RunParams<RetrainPipeline> & { orderBy?: string };
     this.s.retrainStarts = recentStarts;
     this.s.retrains++;
     return {
       start: {
         workflowId: `${this.workflowId}-retrain-${this.s.retrains}`,
         pipeline: this.args.trainingPipeline,
-        params: {
-          ...(this.args.trainingParams as RunParams<RetrainPipeline>),
-          source: { kind: 'artifact', uri: data.uri, format: 'parquet' },
-          dataset: `${this.args.model}-data`,
-        },
+        params: evaluation
+          ? { ...base, source: { kind: 'artifact', uri: data.uri, format: 'parquet' }, dataset: `${this.args.model}-data`, evaluation }
+          : {
+              ...(this.args.trainingParams as RunParams<RetrainPipeline>),
+              source: { kind: 'artifact', uri: data.uri, format: 'parquet' },
+              dataset: `${this.args.model}-data`,
+            },
         trigger,
         reason,
         data,
@@ -214,7 +316,14 @@ export class MonitorState {
   retrainStarted(plan: RetrainPlan, now: Date): NumberedDecision {
     this.inFlight = { workflowId: plan.workflowId, reason: plan.reason, startedAt: now.toISOString() };
     this.s.retrainStarts = keepLast([...this.s.retrainStarts, this.inFlight.startedAt], 100);
-    return this.decide('retrain-started', plan.reason, now, { trigger: plan.trigger, workflowId: plan.workflowId, data: `${plan.data.name}@${plan.data.version}`, consecutive: this.s.consecutive });
+    const evaluation = (plan.params as { evaluation?: unknown }).evaluation;
+    return this.decide('retrain-started', plan.reason, now, {
+      trigger: plan.trigger,
+      workflowId: plan.workflowId,
+      data: `${plan.data.name}@${plan.data.version}`,
+      consecutive: this.s.consecutive,
+      ...(evaluation ? { evaluation } : {}),
+    });
   }
 
   /** The child run ended: a promoted model's training data becomes the new reference. */
@@ -257,6 +366,8 @@ export class MonitorState {
       lastRetrainEndedAt: this.s.lastRetrainEndedAt,
       retrainsLast24h: this.s.retrainStarts.filter((t) => now.getTime() - new Date(t).getTime() < DAY_MS).length,
       decisions: this.s.decisions,
+      ...(this.s.scored ? { scored: this.s.scored } : {}),
+      ...(this.s.labelled ? { labelled: this.s.labelled } : {}),
     };
   }
 
