@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { monitorStart, type MonitorStart } from '../pipelines/monitor/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { DetectDriftOutput } from '../pipelines/steps/drift';
-import { MonitorState, type RetrainResult } from '../workflows/monitor/monitor-state';
+import type { BatchLabelsResult, JoinLabelsOutput } from '../pipelines/monitor/protocol';
+import { policyPatch } from '../cli/monitor';
+import { MAX_SCORED_BATCHES, MonitorState, type RetrainResult } from '../workflows/monitor/monitor-state';
 
 /** The drift monitor's rules without Temporal: events in, decisions and next actions out. */
 
@@ -195,5 +197,117 @@ describe('MonitorState', () => {
     assert.equal(next.args.policy?.consecutive, 5);
     const resumed = new MonitorState(monitorStart.parse(next.args), 'drift-monitor-m', next.carried);
     assert.equal(resumed.decide('drift-checked', 'x', at(1)).seq, 2, 'numbering continues');
+  });
+
+  test('a scored window is what drift compares, and the batch is remembered for labels', () => {
+    const m = monitor();
+    const window = { column: 'day', start: '2013-01-01T00:00:00.000Z', end: '2013-04-01T00:00:00.000Z' };
+    const next = m.batchArrived({ batchId: 'w1', dataset: dataset('all', 1), window, rows: 40, predictions: dataset('m.predictions', 1) }, at(0));
+    assert.ok('check' in next);
+    assert.deepEqual(next.check.currentWindow, window);
+    const whole = m.batchArrived({ batchId: 'w0', dataset: dataset('all', 1), window: null, predictions: dataset('m.predictions', 2) }, at(1));
+    assert.ok('check' in whole);
+    assert.equal(whole.check.currentWindow, undefined, 'a whole-dataset run compares every row');
+    const old = m.batchArrived({ batchId: 'legacy', dataset: dataset('all', 1) }, at(2));
+    assert.ok('check' in old);
+    assert.deepEqual(
+      m.status(at(2)).scored?.map((b) => [b.batchId, b.rows, b.window?.end ?? null]),
+      [
+        ['w1', 40, window.end],
+        ['w0', null, null],
+      ],
+      'batches without predictions cannot be joined with labels: not remembered',
+    );
+    for (let i = 0; i < MAX_SCORED_BATCHES + 5; i++) m.batchArrived({ batchId: `x${i}`, dataset: dataset('all', 1), predictions: dataset('p', 1) }, at(3));
+    assert.equal(m.status(at(3)).scored?.length, MAX_SCORED_BATCHES, 'bounded');
+  });
+
+  test('labels are joined with the remembered batches; a missing target or batch is a recorded rejection', () => {
+    const noTarget = new MonitorState(monitorStart.parse({ model: 'm', reference: dataset('ref', 1) }), 'drift-monitor-m');
+    const labels = { source: { path: '/data/labels.csv' }, key: 'id' };
+    assert.equal(noTarget.labelsArrived({ batchId: 'l0', labels }, at(0)).decision?.decision.kind, 'rejected');
+    const m = monitor();
+    const none = m.labelsArrived({ batchId: 'l1', labels }, at(0));
+    assert.equal(none.decision?.decision.kind, 'rejected');
+    assert.match(none.decision!.decision.reason, /no scored batch/);
+    m.batchArrived({ batchId: 'w1', dataset: dataset('all', 1), window: null, predictions: dataset('p', 1) }, at(1));
+    m.batchArrived({ batchId: 'w2', dataset: dataset('all', 1), window: null, predictions: dataset('p', 2) }, at(1));
+    const join = m.labelsArrived({ batchId: 'l2', labels: { ...labels, batch: 'w2' } }, at(2)).join;
+    assert.deepEqual(
+      join && { batches: join.batches.map((b) => b.batchId), label: join.labels.label, target: join.target, previous: join.previous },
+      { batches: ['w2'], label: 'label', target: 'label', previous: null },
+      'the named batch, labels named by the target by default, nothing accumulated yet',
+    );
+    assert.equal(m.labelsArrived({ batchId: 'l3', labels: { ...labels, batch: 'nope' } }, at(2)).decision?.decision.kind, 'rejected');
+  });
+
+  const labelled = (batchId: string, end: string, o: Partial<BatchLabelsResult> = {}): BatchLabelsResult => ({
+    batchId,
+    window: { column: 'day', start: new Date(Date.parse(end) - 30 * 86_400_000).toISOString(), end },
+    rows: 30,
+    task: 'classification',
+    metrics: { accuracy: 0.9 },
+    labelDrift: { test: 'z', statistic: 0.5, pValue: 0.6, threshold: 0.05, drift: false, referenceRate: { a: 0.5, b: 0.5 }, currentRate: { a: 0.45, b: 0.55 } },
+    ...o,
+  });
+  const joined = (version: number, ...batches: BatchLabelsResult[]): JoinLabelsOutput => ({ batches, labelled: dataset('m.labelled', version), unmatched: 0 });
+
+  test('label drift or a metric below the minimum wants a retrain, each with its numbers', () => {
+    const m = monitor({ policy: { performance: { metric: 'accuracy', minValue: 0.7 } } });
+    const calm = m.labelsJoined('l1', joined(1, labelled('w1', '2013-02-01T00:00:00.000Z')), at(0));
+    assert.equal(calm.retrain, undefined);
+    assert.equal(calm.decision.decision.kind, 'labels-checked');
+    assert.deepEqual((calm.decision.decision.numbers?.batches as { metrics: unknown }[])[0]!.metrics, { accuracy: 0.9 });
+    const shifted = labelled('w2', '2013-03-01T00:00:00.000Z', { labelDrift: { test: 'z', statistic: 4.2, pValue: 0.00002, threshold: 0.05, drift: true, referenceRate: { a: 0.5, b: 0.5 }, currentRate: { a: 0.9, b: 0.1 } } });
+    const drifted = m.labelsJoined('l2', joined(2, shifted), at(1));
+    assert.equal(drifted.retrain?.trigger, 'label-drift', 'a moved outcome rate with a fine metric is caught');
+    assert.match(drifted.retrain!.reason, /outcome rate drifted on batch w2/);
+    assert.equal(m.setPolicy({ labelDrift: false }, at(2)).policy.labelDrift, false);
+    assert.equal(m.labelsJoined('l3', joined(3, shifted), at(3)).retrain, undefined, 'label drift off: recorded only');
+    const decayed = m.labelsJoined('l4', joined(4, labelled('w3', '2013-04-01T00:00:00.000Z', { metrics: { accuracy: 0.55 } })), at(4));
+    assert.equal(decayed.retrain?.trigger, 'performance');
+    assert.deepEqual([decayed.decision.decision.numbers?.metric, decayed.decision.decision.numbers?.minValue], ['accuracy', 0.7]);
+  });
+
+  test('a retrain learns from the accumulated labelled data of the policy’s window, evaluated on the newest window', () => {
+    const m = monitor({ trainingParams: { model: 'm', target: 'label', orderBy: 'day' }, policy: { retrainWindow: '90d' } });
+    m.labelsJoined('l1', joined(1, labelled('w1', '2013-02-01T00:00:00.000Z')), at(0));
+    m.labelsJoined('l2', joined(2, labelled('w2', '2013-03-03T00:00:00.000Z')), at(1));
+    const plan = m.planRetrain({ trigger: 'manual', reason: 'asked' }, at(2));
+    assert.ok('start' in plan);
+    const params = plan.start.params as Record<string, unknown>;
+    assert.deepEqual(params.source, { kind: 'artifact', uri: 'cas/m.labelled-2', format: 'parquet' }, 'the accumulated data, not the newest batch');
+    assert.deepEqual(params.evaluation, { column: 'day', from: '2013-02-01T00:00:00.000Z', to: '2013-03-03T00:00:00.000Z', trainFrom: '2012-12-03T00:00:00.000Z' });
+    assert.equal(params.orderBy, undefined, 'a time-range holdout replaces the ordered fraction');
+    assert.deepEqual(m.retrainStarted(plan.start, at(2)).decision.numbers?.evaluation, params.evaluation);
+    assert.deepEqual(
+      m.status(at(2)).labelled?.map((b) => [b.batchId, `${b.data.name}@${b.data.version}`]),
+      [
+        ['w1', 'm.labelled@1'],
+        ['w2', 'm.labelled@2'],
+      ],
+    );
+    const carried = m.continued();
+    const resumed = new MonitorState(monitorStart.parse(carried.args), 'drift-monitor-m', carried.carried);
+    assert.equal(resumed.status(at(3)).labelled?.length, 2, 'labelled batches are carried across continue-as-new');
+    const noWindow = monitor();
+    noWindow.labelsJoined('l1', joined(1, labelled('w1', '2013-02-01T00:00:00.000Z')), at(0));
+    const whole = noWindow.planRetrain({ trigger: 'manual', reason: 'asked' }, at(1));
+    assert.ok('start' in whole);
+    assert.equal((whole.start.params as Record<string, unknown>).evaluation, undefined, 'without retrainWindow: the labelled data as a whole');
+  });
+
+  test('monitor policy --set: JSON values, strings otherwise, nested keys on top of the current policy', () => {
+    const current = monitorStart.parse({ model: 'm', reference: dataset('ref', 1), policy: { performance: { metric: 'accuracy', minValue: 0.8 } } }).policy;
+    assert.deepEqual(policyPatch(current, ['consecutive=3', 'retrainWindow=90d', 'labelDrift=false', 'columns=["a","b"]', 'performance.minValue=0.7']), {
+      consecutive: 3,
+      retrainWindow: '90d',
+      labelDrift: false,
+      columns: ['a', 'b'],
+      performance: { metric: 'accuracy', minValue: 0.7 },
+    });
+    assert.throws(() => policyPatch(current, ['consecutive']), /key=value/);
+    const m = monitor();
+    assert.throws(() => m.checkPolicy(policyPatch(m.policy, ['retrainWindow=ninety'])), /retrainWindow/);
   });
 });
