@@ -17,10 +17,10 @@ import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
  * classifier on vega-datasets' penguins.
  *
  * The holdout is a seeded random fraction of the data, the latest fraction by `orderBy`, or what
- * `evaluation` names: a registered dataset version, or a time range of the same data (training
- * on the rows before it). The trials train on the GPU queue (`train.gbdt-gpu`; a GPU worker
- * without a GPU trains on its CPU); data preparation, selection, evaluation and the registry stay
- * on the CPU queue.
+ * `evaluation` names: a registered dataset version, a source to ingest, or a time range of the
+ * same data (training on the rows before it). The trials train on the GPU queue (`train.gbdt-gpu`;
+ * a GPU worker without a GPU trains on its CPU); data preparation, selection, evaluation and the
+ * registry stay on the CPU queue.
  */
 export const trainModelParams = z
   .object({
@@ -39,8 +39,9 @@ export const trainModelParams = z
     orderBy: z.string().min(1).optional(),
     /**
      * Explicit evaluation rows instead of a fraction: `{ dataset: { name, version? } }` (a
-     * registered dataset; the latest version without `version`), or `{ column, from, to?,
-     * trainFrom? }` (evaluate on `from <= column < to`, train on the rows before `from`).
+     * registered dataset; the latest version without `version`), `{ source, name? }` (a source
+     * ingested as `<dataset>.evaluation` unless named), or `{ column, from, to?, trainFrom? }`
+     * (evaluate on `from <= column < to`, train on the rows before `from`).
      */
     evaluation: evaluationSpec.optional(),
     seed: z.number().int().nonnegative().default(7),
@@ -67,8 +68,8 @@ export const trainModel = pipeline(
   (p, b) => {
     const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset });
     const checked = b.step('validate', validateDatasetStep, { dataset: data.output.dataset, suite: p.suite });
-    // Its own uncached node: "the latest version" of an evaluation dataset is looked up every run.
-    const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, { evaluation: p.evaluation });
+    // Its own uncached node: "the latest version" of an evaluation dataset is looked up, and an evaluation source read, every run.
+    const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, { evaluation: p.evaluation, dataset: p.dataset });
     const split = b.step(
       'split',
       splitDatasetStep,

@@ -29,6 +29,8 @@ test('run input: an unknown key at any depth is named with where it is and the k
     'invalid params for pipeline train-model: unknown key "form" in params.evaluation; accepted: column, from, to, trainFrom',
   );
   assert.match(message({ evaluation: { dataset: { name: 'flights', versoin: 2 } } }), /unknown key "versoin" in params\.evaluation\.dataset; accepted: name, version$/);
+  assert.match(message({ evaluation: { source: { kind: 'file', path: 'may.csv' }, nmae: 'may' } }), /unknown key "nmae" in params\.evaluation; accepted: source, name$/);
+  assert.match(message({ evaluation: { rows: 5 } }), /evaluation: expected \{ dataset: \{ name, version\? \} \} \(a registered dataset\), \{ source, name\? \}/);
   assert.match(
     message({ suite: { name: 's', expectations: [{ type: 'rowCountBetween', min: 1 }, { type: 'notNull', column: 'a', mostlyy: 0.5, sevrity: 'warn' }] } }),
     /unknown keys "mostlyy", "sevrity" in params\.suite\.expectations\[1\]; accepted: type, column, mostly, severity/,

@@ -1,10 +1,16 @@
 import { getDatasetVersion } from '../../infra/db/datasets';
 import { invalidInput } from '../../pipelines/failures';
 import { resolveEvaluationDataStep } from '../../pipelines/steps/evaluation-data';
+import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
 
-/** The registered evaluation dataset a training run names, as a dataset ref; nothing otherwise. */
-export const resolveEvaluationData = implement(resolveEvaluationDataStep, async ({ evaluation }, ctx) => {
+/** The evaluation dataset a training run names: a registered version, or a source ingested as the ingest step would. */
+export const resolveEvaluationData = implement(resolveEvaluationDataStep, async ({ evaluation, dataset }, ctx) => {
+  if (evaluation && 'source' in evaluation) {
+    const out = await runIngest({ source: evaluation.source, name: evaluation.name ?? `${dataset}.evaluation`, maxBadRows: 0 }, ctx);
+    ctx.countRows(out.dataset.rows);
+    return { dataset: out.dataset };
+  }
   if (!evaluation || !('dataset' in evaluation)) return {};
   const { name, version } = evaluation.dataset;
   const v = await getDatasetVersion(ctx.db, name, version ?? 'latest');

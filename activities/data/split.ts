@@ -16,7 +16,7 @@ type SplitInput = z.output<typeof splitDatasetStep.input>;
 
 export const splitDataset = implement(splitDatasetStep, async (input, ctx) => {
   const { dataset, evaluation } = input;
-  if (evaluation && 'dataset' in evaluation) return explicitHoldout(input);
+  if (evaluation && !('column' in evaluation)) return explicitHoldout(input);
   const df = await readFrame(ctx.store, dataset);
   const { train, holdout, how } = evaluation ? splitByRange(df, dataset, evaluation) : splitByFraction(df, input);
   ctx.countRows(df.height);
@@ -26,10 +26,9 @@ export const splitDataset = implement(splitDatasetStep, async (input, ctx) => {
   };
 });
 
-/** A registered evaluation dataset is the holdout as it is; every row of the dataset trains. */
-function explicitHoldout({ dataset, evaluation, evaluationData, target, features }: SplitInput): { train: DatasetRef; holdout: DatasetRef } {
-  const wanted = evaluation && 'dataset' in evaluation ? evaluation.dataset : undefined;
-  if (!evaluationData) throw invalidInput(`evaluation dataset ${wanted?.name} was not resolved (evaluationData is missing)`);
+/** An evaluation dataset (registered, or ingested from a source) is the holdout as it is; every row of the dataset trains. */
+function explicitHoldout({ dataset, evaluationData, target, features }: SplitInput): { train: DatasetRef; holdout: DatasetRef } {
+  if (!evaluationData) throw invalidInput('the evaluation dataset was not resolved (evaluationData is missing)');
   const needed = [...(target ? [target] : []), ...(features ?? dataset.schema.filter((c) => c.type !== 'date' && c.type !== 'timestamp').map((c) => c.name))];
   const has = new Set(evaluationData.schema.map((c) => c.name));
   const missing = [...new Set(needed)].filter((c) => !has.has(c));

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
 import { datasetName, datasetRef } from './dataset';
+import { ingestSource } from './ingestion';
 
 /**
  * Where a training pipeline's evaluation rows come from, when not from a fractional split:
  *
  * - `{ dataset: { name, version? } }`: a registered dataset version (the latest without
  *   `version`), e.g. one ingested with `ingest-validate`; training uses every row of its own data.
+ * - `{ source, name? }`: a source ingested as a dataset of its own (`<dataset>.evaluation` by
+ *   default) on every run, as the training source is; training uses every row of its own data.
  * - `{ column, from, to?, trainFrom? }`: a time range of the same dataset, as a forecast meets its
  *   data: evaluation on rows with `from <= column < to` (no upper bound without `to`), training on
  *   rows with `trainFrom <= column < from` (every earlier row without `trainFrom`). Rows whose
@@ -48,22 +51,35 @@ export const evaluationDatasetChoice = z
   })
   .strict();
 
-export const evaluationSpec = z.union([evaluationDatasetChoice, evaluationRange], {
-  error: 'expected { dataset: { name, version? } } (a registered dataset) or { column, from, to?, trainFrom? } (a time range of the same dataset)',
+export const evaluationSourceChoice = z
+  .object({
+    source: ingestSource,
+    name: datasetName.optional().describe('the evaluation dataset\'s name; default: <dataset>.evaluation'),
+  })
+  .strict();
+
+export const evaluationSpec = z.union([evaluationDatasetChoice, evaluationSourceChoice, evaluationRange], {
+  error: 'expected { dataset: { name, version? } } (a registered dataset), { source, name? } (a source to ingest) or { column, from, to?, trainFrom? } (a time range of the same dataset)',
 });
 export type EvaluationSpec = z.infer<typeof evaluationSpec>;
 
 /**
- * Resolves the registered evaluation dataset an evaluation spec names (nothing for a time range or
- * no spec). Its own node, uncached, so that "the latest version" is looked up on every run while
- * the split after it stays cached for as long as the resolved version is the same.
+ * The evaluation dataset an evaluation spec names, as a dataset version: a registered one looked
+ * up, or a source ingested (nothing for a time range or no spec). Its own node, uncached like
+ * ingestion, so that "the latest version" is looked up and a source read on every run, while the
+ * split after it stays cached for as long as the evaluation data is the same version.
  */
 export const resolveEvaluationDataStep = step({
   name: 'dataset.resolve-evaluation',
-  description: 'look up the registered evaluation dataset a training run names (name and version, or the latest)',
-  input: z.object({ evaluation: evaluationSpec.optional() }),
+  description: 'the evaluation dataset a training run names: a registered version looked up (or the latest), or a source ingested',
+  input: z.object({
+    evaluation: evaluationSpec.optional(),
+    dataset: datasetName.describe('the training dataset\'s name: an evaluation source is ingested as <dataset>.evaluation unless named'),
+  }),
   output: z.object({ dataset: datasetRef.optional() }),
   queue: 'cpu',
-  timeouts: { startToClose: '30s' },
+  // As ingestion's: reading a source can be long; a lost worker is noticed within the heartbeat timeout.
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
+  retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '2m' },
   cache: false,
 });

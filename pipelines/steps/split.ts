@@ -9,10 +9,11 @@ import { evaluationSpec } from './evaluation-data';
  * `holdoutFraction` of rows by `orderBy` is the holdout, as a forecast would meet them.
  *
  * With an explicit `evaluation` (evaluation-data.ts) the fraction is not used: a time range
- * splits the dataset by value of a column, or a registered evaluation dataset (resolved by
- * `dataset.resolve-evaluation` and passed as `evaluationData`) is the holdout as it is and the
- * whole dataset trains. Either way the holdout must hold the columns training uses (`target` and
- * `features`; default: every column of the dataset but dates and timestamps), named when missing.
+ * splits the dataset by value of a column, or an evaluation dataset (registered or ingested,
+ * resolved by `dataset.resolve-evaluation` and passed as `evaluationData`) is the holdout as it
+ * is and the whole dataset trains. Either way the holdout must hold the columns training uses
+ * (`target` and `features`; default: every column of the dataset but dates and timestamps),
+ * named when missing.
  */
 export const splitDatasetInput = z.object({
   dataset: datasetRef,
@@ -20,7 +21,7 @@ export const splitDatasetInput = z.object({
   seed: z.number().int().nonnegative().default(42),
   orderBy: z.string().min(1).optional().describe('a time column: hold out the latest rows instead of random ones'),
   evaluation: evaluationSpec.optional().describe('explicit evaluation rows instead of a fraction: a registered dataset or a time range'),
-  evaluationData: datasetRef.optional().describe('the registered evaluation dataset, resolved (with evaluation: { dataset })'),
+  evaluationData: datasetRef.optional().describe('the evaluation dataset, resolved (with evaluation: { dataset } or { source })'),
   target: z.string().min(1).optional().describe('a column the holdout must have'),
   features: z.array(z.string().min(1)).optional().describe('columns the holdout must have (default: the dataset\'s, dates and timestamps left out)'),
 });
