@@ -1,17 +1,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../infra/paths';
+import { ingestValidate } from '../pipelines/ingest-validate';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import { trainModel } from '../pipelines/train-model';
 import { runStateQuery } from '../pipelines/dsl/messages';
-import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { startRun } from './helpers/runs';
+import { startTestStack, tempDir, type TestStack, uniqueId } from './helpers/stack';
 
 /** The README's main job, end to end on real data: vega-datasets' penguins. */
 let stack: TestStack;
+let dir: string;
 
 before(async () => {
-  stack = await startTestStack();
+  dir = tempDir('train-model');
+  // File sources are read only under the data roots: the project (vega-datasets) and this test's files.
+  stack = await startTestStack({ env: { SLUICE_DATA_ROOTS: `${projectRoot}:${dir}` } });
 });
 after(async () => {
   await stack?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const run = async (input: unknown) => {
@@ -27,8 +37,16 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   assert.equal(first.outputs.promoted, true, 'no champion yet: the first model that passes its gates becomes champion');
   assert.ok(first.outputs.holdout.accuracy > 0.9, `holdout accuracy ${first.outputs.holdout.accuracy}`);
   assert.deepEqual(first.state.nodes.train!.items, { total: 2, done: 2 }, 'two trials fanned out');
-  const trials = await stack.db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt'`, [first.result.runId]);
+  const trials = await stack.db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt-gpu'`, [first.result.runId]);
   assert.equal(trials.rows[0].n, 2, 'every trial recorded');
+  // The trials ran on the GPU queue (served by the GPU worker, on its CPU here), everything else on the CPU queue.
+  assert.equal(first.state.nodes.train!.queue, 'gpu');
+  const scheduled = await activityQueues(first.result.runId);
+  const { queues } = stack.workers.config;
+  assert.deepEqual(scheduled.get('train.gbdt-gpu'), new Set([queues.gpu]), 'every trial scheduled on the GPU task queue');
+  for (const step of ['ingest', 'validate-dataset', 'dataset.resolve-evaluation', 'dataset.split', 'hpo.gbdt-trials', 'hpo.select-best', 'compare-models', 'register-model', 'promote-model']) {
+    assert.deepEqual(scheduled.get(step), new Set([queues.cpu]), `${step} on the CPU task queue`);
+  }
   const alias = await stack.db.query(`SELECT alias, version FROM model_aliases WHERE model_name = 'penguins-species' ORDER BY alias`);
   assert.deepEqual(alias.rows, [{ alias: 'challenger', version: 1 }, { alias: 'champion', version: 1 }]);
   // The worker counts promotions and rows for Prometheus.
@@ -57,4 +75,98 @@ test('train-model: a gate that fails leaves the model unregistered and the champ
   assert.equal(outputs.registered, false);
   assert.equal(outputs.promoted, false);
   assert.equal(outputs.outcome, 'skipped');
+});
+
+/** The task queues of the activities a run scheduled, by activity type, from its Temporal history. */
+async function activityQueues(runId: string): Promise<Map<string, Set<string>>> {
+  const { rows } = await stack.db.query<{ workflow_id: string }>('SELECT workflow_id FROM runs WHERE run_id = $1', [runId]);
+  const history = await stack.client.workflow.getHandle(rows[0]!.workflow_id, runId).fetchHistory();
+  const queues = new Map<string, Set<string>>();
+  for (const e of history.events ?? []) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (!a?.activityType?.name || !a.taskQueue?.name) continue;
+    queues.set(a.activityType.name, (queues.get(a.activityType.name) ?? new Set()).add(a.taskQueue.name));
+  }
+  return queues;
+}
+
+/** The seattle-weather rows (one a day, 2012–2015) whose date is in [from, to). */
+const weatherDays = (from: string, to: string) =>
+  fs
+    .readFileSync(path.join(projectRoot, 'node_modules/vega-datasets/data/seattle-weather.csv'), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => line && line.slice(0, 10) >= from && line.slice(0, 10) < to).length;
+
+type SplitOutput = { train: { rows: number; name: string; version: number }; holdout: { rows: number; name: string; version: number } };
+const evaluatedRows = (state: Awaited<ReturnType<typeof run>>['state']) => (state.nodes.compare!.output as { challenger: { rows: number } }).challenger.rows;
+
+test('train-model: a time range of the same dataset is the evaluation set; training takes the rows before it', async () => {
+  const { outputs, state } = await run({
+    source: { kind: 'file', path: 'node_modules/vega-datasets/data/seattle-weather.csv' },
+    dataset: 'weather-range',
+    model: 'weather-range',
+    target: 'weather',
+    evaluation: { column: 'date', from: '2015-01-01', to: '2015-04-01', trainFrom: '2013-01-01' },
+    search: {},
+    gbdt: { nEstimators: 10 },
+    gates: [],
+  });
+  const evaluationRows = weatherDays('2015-01-01', '2015-04-01');
+  assert.equal(evaluationRows, 90, 'January to March 2015');
+  // The comparison scored exactly those rows (no weather label is missing)...
+  assert.equal(evaluatedRows(state), evaluationRows);
+  const split = state.nodes.split!.output as SplitOutput;
+  assert.equal(split.holdout.rows, evaluationRows);
+  // ...and training had 2013 and 2014: nothing from 2012, nothing from the evaluation months or after.
+  assert.equal(split.train.rows, weatherDays('2013-01-01', '2015-01-01'));
+  assert.equal(outputs.trainingData.rows, split.train.rows);
+  const source = await stack.db.query(`SELECT source FROM dataset_versions WHERE name = 'weather-range.holdout'`);
+  assert.deepEqual(source.rows[0].source.evaluation, { column: 'date', from: '2015-01-01', to: '2015-04-01', trainFrom: '2013-01-01' }, 'the holdout version records its range');
+});
+
+test('train-model: a registered dataset version is the evaluation set; one lacking a training column is refused by name', async () => {
+  const penguins = JSON.parse(fs.readFileSync(path.join(projectRoot, 'node_modules/vega-datasets/data/penguins.json'), 'utf8')) as Record<string, unknown>[];
+  const trainRows = penguins.filter((_, i) => i % 3 !== 0);
+  const evalRows = penguins.filter((_, i) => i % 3 === 0);
+  const files = {
+    train: trainRows,
+    'eval-v1': evalRows.slice(0, 60),
+    'eval-v2': evalRows,
+    'eval-no-island': evalRows.map(({ Island: _island, ...r }) => r),
+  };
+  for (const [name, rows] of Object.entries(files)) fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(rows));
+  const ingest = async (file: keyof typeof files, name: string) =>
+    (await (await startRun(stack, ingestValidate, { source: { kind: 'file', path: path.join(dir, `${file}.json`) }, name, suite: { name: 'rows', expectations: [{ type: 'rowCountBetween', min: 20 }] } })).result()).outputs.dataset;
+  assert.equal((await ingest('eval-v1', 'penguins-eval')).version, 1);
+  assert.equal((await ingest('eval-v2', 'penguins-eval')).version, 2);
+  await ingest('eval-no-island', 'penguins-eval-no-island');
+
+  const params = { source: { kind: 'file' as const, path: path.join(dir, 'train.json') }, dataset: 'penguins-own', model: 'penguins-own', search: {}, gbdt: { nEstimators: 10 } };
+  // Version 1 by number: its 60 rows are the holdout, and every row of the training file trains.
+  const v1 = await run({ ...params, evaluation: { dataset: { name: 'penguins-eval', version: 1 } } });
+  assert.equal(evaluatedRows(v1.state), 60);
+  const split = v1.state.nodes.split!.output as SplitOutput;
+  assert.deepEqual([split.holdout.name, split.holdout.version, split.train.rows], ['penguins-eval', 1, trainRows.length]);
+  assert.equal(v1.outputs.trainingData.rows, trainRows.length);
+  // No version: the latest (2), looked up anew by an uncached node while the trials come from the cache.
+  const latest = await run({ ...params, evaluation: { dataset: { name: 'penguins-eval' } } });
+  assert.equal(evaluatedRows(latest.state), evalRows.length);
+  assert.equal(latest.state.nodes.train!.status, 'cached', 'same training data: the trials come from the cache');
+  // A source: ingested on the run as <dataset>.evaluation, then the holdout as it is.
+  const fromSource = await run({ ...params, evaluation: { source: { kind: 'file', path: path.join(dir, 'eval-v1.json') } } });
+  assert.equal(evaluatedRows(fromSource.state), 60);
+  assert.deepEqual(
+    [(fromSource.state.nodes.split!.output as SplitOutput).holdout.name, (fromSource.state.nodes.split!.output as SplitOutput).holdout.version],
+    ['penguins-own.evaluation', 1],
+  );
+
+  // A holdout without a column the model takes fails at the split, naming the column.
+  const refused = await startRun(stack, trainModel, { ...params, evaluation: { dataset: { name: 'penguins-eval-no-island' } } });
+  await assert.rejects(refused.result(), (e: Error) => {
+    const messages: string[] = [];
+    for (let c: unknown = e; c instanceof Error; c = c.cause) messages.push(c.message);
+    assert.match(messages.join(' | '), /penguins-eval-no-island@1 lacks training column "Island"/);
+    return true;
+  });
 });
