@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { duration, durationMs, isDuration } from '../pipelines/vocab/duration';
 import { taskQueueName } from '../pipelines/vocab/queue';
-import { sluiceHome } from './paths';
+import { projectRoot, sluiceHome } from './paths';
 
 /**
  * Every environment setting Sluice reads, in one schema. Workers, CLI and tests all go through
@@ -40,6 +40,14 @@ export const envSchema = z.object({
   SLUICE_CPU_METRICS_PORT: port.default(9464),
   SLUICE_GPU_METRICS_PORT: port.default(9465),
   SLUICE_SHUTDOWN_GRACE: duration.default('30s'),
+  /**
+   * Directories a file source may read, colon-separated absolute paths (resolved after symlinks).
+   * Unset: the project's directory and the local artifact store.
+   */
+  SLUICE_DATA_ROOTS: z
+    .string()
+    .refine((v) => v.split(':').every((d) => d === '' || d.startsWith('/')), 'colon-separated absolute directory paths')
+    .optional(),
   /**
    * How often a step's heartbeat details (progress, checkpoints) reach the server at most; what a
    * retry after a crash can resume from is at most this old. Temporal's default: 30s-60s.
@@ -109,6 +117,8 @@ export interface SluiceConfig {
   concurrency: { cpu: number; gpu: number | undefined };
   metricsPorts: { cpu: number; gpu: number };
   shutdownGrace: string;
+  /** Directories file sources may read (absolute; not yet resolved through symlinks). */
+  dataRoots: string[];
   heartbeatThrottle: string | undefined;
   inferenceThreads: number | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
@@ -147,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     concurrency: { cpu: e.SLUICE_CPU_CONCURRENCY, gpu: e.SLUICE_GPU_CONCURRENCY },
     metricsPorts: { cpu: e.SLUICE_CPU_METRICS_PORT, gpu: e.SLUICE_GPU_METRICS_PORT },
     shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
+    dataRoots: dataRoots(e, home),
     heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
     inferenceThreads: e.SLUICE_INFERENCE_THREADS,
     logLevel: e.SLUICE_LOG_LEVEL,
@@ -176,6 +187,13 @@ function artifactConfig(e: Env, home: string): SluiceConfig['artifacts'] {
     accessKey: e.S3_ACCESS_KEY!,
     secretKey: e.S3_SECRET_KEY!,
   };
+}
+
+/** SLUICE_DATA_ROOTS, or the project's directory (its data, node_modules/vega-datasets) and the local artifact store. */
+function dataRoots(e: Env, home: string): string[] {
+  if (e.SLUICE_DATA_ROOTS) return e.SLUICE_DATA_ROOTS.split(':').filter((d) => d !== '').map((d) => path.resolve(d));
+  const artifacts = artifactConfig(e, home);
+  return [projectRoot, ...(artifacts.kind === 'local' ? [artifacts.root] : [])];
 }
 
 /** Secrets never appear in errors or logs. */

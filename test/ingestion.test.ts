@@ -15,6 +15,9 @@ import { useMinio, type TestMinio } from './helpers/minio';
 import { tempDir, uniqueId, usePostgres } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
 import { SluiceFailure } from '../pipelines/failures';
+import { col } from '../pipelines/expr/builder';
+import { loadConfig, ConfigError } from '../infra/config';
+import { projectRoot } from '../infra/paths';
 
 /**
  * Ingestion against a real PostgreSQL (usePostgres) and a real local artifact store; the S3 source
@@ -33,6 +36,8 @@ before(async () => {
   db = createPool(pgh.url);
   await migrate(db);
   dir = tempDir('ingest');
+  // File sources read only under the data roots: the project (vega-datasets) and this test's files.
+  process.env.SLUICE_DATA_ROOTS = [projectRoot, dir].join(':');
   store = await LocalArtifactStore.open(path.join(dir, 'artifacts'));
 });
 after(async () => {
@@ -316,6 +321,133 @@ describe('malformed rows', () => {
     await rejectsInvalid(ingest(fromFile(path.join(dir, 'nope.csv'))), /file not found: .*nope\.csv/);
     await rejectsInvalid(ingest(fromFile(file('data.bin', 'x'))), /cannot tell the format of .*data\.bin/);
     await rejectsInvalid(ingest(fromFile(file('dup.csv', 'a,b,a\n1,2,3\n'))), /dup\.csv: line 1: the header names column "a" more than once/);
+  });
+});
+
+describe('nothing is lost silently', () => {
+  /** The counts every ingestion reports, and records with the version: rows in = kept + quarantined + filtered. */
+  async function assertCounts(out: IngestOutput, sourceRows: number) {
+    assert.equal(out.sourceRows, sourceRows);
+    assert.equal(out.dataset.rows + out.badRows + out.filteredRows, sourceRows, 'rows in = rows kept + quarantined + filtered');
+    const v = await getDatasetVersion(db, out.dataset.name, out.dataset.version);
+    assert.deepEqual((v?.source as { counts?: unknown }).counts, { sourceRows, rows: out.dataset.rows, badRows: out.badRows, filteredRows: out.filteredRows });
+  }
+
+  test('a stray quote in a field costs only its line, not the rest of the file; counts add up with a filter', async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => `${2000 + (i % 20)},name${i},${i}`);
+    rows.splice(500, 0, '2012,x"y,7'); // line 502 (the header is line 1)
+    const p = file('stray.csv', `year,name,n\n${rows.join('\n')}\n`);
+    await rejectsInvalid(ingest(fromFile(p)), /stray\.csv: 1 malformed row: line 502: malformed quoting/);
+    const filter = JSON.parse(JSON.stringify(col('n').gte(100)));
+    const { out } = await ingest(fromFile(p, { maxBadRows: 10, filter }));
+    assert.equal(out.badRows, 1);
+    assert.equal(out.filteredRows, 100);
+    assert.equal(out.dataset.rows, 900);
+    await assertCounts(out, 1001);
+    assert.deepEqual((await readFrame(store, out.quarantine!)).toRecords(), [
+      { line: 502, row: 501, reason: 'malformed quoting: a quote inside an unquoted field, or text after a closing quote', raw: '2012,x"y,7' },
+    ]);
+  });
+
+  test('quoting resynchronises at the next line: a quote never closed costs its line; fields spanning lines still join', async () => {
+    const p = file('resync.csv', 'a,b\n1,"multi\nline"\n2,"never closed\n3,y\n4,"x"z\n5,"ok ""quoted"""\n6,"p\nq"\n');
+    await rejectsInvalid(ingest(fromFile(p, { maxBadRows: 1 })), /2 malformed rows, more than maxBadRows \(1\): line 4: a quoted field is never closed; line 6: malformed quoting/);
+    const { out } = await ingest(fromFile(p, { maxBadRows: 2 }));
+    assert.deepEqual(await readBack(out), [
+      { a: '1', b: 'multi\nline' },
+      { a: '3', b: 'y' },
+      { a: '5', b: 'ok "quoted"' },
+      { a: '6', b: 'p\nq' },
+    ]);
+    assert.deepEqual((await readFrame(store, out.quarantine!)).select('line', 'raw').toRecords(), [
+      { line: 4, raw: '2,"never closed' },
+      { line: 6, raw: '4,"x"z' },
+    ]);
+    await assertCounts(out, 6);
+  });
+
+  test('quoted header names are unescaped as cells are', async () => {
+    const { out } = await ingest(fromFile(file('header.csv', '"a""b","c,d",e\n1,2,x\n')));
+    assert.deepEqual(out.dataset.schema.map((c) => c.name), ['a"b', 'c,d', 'e']);
+    assert.deepEqual(await readBack(out), [{ 'a"b': '1', 'c,d': '2', e: 'x' }]);
+  });
+
+  test('CSV: an integer outside int64 is a bad row, never a float64 column; beyond 2^53 stays exact', async () => {
+    const p = file('huge.csv', 'id,n\n1,9007199254740993\n2,9223372036854775808\n3,-9223372036854775808\n');
+    await rejectsInvalid(ingest(fromFile(p)), /huge\.csv: 1 malformed row: line 3: column "n": 9223372036854775808 is outside the int64 range/);
+    const { out } = await ingest(fromFile(p, { maxBadRows: 1 }));
+    assert.deepEqual(typesOf(out), { id: 'int64', n: 'int64' });
+    assert.deepEqual(await readBack(out), [
+      { id: '1', n: '9007199254740993' },
+      { id: '3', n: '-9223372036854775808' },
+    ]);
+    await assertCounts(out, 3);
+  });
+
+  test('JSON Lines and JSON arrays: an integer outside int64 is a bad row (not a failed file); beyond 2^53 stays exact', async () => {
+    const jsonl = file('huge.jsonl', '{"id": 1, "n": 9007199254740993}\n{"id": 2, "n": -9223372036854775809}\n{"id": 3, "n": 9223372036854775807, "s": "92233720368547758080"}\n');
+    await rejectsInvalid(ingest(fromFile(jsonl)), /huge\.jsonl: 1 malformed row: line 2: column "n": integer -9223372036854775809 is outside the int64 range/);
+    const { out } = await ingest(fromFile(jsonl, { maxBadRows: 1 }));
+    assert.deepEqual(await readBack(out), [
+      { id: '1', n: '9007199254740993', s: null },
+      { id: '3', n: '9223372036854775807', s: '92233720368547758080' },
+    ]);
+    await assertCounts(out, 3);
+    const array = file('huge.json', '[{"id": 1, "n": 9007199254740993},\n {"id": 2, "n": 18446744073709551615}]');
+    await rejectsInvalid(ingest(fromFile(array)), /huge\.json: 1 malformed row: line 2: column "n": integer 18446744073709551615 is outside the int64 range/);
+    const a = await ingest(fromFile(array, { maxBadRows: 1 }));
+    assert.deepEqual(await readBack(a.out), [{ id: '1', n: '9007199254740993' }]);
+  });
+
+  test('a JSON array element that is not an object is a bad row like any other, within maxBadRows', async () => {
+    const p = file('mixed.json', '[{"a": 1},\n 3,\n {"a": 2}, "x", [1],\n {"a": }]');
+    await rejectsInvalid(ingest(fromFile(p)), /mixed\.json: 4 malformed rows: line 2: not a JSON object; line 3: not a JSON object; line 3: not a JSON object; line 4: invalid JSON/);
+    await rejectsInvalid(ingest(fromFile(p, { maxBadRows: 3 })), /4 malformed rows, more than maxBadRows \(3\)/);
+    const { out } = await ingest(fromFile(p, { maxBadRows: 4 }));
+    assert.deepEqual(await readBack(out), [{ a: '1' }, { a: '2' }]);
+    assert.deepEqual((await readFrame(store, out.quarantine!)).select('line', 'row', 'raw').toRecords(), [
+      { line: 2, row: 2, raw: '3' },
+      { line: 3, row: 4, raw: '"x"' },
+      { line: 3, row: 5, raw: '[1]' },
+      { line: 4, row: 6, raw: '{"a": }' },
+    ]);
+    await assertCounts(out, 6);
+  });
+
+  test('bytes that are not UTF-8 fail naming the line and byte offset; source.encoding reads latin1, windows-1252 and utf-16le', async () => {
+    const latin1 = Buffer.concat([Buffer.from('id,name\n1,plain\n2,caf'), Buffer.from([0xe9]), Buffer.from('\n')]);
+    const p = path.join(dir, 'latin1.csv');
+    fs.writeFileSync(p, latin1);
+    const e = await rejectsInvalid(ingest(fromFile(p)), /latin1\.csv: line 3, byte offset 21: bytes that are not UTF-8 \(0xE9 0x0A\).*source\.encoding/);
+    assert.deepEqual(e.details, { line: 3, byteOffset: 21 });
+    const jsonl = path.join(dir, 'latin1.jsonl');
+    fs.writeFileSync(jsonl, Buffer.concat([Buffer.from('{"a": "ok"}\n{"a": "'), Buffer.from([0xff]), Buffer.from('"}\n')]));
+    await rejectsInvalid(ingest(fromFile(jsonl)), /latin1\.jsonl: line 2, byte offset 19: bytes that are not UTF-8 \(0xFF/);
+
+    const read = async (name: string, bytes: Buffer, encoding: string) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, bytes);
+      const { out } = await ingest({ source: { kind: 'file', path: f, encoding }, name: uniqueId('enc') });
+      const v = await getDatasetVersion(db, out.dataset.name);
+      assert.equal((v?.source as { encoding?: string }).encoding, encoding, 'the encoding is recorded');
+      return readBack(out);
+    };
+    assert.deepEqual(await read('l1.csv', latin1, 'latin1'), [
+      { id: '1', name: 'plain' },
+      { id: '2', name: 'café' },
+    ]);
+    assert.deepEqual(await read('cp.csv', Buffer.concat([Buffer.from('id,price\n1,'), Buffer.from([0x80]), Buffer.from('5\n')]), 'windows-1252'), [{ id: '1', price: '€5' }]);
+    assert.deepEqual(await read('u16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\n1,über\n', 'utf16le')]), 'utf-16le'), [{ id: '1', name: 'über' }]);
+    await rejectsInvalid(ingest(fromFile(FLIGHTS, { source: { kind: 'file', path: FLIGHTS, encoding: 'latin1' } })), /encoding applies to text formats/);
+  });
+
+  test('data roots: by default the project directory and the local artifact store; a path outside is refused naming them', async () => {
+    const config = loadConfig({ SLUICE_HOME: path.join(dir, 'home') });
+    assert.deepEqual(config.dataRoots, [projectRoot, path.join(dir, 'home', 'artifacts')]);
+    assert.deepEqual(loadConfig({ SLUICE_DATA_ROOTS: '/data/a:/data/b' }).dataRoots, ['/data/a', '/data/b']);
+    assert.throws(() => loadConfig({ SLUICE_DATA_ROOTS: 'relative/dir' }), (e: unknown) => e instanceof ConfigError && /SLUICE_DATA_ROOTS/.test(e.message));
+    const e = await rejectsInvalid(ingest(fromFile('../../etc/passwd', { source: { kind: 'file', path: '../../etc/passwd', format: 'csv' } })), /\/etc\/passwd is outside the data roots/);
+    assert.ok(e.message.includes(`only under ${projectRoot}, ${dir}`), e.message);
   });
 });
 

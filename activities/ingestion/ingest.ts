@@ -45,6 +45,8 @@ const checkpointSchema = z.object({
   draft: z.array(z.object({ name: z.string(), type: columnType, nullable: z.boolean().optional() })),
   badRows: z.number().int().nonnegative(),
   filteredRows: z.number().int().nonnegative().default(0),
+  /** Records the source held; absent in checkpoints of attempts from before it was counted. */
+  sourceRows: z.number().int().nonnegative().optional(),
   quarantine: artifactRef.optional(),
 });
 type Converted = z.infer<typeof checkpointSchema>;
@@ -90,13 +92,14 @@ export async function runIngest(input: IngestInput, ctx: StepContext): Promise<I
       progress.check();
 
       const existing = await findDatasetVersionBySha(ctx.db, input.name, converted.data.sha256);
-      if (existing) return reuse(existing, converted, ctx);
+      if (existing) return reuse(checkCounts(existing, converted, local.label), converted, ctx);
 
       progress.set({ phase: 'profiling' });
       const profile = await profileParquet(ctx, converted.data, parquetFile, progress);
       const byName = new Map(profile.columns.map((c) => [c.name, c]));
       const schema: DatasetSchema = converted.draft.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable ?? (byName.get(c.name)?.nulls ?? 0) > 0 }));
       const profileRef = await putProfile(ctx, profile);
+      checkCounts({ rows: profile.rows }, converted, local.label);
 
       progress.set({ phase: 'registering' });
       const { version, created } = await registerVersion(
@@ -116,6 +119,8 @@ export async function runIngest(input: IngestInput, ctx: StepContext): Promise<I
             ...(input.derive ? { derive: input.derive } : {}),
             ...(input.filter ? { filter: input.filter, filteredRows: converted.filteredRows } : {}),
             maxBadRows: input.maxBadRows,
+            // Rows in = rows kept + rows quarantined + rows filtered out (checked above).
+            counts: { sourceRows: converted.sourceRows, rows: profile.rows, badRows: converted.badRows, filteredRows: converted.filteredRows },
             node: ctx.run.node,
             workflowId: ctx.run.workflowId,
           },
@@ -184,9 +189,25 @@ async function convert(local: LocalSource, input: IngestInput, ctx: StepContext,
       draft: derived.plans.map((p) => ({ name: p.name, type: p.to, nullable: p.nullable })),
       badRows: bad.length,
       filteredRows: derived.filtered,
+      sourceRows: table.sourceRows,
       quarantine,
     },
   };
+}
+
+/**
+ * Nothing is lost without a count: every record of the source is in the dataset, the quarantine
+ * or the filtered-out count. A mismatch is a bug of Sluice's (a reader dropping or inventing
+ * rows), so the step fails rather than register a version that silently lost data.
+ */
+function checkCounts<T extends { rows: number }>(kept: T, converted: Converted, label: string): T {
+  const { sourceRows, badRows, filteredRows } = converted;
+  if (sourceRows !== undefined && sourceRows !== kept.rows + badRows + filteredRows) {
+    throw new Error(
+      `${label}: row counts do not add up: ${sourceRows} records read, but ${kept.rows} kept + ${badRows} quarantined + ${filteredRows} filtered out = ${kept.rows + badRows + filteredRows}`,
+    );
+  }
+  return kept;
 }
 
 /** Bad rows (ROW, REASON) with their line numbers and raw text. */
@@ -224,6 +245,7 @@ function output(v: DatasetVersion, profile: ArtifactRef, converted: Converted, r
     ...(converted.quarantine ? { quarantine: converted.quarantine } : {}),
     badRows: converted.badRows,
     filteredRows: converted.filteredRows,
+    ...(converted.sourceRows !== undefined ? { sourceRows: converted.sourceRows } : {}),
     reused,
   };
 }

@@ -189,13 +189,18 @@ export function parseText(e: pl.Expr, to: ColumnType, inferring = false): pl.Exp
   }
 }
 
+/** Text of an integer too long for int64 maybe (int64 has at most 19 digits): such a value is never read as a float. */
+const LONG_INTEGER = '^-?[0-9]{19,}$';
+
 /** Candidates tried in order when inferring a text column's type; none fitting: string. */
 const TEXT_CANDIDATES: ColumnType[] = ['int64', 'float64', 'bool', 'date', 'timestamp'];
 const JSON_STRING_CANDIDATES: ColumnType[] = ['date', 'timestamp'];
 
 /**
  * The type of each text column: the first candidate that parses every non-null value, over the
- * whole column (one aggregate pass, streamed by polars), not a sample.
+ * whole column (one aggregate pass, streamed by polars), not a sample. A column of integers where
+ * some are outside the int64 range is int64, those values bad rows: read as float64, every value
+ * beyond 2^53 would be rounded without a word.
  */
 export async function inferTextTypes(lf: pl.LazyDataFrame, names: string[], candidates: ColumnType[]): Promise<Map<string, ColumnType>> {
   const out = new Map<string, ColumnType>();
@@ -204,13 +209,16 @@ export async function inferTextTypes(lf: pl.LazyDataFrame, names: string[], cand
   names.forEach((name, i) => {
     exprs.push(normalized(pl.col(name)).isNotNull().sum().alias(`n${i}`));
     candidates.forEach((c, j) => exprs.push(parseText(pl.col(name), c, true).isNotNull().sum().alias(`c${i}_${j}`)));
+    if (candidates.includes('int64')) exprs.push(parseText(pl.col(name), 'int64').isNull().and(normalized(pl.col(name)).str.contains(LONG_INTEGER)).sum().alias(`big${i}`));
   });
   const rec = (await lf.select(...exprs).collect()).toRecords()[0] ?? {};
   const num = (k: string) => Number(rec[k] ?? 0);
   names.forEach((name, i) => {
     const n = num(`n${i}`);
     const hit = n > 0 ? candidates.findIndex((_c, j) => num(`c${i}_${j}`) === n) : -1;
-    out.set(name, hit >= 0 ? candidates[hit]! : 'string');
+    const int = candidates.indexOf('int64');
+    const tooBig = int >= 0 && num(`big${i}`) > 0 && num(`c${i}_${int}`) + num(`big${i}`) === n;
+    out.set(name, tooBig ? 'int64' : hit >= 0 ? candidates[hit]! : 'string');
   });
   return out;
 }
@@ -321,7 +329,11 @@ export function coercion(columns: SourceColumn[], plans: ColumnPlan[]): Coercion
     if (conv.fallible) {
       const verb = textual ? 'cannot parse' : 'cannot convert';
       const shown = e.cast(pl.Utf8).str.slice(0, 60);
-      const msg = pl.concatString([pl.lit(`column ${name}: ${verb} "`), shown, pl.lit(`" as ${p.to}`)], '');
+      let msg = pl.concatString([pl.lit(`column ${name}: ${verb} "`), shown, pl.lit(`" as ${p.to}`)], '');
+      if (textual && p.to === 'int64') {
+        const outOfRange = pl.concatString([pl.lit(`column ${name}: `), shown, pl.lit(' is outside the int64 range (declare the column as float64 or string, or fix the value)')], '');
+        msg = pl.when(normalized(e.cast(pl.Utf8)).str.contains(LONG_INTEGER)).then(outOfRange).otherwise(msg);
+      }
       reasons.push(pl.when(value.isNull().and(present)).then(msg).otherwise(pl.lit(null).cast(pl.Utf8)));
     }
     if (p.nullable === false) {

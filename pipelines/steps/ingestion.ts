@@ -36,6 +36,15 @@ export const pgTableName = z.string().superRefine((s, ctx) => {
 /** The name of an environment variable (of the worker) holding a connection URL: never the URL itself. */
 export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name (the URL itself must never be a step input)');
 
+/**
+ * The character encoding of a text source (CSV, TSV, JSON, JSON Lines). Default utf-8, checked:
+ * a byte sequence that is not UTF-8 fails the step naming its line and byte offset. `latin1` is
+ * ISO-8859-1; `windows-1252` its Windows superset (€, curly quotes in 0x80-0x9F); `utf-16le` as
+ * Windows tools write "Unicode" text (a leading byte-order mark is dropped).
+ */
+export const textEncoding = z.enum(['utf-8', 'latin1', 'windows-1252', 'utf-16le']);
+export type TextEncoding = z.infer<typeof textEncoding>;
+
 export const fileSource = z
   .object({
     kind: z.literal('file'),
@@ -43,6 +52,7 @@ export const fileSource = z
     path: z.string().min(1),
     /** Default: from the extension (.csv, .tsv, .json, .jsonl/.ndjson, .parquet/.pq). */
     format: ingestFormat.optional(),
+    encoding: textEncoding.optional(),
   })
   .strict();
 
@@ -52,6 +62,7 @@ export const artifactSource = z
     /** A URI of the configured artifact store (file:// or s3://). */
     uri: z.string().min(1),
     format: ingestFormat,
+    encoding: textEncoding.optional(),
   })
   .strict();
 
@@ -135,6 +146,12 @@ export const ingestOutput = z.object({
   badRows: z.number().int().nonnegative(),
   /** Rows the filter dropped: source rows = dataset rows + filteredRows + badRows. */
   filteredRows: z.number().int().nonnegative().default(0),
+  /**
+   * Records the source held (blank lines not counted): always dataset.rows + badRows +
+   * filteredRows, checked before the version is registered. Optional only for outputs recorded
+   * before it was reported.
+   */
+  sourceRows: z.number().int().nonnegative().optional(),
   /** True when identical data was already registered under this name: its version is returned. */
   reused: z.boolean(),
 });

@@ -28,6 +28,7 @@ import { datasetProfile } from '../../pipelines/steps/profile';
 import { registeredModelName } from '../../pipelines/steps/registry';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from '../helpers/stack';
 import { testStepContext } from '../helpers/step-context';
+import { isFailure, type SluiceFailure } from '../../pipelines/failures';
 
 let pgh: Awaited<ReturnType<typeof usePostgres>>;
 let db: Db;
@@ -39,6 +40,8 @@ before(async () => {
   db = createPool(pgh.url);
   await migrate(db);
   dir = tempDir('hostile');
+  // File sources read only under the data roots: here, this test's directory (and no more).
+  process.env.SLUICE_DATA_ROOTS = dir;
   store = await LocalArtifactStore.open(path.join(dir, 'artifacts'));
 });
 after(async () => {
@@ -55,13 +58,15 @@ const file = (name: string, content: string | Buffer): string => {
 const ingest = async (input: unknown) => ingestOutput.parse(await runIngest(ingestInput.parse(input), testStepContext({ store, db })));
 const fromFile = (p: string, extra: Record<string, unknown> = {}) => ({ source: { kind: 'file', path: p }, name: uniqueId('ds'), ...extra });
 
-/** The non-retryable bad-input kind of failure, with a message matching `re`. */
-async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<ApplicationFailure> {
+/**
+ * The non-retryable bad-input kind of failure (the failure table's InvalidInput, which the step
+ * runtime turns into a non-retryable ApplicationFailure), with a message matching `re`.
+ */
+async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<SluiceFailure> {
   let caught: unknown;
   await assert.rejects(p, (e) => ((caught = e), true));
-  assert.ok(caught instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(caught)}`);
-  assert.equal(caught.type, 'InvalidInput');
-  assert.equal(caught.nonRetryable, true);
+  assert.ok(isFailure(caught, 'InvalidInput'), `expected an InvalidInput failure, got ${String(caught)}`);
+  assert.equal(caught.retryable, false);
   assert.match(caught.message, re);
   return caught;
 }
@@ -122,7 +127,7 @@ describe('hostile data', () => {
       out = await ingest(input);
     } catch (e) {
       // A refusal must be bad input with a message that says why, never a crash.
-      assert.ok(e instanceof ApplicationFailure && e.type === 'InvalidInput' && e.nonRetryable, `unexpected failure: ${String(e)}`);
+      assert.ok(isFailure(e, 'InvalidInput') && !e.retryable, `unexpected failure: ${String(e)}`);
       assert.match(e.message, /big\.csv/);
       assert.equal(await getDatasetVersion(db, input.name), undefined);
       t.diagnostic(`refused: ${e.message.slice(0, 200)}`);
@@ -134,6 +139,39 @@ describe('hostile data', () => {
     assert.equal(texts[1], big);
     assert.equal(texts[2], `quoted, ${'y'.repeat(1000)}`);
     t.diagnostic('ingested, the 10 MB value kept whole');
+  });
+});
+
+// Deeper: test/ingestion.test.ts "data roots".
+describe('file sources confined to the data roots', () => {
+  test('(h) ../../etc/passwd, absolute paths, symlinks and .. out of the roots are refused naming the roots; nothing is registered', async () => {
+    const elsewhere = tempDir('elsewhere');
+    try {
+      fs.writeFileSync(path.join(elsewhere, 'x.csv'), 'a\n1\n');
+      fs.symlinkSync('/etc/passwd', path.join(dir, 'passwd.csv'));
+      fs.symlinkSync(elsewhere, path.join(dir, 'linked'));
+      const hostile = [
+        '../../etc/passwd',
+        path.relative(process.cwd(), '/etc/passwd'),
+        '/etc/passwd',
+        path.join(dir, 'passwd.csv'),
+        path.join(dir, 'linked', 'x.csv'),
+        path.join(dir, '..', path.basename(elsewhere), 'x.csv'),
+        path.join(elsewhere, 'nope.csv'),
+      ];
+      for (const p of hostile) {
+        const input = { source: { kind: 'file', path: p, format: 'csv' }, name: uniqueId('ds') };
+        const e = await rejectsInvalid(ingest(input), /outside the data roots/);
+        assert.ok(e.message.includes(`only under ${dir}`), `names the roots: ${e.message}`);
+        assert.ok(!e.message.includes('root:'), 'tells nothing of the file it refused');
+        assert.equal(await getDatasetVersion(db, input.name), undefined, p);
+      }
+      // Inside the roots, files (and symlinks to files inside them) still read.
+      fs.symlinkSync(file('inside.csv', 'a\n1\n2\n'), path.join(dir, 'alias.csv'));
+      assert.equal((await ingest(fromFile(path.join(dir, 'alias.csv')))).dataset.rows, 2);
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });
 
@@ -167,7 +205,7 @@ describe('SQL in names', () => {
       await rejectsInvalid(runIngest({ source: { kind: 'file', path: 'x.csv' }, name, maxBadRows: 0 }, testStepContext({ store, db })), /invalid dataset name/);
       await assert.rejects(getDatasetVersion(db, name), /invalid dataset name/);
       const table = await runIngest({ source: { kind: 'postgres', table: name }, name: 'ok', maxBadRows: 0 }, testStepContext({ store, db })).catch((e) => e);
-      assert.ok(table instanceof ApplicationFailure && /invalid PostgreSQL table name/.test(table.message), String(table));
+      assert.ok(isFailure(table, 'InvalidInput') && /invalid PostgreSQL table name/.test(table.message), String(table));
     }
     assert.ok(await tableExists('runs'), 'runs still exists');
     assert.ok(await tableExists('datasets'), 'datasets still exists');
@@ -179,7 +217,7 @@ describe('SQL in names', () => {
     for (const name of [sqlName, `fv"; DROP TABLE runs; --`]) {
       const view = { ...good, name } as FeatureView;
       await assert.rejects(readOnlineFeatures(db, view, [{ origin: 'A' }]), (e: unknown) => {
-        assert.ok(e instanceof ApplicationFailure && e.type === 'InvalidInput' && e.nonRetryable, String(e));
+        assert.ok(isFailure(e, 'InvalidInput') && !e.retryable, String(e));
         assert.ok(e.message.includes(JSON.stringify(name)), `names the view: ${e.message}`);
         return true;
       });

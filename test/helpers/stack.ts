@@ -101,6 +101,9 @@ export async function startTestWorkers(opts: {
     SLUICE_GPU_METRICS_PORT: String(await freePort()),
     SLUICE_SHUTDOWN_GRACE: '2s',
     SLUICE_LOG_LEVEL: 'warn',
+    // File sources read only under the data roots: the project's directory (vega-datasets) and
+    // the temporary directory where tests write the files they ingest (tempDir()).
+    SLUICE_DATA_ROOTS: [projectRoot, os.tmpdir()].join(':'),
     ...opts.env,
   };
   const config = loadConfig(env);

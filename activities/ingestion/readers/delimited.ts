@@ -1,9 +1,9 @@
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { lazySchema, scalar } from '../polars';
 import { badRowsFailure, type BadRecord } from '../quarantine';
 import { ROW } from '../schema';
 import { countChar, isBlank, pickRawControls, rawLines, readingData } from './lines';
+import { fieldCount, lineStructure, NEVER_CLOSED, QUOTE_OK, QUOTE_REASONS, splitRecord, STRAY_QUOTE } from './csv-quoting';
 import type { ReadOptions, RecordOrigin, SourceTable } from './types';
 import { invalidInput } from '../../../pipelines/failures';
 
@@ -11,10 +11,10 @@ import { invalidInput } from '../../../pipelines/failures';
  * CSV and TSV (RFC 4180 quoting with `"`; the first record is the header).
  *
  * Structure is checked before the data is parsed, on the raw lines (polars expressions over the
- * whole file, streamed): quote parity tells which lines continue a quoted field, so records that
- * span lines are put together; then each record's field count (separators outside quotes) is
- * compared with the header's. Records with the wrong count, or a quote never closed, are malformed
- * and reported with the line they start on. Blank lines are skipped, as pandas does.
+ * whole file, streamed): ./csv-quoting.ts finds the records whose quoted fields span lines and
+ * the lines whose quoting is malformed (each costs only its own line); then each record's field
+ * count (separators outside quotes) is compared with the header's. Malformed records are reported
+ * with the line they start on. Blank lines are skipped, as pandas does.
  *
  * The data is then read by polars' CSV reader with every column as text (types are inferred or
  * declared afterwards). When some records were malformed or blank, polars reads a cleaned copy
@@ -22,38 +22,54 @@ import { invalidInput } from '../../../pipelines/failures';
  */
 export async function openDelimited(file: string, sep: ',' | '\t', opts: ReadOptions): Promise<SourceTable> {
   const { label, budget } = opts;
-  const names = await readingData(label, async () => (await lazySchema(pl.scanCSV(file, { sep, hasHeader: true, inferSchemaLength: 0 }))).map((c) => c.name));
+  const ctl = await pickRawControls(file, label);
+  const lines = rawLines(file, ctl).withColumns(countChar(pl.col('text'), '"').alias('q'));
+  const { continuation, bad: badQuoting } = await readingData(label, () => lineStructure(lines, sep));
+
+  // One row per record: rec (0 = header), the line it starts on, its text, how its quoting is bad.
+  let records: pl.LazyDataFrame;
+  if (!continuation.length && !badQuoting.size) {
+    records = lines.select(pl.col('line').sub(1).alias('rec'), pl.col('line'), pl.col('text'), pl.lit(QUOTE_OK).cast(pl.Int32).alias('quoting'));
+  } else {
+    const marks = [...new Set([...continuation, ...badQuoting.keys()])].sort((a, b) => a - b);
+    const cont = new Set(continuation);
+    const marked = pl.DataFrame([
+      pl.Series('line', marks, pl.Int64),
+      pl.Series('cont', marks.map((l) => cont.has(l)), pl.Bool),
+      pl.Series('quoting', marks.map((l) => badQuoting.get(l) ?? QUOTE_OK), pl.Int32),
+    ]);
+    const joined = lines
+      .join(marked.lazy(), { on: 'line', how: 'left' })
+      .sort('line')
+      .withColumns(pl.col('cont').fillNull(false), pl.col('quoting').fillNull(pl.lit(QUOTE_OK)))
+      .withColumns(pl.col('cont').not().cast(pl.Int64).cumSum().sub(1).alias('rec'));
+    records = continuation.length
+      ? joined
+          .groupBy('rec', true)
+          .agg(pl.col('line').first(), pl.col('text').fillNull('').str.concat('\n', false), pl.col('quoting').max())
+          .sort('rec')
+      : joined.select('rec', 'line', 'text', 'quoting');
+  }
+
+  const header = await readingData(label, () => records.head(1).select('text', 'quoting').collect());
+  if (!header.height || header.getColumn('text').get(0) === null) throw invalidInput(`${label}: no header line`);
+  if (Number(header.getColumn('quoting').get(0)) !== QUOTE_OK) throw invalidInput(`${label}: line 1: the header's quoting is malformed: ${QUOTE_REASONS[Number(header.getColumn('quoting').get(0))]}`);
+  const names = splitRecord(String(header.getColumn('text').get(0)), sep);
   checkHeader(names, label);
   const n = names.length;
 
-  const ctl = await pickRawControls(file, label);
-  const lines = rawLines(file, ctl).withColumns(countChar(pl.col('text'), '"').alias('q'));
-  const withParity = lines.withColumns(pl.col('q').cumSum().sub(pl.col('q')).modulo(2).alias('open'));
-  const continued = await readingData(label, () => scalar(withParity.select(pl.col('open').sum())));
-
-  // One row per record: rec (0 = header), the line it starts on, its text.
-  const records: pl.LazyDataFrame =
-    continued === 0
-      ? lines.select(pl.col('line').sub(1).alias('rec'), pl.col('line'), pl.col('text'))
-      : withParity
-          .withColumns(pl.col('open').eq(0).cast(pl.Int64).cumSum().sub(1).alias('rec'))
-          .groupBy('rec', true)
-          .agg(pl.col('line').first(), pl.col('text').fillNull('').str.concat('\n', false))
-          .sort('rec');
-
-  const outside = pl.col('text').str.replaceAll('"(?:[^"]|"")*"', '');
-  const classified = records.withColumns(
-    isBlank(pl.col('text')).alias('blank'),
-    countChar(pl.col('text'), '"').modulo(2).eq(1).alias('unterminated'),
-    countChar(outside, sep).add(1).cast(pl.Int64).alias('fields'),
-  ).withColumns(
-    // The record's number among data records, blank lines not counted (header: 0).
-    pl.col('rec').sub(pl.col('blank').cast(pl.Int64).cumSum()).alias('row'),
-  );
-  const malformed = pl.col('rec').gt(0).and(pl.col('blank').not()).and(pl.col('unterminated').or(pl.col('fields').neq(n)));
-  const reason = pl
-    .when(pl.col('unterminated'))
-    .then(pl.lit('a quoted field is never closed'))
+  const classified = records
+    .withColumns(isBlank(pl.col('text')).alias('blank'), fieldCount(pl.col('text').fillNull(''), sep).alias('fields'))
+    .withColumns(
+      // The record's number among data records, blank lines not counted (header: 0).
+      pl.col('rec').sub(pl.col('blank').cast(pl.Int64).cumSum()).alias('row'),
+    );
+  const malformed = pl.col('rec').gt(0).and(pl.col('blank').not()).and(pl.col('quoting').neq(QUOTE_OK).or(pl.col('fields').neq(n)));
+  const reasonExpr = pl
+    .when(pl.col('quoting').eq(STRAY_QUOTE))
+    .then(pl.lit(QUOTE_REASONS[STRAY_QUOTE]!))
+    .when(pl.col('quoting').eq(NEVER_CLOSED))
+    .then(pl.lit(QUOTE_REASONS[NEVER_CLOSED]!))
     .otherwise(pl.concatString([pl.lit(`expected ${n} field${n === 1 ? '' : 's'}, found `), pl.col('fields').cast(pl.Utf8)], ''));
 
   const counts = await readingData(label, async () =>
@@ -62,17 +78,16 @@ export async function openDelimited(file: string, sep: ',' | '\t', opts: ReadOpt
         .select(
           malformed.sum().alias('bad'),
           pl.col('rec').gt(0).and(pl.col('blank')).sum().alias('blank'),
-          pl.col('rec').eq(0).and(pl.col('unterminated')).sum().alias('badHeader'),
+          pl.col('rec').gt(0).and(pl.col('blank').not()).sum().alias('records'),
         )
         .collect()
     ).toRecords()[0]!,
   );
-  if (Number(counts.badHeader)) throw invalidInput(`${label}: line 1: the header has a quoted field that is never closed`);
   const badCount = Number(counts.bad);
   const blankCount = Number(counts.blank);
 
   const badRecords = async (limit?: number): Promise<BadRecord[]> => {
-    let q = classified.filter(malformed).select(pl.col('row'), pl.col('line'), reason.alias('reason'), pl.col('text'));
+    let q = classified.filter(malformed).select(pl.col('row'), pl.col('line'), reasonExpr.alias('reason'), pl.col('text'));
     if (limit !== undefined) q = q.head(limit);
     const df = await q.collect();
     return df.toRecords().map((r) => ({ row: Number(r.row), line: Number(r.line), reason: String(r.reason), raw: (r.text as string | null) ?? null }));
@@ -107,6 +122,7 @@ export async function openDelimited(file: string, sep: ',' | '\t', opts: ReadOpt
     columns: names.map((name) => ({ name, dtype: pl.Utf8 })),
     mode: 'text',
     structural,
+    sourceRows: Number(counts.records),
     locate: async (rows) => {
       const df = await origins.filter(pl.col('k').isIn(rows)).collect();
       return new Map(
@@ -120,7 +136,6 @@ function checkHeader(names: string[], label: string): void {
   if (!names.length) throw invalidInput(`${label}: no header line`);
   names.forEach((name, i) => {
     if (name.trim() === '') throw invalidInput(`${label}: line 1: column ${i + 1} of the header has no name`);
-    const m = /^(.*)_duplicated_\d+$/.exec(name);
-    if (m && names.includes(m[1]!)) throw invalidInput(`${label}: line 1: the header names column ${JSON.stringify(m[1])} more than once`);
+    if (names.indexOf(name) !== i) throw invalidInput(`${label}: line 1: the header names column ${JSON.stringify(name)} more than once`);
   });
 }

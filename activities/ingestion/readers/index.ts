@@ -4,22 +4,26 @@ import { openJsonArray, openJsonLines } from './json';
 import { openParquet } from './parquet';
 import { openPgCsv } from './pg-csv';
 import type { ReadOptions, SourceTable } from './types';
+import { utf8File } from './encoding';
+import { invalidInput } from '../../../pipelines/failures';
 
 export type { ReadOptions, RecordOrigin, SourceTable } from './types';
 
 export async function openSource(src: LocalSource, opts: ReadOptions): Promise<SourceTable> {
+  if (src.format === 'parquet' || src.format === 'pg-csv') {
+    if (src.encoding) throw invalidInput(`${opts.label}: source.encoding applies to text formats (csv, tsv, json, jsonl), not ${src.format}`);
+    return src.format === 'parquet' ? openParquet(src.file, opts) : openPgCsv(src.file, src.columnTypes ?? [], src.rows);
+  }
+  // Text: checked to be UTF-8, or transcoded to it from the declared encoding.
+  const file = await utf8File(src.file, src.encoding, opts);
   switch (src.format) {
     case 'csv':
-      return openDelimited(src.file, ',', opts);
+      return openDelimited(file, ',', opts);
     case 'tsv':
-      return openDelimited(src.file, '\t', opts);
+      return openDelimited(file, '\t', opts);
     case 'jsonl':
-      return openJsonLines(src.file, opts);
+      return openJsonLines(file, opts);
     case 'json':
-      return openJsonArray(src.file, opts);
-    case 'parquet':
-      return openParquet(src.file, opts);
-    case 'pg-csv':
-      return openPgCsv(src.file, src.columnTypes ?? []);
+      return openJsonArray(file, opts);
   }
 }

@@ -1,5 +1,5 @@
 import pl from 'nodejs-polars';
-import { lazySchema } from '../polars';
+import { lazySchema, scalar } from '../polars';
 import { ROW } from '../schema';
 import { locateByValues } from './values';
 import type { ReadOptions, SourceTable } from './types';
@@ -21,5 +21,6 @@ export async function openParquet(file: string, opts: ReadOptions): Promise<Sour
   }
   if (!columns.length) throw invalidInput(`${opts.label}: no columns`);
   const lf = scan.withRowIndex(ROW);
-  return { lf, columns, mode: 'typed', structural: [], locate: locateByValues(lf, columns) };
+  const sourceRows = await scalar(scan.select(pl.len()));
+  return { lf, columns, mode: 'typed', structural: [], sourceRows, locate: locateByValues(lf, columns) };
 }

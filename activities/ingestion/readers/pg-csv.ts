@@ -1,5 +1,6 @@
 import pl from 'nodejs-polars';
 import type { ColumnType } from '../../../pipelines/steps/dataset';
+import { scalar } from '../polars';
 import { ROW } from '../schema';
 import { locateByValues } from './values';
 import type { SourceTable } from './types';
@@ -9,9 +10,11 @@ import type { SourceTable } from './types';
  * field, an empty string a quoted one, which polars tells apart), every column read as text and
  * parsed to the type PostgreSQL reported.
  */
-export function openPgCsv(file: string, columnTypes: { name: string; type: ColumnType }[]): SourceTable {
+export async function openPgCsv(file: string, columnTypes: { name: string; type: ColumnType }[], copied?: number): Promise<SourceTable> {
   const schema = Object.fromEntries(columnTypes.map((c) => [c.name, pl.Utf8]));
   const lf = pl.scanCSV(file, { hasHeader: true, schema, rowIndexName: ROW });
   const columns = columnTypes.map((c) => ({ name: c.name, dtype: pl.Utf8 }));
-  return { lf, columns, mode: 'typed', known: new Map(columnTypes.map((c) => [c.name, c.type])), structural: [], locate: locateByValues(lf, columns) };
+  // The count PostgreSQL reported for the COPY: what was read is checked against it (ingest.ts).
+  const sourceRows = copied ?? (await scalar(lf.select(pl.len())));
+  return { lf, columns, mode: 'typed', known: new Map(columnTypes.map((c) => [c.name, c.type])), structural: [], sourceRows, locate: locateByValues(lf, columns) };
 }

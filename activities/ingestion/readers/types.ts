@@ -20,6 +20,8 @@ export interface SourceTable {
   known?: Map<string, ColumnType>;
   /** Malformed records met while reading (left out of `lf`); never more than the budget. */
   structural: BadRecord[];
+  /** Records in the source (blank lines not counted): rows of `lf` + structural. */
+  sourceRows: number;
   /** Origins of records of `lf`, by ROW value. Only called for the few bad ones. */
   locate(rows: number[]): Promise<Map<number, RecordOrigin>>;
 }

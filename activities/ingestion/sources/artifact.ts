@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ArtifactError, ArtifactNotFoundError, type ArtifactStore } from '../../../infra/artifacts';
-import type { IngestFormat } from '../../../pipelines/steps/ingestion';
+import type { IngestFormat, TextEncoding } from '../../../pipelines/steps/ingestion';
 import type { LocalSource } from './types';
 import { invalidInput } from '../../../pipelines/failures';
 
@@ -11,7 +11,7 @@ import { invalidInput } from '../../../pipelines/failures';
  * An object of the configured artifact store (local or S3/MinIO), copied into the step's temporary
  * directory (polars reads files; the store streams and verifies). Its sha256 is the fingerprint.
  */
-export async function artifactSource(store: ArtifactStore, src: { uri: string; format: IngestFormat }, dir: string, signal?: AbortSignal): Promise<LocalSource> {
+export async function artifactSource(store: ArtifactStore, src: { uri: string; format: IngestFormat; encoding?: TextEncoding }, dir: string, signal?: AbortSignal): Promise<LocalSource> {
   let key: string;
   try {
     key = store.keyFromUri(src.uri);
@@ -44,6 +44,7 @@ export async function artifactSource(store: ArtifactStore, src: { uri: string; f
     format: src.format,
     fingerprint: h.digest('hex'),
     label: src.uri,
-    record: { kind: 'artifact', uri: src.uri, key, format: src.format, sizeBytes: size },
+    ...(src.encoding ? { encoding: src.encoding } : {}),
+    record: { kind: 'artifact', uri: src.uri, key, format: src.format, ...(src.encoding ? { encoding: src.encoding } : {}), sizeBytes: size },
   };
 }

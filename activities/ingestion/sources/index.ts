@@ -15,7 +15,7 @@ export async function materializeSource(
 ): Promise<LocalSource> {
   switch (source.kind) {
     case 'file':
-      return localFileSource(source, deps.signal);
+      return localFileSource(source, { signal: deps.signal });
     case 'artifact':
       return artifactSource(deps.store, source, deps.dir, deps.signal);
     case 'postgres':

@@ -135,6 +135,7 @@ export async function postgresSource(db: Db, src: PostgresSourceSpec, dir: strin
       format: 'pg-csv',
       fingerprint: hash.digest('hex'),
       label,
+      rows,
       record: {
         kind: 'postgres',
         ...(src.table !== undefined ? { table: src.table } : { query: select }),
