@@ -47,6 +47,8 @@ export async function run(): Promise<void> {
   const pgh = await usePostgres();
   const db = createPool(pgh.url);
   const dir = tempDir('bench-ingest');
+  // File sources read only under the data roots: the project (flights-3m) and the scratch files here.
+  process.env.SLUICE_DATA_ROOTS = [projectRoot, dir].join(':');
   try {
     await migrate(db);
     const store = await LocalArtifactStore.open(path.join(dir, 'artifacts'));
