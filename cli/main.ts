@@ -17,6 +17,9 @@ import { openArtifactStore } from '../infra/artifacts';
 import { registerRunsCommands } from './commands/runs';
 import { setup } from './commands/setup';
 import { up } from './commands/up';
+import { endQuietlyOnClosedPipe } from './output';
+
+endQuietlyOnClosedPipe();
 
 const program = new Command('sluice')
   .description('Durable, typed ML pipelines on Temporal')
@@ -70,10 +73,17 @@ program
     const config = loadConfig();
     const client = await connectClient(config);
     try {
-      const r = await startRun(client, config, name, { ...o, progress: !o.json });
+      const r = await startRun(client, config, name, {
+        ...o,
+        progress: !o.json,
+        // The id first, before any waiting: it is what Ctrl-C, `runs show` and the UI need.
+        onStarted: (ids) => {
+          if (!o.json) console.log(`started ${name}: workflow ${ids.workflowId} run ${ids.runId}`);
+          if (o.wait) process.stderr.write(`waiting for ${ids.workflowId} (Ctrl-C stops waiting; the run goes on)\n`);
+        },
+      });
       if (o.json) console.log(JSON.stringify(r, null, 2));
       else {
-        console.log(`started ${name}: workflow ${r.workflowId} run ${r.runId}`);
         if (r.result !== undefined) {
           console.log(JSON.stringify(r.result, null, 2));
           const store = await openArtifactStore(config.artifacts);

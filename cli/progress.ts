@@ -18,26 +18,53 @@ export function renderProgress(state: RunState, width = 24): string[] {
   });
 }
 
+/** What Ctrl-C during `sluice run --wait` says: only the waiting stops, the run goes on. */
+export function stoppedWaitingNote(workflowId: string): string {
+  return [
+    `stopped waiting: run ${workflowId} goes on (Ctrl-C does not cancel it). Follow it with`,
+    `  sluice runs show ${workflowId}`,
+    `  temporal workflow show -w ${workflowId}`,
+  ].join('\n');
+}
+
+export interface Progress {
+  /** Stops redrawing and draws the run's final state once (the last frame a finished run shows). */
+  finish(): Promise<void>;
+  /** Stops redrawing as it is (Ctrl-C: the run is not finished). */
+  stop(): void;
+}
+
 /**
- * Live progress of a run on a terminal, fed by the run's `state` query, redrawn in place until
- * the returned stop function is called.
+ * Live progress of a run on a terminal, fed by the run's `state` query, redrawn in place every
+ * `intervalMs` until `finish` (one last frame from a final query) or `stop`. Draws never overlap:
+ * each waits for the previous one, so a late answer cannot overwrite the final frame.
  */
-export function showProgress(handle: WorkflowHandle, out: NodeJS.WriteStream = process.stderr): () => void {
+export function showProgress(handle: Pick<WorkflowHandle, 'query'>, out: Pick<NodeJS.WriteStream, 'write'> = process.stderr, intervalMs = 500): Progress {
   let lines = 0;
   let stopped = false;
+  let last: Promise<void> = Promise.resolve();
   const draw = async () => {
     const answer = await handle.query(runStateQuery).catch(() => undefined);
     const state = answer && readRunState(answer);
-    if (!state || stopped) return;
+    if (!state) return;
     const text = renderProgress(state);
     if (lines) out.write(`\x1b[${lines}A`);
     for (const l of text) out.write(`\x1b[2K${l}\n`);
     lines = text.length;
   };
-  const timer = setInterval(() => void draw(), 500);
-  void draw();
-  return () => {
+  const next = () => (last = last.then(() => (stopped ? undefined : draw())));
+  const timer = setInterval(() => void next(), intervalMs);
+  void next();
+  const stop = () => {
     stopped = true;
     clearInterval(timer);
+  };
+  return {
+    stop,
+    async finish() {
+      clearInterval(timer);
+      await next(); // queued after any draw in flight; a finished run still answers its state query
+      stop();
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import type { SluiceConfig } from '../infra/config';
 import { checkRunInput } from '../pipelines/dsl/run-input';
 import { PipelineName, PipelineVersion } from '../pipelines/search-attributes';
@@ -43,6 +43,12 @@ export function overlapPolicy(name: string | undefined): (typeof OVERLAP_POLICIE
   return p;
 }
 
+/** The CLI's word for a policy Temporal reports (`SKIP` → `skip`), as --overlap takes it. */
+export function overlapName(policy: string | undefined): string {
+  const found = Object.entries(OVERLAP_POLICIES).find(([, p]) => p === policy);
+  return found ? found[0] : (policy ?? '-');
+}
+
 export async function createSchedule(client: Client, config: SluiceConfig, reg: Catalogue, o: CreateScheduleOptions) {
   if (!SCHEDULE_ID.test(o.id)) throw new Error(`schedule name "${o.id}" must be letters, digits, ".", "_" or "-" (max 200)`);
   const def = reg.pipelines.get(o.pipeline);
@@ -70,7 +76,29 @@ export async function createSchedule(client: Client, config: SluiceConfig, reg: 
     state: { paused: o.paused ?? false, ...(o.note ? { note: o.note } : {}) },
     // The server turns cron strings into calendar specs; keep the expression as written for display.
     memo: { cron: o.cron, pipeline: o.pipeline },
+  }).catch((e: unknown) => {
+    throw scheduleError(o.id, e);
   });
+}
+
+/**
+ * Temporal's errors about a schedule in the user's words. The server answers a missing schedule
+ * with the id of its internal scheduler workflow ("workflow not found for ID:
+ * temporal-sys-scheduler:NAME"): say "no schedule named NAME" instead.
+ */
+export function scheduleError(name: string, e: unknown): unknown {
+  if (e instanceof ScheduleNotFoundError) return new Error(`no schedule named ${name} (see \`sluice schedule list\`)`);
+  if (e instanceof ScheduleAlreadyRunning) return new Error(`a schedule named ${name} already exists (see \`sluice schedule describe ${name}\`)`);
+  return e;
+}
+
+/** Runs `fn` on the schedule `name`, its errors said as scheduleError says them. */
+export async function withSchedule<T>(client: Client, name: string, fn: (schedule: ScheduleHandle) => Promise<T>): Promise<T> {
+  try {
+    return await fn(client.schedule.getHandle(name));
+  } catch (e) {
+    throw scheduleError(name, e);
+  }
 }
 
 export interface ScheduleSummary {
@@ -103,7 +131,12 @@ export function summarize(d: ScheduleDescription): ScheduleSummary {
 export async function listSchedules(client: Client): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = [];
   for await (const s of client.schedule.list()) {
-    out.push(summarize(await client.schedule.getHandle(s.scheduleId).describe()));
+    // One deleted between the listing and its description is gone: not an error of the listing.
+    const d = await client.schedule.getHandle(s.scheduleId).describe().catch((e: unknown) => {
+      if (e instanceof ScheduleNotFoundError) return undefined;
+      throw e;
+    });
+    if (d) out.push(summarize(d));
   }
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -6,6 +6,10 @@ import type { StepRunRow } from '../infra/db/runs';
 import { describePipeline } from '../cli/commands/pipeline';
 import { renderCondition, toMermaid, toText, type RenderStates } from '../cli/render/dag';
 import { stepInterfaces } from '../cli/render/interface';
+import { artifactOutputNames } from '../cli/render/artifact-outputs';
+import { formatSetting } from '../cli/render/duration';
+import { formatTable } from '../cli/render/table';
+import { durationMs } from '../pipelines/vocab/duration';
 import { compile } from '../pipelines/dsl/compile';
 import { and, gt, not, eq } from '../pipelines/dsl/conditions';
 import { pipeline } from '../pipelines/dsl/pipeline';
@@ -243,4 +247,59 @@ test('pipeline show: a changed step schema shows in the printed interface', () =
   const after = stepInterfaces(compile(pipeline({ name: 'c2', params: z.object({}) }, (_p, b) => (b.step('load', changed, { n: 'x' }), {}))));
   assert.match(before, /demo\.load@1 {2}\[cpu\] {2}node load\n {2}in {3}n: number\n/);
   assert.match(after, /demo\.load@1 {2}\[cpu\] {2}node load\n {2}in {3}n: string\n/);
+});
+
+test('runs show names each artifact by the output that holds it (items as [i].name)', () => {
+  const sha = (c: string) => c.repeat(64);
+  const ref = (uri: string, c: string) => ({ uri, sha256: sha(c), size: 3 });
+  assert.deepEqual(
+    [...artifactOutputNames({ model: ref('file:///m', 'a'), reports: [ref('file:///r0', 'b')], 'odd key': { x: ref('file:///o', 'c') }, same: ref('file:///m', 'a'), n: 3 })],
+    [
+      ['file:///m', 'model, same'],
+      ['file:///r0', 'reports[0]'],
+      ['file:///o', '["odd key"].x'],
+    ],
+  );
+  // Not a reference: a uri without a content hash.
+  assert.equal(artifactOutputNames({ link: { uri: 'file:///x', sha256: 'nope', size: 1 } }).size, 0);
+
+  const t = (s: number) => new Date(1_000_000 + s * 1000);
+  const row = (node_id: string): StepRunRow => ({ node_id, step: 'x', step_version: '1', queue: 'cpu', status: 'succeeded', attempt: 1, started_at: t(0), ended_at: t(1), error: null, cache_key: null });
+  const states = nodeStatesFromDb(
+    'r1',
+    [row('load'), row('each[0]'), row('each[1]')],
+    [
+      { from_id: 'r1/load', relation: 'produced', to_id: 'file:///a' },
+      { from_id: 'r1/load', relation: 'produced', to_id: 'file:///b' },
+      { from_id: 'r1/each[1]', relation: 'produced', to_id: 'file:///c' },
+    ],
+    [
+      { node_id: 'load', outputs: { items: ref('file:///a', 'a'), report: ref('file:///b', 'b'), total: 2 } },
+      { node_id: 'each[1]', outputs: { len: ref('file:///c', 'c') } },
+      { node_id: 'each[0]', outputs: { len: 4 } },
+    ],
+  );
+  assert.deepEqual(states.load!.artifactOutputs, { 'file:///a': 'items', 'file:///b': 'report' });
+  assert.deepEqual(states.each!.artifactOutputs, { 'file:///c': '[1].len' });
+  const text = toText(spec, states);
+  assert.match(text, /\n {4}↳ items: file:\/\/\/a\n {4}↳ report: file:\/\/\/b\n/);
+  assert.match(text, /\n {4}↳ \[1\]\.len: file:\/\/\/c\n/);
+});
+
+test('listings have a header row and aligned columns; configured durations read as written', () => {
+  assert.deepEqual(formatTable(['NAME', 'VERSIONS', 'LATEST'], [['penguins', '12', 'v12'], ['a\u0007b\nc', '1', '']]), [
+    'NAME      VERSIONS  LATEST',
+    'penguins  12        v12',
+    'ab c      1',
+  ]);
+  assert.deepEqual(formatTable(['NAME'], []), ['NAME']);
+  assert.deepEqual(
+    [3_600_000, 5_400_000, 45_000, 250, 0, 90_061_001, 86_400_000, undefined, -1].map(formatSetting),
+    ['1h', '1h30m', '45s', '250ms', '0s', '1d1h1m1s1ms', '1d', '-', '-'],
+  );
+  // Exact: the text reads back as the same length of time.
+  for (const ms of [3_600_000, 5_400_000, 45_000, 7 * 86_400_000]) {
+    const total = [...formatSetting(ms).matchAll(/(\d+)(ms|d|h|m|s)/g)].reduce((sum, [, n, u]) => sum + Number(n) * durationMs(`1${u}`), 0);
+    assert.equal(total, ms);
+  }
 });

@@ -1,4 +1,4 @@
-import { recordRunEnd, recordRunStart, recordStepEnd, recordStepStart } from '../../infra/db/runs';
+import { closeRunningSteps, recordRunEnd, recordRunStart, recordStepEnd, recordStepStart } from '../../infra/db/runs';
 import type { RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import type { ActivityDeps } from '../context';
 
@@ -9,6 +9,9 @@ export function createRunActivities(deps: Pick<ActivityDeps, 'db'>): RunBookkeep
       await recordRunStart(deps.db, r);
     },
     async recordRunFinished(r) {
+      // Steps first: a run recorded as ended never shows a step still running (this activity is
+      // retried until the database answers, so the final states are written even after an outage).
+      if (r.status !== 'succeeded') await closeRunningSteps(deps.db, r.runId, r.status);
       await recordRunEnd(deps.db, r.runId, r.status, r.error);
     },
     async recordApproval(r) {

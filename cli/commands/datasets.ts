@@ -6,6 +6,7 @@ import { getDatasetVersion, listDatasets, listDatasetVersions, parseDatasetSpec 
 import { createPool, type Db } from '../../infra/db/pool';
 import { getValidationReportById, listValidationReports } from '../../infra/db/validation';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
+import { printTable } from '../render/table';
 import { reportLocator, reportPage } from '../report-pages';
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
@@ -35,7 +36,11 @@ export function registerDatasetCommands(program: Command): void {
       withDb(async (db) => {
         const all = await listDatasets(db, { prefix: o.prefix });
         if (o.json) return console.log(JSON.stringify(all, null, 2));
-        for (const d of all) console.log(`${d.name.padEnd(32)} ${String(d.versions).padStart(3)} version(s)  latest v${d.latestVersion ?? '-'}  ${d.latestCreatedAt?.toISOString() ?? ''}`);
+        if (!all.length) return console.log(o.prefix ? `no datasets named ${o.prefix}…` : 'no datasets registered');
+        printTable(
+          ['NAME', 'VERSIONS', 'LATEST', 'CREATED'],
+          all.map((d) => [d.name, String(d.versions), d.latestVersion === null ? '-' : `v${d.latestVersion}`, d.latestCreatedAt?.toISOString() ?? '']),
+        );
       }),
     );
   datasets
@@ -49,7 +54,11 @@ export function registerDatasetCommands(program: Command): void {
         if (o.versions) {
           const vs = await listDatasetVersions(db, name);
           if (o.json) return console.log(JSON.stringify(vs, null, 2));
-          for (const v of vs) console.log(`v${v.version}  ${v.rows} rows  ${v.sha256.slice(0, 12)}  ${v.createdAt.toISOString()}  ${v.uri}`);
+          if (!vs.length) return console.log(`no dataset named ${name}`);
+          printTable(
+            ['VERSION', 'ROWS', 'SHA256', 'CREATED', 'URI'],
+            vs.map((v) => [`v${v.version}`, String(v.rows), v.sha256.slice(0, 12), v.createdAt.toISOString(), v.uri]),
+          );
           return;
         }
         const v = await getDatasetVersion(db, name, version);
@@ -74,16 +83,20 @@ export function registerDatasetCommands(program: Command): void {
         if (o.drift) {
           const rows = await listDriftResults(db, o.drift);
           if (o.json) return console.log(JSON.stringify(rows, null, 2));
+          if (!rows.length) return console.log(`no drift results for model ${o.drift}`);
           const page = await pageOpener();
-          for (const r of rows) console.log(`${r.checked_at.toISOString()}  ${r.dataset_drift ? 'DRIFT' : 'ok   '}  share ${Number(r.share).toFixed(2)}  ${r.batch_id}  ${await page(r.html_uri)}`);
+          const table: string[][] = [];
+          for (const r of rows) table.push([r.checked_at.toISOString(), r.dataset_drift ? 'DRIFT' : 'ok', Number(r.share).toFixed(2), r.batch_id, await page(r.html_uri)]);
+          printTable(['CHECKED', 'RESULT', 'SHARE', 'BATCH', 'REPORT'], table);
           return;
         }
         const rows = await listValidationReports(db, { dataset: o.dataset, ...(o.failed ? { success: false } : {}) });
         if (o.json) return console.log(JSON.stringify(rows, null, 2));
+        if (!rows.length) return console.log('no validation reports');
         const page = await pageOpener();
-        for (const r of rows) {
-          console.log(`${String(r.id).padStart(5)}  ${r.created_at.toISOString()}  ${r.success ? 'pass' : 'FAIL'}  ${r.dataset_name}@${r.dataset_version}  ${r.suite_name.padEnd(20)} ${await page(r.html_uri)}`);
-        }
+        const table: string[][] = [];
+        for (const r of rows) table.push([String(r.id), r.created_at.toISOString(), r.success ? 'pass' : 'FAIL', `${r.dataset_name}@${r.dataset_version}`, r.suite_name, await page(r.html_uri)]);
+        printTable(['ID', 'CREATED', 'RESULT', 'DATASET', 'SUITE', 'REPORT'], table);
       }),
     );
   reports

@@ -7,7 +7,7 @@ import type { AnyPipeline } from '../../pipelines/dsl/pipeline';
 import { checkRunInput } from '../../pipelines/dsl/run-input';
 import { startPipeline, type RunParams } from '../../pipelines/dsl/start';
 import { cliCatalogue, findPipeline } from '../pipelines';
-import { showProgress } from '../progress';
+import { showProgress, stoppedWaitingNote } from '../progress';
 
 export interface RunOptions {
   input?: string;
@@ -16,6 +16,8 @@ export interface RunOptions {
   wait?: boolean;
   /** Live per-node progress on stderr (terminals only). */
   progress?: boolean;
+  /** Called once the run has started, before waiting for it: say its id while it runs. */
+  onStarted?: (ids: { workflowId: string; runId: string }) => void;
 }
 
 export function readInput(opts: RunOptions): unknown {
@@ -53,10 +55,21 @@ export async function startRun<P extends AnyPipeline = AnyPipeline>(
     ],
     staticSummary: `pipeline ${p.name}@${p.version}`,
   });
+  opts.onStarted?.({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
   if (!opts.wait) return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: undefined };
-  const stopProgress = opts.progress && process.stderr.isTTY ? showProgress(handle) : () => undefined;
+  const progress = opts.progress && process.stderr.isTTY ? showProgress(handle) : undefined;
+  // Ctrl-C stops the waiting, never the run (a workflow outlives its client): say so, and how to follow it.
+  const onInterrupt = () => {
+    progress?.stop();
+    process.stderr.write(`\n${stoppedWaitingNote(handle.workflowId)}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
   try {
-    const result = await handle.result().finally(stopProgress);
+    const result = await handle.result().finally(async () => {
+      process.off('SIGINT', onInterrupt);
+      await progress?.finish();
+    });
     return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result };
   } catch (e) {
     if (e instanceof WorkflowFailedError) {

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { createPool, type Db } from '../../infra/db/pool';
-import { findRun, listRuns, listStepArtifacts, listStepRuns, type RunDetailRow, type RunRow, type StepArtifactEdge, type StepRunRow } from '../../infra/db/runs';
+import { findRun, listRuns, listStepArtifacts, listStepOutputs, listStepRuns, type RunRow, type StepArtifactEdge, type StepRunRow } from '../../infra/db/runs';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { NodeStatus } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
 import { cliCatalogue } from '../pipelines';
+import { artifactOutputNames } from '../render/artifact-outputs';
 import { formatDuration, toMermaid, toText, type RenderNodeState, type RenderStates } from '../render/dag';
+import { printTable } from '../render/table';
 
 /** `sluice runs list|show`: runs recorded in PostgreSQL, and one run's DAG with per-node state. */
 
@@ -15,8 +17,10 @@ const ITEM = /^(.*)\[(\d+)\]$/;
 /**
  * Per-node state from a run's step_runs rows and artifact edges. Fan-out items (`node[i]`) are
  * folded into their node: items done/total (total = items recorded), worst status, max attempt.
+ * With the steps' recorded outputs, each artifact is named by the output it is (`[i].name` for an
+ * item's).
  */
-export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: StepArtifactEdge[]): RenderStates {
+export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: StepArtifactEdge[], outputs: { node_id: string; outputs: unknown }[] = []): RenderStates {
   const states: RenderStates = {};
   const items = new Map<string, StepRunRow[]>();
   for (const r of steps) {
@@ -66,6 +70,16 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
     const s = (states[node] ??= { status: 'succeeded' });
     s.artifacts ??= [];
     if (!s.artifacts.includes(e.to_id)) s.artifacts.push(e.to_id);
+  }
+  for (const o of outputs) {
+    const item = ITEM.exec(o.node_id);
+    const s = states[item?.[1] ?? o.node_id];
+    if (!s?.artifacts) continue;
+    for (const [uri, name] of artifactOutputNames(o.outputs, item ? `[${item[2]}]` : '')) {
+      if (!s.artifacts.includes(uri)) continue;
+      s.artifactOutputs ??= {};
+      s.artifactOutputs[uri] = s.artifactOutputs[uri] ? `${s.artifactOutputs[uri]}, ${name}` : name;
+    }
   }
   return states;
 }
@@ -126,9 +140,7 @@ function printRunList(rows: RunRow[]): void {
     r.workflow_id,
     r.run_id,
   ]);
-  const head = ['STARTED', 'STATUS', 'PIPELINE', 'DURATION', 'WORKFLOW ID', 'RUN ID'];
-  const w = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
-  for (const t of [head, ...table]) console.log(t.map((c, i) => (i === t.length - 1 ? c : c.padEnd(w[i]!))).join('  '));
+  printTable(['STARTED', 'STATUS', 'PIPELINE', 'DURATION', 'WORKFLOW ID', 'RUN ID'], table);
 }
 
 export function registerRunsCommands(program: Command): void {
@@ -154,12 +166,13 @@ export function registerRunsCommands(program: Command): void {
     .option('--mermaid', 'the DAG as a Mermaid flowchart with node states')
     .action(async (id: string, o: { json?: boolean; mermaid?: boolean }) => {
       if (o.json && o.mermaid) throw new Error('choose one of --json, --mermaid');
-      const { run, steps, edges } = await withDb(async (db) => {
+      const { run, steps, edges, outputs } = await withDb(async (db) => {
         const run = await findRun(db, id);
         if (!run) throw new Error(`no run "${id}": not a run id or workflow id recorded in PostgreSQL (see \`sluice runs list\`)`);
         const steps = await listStepRuns(db, run.run_id);
         const edges = await listStepArtifacts(db, run.run_id);
-        return { run, steps, edges };
+        const outputs = await listStepOutputs(db, run.run_id);
+        return { run, steps, edges, outputs };
       });
 
       const notes: string[] = [];
@@ -177,7 +190,7 @@ export function registerRunsCommands(program: Command): void {
         );
       }
 
-      const recorded = nodeStatesFromDb(run.run_id, steps, edges);
+      const recorded = nodeStatesFromDb(run.run_id, steps, edges, outputs);
       const dag = spec ?? specFromRows(run, recorded, steps);
       const states: RenderStates = {};
       const missing: RenderNodeState = { status: run.status === 'running' ? 'pending' : 'skipped' };

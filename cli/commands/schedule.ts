@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { connectClient } from '../client';
 import { cliCatalogue } from '../pipelines';
-import { createSchedule, listSchedules, overlapPolicy, parseTime, summarize, type OverlapName } from '../schedules';
+import { formatSetting } from '../render/duration';
+import { printTable } from '../render/table';
+import { createSchedule, listSchedules, overlapName, overlapPolicy, parseTime, summarize, withSchedule, type OverlapName } from '../schedules';
 
 async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
   const client = await connectClient(loadConfig());
@@ -69,7 +71,11 @@ export function registerScheduleCommands(program: Command): void {
       withClient(async (client) => {
         const all = await listSchedules(client);
         if (o.json) return console.log(JSON.stringify(all, null, 2));
-        for (const s of all) console.log(`${s.id.padEnd(24)} ${(s.pipeline ?? '?').padEnd(20)} ${s.cron.join(' | ').padEnd(16)} ${s.paused ? 'paused ' : 'active '} next ${s.nextRuns[0] ?? '-'}`);
+        if (!all.length) return console.log('no schedules (create one with `sluice schedule create`)');
+        printTable(
+          ['NAME', 'PIPELINE', 'CRON', 'STATE', 'OVERLAP', 'CATCH-UP', 'NEXT RUN'],
+          all.map((s) => [s.id, s.pipeline ?? '?', s.cron.join(' | '), s.paused ? 'paused' : 'active', overlapName(s.overlap), formatSetting(s.catchupWindowMs), s.nextRuns[0] ?? '-']),
+        );
       }),
     );
 
@@ -78,10 +84,10 @@ export function registerScheduleCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean }) =>
       withClient(async (client) => {
-        const s = summarize(await client.schedule.getHandle(name).describe());
+        const s = summarize(await withSchedule(client, name, (h) => h.describe()));
         if (o.json) return console.log(JSON.stringify(s, null, 2));
         console.log(`${s.id}: ${s.pipeline} at ${s.cron.join(', ')} (${s.paused ? 'paused' : 'active'}${s.note ? `: ${s.note}` : ''})`);
-        console.log(`  overlap ${s.overlap}, catch-up window ${s.catchupWindowMs} ms`);
+        console.log(`  overlap ${overlapName(s.overlap)}, catch-up window ${formatSetting(s.catchupWindowMs)}`);
         console.log(`  next:   ${s.nextRuns.join(', ') || '-'}`);
         for (const r of s.recentRuns) console.log(`  ran:    ${r.scheduledAt} → ${r.workflowId}`);
       }),
@@ -93,7 +99,7 @@ export function registerScheduleCommands(program: Command): void {
       .option('--note <text>', 'why')
       .action(async (name: string, o: { note?: string }) =>
         withClient(async (client) => {
-          await client.schedule.getHandle(name)[verb](o.note);
+          await withSchedule(client, name, (h) => h[verb](o.note));
           console.log(`${verb}d ${name}`);
         }),
       );
@@ -105,7 +111,8 @@ export function registerScheduleCommands(program: Command): void {
     .option('--overlap <policy>', 'overlap policy for this run', 'allow-all')
     .action(async (name: string, o: { overlap: string }) =>
       withClient(async (client) => {
-        await client.schedule.getHandle(name).trigger(overlapPolicy(o.overlap));
+        const overlap = overlapPolicy(o.overlap);
+        await withSchedule(client, name, (h) => h.trigger(overlap));
         console.log(`triggered ${name}`);
       }),
     );
@@ -122,14 +129,15 @@ export function registerScheduleCommands(program: Command): void {
         const start = parseTime('--start', o.start);
         const end = parseTime('--end', o.end);
         if (end <= start) throw new Error('--end must be after --start');
-        await client.schedule.getHandle(name).backfill({ start, end, overlap: overlapPolicy(o.overlap) });
+        const overlap = overlapPolicy(o.overlap);
+        await withSchedule(client, name, (h) => h.backfill({ start, end, overlap }));
         console.log(`backfilling ${name} from ${start.toISOString()} to ${end.toISOString()}`);
       }),
     );
 
   schedule.command('delete <name>').action(async (name: string) =>
     withClient(async (client) => {
-      await client.schedule.getHandle(name).delete();
+      await withSchedule(client, name, (h) => h.delete());
       console.log(`deleted ${name}`);
     }),
   );

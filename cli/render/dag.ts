@@ -19,6 +19,8 @@ export interface RenderNodeState {
   cached?: boolean;
   /** URIs of artifacts the node produced or reused. */
   artifacts?: string[];
+  /** Artifact URI → the output it is (`model`, `reports[0]`), where the step's outputs were recorded. */
+  artifactOutputs?: Record<string, string>;
   error?: string;
 }
 
@@ -278,7 +280,7 @@ export function toText(spec: PipelineSpec, states?: RenderStates, opts: TextOpti
     const extra: string[] = [];
     if (s?.error) extra.push(`! ${s.error.split('\n')[0]}`);
     if (s?.artifacts?.length) {
-      for (const a of s.artifacts.slice(0, maxArtifacts)) extra.push(`↳ ${a}`);
+      for (const a of s.artifacts.slice(0, maxArtifacts)) extra.push(`↳ ${s.artifactOutputs?.[a] ? `${s.artifactOutputs[a]}: ` : ''}${a}`);
       if (s.artifacts.length > maxArtifacts) extra.push(`↳ … ${s.artifacts.length - maxArtifacts} more`);
     }
     rows.push({ cells, extra, depth });

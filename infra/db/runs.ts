@@ -28,6 +28,22 @@ export async function recordRunEnd(db: Db, runId: string, status: Exclude<RunSta
   if (!rowCount) throw new Error(`run ${runId} was never recorded as started`);
 }
 
+/**
+ * Gives every step of an ended run still recorded as `running` its final state, `failed`: its
+ * last attempt ended without writing one (timed out, its worker died, or the database was
+ * unreachable when it failed), and nothing else will. Returns the nodes it closed.
+ */
+export async function closeRunningSteps(db: Db, runId: string, runStatus: 'failed' | 'cancelled'): Promise<string[]> {
+  const { rows } = await db.query<{ node_id: string }>(
+    `UPDATE step_runs SET status = 'failed', ended_at = now(),
+            error = COALESCE(error, $2)
+      WHERE run_id = $1 AND status = 'running'
+      RETURNING node_id`,
+    [runId, `the run ${runStatus === 'cancelled' ? 'was cancelled' : 'failed'} while this step was running; its last attempt ended without recording a result (a timeout, a lost worker, or the database unreachable)`],
+  );
+  return rows.map((r) => r.node_id).sort();
+}
+
 /** `node` is the pipeline node id (column node_id); `step` the step signature's name. */
 export async function recordStepStart(
   db: Db,
