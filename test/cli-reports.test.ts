@@ -57,6 +57,7 @@ test('run --wait, reports list and reports open print pages whose content is the
 
   const list = await sluice(['reports', 'list', '--dataset', 'seattle-weather']);
   assert.equal(list.code, 0, list.err);
+  assert.match(list.out, /^ID\s+CREATED\s+RESULT\s+DATASET\s+SUITE\s+REPORT\n/, 'a header row');
   const row = list.out.split('\n').find((l) => l.includes('seattle-weather@1'));
   const id = /^\s*(\d+)\s/.exec(row ?? '')?.[1];
   assert.ok(id, `an id leads the row ${JSON.stringify(row)}`);
@@ -70,6 +71,12 @@ test('run --wait, reports list and reports open print pages whose content is the
     const file = pageOf(open.out.trim());
     assert.deepEqual(fs.readFileSync(file), artifact, `reports open ${ref}`);
   }
+  const datasets = await sluice(['datasets', 'list']);
+  assert.equal(datasets.code, 0, datasets.err);
+  assert.match(datasets.out, /^NAME\s+VERSIONS\s+LATEST\s+CREATED\n(.*\n)*seattle-weather\s+1\s+v1\s+\d{4}-/);
+  const versions = await sluice(['datasets', 'show', 'seattle-weather', '--versions']);
+  assert.match(versions.out, /^VERSION\s+ROWS\s+SHA256\s+CREATED\s+URI\nv1\s+\d+\s+[0-9a-f]{12}\s/);
+
   const missing = await sluice(['reports', 'open', '999999']);
   assert.notEqual(missing.code, 0);
   assert.match(missing.err, /no report 999999/);

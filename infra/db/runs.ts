@@ -162,6 +162,15 @@ export async function listStepRuns(db: Db, runId: string): Promise<StepRunRow[]>
   return rows;
 }
 
+/** What each step run of a run returned (step_runs.outputs; null for one that failed or runs). */
+export async function listStepOutputs(db: Db, runId: string): Promise<{ node_id: string; outputs: unknown }[]> {
+  const { rows } = await db.query<{ node_id: string; outputs: unknown }>(
+    `SELECT node_id, outputs FROM step_runs WHERE run_id = $1 AND outputs IS NOT NULL ORDER BY node_id`,
+    [runId],
+  );
+  return rows;
+}
+
 /** An edge "step run produced (or reused) artifact": `from_id` is `runId/node`, `to_id` the artifact URI. */
 export interface StepArtifactEdge {
   from_id: string;
