@@ -6,7 +6,9 @@ import pl from 'nodejs-polars';
 import { Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../infra/setup/temporal-cli';
 import { run as run_ } from '../infra/stack/process';
-import { monitorStatus, requestRetrain, sendBatchScored } from '../cli/monitor';
+import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendBatchScored, sendLabels, setPolicy } from '../cli/monitor';
+import { createSchedule } from '../cli/schedules';
+import { loadRegistry } from '../workers/registry';
 import { projectRoot } from '../infra/paths';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import type { RunParams } from '../pipelines/dsl/start';
@@ -154,4 +156,107 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
   await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') }, JSON.parse(json), handle.workflowId);
   if (process.env.SLUICE_RECORD_FIXTURES) fs.writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${handle.workflowId}.json`), json);
+});
+
+test('scheduled scoring windows drift differently; labels with a shifted outcome rate retrain on the accumulated window', async () => {
+  const model = 'weather-windows';
+  const features = ['precipitation', 'temp_max', 'temp_min', 'wind'];
+  const weather = pl.readCSV(path.join(projectRoot, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv')).filter(pl.col('weather').isIn(['rain', 'sun']));
+  const between = (from: string, to: string) => weather.filter(pl.col('date').gtEq(pl.lit(from)).and(pl.col('date').lt(pl.lit(to))));
+  between('2012-01-01', '2013-01-01').writeCSV(path.join(dir, 'weather-2012.csv'));
+  weather.writeCSV(path.join(dir, 'weather-all.csv'));
+  // Quarterly runs score [scheduled − 91d, scheduled): Q1 = [2012-12-31, 2013-04-01), Q2 = [2013-04-01, 2013-07-01).
+  const q1 = between('2012-12-31', '2013-04-01');
+  const q2 = between('2013-04-01', '2013-07-01');
+  // Labels: Q1 as observed; Q2's inputs as they were, but every outcome rain (the outcome rate moved, the inputs did not).
+  q1.select('date', 'weather').writeCSV(path.join(dir, 'labels-q1.csv'));
+  q2.select(pl.col('date'), pl.lit('rain').alias('weather')).writeCSV(path.join(dir, 'labels-q2.csv'));
+
+  const trainingParams = { model, target: 'weather', features, search: {}, gbdt: { nEstimators: 30, minDataInLeaf: 5 }, gates: [{ metric: 'accuracy', op: '>=' as const, value: 0 }], promoteMetric: 'accuracy' };
+  const first = await run(trainModel, { ...trainingParams, source: { kind: 'file', path: path.join(dir, 'weather-2012.csv') }, dataset: 'weather-windows-2012' });
+  assert.equal(first.outputs.promoted, true);
+  await ensureMonitor(stack.client, stack.workers.config, {
+    model,
+    reference: first.outputs.trainingData,
+    target: 'weather',
+    trainingParams,
+    policy: { consecutive: 10, driftShare: 0.75, columns: features, retrainWindow: '182d', labelDrift: false, performance: { metric: 'accuracy', minValue: 0.5 } },
+  });
+  const all = await ingest('weather-all.csv', 'weather-all');
+
+  // A quarterly schedule, backfilled over two quarters: each run scores its own window and tells the monitor.
+  const schedule = await createSchedule(stack.client, stack.workers.config, await loadRegistry(stack.workers.config), {
+    id: uniqueId('weather-quarterly-'),
+    pipeline: 'batch-scoring',
+    cron: '0 0 1 1,4,7,10 *',
+    input: { model: `${model}@champion`, dataset: { name: 'weather-all' }, partition: { timeColumn: 'date', window: '91d' }, keep: ['date'] },
+    paused: true,
+  });
+  await schedule.backfill({ start: new Date('2013-03-31T12:00:00Z'), end: new Date('2013-07-01T12:00:00Z'), overlap: 'ALLOW_ALL' });
+  const scored = await waitFor('both scheduled runs to be checked', async () => {
+    const s = await monitorStatus(stack.client, model);
+    return s.recent.length === 2 && s.scored?.length === 2 ? s : undefined;
+  }, 240_000);
+  await schedule.delete();
+  const byEnd = new Map(scored.scored!.map((b) => [b.window?.end, b]));
+  const b1 = byEnd.get('2013-04-01T00:00:00.000Z')!;
+  const b2 = byEnd.get('2013-07-01T00:00:00.000Z')!;
+  assert.ok(b1 && b2, `windows: ${scored.scored!.map((b) => JSON.stringify(b.window)).join(' ')}`);
+  assert.deepEqual([b1.window?.start, b1.rows, b2.rows], ['2012-12-31T00:00:00.000Z', q1.height, q2.height], 'each batch is the rows its run scored');
+  assert.equal(b1.dataset.name, all.name);
+  const results = await stack.db.query('SELECT batch_id, columns, report_uri FROM drift_results WHERE model = $1', [model]);
+  const drift1 = results.rows.find((r) => r.batch_id === b1.batchId)!;
+  const drift2 = results.rows.find((r) => r.batch_id === b2.batchId)!;
+  // Drift compared exactly each window with the reference, so the two quarters' reports differ.
+  assert.equal(drift1.columns.temp_max.currentCount, q1.height);
+  assert.equal(drift2.columns.temp_max.currentCount, q2.height);
+  assert.notEqual(drift1.columns.temp_max.statistic, drift2.columns.temp_max.statistic);
+  assert.notEqual(drift1.report_uri, drift2.report_uri);
+
+  // Q1's labels as observed: accuracy measured on Q1's predictions, nothing starts.
+  await sendLabels(stack.client, model, { batchId: 'labels-q1', labels: { source: { path: path.join(dir, 'labels-q1.csv') }, key: 'date' } });
+  const afterQ1 = await waitFor('Q1 labels to be checked', async () => {
+    const s = await monitorStatus(stack.client, model);
+    return s.decisions.find((d) => d.kind === 'labels-checked' || (d.kind === 'rejected' && d.reason.includes('labels-q1'))) ? s : undefined;
+  });
+  const q1Check = afterQ1.decisions.find((d) => d.kind === 'labels-checked');
+  assert.ok(q1Check, `labels decision: ${JSON.stringify(afterQ1.decisions.at(-1))}`);
+  const q1Batches = q1Check.numbers?.batches as { batchId: string; rows: number; metrics: Record<string, number>; labelDrift: { drift: boolean } }[];
+  assert.deepEqual(
+    q1Batches.map((b) => [b.batchId, b.rows]),
+    [[b1.batchId, q1.height]],
+    'Q1 labels join Q1 predictions only',
+  );
+  assert.ok(q1Batches[0]!.metrics.accuracy! > 0.5 && q1Batches[0]!.metrics.roc_auc! > 0.5, JSON.stringify(q1Batches[0]!.metrics));
+  assert.ok(!afterQ1.decisions.some((d) => d.kind === 'retrain-started'));
+
+  // monitor policy --set: label drift on, a lower bar for accuracy (nested key), round-tripped; a bad value is refused naming its key.
+  const policy = await setPolicy(stack.client, model, policyPatch(afterQ1.policy, ['labelDrift=true', 'performance.minValue=0.3']));
+  assert.deepEqual([policy.labelDrift, policy.performance, policy.retrainWindow], [true, { metric: 'accuracy', minValue: 0.3 }, '182d']);
+  assert.deepEqual((await monitorStatus(stack.client, model)).policy, policy);
+  await assert.rejects(setPolicy(stack.client, model, policyPatch(policy, ['retrainWindow=ninety'])), (e: Error) => /retrainWindow/.test(String((e.cause as Error | undefined)?.message)));
+
+  // Q2's labels say it always rained: the outcome rate drifted from the reference's, a retrain starts.
+  await sendLabels(stack.client, model, { batchId: 'labels-q2', labels: { source: { path: path.join(dir, 'labels-q2.csv') }, key: 'date' } });
+  const retrained = await waitFor('the label-drift retrain to finish', async () => {
+    const s = await monitorStatus(stack.client, model);
+    return s.decisions.some((d) => d.kind === 'retrain-finished') ? s : undefined;
+  }, 240_000);
+  const q2Check = retrained.decisions.filter((d) => d.kind === 'labels-checked').at(-1)!;
+  const q2Batch = (q2Check.numbers?.batches as { batchId: string; labelDrift: { drift: boolean; currentRate: Record<string, number> } }[]).find((b) => b.batchId === b2.batchId)!;
+  assert.equal(q2Batch.labelDrift.drift, true, q2Check.reason);
+  assert.deepEqual(q2Batch.labelDrift.currentRate, { rain: 1 });
+  const started = retrained.decisions.find((d) => d.kind === 'retrain-started')!;
+  assert.equal(started.numbers?.trigger, 'label-drift', started.reason);
+
+  // The retrain learns from the accumulated labelled window (Q1 and Q2), evaluated on the newest quarter.
+  const labelled = (await stack.db.query(`SELECT version, uri, rows FROM dataset_versions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [`${model}.labelled`])).rows[0];
+  assert.equal(labelled.rows, q1.height + q2.height, 'both labelled quarters accumulated');
+  const child = (await stack.db.query('SELECT params FROM runs WHERE workflow_id = $1', [started.numbers?.workflowId])).rows[0];
+  assert.deepEqual(child.params.source, { kind: 'artifact', uri: labelled.uri, format: 'parquet' });
+  assert.deepEqual(child.params.evaluation, { column: 'date', from: '2013-04-01T00:00:00.000Z', to: '2013-07-01T00:00:00.000Z', trainFrom: new Date(Date.parse('2013-07-01T00:00:00Z') - 182 * 86_400_000).toISOString() });
+  const done = retrained.decisions.find((d) => d.kind === 'retrain-finished')!;
+  assert.doesNotMatch(done.reason, /failed/, done.reason);
+  const trainRows = (await stack.db.query(`SELECT rows FROM dataset_versions WHERE name = $1 ORDER BY version DESC LIMIT 1`, [`${model}-data.train`])).rows[0]?.rows;
+  assert.equal(trainRows, q1.height, 'trained on the window before the newest quarter (Q1 within the 182 days)');
 });

@@ -225,20 +225,20 @@ describe('MonitorState', () => {
   test('labels are joined with the remembered batches; a missing target or batch is a recorded rejection', () => {
     const noTarget = new MonitorState(monitorStart.parse({ model: 'm', reference: dataset('ref', 1) }), 'drift-monitor-m');
     const labels = { source: { path: '/data/labels.csv' }, key: 'id' };
-    assert.equal(noTarget.labelsArrived({ batchId: 'l0', labels }, at(0)).decision?.decision.kind, 'rejected');
+    assert.equal(noTarget.labelsArrived({ batchId: 'l0', labels, metrics: {} }, at(0)).decision?.decision.kind, 'rejected');
     const m = monitor();
-    const none = m.labelsArrived({ batchId: 'l1', labels }, at(0));
+    const none = m.labelsArrived({ batchId: 'l1', labels, metrics: {} }, at(0));
     assert.equal(none.decision?.decision.kind, 'rejected');
     assert.match(none.decision!.decision.reason, /no scored batch/);
     m.batchArrived({ batchId: 'w1', dataset: dataset('all', 1), window: null, predictions: dataset('p', 1) }, at(1));
     m.batchArrived({ batchId: 'w2', dataset: dataset('all', 1), window: null, predictions: dataset('p', 2) }, at(1));
-    const join = m.labelsArrived({ batchId: 'l2', labels: { ...labels, batch: 'w2' } }, at(2)).join;
+    const join = m.labelsArrived({ batchId: 'l2', labels: { ...labels, batch: 'w2' }, metrics: {} }, at(2)).join;
     assert.deepEqual(
       join && { batches: join.batches.map((b) => b.batchId), label: join.labels.label, target: join.target, previous: join.previous },
       { batches: ['w2'], label: 'label', target: 'label', previous: null },
       'the named batch, labels named by the target by default, nothing accumulated yet',
     );
-    assert.equal(m.labelsArrived({ batchId: 'l3', labels: { ...labels, batch: 'nope' } }, at(2)).decision?.decision.kind, 'rejected');
+    assert.equal(m.labelsArrived({ batchId: 'l3', labels: { ...labels, batch: 'nope' }, metrics: {} }, at(2)).decision?.decision.kind, 'rejected');
   });
 
   const labelled = (batchId: string, end: string, o: Partial<BatchLabelsResult> = {}): BatchLabelsResult => ({
