@@ -14,7 +14,7 @@ import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
 import { openModel } from '../activities/onnx/scoring';
 import ort from 'onnxruntime-node';
 import { rowGroupCount } from '../activities/data/parquet-merge';
-import { InferencePool, runFinalize, runPlan, runScoreChunk, type ScoreChunkCheckpoint } from '../activities/scoring/index';
+import { InferencePool, runFinalize, runPlan, runScoreChunk } from '../activities/scoring/index';
 import { schemaOf } from '../activities/scoring/common';
 import { writeFrame } from '../activities/data/frames';
 import { materializeFeatureView } from '../activities/features/materialize';
@@ -24,6 +24,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { FeatureView } from '../pipelines/steps/features';
 import type { ModelRef } from '../pipelines/steps/model';
 import { trainGbdtStep } from '../pipelines/steps/training';
+import { scoreChunkCheckpoint, scoreChunkStep } from '../pipelines/steps/scoring';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { testStepContext } from './helpers/step-context';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
@@ -166,20 +167,20 @@ test('scoring.chunk: a crashed chunk resumes after its last completed batch and 
   assert.equal(full.heartbeats.length, 4);
 
   // The attempt "crashed" after two batches: the next one starts from that checkpoint.
-  const checkpoint = full.heartbeats[1] as ScoreChunkCheckpoint;
-  assert.equal(checkpoint.rowsDone, 100);
-  const retry = testStepContext({ store, db }, { checkpoint, attempt: 2 });
+  const checkpoint = full.heartbeats[1];
+  const retry = testStepContext({ store, db }, { step: scoreChunkStep, checkpoint, attempt: 2 });
+  assert.equal(retry.checkpoint?.rowsDone, 100, 'the heartbeat parses as the step\'s checkpoint');
   retry.run = full.run;
   const resumed = await runScoreChunk(input, retry);
   assert.equal(resumed.resumedBatches, 2);
   assert.deepEqual(
-    retry.heartbeats.map((h) => (h as ScoreChunkCheckpoint).rowsDone),
+    retry.heartbeats.map((h) => scoreChunkCheckpoint.parse(h).rowsDone),
     [150, 200],
   );
   assert.deepEqual(resumed.parts.map((p) => p.sha256), whole.parts.map((p) => p.sha256), 'same parts whether or not the chunk was interrupted');
 
   // A checkpoint of another run (or input) is not reused.
-  const other = testStepContext({ store, db }, { checkpoint });
+  const other = testStepContext({ store, db }, { step: scoreChunkStep, checkpoint });
   const fresh = await runScoreChunk(input, other);
   assert.equal(fresh.resumedBatches, 0);
 });

@@ -9,7 +9,7 @@ import { LocalArtifactStore, openArtifactStore, type ArtifactStore } from '../in
 import { getDatasetVersion, listDatasets, listDatasetVersions, parseDatasetSpec, registerDatasetVersion } from '../infra/db/datasets';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
-import { ingestInput, ingestOutput, type IngestOutput } from '../pipelines/steps/ingestion';
+import { ingestInput, ingestOutput, ingestStep, type IngestOutput } from '../pipelines/steps/ingestion';
 import { datasetProfile } from '../pipelines/steps/profile';
 import { useMinio, type TestMinio } from './helpers/minio';
 import { tempDir, uniqueId, usePostgres } from './helpers/stack';
@@ -52,7 +52,7 @@ const file = (name: string, content: string): string => {
   return p;
 };
 const ingest = (input: unknown, s: ArtifactStore = store, opts: { checkpoint?: unknown } = {}) => {
-  const ctx = testStepContext({ store: s, db }, opts);
+  const ctx = testStepContext({ store: s, db }, { step: ingestStep, ...opts });
   // The output must satisfy the step's output schema, as the step wrapper checks before recording it.
   return runIngest(ingestInput.parse(input), ctx).then((out) => ({ out: ingestOutput.parse(out), ctx }));
 };

@@ -9,6 +9,9 @@ import { projectRoot } from '../infra/paths';
 import { writeFrame } from '../activities/data/frames';
 import type { DatasetRef } from '../pipelines/steps/dataset';
 import { trainGbdtStep, trainLogisticStep } from '../pipelines/steps/training';
+import { gbdtCheckpoint } from '../pipelines/steps/training-checkpoint';
+import type { AnyStep } from '../pipelines/dsl/step';
+import { createLogger, type Logger } from '../infra/log';
 import type { TrainingHeartbeat } from '../activities/training/checkpoint';
 import { runGbdt, runLogistic, trainGbdtImpl, trainLogisticImpl } from '../activities/training/index';
 import { testStepContext } from './helpers/step-context';
@@ -26,7 +29,8 @@ let store: LocalArtifactStore;
 let db: Db;
 let root: string;
 let seattle: DatasetRef;
-const ctx = (checkpoint?: unknown) => testStepContext({ store, db }, { checkpoint, attempt: checkpoint ? 2 : 1 });
+/** A first attempt, or a retry from the heartbeat details given, parsed as the step's runtime parses them. */
+const ctx = <S extends AnyStep>(step: S, checkpoint?: unknown, log?: Logger) => testStepContext({ store, db }, { step, checkpoint, attempt: checkpoint ? 2 : 1, ...(log ? { log } : {}) });
 
 before(async () => {
   root = tempDir('training-resume');
@@ -57,7 +61,7 @@ function heartbeatAround(hbs: TrainingHeartbeat[], iteration: number): TrainingH
 }
 
 const checkpointIteration = async (hb: TrainingHeartbeat) =>
-  hb.checkpoint ? hb.checkpoint.iteration : (JSON.parse((await store.getBuffer(hb.checkpointRef!)).toString('utf8')) as { iteration: number }).iteration;
+  hb.checkpoint ? hb.checkpoint.iteration : gbdtCheckpoint.checkpoint.parse(JSON.parse((await store.getBuffer(hb.checkpointRef!)).toString('utf8'))).iteration;
 
 describe('gbdt resumes from a mid-way checkpoint', () => {
   const params = { nEstimators: 40, subsample: 0.8, colsample: 0.75, earlyStoppingRounds: 0, seed: 3 };
@@ -66,7 +70,7 @@ describe('gbdt resumes from a mid-way checkpoint', () => {
   const opts = { checkpoint: { every: 5, minIntervalMs: 0 } };
 
   test('heartbeats report every round and carry the latest checkpoint; the resumed run continues from it and builds the same model', async () => {
-    const full = ctx();
+    const full = ctx(trainGbdtStep);
     const a = await runGbdt(gbdt(), full, opts);
     const hbs = beats(full);
     assert.deepEqual(hbs.map((h) => h.iteration), Array.from({ length: 40 }, (_, i) => i + 1));
@@ -78,7 +82,7 @@ describe('gbdt resumes from a mid-way checkpoint', () => {
 
     const mid = viaJson(heartbeatAround(hbs, 22));
     assert.equal(mid.checkpoint?.iteration, 20);
-    const resumed = ctx(mid);
+    const resumed = ctx(trainGbdtStep, mid);
     const b = await runGbdt(gbdt(), resumed, opts);
     assert.equal(beats(resumed)[0]!.iteration, 21, 'continues with round 21');
     assert.equal(beats(resumed).length, 20);
@@ -89,13 +93,13 @@ describe('gbdt resumes from a mid-way checkpoint', () => {
 
   test('a checkpoint too large for a heartbeat goes to the artifact store, and resuming from its ref works', async () => {
     const o = { checkpoint: { every: 5, minIntervalMs: 0, inlineLimit: 2048 } };
-    const full = ctx();
+    const full = ctx(trainGbdtStep);
     const a = await runGbdt(gbdt(), full, o);
     const mid = viaJson(heartbeatAround(beats(full), 30));
     assert.equal(mid.checkpoint, undefined);
     assert.ok(mid.checkpointRef && (await store.exists(mid.checkpointRef)));
     assert.equal(await checkpointIteration(mid), 30);
-    const resumed = ctx(mid);
+    const resumed = ctx(trainGbdtStep, mid);
     const b = await runGbdt(gbdt(), resumed, o);
     assert.equal(beats(resumed)[0]!.iteration, 31);
     assert.equal(b.model.sha256, a.model.sha256);
@@ -103,33 +107,58 @@ describe('gbdt resumes from a mid-way checkpoint', () => {
 
   test('with early stopping, resuming after the best round still returns the best model', async () => {
     const es = gbdt({ nEstimators: 300, learningRate: 0.3, earlyStoppingRounds: 8, validationFraction: 0.25 });
-    const full = ctx();
+    const full = ctx(trainGbdtStep);
     const a = await runGbdt(es, full, opts);
     assert.ok(a.metrics.iterations < 300 && a.metrics.best_iteration < a.metrics.iterations);
     const mid = viaJson(heartbeatAround(beats(full), a.metrics.iterations - 1));
     assert.ok(mid.checkpoint!.iteration > a.metrics.best_iteration, 'checkpoint taken after the best round');
-    const b = await runGbdt(es, ctx(mid), opts);
+    const b = await runGbdt(es, ctx(trainGbdtStep, mid), opts);
     assert.equal(b.model.sha256, a.model.sha256);
     assert.deepEqual(b.metrics, a.metrics);
   });
 
   test('a checkpoint for other input is ignored (training starts over), and so is foreign heartbeat data', async () => {
-    const full = ctx();
+    const full = ctx(trainGbdtStep);
     await runGbdt(gbdt(), full, opts);
     const mid = viaJson(heartbeatAround(beats(full), 20));
-    const other = ctx(mid);
+    const other = ctx(trainGbdtStep, mid);
     const changed = gbdt({ seed: 4 });
     const c = await runGbdt(changed, other, opts);
     assert.equal(beats(other)[0]!.iteration, 1);
-    const fresh = await runGbdt(changed, ctx(), opts);
+    const fresh = await runGbdt(changed, ctx(trainGbdtStep), opts);
     assert.equal(c.model.sha256, fresh.model.sha256);
-    const junk = ctx({ progress: 0.5 });
+    const junk = ctx(trainGbdtStep, { progress: 0.5 });
     await runGbdt(gbdt(), junk, opts);
     assert.equal(beats(junk)[0]!.iteration, 1);
   });
 
+  test('a checkpoint written by older code (format 1: trees without category sets) fails the step\'s schema: a warning, and training starts over', async () => {
+    const full = ctx(trainGbdtStep);
+    const a = await runGbdt(gbdt(), full, opts);
+    const mid = viaJson(heartbeatAround(beats(full), 20));
+    const older = { ...mid, checkpoint: { ...mid.checkpoint!, format: 'sluice.training-checkpoint/1' } };
+    const lines: string[] = [];
+    const retry = ctx(trainGbdtStep, older, createLogger({}, 'warn', (l) => void lines.push(l)));
+    assert.equal(retry.checkpoint, undefined, 'the runtime hands over no checkpoint');
+    assert.ok(lines.some((l) => l.includes('no checkpoint of step train.gbdt; starting over') && l.includes('checkpoint.format')), lines.join('\n'));
+    const b = await runGbdt(gbdt(), retry, opts);
+    assert.equal(beats(retry)[0]!.iteration, 1, 'starts over from round 1');
+    assert.equal(b.model.sha256, a.model.sha256);
+  });
+
+  test('a stored checkpoint (by ref) of an older format is refused too, with a warning', async () => {
+    const older = { format: 'sluice.training-checkpoint/1', trainer: 'gbdt', key: 'k', iteration: 5, state: { iteration: 5, trees: [] } };
+    const checkpointRef = await store.putContent(JSON.stringify(older), { contentType: 'application/json' });
+    const lines: string[] = [];
+    const retry = ctx(trainGbdtStep, { phase: 'training', trainer: 'gbdt', iteration: 7, of: 40, checkpointRef }, createLogger({}, 'warn', (l) => void lines.push(l)));
+    assert.deepEqual(retry.checkpoint, { checkpointRef }, 'the heartbeat itself fits: the ref is read when training starts');
+    await runGbdt(gbdt(), retry, opts);
+    assert.equal(beats(retry)[0]!.iteration, 1);
+    assert.ok(lines.some((l) => l.includes('stored training checkpoint does not fit')), lines.join('\n'));
+  });
+
   test('the registered implementation heartbeats checkpoints with its defaults', async () => {
-    const c = ctx();
+    const c = ctx(trainGbdtStep);
     await trainGbdtImpl.run(gbdt(), c);
     const hbs = beats(c);
     assert.equal(hbs.length, 40);
@@ -141,24 +170,24 @@ describe('logistic regression resumes from a mid-way checkpoint', () => {
   test('weights + L-BFGS memory + iteration: the resumed run ends where the uninterrupted one does', async () => {
     const input = trainLogisticStep.input.parse({ train: seattle, target: 'weather', features: ['precipitation', 'temp_max', 'temp_min', 'wind'], params: { tol: 1e-9, maxIter: 300 } });
     const opts = { checkpoint: { every: 3, minIntervalMs: 0 } };
-    const full = ctx();
+    const full = ctx(trainLogisticStep);
     const a = await runLogistic(input, full, opts);
     const hbs = beats(full);
     assert.ok(a.metrics.iterations >= 10, `enough iterations to interrupt (${a.metrics.iterations})`);
     const at = Math.floor(a.metrics.iterations / 2);
     const mid = viaJson(heartbeatAround(hbs, at));
     const from = mid.checkpoint!.iteration;
-    const state = mid.checkpoint!.state as { iteration: number; w: number[] };
-    assert.equal(state.iteration, from);
-    assert.ok(state.w.length > 0);
-    const resumed = ctx(mid);
+    const resumed = ctx(trainLogisticStep, mid);
+    const state = resumed.checkpoint?.checkpoint?.state;
+    assert.equal(state?.iteration, from);
+    assert.ok(state && state.w.length > 0);
     const b = await runLogistic(input, resumed, opts);
     assert.equal(beats(resumed)[0]!.iteration, from + 1);
     assert.equal(b.model.sha256, a.model.sha256);
     assert.deepEqual(b.metrics, a.metrics);
 
     // and through the registered implementation (default cadence)
-    const c = ctx();
+    const c = ctx(trainLogisticStep);
     const d = await trainLogisticImpl.run(input, c);
     assert.equal(d.model.sha256, a.model.sha256);
   });

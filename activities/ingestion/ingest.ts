@@ -1,17 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { z } from 'zod';
 import type { ArtifactRef } from '../../infra/artifacts';
 import { checkDatasetName, findDatasetVersionBySha, type DatasetVersion } from '../../infra/db/datasets';
 import { canonicalJson } from '../../pipelines/dsl/canonical';
-import { artifactRef } from '../../pipelines/steps/artifact-ref';
-import { columnType, type DatasetSchema } from '../../pipelines/steps/dataset';
-import { ingestStep, type IngestInput, type IngestOutput } from '../../pipelines/steps/ingestion';
+import type { DatasetSchema } from '../../pipelines/steps/dataset';
+import { ingestStep, type IngestConverted, type IngestInput, type IngestOutput } from '../../pipelines/steps/ingestion';
 import type { DatasetProfile } from '../../pipelines/steps/profile';
 import { putParquetFile, withLocalCopy, withTempDir } from '../data/frames';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
+import type { CheckpointOf } from '../../pipelines/dsl/step';
 import { scalar } from './polars';
 import { profileFrame } from './profile';
 import { startProgress, type Progress } from './progress';
@@ -38,18 +37,7 @@ import { invalidInput } from '../../pipelines/failures';
 /** Parquet as datasets are written: zstd, fixed row groups (so equal data gives equal bytes whatever the source's chunking). */
 const SINK = { compression: 'zstd', statistics: true, rowGroupSize: 122_880, maintainOrder: true } as const;
 
-const checkpointSchema = z.object({
-  fingerprint: z.string(),
-  name: z.string(),
-  data: artifactRef,
-  draft: z.array(z.object({ name: z.string(), type: columnType, nullable: z.boolean().optional() })),
-  badRows: z.number().int().nonnegative(),
-  filteredRows: z.number().int().nonnegative().default(0),
-  /** Records the source held; absent in checkpoints of attempts from before it was counted. */
-  sourceRows: z.number().int().nonnegative().optional(),
-  quarantine: artifactRef.optional(),
-});
-type Converted = z.infer<typeof checkpointSchema>;
+type Converted = IngestConverted;
 
 export const ingest = implement(ingestStep, async (input, ctx) => {
   const out = await runIngest(input, ctx);
@@ -57,7 +45,7 @@ export const ingest = implement(ingestStep, async (input, ctx) => {
   return out;
 });
 
-export async function runIngest(input: IngestInput, ctx: StepContext): Promise<IngestOutput> {
+export async function runIngest(input: IngestInput, ctx: StepContext<CheckpointOf<typeof ingestStep>>): Promise<IngestOutput> {
   try {
     checkDatasetName(input.name);
   } catch (e) {
@@ -77,11 +65,11 @@ export async function runIngest(input: IngestInput, ctx: StepContext): Promise<I
       progress.check();
       ctx.log.info('source read', { source: local.label, fingerprint: local.fingerprint });
 
-      const prior = checkpointSchema.safeParse((ctx.checkpoint as { converted?: unknown } | undefined)?.converted);
+      const prior = ctx.checkpoint?.converted;
       let converted: Converted;
       let parquetFile: string | undefined;
-      if (prior.success && prior.data.fingerprint === local.fingerprint && prior.data.name === input.name && (await ctx.store.exists(prior.data.data.uri))) {
-        converted = prior.data;
+      if (prior && prior.fingerprint === local.fingerprint && prior.name === input.name && (await ctx.store.exists(prior.data.uri))) {
+        converted = prior;
         ctx.log.info('resuming from checkpoint: conversion already done', { data: converted.data.uri });
       } else {
         const c = await convert(local, input, ctx, dir, progress);

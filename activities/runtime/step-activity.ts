@@ -14,6 +14,7 @@ import { fingerprintModule } from './fingerprint';
 import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
 import { keepAlive, type Pulse } from './keep-alive';
+import { readCheckpoint } from './read-checkpoint';
 
 /**
  * Turns a step implementation into the Temporal activity the engine calls (activity type = step
@@ -95,19 +96,6 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       pulse.stop();
     }
   };
-}
-
-/**
- * The previous attempt's heartbeat as the step's checkpoint: parsed once with the step's schema
- * when it declares one. One that does not fit (another format, a heartbeat without a checkpoint)
- * is dropped with a note, so the step starts over instead of resuming from something else.
- */
-export function readCheckpoint(step: StepImplementation['step'], details: unknown, log: { info(msg: string, f?: Record<string, unknown>): void }): unknown {
-  if (!step.checkpoint || details === undefined || details === null) return details ?? undefined;
-  const r = step.checkpoint.safeParse(details);
-  if (r.success) return r.data;
-  log.info('heartbeat details are no checkpoint of this step; starting over', { issues: r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(checkpoint)'}: ${i.message}`) });
-  return undefined;
 }
 
 async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise<boolean> {

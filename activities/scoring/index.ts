@@ -5,7 +5,7 @@ import { scoreChunk } from './score-chunk';
 
 export { finalizeScoring, runFinalize } from './finalize';
 export { planScoring, runPlan } from './plan';
-export { chunkKey, runScoreChunk, scoreChunk, type ScoreChunkCheckpoint } from './score-chunk';
+export { chunkKey, runScoreChunk, scoreChunk } from './score-chunk';
 export { compactFrame, predictionColumns, shapeOf } from './prediction-frame';
 export { inferenceThreads, InferencePool } from './inference-pool';
 export { checkTableName, countPredictionRows, upsertPredictions } from './pg-writer';

@@ -8,6 +8,7 @@ import { withLocalCopy } from '../data/frames';
 import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
 import type { StepContext } from '../runtime/step-context';
+import type { CheckpointOf } from '../../pipelines/dsl/step';
 import { joinFeatureColumns, joinKeyColumns, scoringRows, typeMismatch } from './common';
 import { invalidInput } from '../../pipelines/failures';
 
@@ -18,7 +19,7 @@ import { invalidInput } from '../../pipelines/failures';
  */
 export const planScoring = implement(scoringPlanStep, async (input, ctx) => runPlan(input, ctx));
 
-export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promise<ScoringPlanOutput> {
+export async function runPlan(input: ScoringPlanInput, ctx: StepContext<CheckpointOf<typeof scoringPlanStep>>): Promise<ScoringPlanOutput> {
   if (!input.model) throw invalidInput(`model ${input.modelName}: not found in the registry`);
   const model = input.model;
   const dataset = await inputDataset(input, ctx);
@@ -90,7 +91,7 @@ export async function runPlan(input: ScoringPlanInput, ctx: StepContext): Promis
   return { dataset, model, modelName: input.modelName, modelVersion: input.modelVersion, rows, datasetRows: dataset.rows, window, chunks, keep: input.keep };
 }
 
-async function inputDataset(input: ScoringPlanInput, ctx: StepContext): Promise<DatasetRef> {
+async function inputDataset(input: ScoringPlanInput, ctx: StepContext<CheckpointOf<typeof scoringPlanStep>>): Promise<DatasetRef> {
   if (input.dataset && input.source) throw invalidInput('give "dataset" or "source", not both');
   if (input.dataset) {
     const v = await getDatasetVersion(ctx.db, input.dataset.name, input.dataset.version ?? 'latest');

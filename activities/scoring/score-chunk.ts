@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import { z } from 'zod';
-import { scoringPart, scoreChunkStep, type FeatureJoin, type ScoreChunkInput, type ScoreChunkOutput, type ScoringPart } from '../../pipelines/steps/scoring';
+import { scoreChunkStep, type FeatureJoin, type ScoreChunkCheckpoint, type ScoreChunkInput, type ScoreChunkOutput, type ScoringPart } from '../../pipelines/steps/scoring';
+import type { CheckpointOf } from '../../pipelines/dsl/step';
 import { inputColumns, signatureColumns, type ModelSignature } from '../../pipelines/steps/model';
 import { readOnlineFeatures, type EntityKeyValue } from '../features/online-read';
 import { assertSafeView } from '../features/online-store';
@@ -39,15 +39,6 @@ import { upsertPredictions } from './pg-writer';
  * Idempotent writes: parts are content-addressed (a retry writes the same keys), and table rows
  * are upserted on (input_dataset, row_id) in one transaction (pg-writer.ts).
  */
-
-const checkpointSchema = z.object({
-  key: z.string(),
-  chunk: z.number().int(),
-  rowsDone: z.number().int(),
-  rows: z.number().int(),
-  batches: z.array(scoringPart),
-});
-export type ScoreChunkCheckpoint = z.infer<typeof checkpointSchema>;
 
 /** Parts are the predictions' row groups (finalize merges them without re-encoding): compressed as the predictions are. */
 const PART_COMPRESSION = 'zstd';
@@ -88,13 +79,13 @@ const tick = (phase: string, since: number): number => {
 
 export const scoreChunk = implement(scoreChunkStep, async (input, ctx) => runScoreChunk(input, ctx));
 
-export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext): Promise<ScoreChunkOutput> {
+export async function runScoreChunk(input: ScoreChunkInput, ctx: StepContext<CheckpointOf<typeof scoreChunkStep>>): Promise<ScoreChunkOutput> {
   const { chunk, batchSize } = input;
   const key = chunkKey(input, ctx.run.runId);
-  const prior = checkpointSchema.safeParse(ctx.checkpoint);
+  const prior = ctx.checkpoint;
   const reused: ScoringPart[] = [];
-  if (prior.success && prior.data.key === key) {
-    for (const b of prior.data.batches) {
+  if (prior && prior.key === key) {
+    for (const b of prior.batches) {
       if (!(await ctx.store.exists(b.uri))) break;
       reused.push(b);
     }

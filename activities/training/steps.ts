@@ -29,15 +29,17 @@ import {
 import { exportGbdtOnnx } from './export/gbdt-onnx';
 import { exportLinearOnnx } from './export/linear-onnx';
 import { trainedSignature } from './export/signature';
-import { trainGbdt, type GbdtState } from './gbdt/boost';
+import { trainGbdt } from './gbdt/boost';
 import { packTrees, predictGbdt, unpackTrees, type GbdtModel } from './gbdt/model';
 import type { Prediction } from './head';
 import { trainLinear } from './linear';
 import { evaluate, predictLinear, type LinearModel } from './linear-model';
-import { trainLogistic, type LogisticState } from './logistic';
+import { trainLogistic } from './logistic';
 import { IR_VERSION, IR_VERSION_ML5, ML, OPSET_DEFAULT, OPSET_ML, OPSET_ML5 } from '../onnx/builders';
 import { prepareOnnx } from '../onnx/inspect';
 import { Checkpointer, checkpointKey, type CheckpointOptions } from './checkpoint';
+import { gbdtCheckpoint, logisticCheckpoint } from '../../pipelines/steps/training-checkpoint';
+import type { CheckpointOf } from '../../pipelines/dsl/step';
 import { invalidInput } from '../../pipelines/failures';
 import type { Queue } from '../../pipelines/vocab/queue';
 
@@ -195,7 +197,7 @@ function linearDescription(model: LinearModel) {
 // ---------------------------------------------------------------------------------------------
 // train.logistic
 
-export async function runLogistic(input: z.output<typeof trainLogisticStep.input>, ctx: StepContext, opts: RunOptions = {}): Promise<z.input<typeof trainLogisticStep.output>> {
+export async function runLogistic(input: z.output<typeof trainLogisticStep.input>, ctx: StepContext<CheckpointOf<typeof trainLogisticStep>>, opts: RunOptions = {}): Promise<z.input<typeof trainLogisticStep.output>> {
   const params = input.params;
   const compute = computeReport(ctx, opts.queue ?? 'cpu', 'logistic');
   const data = await loadTrainingData(
@@ -210,7 +212,7 @@ export async function runLogistic(input: z.output<typeof trainLogisticStep.input
   );
   const y = data.train.y;
   if (y.kind !== 'class') throw new Error('unreachable: classification target');
-  const cp = new Checkpointer<LogisticState>(ctx, 'logistic', checkpointKey({ trainer: 'logistic', params, data: dataKey(input) }), opts.checkpoint);
+  const cp = new Checkpointer(ctx, logisticCheckpoint, checkpointKey({ trainer: 'logistic', params, data: dataKey(input) }), opts.checkpoint);
   const resume = await cp.restore();
   if (resume) ctx.log.info('resuming logistic regression from a checkpoint', { iteration: resume.iteration });
   const { model, iterations, converged } = await trainLogistic(
@@ -257,15 +259,11 @@ export async function runLinear(input: z.output<typeof trainLinearStep.input>, c
 // ---------------------------------------------------------------------------------------------
 // train.gbdt, train.gbdt-gpu
 
-interface PackedGbdtState extends Omit<GbdtState, 'trees'> {
-  trees: string;
-}
-
-export async function runGbdt(input: z.output<typeof trainGbdtStep.input>, ctx: StepContext, opts: RunOptions = {}): Promise<z.input<typeof trainGbdtStep.output>> {
+export async function runGbdt(input: z.output<typeof trainGbdtStep.input>, ctx: StepContext<CheckpointOf<typeof trainGbdtStep>>, opts: RunOptions = {}): Promise<z.input<typeof trainGbdtStep.output>> {
   const params = input.params;
   const compute = computeReport(ctx, opts.queue ?? 'cpu', 'gbdt');
   const data = await loadTrainingData(ctx, input, (df) => params.task ?? inferTask(df, input.target), { fraction: params.validationFraction, seed: params.seed });
-  const cp = new Checkpointer<PackedGbdtState>(ctx, 'gbdt', checkpointKey({ trainer: 'gbdt', params, data: dataKey(input) }), opts.checkpoint);
+  const cp = new Checkpointer(ctx, gbdtCheckpoint, checkpointKey({ trainer: 'gbdt', params, data: dataKey(input) }), opts.checkpoint);
   const resume = await cp.restore();
   if (resume) ctx.log.info('resuming gradient boosting from a checkpoint', { iteration: resume.iteration });
   const { model, state } = await trainGbdt(

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
 import { datasetName, datasetRef } from './dataset';
-import { ingestSource } from './ingestion';
+import { ingestCheckpoint, ingestSource } from './ingestion';
 
 /**
  * Where a training pipeline's evaluation rows come from, when not from a fractional split:
@@ -82,4 +82,6 @@ export const resolveEvaluationDataStep = step({
   timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '2m' },
   cache: false,
+  /** A source is ingested as the ingest step does: a retry resumes that ingestion. */
+  checkpoint: ingestCheckpoint,
 });

@@ -157,6 +157,32 @@ export const ingestOutput = z.object({
 });
 export type IngestOutput = z.infer<typeof ingestOutput>;
 
+/**
+ * What a conversion left: the Parquet published and what it took to make it. A retry with the
+ * same source fingerprint and name skips the conversion (activities/ingestion/ingest.ts).
+ * References and counts only: the data is the artifact `data`, bad rows the `quarantine`.
+ */
+export const ingestConverted = z.object({
+  fingerprint: z.string(),
+  name: z.string(),
+  data: artifactRef,
+  /** The columns as converted (one entry a column). */
+  draft: z.array(z.object({ name: z.string(), type: columnType, nullable: z.boolean().optional() })),
+  badRows: z.number().int().nonnegative(),
+  filteredRows: z.number().int().nonnegative().default(0),
+  /** Records the source held; absent in checkpoints of attempts from before it was counted. */
+  sourceRows: z.number().int().nonnegative().optional(),
+  quarantine: artifactRef.optional(),
+});
+export type IngestConverted = z.output<typeof ingestConverted>;
+
+/**
+ * The checkpoint of ingesting (the ingest step's, and of the steps that ingest a source on the
+ * way: scoring.plan, dataset.resolve-evaluation): `converted` once the Parquet is published,
+ * nothing before; the progress fields that ride along are not needed to resume.
+ */
+export const ingestCheckpoint = z.object({ converted: ingestConverted.optional() });
+
 export const ingestStep = step({
   name: 'ingest',
   description: 'ingest a file, an artifact or a PostgreSQL table/query as a dataset version',
@@ -170,6 +196,8 @@ export const ingestStep = step({
   // The same input can name different data (a file rewritten in place, a table that changed):
   // never answer from the step cache. Identical data still maps to its existing version.
   cache: false,
+  /** A retry after the Parquet was published skips the conversion. */
+  checkpoint: ingestCheckpoint,
 });
 
 export const profileDatasetStep = step({

@@ -5,7 +5,7 @@ import { parseModelUri } from '../vocab/model-uri';
 import { artifactRef } from './artifact-ref';
 import { datasetName, datasetRef } from './dataset';
 import { featureViewSchema } from './features';
-import { ingestSource } from './ingestion';
+import { ingestCheckpoint, ingestSource } from './ingestion';
 import { modelRef } from './model';
 
 /**
@@ -149,6 +149,8 @@ export const scoringPlanStep = step({
   timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 3, initialInterval: '5s' },
   cache: false,
+  /** A source is ingested on the way (as the ingest step does): a retry resumes that ingestion. */
+  checkpoint: ingestCheckpoint,
 });
 
 export const scoreChunkInput = z
@@ -184,6 +186,20 @@ export const scoreChunkOutput = z.object({
 });
 export type ScoreChunkOutput = z.infer<typeof scoreChunkOutput>;
 
+/**
+ * Where a chunk got to: the parts published so far (references, one per batch), under a key over
+ * everything that determines them (activities/scoring/score-chunk.ts chunkKey). A retry with the
+ * same key reuses the parts that still exist and scores from the first missing batch.
+ */
+export const scoreChunkCheckpoint = z.object({
+  key: z.string(),
+  chunk: z.number().int(),
+  rowsDone: z.number().int(),
+  rows: z.number().int(),
+  batches: z.array(scoringPart),
+});
+export type ScoreChunkCheckpoint = z.infer<typeof scoreChunkCheckpoint>;
+
 export const scoreChunkStep = step({
   name: 'scoring.chunk',
   description: 'score one chunk in batches with onnxruntime (resumable), write its Parquet part and table rows idempotently',
@@ -193,6 +209,7 @@ export const scoreChunkStep = step({
   timeouts: { startToClose: '2h', heartbeat: '30s' },
   retry: { maximumAttempts: 5, initialInterval: '5s', maximumInterval: '1m' },
   cache: false,
+  checkpoint: scoreChunkCheckpoint,
 });
 
 export const scoringFinalizeInput = z

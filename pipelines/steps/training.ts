@@ -4,6 +4,7 @@ import { queueSchema } from '../vocab/queue';
 import { artifactRef } from './artifact-ref';
 import { datasetRef } from './dataset';
 import { modelRef, modelTask } from './model';
+import { gbdtCheckpoint, logisticCheckpoint } from './training-checkpoint';
 
 /**
  * Training steps: TypeScript trainers for tabular data that export ONNX (activities/training).
@@ -125,6 +126,8 @@ export const trainLogisticStep = step({
   queue: 'cpu',
   retry,
   timeouts: timing,
+  /** Resumes L-BFGS from the weights and curvature pairs of the last checkpoint. */
+  checkpoint: logisticCheckpoint.heartbeat,
 });
 
 export const trainLinearStep = step({
@@ -143,7 +146,9 @@ const gbdtStep = {
   output: trainingOutput(gbdtParams),
   retry,
   timeouts: timing,
-} satisfies Partial<StepOptions<z.ZodType, z.ZodType>>;
+  /** Resumes boosting from the trees of the last checkpoint (both steps: one implementation). */
+  checkpoint: gbdtCheckpoint.heartbeat,
+} satisfies Partial<StepOptions<z.ZodType, z.ZodType, z.ZodType>>;
 
 export const trainGbdtStep = step({
   ...gbdtStep,
