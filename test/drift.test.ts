@@ -114,6 +114,25 @@ describe('detect-drift', () => {
     assert.ok(ctx.heartbeats.length >= 4, 'progress is heartbeated per column');
   });
 
+  test('a current window compares only the rows a scoring run scored: the window column is read, filtered on, and not compared', async () => {
+    const reference = await dataset(referenceFrame(), 'windowed', 1);
+    // Two periods in one dataset: January like the reference, February with older customers.
+    const day = (d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000);
+    const january = referenceFrame(300).withColumns(pl.Series('age', normals(31, 300, 40, 10)), pl.Series('at', Array.from({ length: 300 }, (_, i) => day(i % 31))));
+    const february = referenceFrame(200).withColumns(pl.Series('age', normals(32, 200, 55, 10)), pl.Series('at', Array.from({ length: 200 }, (_, i) => day(31 + (i % 29)))));
+    const current = await dataset(pl.concat([january, february]), 'windowed', 2);
+    const window = (start: string, end: string) => ({ column: 'at', start, end });
+    const jan = await run({ reference, current, columns: ['age', 'income'], currentWindow: window('2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z') });
+    const feb = await run({ reference, current, columns: ['age', 'income'], currentWindow: window('2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z') });
+    assert.deepEqual([jan.columns.age!.currentCount, feb.columns.age!.currentCount], [300, 200]);
+    assert.deepEqual([jan.columns.age!.drift, feb.columns.age!.drift], [false, true], `p: ${jan.columns.age!.pValue} ${feb.columns.age!.pValue}`);
+    assert.deepEqual(Object.keys(feb.columns).sort(), ['age', 'income'], 'the window column is not compared');
+    const report = await readReport(feb.report.uri);
+    assert.deepEqual(report.currentWindow, { ...window('2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z'), rows: 200 });
+    assert.match(await readHtml(feb.html.uri), /compared: 200 rows with <code>at<\/code>/);
+    await assert.rejects(run({ reference, current, currentWindow: window('2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z'), columns: ['age'] }).then(() => run({ reference: current, current: reference, currentWindow: window('2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z') })), /no window column "at"/);
+  });
+
   test('no shift: no column drifts, no dataset drift', async () => {
     const reference = await dataset(referenceFrame(), 'stable', 1);
     const current = await dataset(
