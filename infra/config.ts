@@ -41,6 +41,11 @@ export const envSchema = z.object({
   SLUICE_GPU_METRICS_PORT: port.default(9465),
   SLUICE_SHUTDOWN_GRACE: duration.default('30s'),
   /**
+   * How long a step keeps retrying, within its attempt, while the metadata database, the artifact
+   * store or Temporal is unreachable, before that counts as a failed attempt.
+   */
+  SLUICE_INFRA_RETRY: duration.default('5m'),
+  /**
    * Directories a file source may read, colon-separated absolute paths (resolved after symlinks).
    * Unset: the project's directory and the local artifact store.
    */
@@ -117,6 +122,8 @@ export interface SluiceConfig {
   concurrency: { cpu: number; gpu: number | undefined };
   metricsPorts: { cpu: number; gpu: number };
   shutdownGrace: string;
+  /** SLUICE_INFRA_RETRY: how long infrastructure faults are retried inside a step's attempt. */
+  infraRetry: string;
   /** Directories file sources may read (absolute; not yet resolved through symlinks). */
   dataRoots: string[];
   heartbeatThrottle: string | undefined;
@@ -157,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     concurrency: { cpu: e.SLUICE_CPU_CONCURRENCY, gpu: e.SLUICE_GPU_CONCURRENCY },
     metricsPorts: { cpu: e.SLUICE_CPU_METRICS_PORT, gpu: e.SLUICE_GPU_METRICS_PORT },
     shutdownGrace: e.SLUICE_SHUTDOWN_GRACE,
+    infraRetry: e.SLUICE_INFRA_RETRY,
     dataRoots: dataRoots(e, home),
     heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
     inferenceThreads: e.SLUICE_INFERENCE_THREADS,

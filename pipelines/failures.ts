@@ -33,6 +33,10 @@ export const FAILURES = {
   RegistryNotFound: { retryable: false, meaning: 'the model, version or alias is not in the registry' },
   RegistryConflict: { retryable: false, meaning: 'the registry write contradicts what is stored (a version registered differently, a stale decision)' },
   FailIfExists: { retryable: false, meaning: 'the path a step must create exists already' },
+  InfrastructureUnavailable: {
+    retryable: true,
+    meaning: 'the metadata database, the artifact store or Temporal stayed unreachable for the whole of SLUICE_INFRA_RETRY while a step ran; the attempt gave up and the step\'s retry policy decides the rest',
+  },
 } as const satisfies Record<string, FailureKind>;
 
 export type FailureType = keyof typeof FAILURES;

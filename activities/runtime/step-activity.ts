@@ -5,7 +5,7 @@ import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
 import { rowsProcessed, stepDuration } from '../../infra/metrics';
 import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
-import { failure, invalidInput, SluiceFailure } from '../../pipelines/failures';
+import { failure, invalidInput, isFailure, SluiceFailure } from '../../pipelines/failures';
 import type { StepActivity } from '../../pipelines/dsl/engine-activities';
 import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { ActivityDeps } from '../context';
@@ -15,6 +15,9 @@ import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
 import { keepAlive, type Pulse } from './keep-alive';
 import { readCheckpoint } from './read-checkpoint';
+import { hostPort, infrastructureFault, type InfraTargets } from './infra-faults';
+import { retryInfrastructure } from './infra-retry';
+import { parseDuration } from '../../infra/config';
 
 /**
  * Turns a step implementation into the Temporal activity the engine calls (activity type = step
@@ -25,6 +28,7 @@ import { readCheckpoint } from './read-checkpoint';
 export function stepActivity(deps: ActivityDeps, impl: StepImplementation): StepActivity {
   const { step } = impl;
   const fingerprint = fingerprintModule(impl.module);
+  const targets = infraTargets(deps);
   const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
@@ -39,22 +43,24 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       canonicalJson({ step: step.name, version: step.version, code: call.cache.key === 'version' ? undefined : fingerprint, input: contentOnly(input) }),
     );
     await recordStepStart(deps.db, { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt });
-    for (const ref of collectArtifactRefs(input)) await recordStepInput(deps.db, run.runId, run.node, ref.uri);
-
-    if (call.cache.enabled && !call.cache.force) {
-      const hit = await lookupStepCache(deps.db, cacheKey);
-      if (hit && (await artifactsStillExist(deps, hit.output))) {
-        for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
-        await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: hit.output, cacheKey });
-        log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
-        timer({ status: 'cached' });
-        return { output: hit.output, cached: true, cacheKey, attempt: info.attempt };
-      }
-    }
-
-    log.info('step started');
-    const ctx = Context.current();
+    // From here on the step has a `running` row: whatever ends this try writes its final state,
+    // except an infrastructure fault, which retryInfrastructure retries (and records if it gives up).
     try {
+      for (const ref of collectArtifactRefs(input)) await recordStepInput(deps.db, run.runId, run.node, ref.uri);
+
+      if (call.cache.enabled && !call.cache.force) {
+        const hit = await lookupStepCache(deps.db, cacheKey);
+        if (hit && (await artifactsStillExist(deps, hit.output))) {
+          for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
+          await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: hit.output, cacheKey });
+          log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
+          timer({ status: 'cached' });
+          return { output: hit.output, cached: true, cacheKey, attempt: info.attempt };
+        }
+      }
+
+      log.info('step started');
+      const ctx = Context.current();
       const raw = await impl.run(input, {
         store: deps.store,
         db: deps.db,
@@ -79,6 +85,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       timer({ status: 'succeeded' });
       return { output, cached: false, cacheKey, attempt: info.attempt };
     } catch (e) {
+      if (infrastructureFault(e, targets)) throw e;
       const err = e as Error;
       await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: err.message }).catch(() => undefined);
       log.error('step failed', { error: err });
@@ -87,15 +94,48 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     }
   };
   return async function (call: StepCall): Promise<StepResult> {
-    const pulse = keepAlive(Context.current());
+    const ctx = Context.current();
+    const pulse = keepAlive(ctx);
+    const { run } = call;
+    const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: ctx.info.attempt });
     try {
-      return await runStep(call, pulse);
+      return await retryInfrastructure(() => runStep(call, pulse), {
+        targets,
+        budgetMs: infraRetryBudget(parseDuration(deps.config.infraRetry), ctx.info),
+        sleep: (ms) => ctx.sleep(ms),
+        onRetry: (fault, delayMs, retry) =>
+          log.warn(`${fault.what} unreachable; retrying the step in ${delayMs / 1000} s within this attempt`, { fault: fault.detail, retry }),
+      });
     } catch (e) {
+      if (isFailure(e, 'InfrastructureUnavailable')) {
+        log.error('step failed', { error: e });
+        await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: e.message }).catch(() => undefined);
+      }
       throw toTemporalFailure(e);
     } finally {
       pulse.stop();
     }
   };
+}
+
+/** host:port of the metadata database, the S3 endpoint and Temporal, to name the one that fails. */
+function infraTargets(deps: ActivityDeps): InfraTargets {
+  const dbUrl = (deps.db as { options?: { connectionString?: string } }).options?.connectionString;
+  return {
+    database: hostPort(dbUrl),
+    artifactStore: deps.config.artifacts.kind === 's3' ? hostPort(deps.config.artifacts.endpoint) : undefined,
+    temporal: deps.config.temporal.address,
+  };
+}
+
+/**
+ * SLUICE_INFRA_RETRY, cut to what the attempt's start-to-close timeout leaves (less a margin to
+ * fail in): retrying past it would end in a timeout, which says less than the fault's name.
+ */
+export function infraRetryBudget(configuredMs: number, info: { startToCloseTimeoutMs: number; currentAttemptScheduledTimestampMs: number }, now = Date.now()): number {
+  if (!info.startToCloseTimeoutMs) return configuredMs;
+  const left = info.startToCloseTimeoutMs - (now - info.currentAttemptScheduledTimestampMs) - 5_000;
+  return Math.max(0, Math.min(configuredMs, left));
 }
 
 async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise<boolean> {
