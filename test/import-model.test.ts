@@ -12,6 +12,8 @@ import { projectRoot } from '../infra/paths';
 import { schemaOf } from '../activities/scoring/common';
 import { withLocalCopy, writeFrame } from '../activities/data/frames';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import { compactFrame, predictionColumns, shapeOf } from '../activities/scoring/prediction-frame';
+import { trainedSignature } from '../activities/training/export/signature';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
 /**
@@ -195,4 +197,22 @@ test('sluice models import: the CLI uploads the file and runs the pipeline', asy
   const bad = await sluice(['models', 'import', file, '--name', 'skl-cli', '--columns', 'a,b']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /columns name 2 columns \(a, b\) but input "X" has 4/);
+});
+
+test('a model Sluice trains on a boolean target predicts booleans, integer classes int64', () => {
+  const frame = pl.DataFrame([pl.Series('row_id', [0, 1, 2], pl.Int64)]);
+  const p = { rows: 3, labelIndex: Int32Array.from([1, 0, 1]), probabilities: Float32Array.from([0.2, 0.8, 0.9, 0.1, 0.4, 0.6]) };
+  const meta = { modelName: 'm', modelVersion: 1, runId: 'r' };
+  const predict = (classes: (string | number)[]) => {
+    const shape = shapeOf(trainedSignature({ task: 'binary', target: 'late', features: [], classes }));
+    return compactFrame(frame, p, shape, []).select(...predictionColumns(shape, [], meta));
+  };
+  const bools = predict(['false', 'true']);
+  assert.equal(bools.getColumn('prediction').dtype.variant, 'Bool');
+  assert.deepEqual(bools.getColumn('prediction').toArray(), [true, false, true]);
+  assert.equal(bools.getColumn('proba_true').dtype.variant, 'Float32');
+  const ints = predict([0, 2]);
+  assert.equal(ints.getColumn('prediction').dtype.variant, 'Int64');
+  assert.deepEqual(ints.getColumn('prediction').toArray().map(Number), [2, 0, 2]);
+  assert.equal(predict(['no', 'yes']).getColumn('prediction').dtype.variant, 'String');
 });

@@ -681,7 +681,7 @@ test('a champion/challenger pipeline wires these steps with typed refs and compi
 test('registry implementations', () => {
   assert.deepEqual(
     registryImplementations.map((i) => i.step.name),
-    ['register-model', 'promote-model', 'apply-model-decision', 'resolve-model'],
+    ['register-model', 'promote-model', 'apply-model-decision', 'resolve-model', 'import-model.read'],
   );
   assert.ok(registryImplementations.every((i) => !i.step.cache.enabled), 'registry steps are never cached');
 });
