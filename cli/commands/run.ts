@@ -6,6 +6,7 @@ import { PipelineName, PipelineVersion } from '../../pipelines/search-attributes
 import type { AnyPipeline } from '../../pipelines/dsl/pipeline';
 import { checkRunInput } from '../../pipelines/dsl/run-input';
 import { startPipeline, type RunParams } from '../../pipelines/dsl/start';
+import { runStaticDetails, runSummary } from '../../pipelines/dsl/run-summary';
 import { cliCatalogue, findPipeline } from '../pipelines';
 import { showProgress, stoppedWaitingNote } from '../progress';
 
@@ -53,7 +54,8 @@ export async function startRun<P extends AnyPipeline = AnyPipeline>(
       { key: PipelineName, value: p.name },
       { key: PipelineVersion, value: p.version },
     ],
-    staticSummary: `pipeline ${p.name}@${p.version}`,
+    staticSummary: runSummary(p.name, p.version, input),
+    staticDetails: runStaticDetails(p.name, p.version, input),
   });
   opts.onStarted?.({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
   if (!opts.wait) return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: undefined };

@@ -1,22 +1,7 @@
 import crypto from 'node:crypto';
 
-/** JSON with object keys sorted at every level: equal values give equal text, so equal hashes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object' && !(v instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = sortKeys(x);
-    }
-    return out;
-  }
-  return v;
-}
+// canonicalJson is pure (workflow code uses it too); this module adds node's hashes.
+export { canonicalJson } from './canonical-json';
 
 export function sha256Hex(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');

@@ -1,4 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { ApprovalRequest } from './approval';
 import type { ApprovalDecision } from './approval';
 import type { RunState } from './protocol';
@@ -22,3 +23,5 @@ export const approveUpdate = defineUpdate<ApprovalDecision, [ApprovalRequest]>('
  * no trace in history, so the handler changes nothing for replays.
  */
 export const runStepSpecQuery = defineQuery<StepSpec | null, [string]>('stepSpec');
+/** The stepSpec query's argument: a step name. */
+export const stepSpecQueryArg = z.string().min(1).max(200);

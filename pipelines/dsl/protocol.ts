@@ -96,6 +96,20 @@ export interface RunState {
   version: string;
   status: RunStatus;
   nodes: Record<string, NodeState>;
+  /** Signals this run ignored because it has no handler for them (newest last, bounded). */
+  rejected?: RejectedMessage[];
+}
+
+/**
+ * A signal a workflow ignored because its payload did not fit (or it had no such signal): kept in
+ * the workflow's state for its status query instead of failing the workflow task.
+ */
+export interface RejectedMessage {
+  /** The signal's name. */
+  handler: string;
+  /** Workflow time of the rejection (ISO). */
+  at: string;
+  reason: string;
 }
 
 /** What a run returns; `O` is the pipeline's output type where the caller knows the pipeline (see start.ts). */

@@ -2,6 +2,7 @@ import type { Client, WorkflowClient, WorkflowHandleWithFirstExecutionRunId, Wor
 import type { z } from 'zod';
 import type { AnyPipeline, PipelineDef } from './pipeline';
 import type { PipelineRunResult, RUN_OPTIONS_KEY, RunOptions } from './protocol';
+import { runStaticDetails, runSummary } from './run-summary';
 
 /**
  * Typed starts: the params a caller passes are checked against the pipeline's params schema at
@@ -47,6 +48,9 @@ export async function startPipeline<P extends AnyPipeline>(
   const workflows = 'workflow' in client ? client.workflow : client;
   const name = typeof pipeline === 'string' ? pipeline : pipeline.name;
   return workflows.start<PipelineWorkflow<P>>(name, {
+    // What the Temporal UI shows of the run (a caller's own summary or details win).
+    staticSummary: runSummary(name, undefined, params),
+    staticDetails: runStaticDetails(name, undefined, params),
     ...options,
     workflowId: options.workflowId ?? defaultRunId(name),
     args: [params],

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { datasetName, datasetRef } from '../steps/dataset';
 import { scoringWindow } from '../steps/scoring';
 import { duration } from '../vocab/duration';
+import type { RejectedMessage } from '../dsl/protocol';
 
 /**
  * The drift monitor's contract: one long-running workflow per model (id `drift-monitor-<model>`),
@@ -34,6 +35,12 @@ export const monitorPolicy = z
   })
   .strict();
 export type MonitorPolicy = z.infer<typeof monitorPolicy>;
+
+/**
+ * What the setPolicy update takes: an object naming policy fields only (an unknown key is an
+ * error, not silently dropped); the values are checked on the policy they would make.
+ */
+export const monitorPolicyPatch = z.partialRecord(monitorPolicy.keyof(), z.unknown());
 
 export const monitorStart = z.object({
   model: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/),
@@ -138,6 +145,8 @@ export interface MonitorStatus {
   scored?: ScoredBatch[];
   /** Labelled batches a retrain learns from (newest last). */
   labelled?: LabelledBatch[];
+  /** Signals the monitor ignored because their payload did not fit (newest last, bounded). */
+  rejected?: RejectedMessage[];
 }
 
 /** A scored batch as the monitor remembers it: what labels are joined with. */

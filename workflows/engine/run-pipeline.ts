@@ -6,17 +6,20 @@ import {
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
-import { approveUpdate, runStateQuery, runStepSpecQuery } from '../../pipelines/dsl/messages';
+import { approveUpdate, runStateQuery, runStepSpecQuery, stepSpecQueryArg } from '../../pipelines/dsl/messages';
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
+import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
+import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
 import { evaluateCondition, resolveBinding, type Scope } from './bindings';
 import { callStep } from './call-step';
 
@@ -30,29 +33,38 @@ const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout:
 export async function runPipeline(pipelineName: string, input: unknown): Promise<PipelineRunResult> {
   const { workflowId, runId } = workflowInfo();
   const state: RunState = { pipeline: pipelineName, version: '', status: 'starting', nodes: {} };
+  // The run's current details (what the Temporal UI shows on its page): refreshed as nodes change.
+  // Digest of the params as given (as the client's static summary shows it), defaults not applied.
+  const digest = paramsDigest(input);
+  const show = () => setCurrentDetails(runCurrentDetails(state, digest, Date.now()));
+  show();
   setHandler(runStateQuery, () => state);
+  // A pipeline run takes no signals: one sent to it is recorded as rejected rather than buffered.
+  onUnknownSignal((r) => {
+    state.rejected = withRejection(state.rejected, r);
+    show();
+  });
   const decisions = new Map<string, ApprovalRequest>();
-  setHandler(
+  onUpdate(
     approveUpdate,
+    approvalRequest,
     async (req) => {
       decisions.set(req.node, req);
       await condition(() => state.nodes[req.node]?.status !== 'running');
       return state.nodes[req.node]!.output as ApprovalDecision;
     },
-    {
-      validator: (req) => {
-        const r = approvalRequest.safeParse(req);
-        if (!r.success) throw new Error(`invalid approval: ${r.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`);
-        const node = state.nodes[r.data.node];
-        if (!node) throw new Error(`run has no node "${r.data.node}"`);
-        if (node.awaiting !== 'approval') throw new Error(`node "${r.data.node}" is not waiting for approval (it is ${node.status})`);
-        if (decisions.has(r.data.node)) throw new Error(`node "${r.data.node}" already has a decision`);
-      },
+    (req) => {
+      const node = Object.hasOwn(state.nodes, req.node) ? state.nodes[req.node] : undefined;
+      if (!node) throw new Error(`run has no node "${req.node}"`);
+      if (node.awaiting !== 'approval') throw new Error(`node "${req.node}" is not waiting for approval (it is ${node.status})`);
+      if (decisions.has(req.node)) throw new Error(`node "${req.node}" already has a decision`);
     },
   );
 
   const resolved: ResolveResult = await local.resolvePipeline({ pipeline: pipelineName, input });
   if (!resolved.ok) {
+    state.status = 'failed';
+    show();
     throw ApplicationFailure.create({ type: resolved.type, message: resolved.message, nonRetryable: true, details: resolved.issues ? [resolved.issues] : [] });
   }
   const { spec, params, options } = resolved;
@@ -64,18 +76,22 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     { key: PipelineVersion, value: spec.version },
   ]);
   // Steps-table entries for workers whose schema differs from the run's (see runStepSpecQuery).
-  setHandler(runStepSpecQuery, (name) => (spec.steps as PipelineSpec['steps'] | undefined)?.[name] ?? null);
+  onQuery(runStepSpecQuery, stepSpecQueryArg, (name) => {
+    const steps = spec.steps as PipelineSpec['steps'] | undefined;
+    return steps && Object.hasOwn(steps, name) ? steps[name]! : null;
+  });
   for (const n of spec.nodes) {
     const { name, queue } = nodeStep(spec, n);
     state.nodes[n.id] = { status: 'pending', step: name, queue };
   }
+  show();
 
   const book = proxyActivities<RunBookkeepingActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
   await book.recordRunStarted({ runId, workflowId, pipelineName: spec.name, pipelineVersion: spec.version, params });
   state.status = 'running';
 
   try {
-    const outputs = await execute({ spec, params, context, options, queues, state, ids: { runId, workflowId }, decisions, book });
+    const outputs = await execute({ spec, params, context, options, queues, state, show, ids: { runId, workflowId }, decisions, book });
     const scope: Scope = { params, context, outputs };
     const result: PipelineRunResult = {
       runId,
@@ -85,10 +101,12 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     };
     await book.recordRunFinished({ runId, status: 'succeeded' });
     state.status = 'succeeded';
+    show();
     return result;
   } catch (e) {
     const cancelled = isCancellation(e);
     state.status = cancelled ? 'cancelled' : 'failed';
+    show();
     // Recorded even when cancelled: a non-cancellable scope still reaches the worker.
     await CancellationScope.nonCancellable(() => book.recordRunFinished({ runId, status: cancelled ? 'cancelled' : 'failed', error: (e as Error).message }));
     throw e;
@@ -104,6 +122,8 @@ interface EngineRun {
   queues: { cpu: string; gpu: string };
   /** What the `state` query reports; updated in place as nodes run. */
   state: RunState;
+  /** Publishes `state` as the run's current details (call after changing it). */
+  show: () => void;
   ids: { runId: string; workflowId: string };
   /** Approval decisions received by update, per node. */
   decisions: Map<string, ApprovalRequest>;
@@ -112,7 +132,7 @@ interface EngineRun {
 
 /** Runs the spec's nodes in dependency order, as many at once as are ready; returns each node's output. */
 async function execute(run: EngineRun): Promise<Map<string, unknown>> {
-  const { spec, params, context, options, queues, state, ids, decisions, book } = run;
+  const { spec, params, context, options, queues, state, show, ids, decisions, book } = run;
   const outputs = new Map<string, unknown>();
   const pending = new Set(spec.nodes.map((n) => n.id));
   const running = new Map<string, Promise<void>>();
@@ -168,6 +188,7 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
         results[i] = r.output;
         cachedAll &&= r.cached;
         s.items!.done++;
+        show();
       }
     };
     await Promise.all(Array.from({ length: Math.min(n.map.parallelism, list.length) }, worker));
@@ -203,12 +224,14 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
         );
       }
     }
+    show();
     if (!running.size) break;
     await Promise.race(running.values());
   }
 
   if (failure) {
     for (const id of pending) state.nodes[id]!.status = 'skipped';
+    show();
     if (isCancellation(failure.error)) throw failure.error;
     const { node, error } = failure;
     throw ApplicationFailure.create({

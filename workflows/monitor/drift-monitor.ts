@@ -12,7 +12,18 @@ import {
 import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
 import type { MonitorActivities } from '../../pipelines/monitor/activities';
 import { batchScored, labelsArrived, monitorStatusQuery, retrain, setPolicyUpdate } from '../../pipelines/monitor/messages';
-import { batchScoredSignal, labelsArrivedSignal, monitorStart, retrainSignal, type BatchScored, type MonitorStart } from '../../pipelines/monitor/protocol';
+import {
+  batchScoredSignal,
+  labelsArrivedSignal,
+  monitorPolicyPatch,
+  monitorStart,
+  retrainSignal,
+  type BatchScored,
+  type MonitorPolicy,
+  type MonitorStart,
+} from '../../pipelines/monitor/protocol';
+import type { RejectedMessage } from '../../pipelines/dsl/protocol';
+import { onSignal, onUnknownSignal, onUpdate } from '../shared/safe-handlers';
 import { detectDriftStep } from '../../pipelines/steps/drift';
 import { callStep } from '../engine/call-step';
 import { startPipelineChild } from '../engine/start-child';
@@ -34,7 +45,7 @@ type Event =
   | { kind: 'labels'; body: LabelsArrivedEvent }
   | { kind: 'retrain'; body: RetrainRequestEvent }
   | { kind: 'retrain-done'; workflowId: string; outcome: { result: RetrainResult } | { error: string } }
-  | { kind: 'rejected'; reason: string; issues: string[] };
+  | { kind: 'rejected'; rejection: RejectedMessage };
 
 /** Workflow time (deterministic: from history). */
 const now = () => new Date(Date.now());
@@ -71,28 +82,26 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
   const events: Event[] = [];
   const record = ({ seq, decision }: NumberedDecision) => book.recordMonitorDecision({ model: args.model, workflowId: info.workflowId, seq, decision });
 
-  // A payload that does not fit its schema is recorded as a rejected decision: throwing here
-  // would fail the workflow task and stall the monitor on every replay.
-  const accept =
-    <T,>(signal: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, wrap: (body: T) => Event) =>
-    (raw: unknown) => {
-      const r = schema.safeParse(raw);
-      if (r.success) return void events.push(wrap(r.data));
-      const issues = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(payload)'}: ${i.message}`);
-      events.push({ kind: 'rejected', reason: `${signal} signal rejected: ${issues.join('; ')}`, issues });
-    };
-  setHandler(batchScored, accept('batchScored', batchScoredSignal, (body) => ({ kind: 'batch', body })));
-  setHandler(labelsArrived, accept('labelsArrived', labelsArrivedSignal, (body) => ({ kind: 'labels', body })));
-  setHandler(retrain, accept('retrain', retrainSignal, (body) => ({ kind: 'retrain', body })));
+  // A signal whose payload does not fit is shown in `status` at once and recorded as a rejected
+  // decision: throwing would fail the workflow task and stall the monitor on every replay.
+  const reject = (r: RejectedMessage) => {
+    m.messageRejected(r);
+    events.push({ kind: 'rejected', rejection: r });
+  };
+  onSignal(batchScored, batchScoredSignal, (body) => void events.push({ kind: 'batch', body }), reject);
+  onSignal(labelsArrived, labelsArrivedSignal, (body) => void events.push({ kind: 'labels', body }), reject);
+  onSignal(retrain, retrainSignal, (body) => void events.push({ kind: 'retrain', body }), reject);
+  onUnknownSignal(reject);
   setHandler(monitorStatusQuery, () => m.status(now()));
-  setHandler(
+  onUpdate(
     setPolicyUpdate,
+    monitorPolicyPatch,
     async (patch) => {
-      const { policy, decision } = m.setPolicy(patch, now());
+      const { policy, decision } = m.setPolicy(patch as Partial<MonitorPolicy>, now());
       await record(decision);
       return policy;
     },
-    { validator: (patch) => m.checkPolicy(patch) },
+    (patch) => m.checkPolicy(patch as Partial<MonitorPolicy>),
   );
 
   const maybeRetrain = async (wanted: RetrainWanted) => {
@@ -153,7 +162,7 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
       case 'retrain-done':
         return record(m.retrainFinished(e.workflowId, e.outcome, now()));
       case 'rejected':
-        return record(m.decide('rejected', e.reason, now(), { issues: e.issues }));
+        return record(m.decide('rejected', e.rejection.reason, now(), { handler: e.rejection.handler }));
     }
   };
 

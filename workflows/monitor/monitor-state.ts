@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { PipelineRunResult } from '../../pipelines/dsl/protocol';
+import type { PipelineRunResult, RejectedMessage } from '../../pipelines/dsl/protocol';
 import type { InferOutputs, RunParams } from '../../pipelines/dsl/start';
 import {
   monitorPolicy,
@@ -21,6 +21,7 @@ import type { DatasetRef } from '../../pipelines/steps/dataset';
 import type { DetectDriftInput, DetectDriftOutput } from '../../pipelines/steps/drift';
 import type { trainModel } from '../../pipelines/train-model';
 import { DURATION_UNIT_MS, durationMs } from '../../pipelines/vocab/duration';
+import { withRejection } from '../shared/rejections';
 
 /**
  * The drift monitor's policy and memory, without Temporal: it takes events (a scored batch and
@@ -46,6 +47,8 @@ export interface Carried {
   scored?: ScoredBatch[];
   /** Labelled batches: what a retrain's window is taken from. */
   labelled?: LabelledBatch[];
+  /** Signals ignored because their payload did not fit (bounded; absent in monitors carried before). */
+  rejected?: RejectedMessage[];
 }
 
 export type MonitorArgs = z.output<typeof monitorStart>;
@@ -355,6 +358,11 @@ export class MonitorState {
     return { policy: this.policyNow, decision: this.decide('policy-changed', 'policy updated', now, { before, after: this.policyNow }) };
   }
 
+  /** A signal whose payload did not fit: remembered (the newest few) for `status`, otherwise ignored. */
+  messageRejected(r: RejectedMessage): void {
+    this.s.rejected = withRejection(this.s.rejected, r);
+  }
+
   status(now: Date): MonitorStatus {
     return {
       model: this.args.model,
@@ -368,6 +376,7 @@ export class MonitorState {
       decisions: this.s.decisions,
       ...(this.s.scored ? { scored: this.s.scored } : {}),
       ...(this.s.labelled ? { labelled: this.s.labelled } : {}),
+      rejected: this.s.rejected ?? [],
     };
   }
 
