@@ -62,6 +62,8 @@ export function registerMonitorCommands(program: Command): void {
         console.log(`${s.model}: reference ${s.reference.name}@${s.reference.version}, ${s.consecutiveDrifted} drifted batch(es) in a row (retrain at ${s.policy.consecutive})`);
         console.log(`  in flight: ${s.inFlight ? `${s.inFlight.workflowId} (${s.inFlight.reason})` : 'none'}; retrains in 24h: ${s.retrainsLast24h}/${s.policy.dailyCap}; cooldown ${s.policy.cooldown}`);
         for (const r of s.recent.slice(-5)) console.log(`  ${r.at}  ${r.batchId.padEnd(20)} share ${r.share.toFixed(2)} ${r.datasetDrift ? 'DRIFT' : 'ok   '} ${r.drifted.join(', ')}`);
+        const labelled = s.labelled?.at(-1);
+        if (labelled) console.log(`  labelled: ${s.labelled!.length} batch(es), newest ${labelled.batchId}${labelled.window ? ` [${labelled.window.start}, ${labelled.window.end})` : ''}; data ${labelled.data.name}@${labelled.data.version}${s.policy.retrainWindow ? `, retrains on the last ${s.policy.retrainWindow}` : ''}`);
         for (const d of s.decisions.slice(-5)) console.log(`  ${d.at}  ${d.kind.padEnd(17)} ${d.reason}`);
       } finally {
         await client.connection.close();
