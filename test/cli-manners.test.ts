@@ -4,6 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../infra/paths';
+import { defaultActor } from '../cli/actor';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { readRunState } from '../pipelines/dsl/protocol';
 import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
@@ -165,4 +166,19 @@ test('runs show names each artifact by its output', async () => {
   } finally {
     await stack.client.workflow.getHandle(workflowId).terminate('test done');
   }
+});
+
+test('the default actor: SLUICE_USER, USER, LOGNAME, the OS account, then "unknown"; never empty', () => {
+  const os = () => ({ username: 'osuser' });
+  assert.equal(defaultActor({ SLUICE_USER: ' ada ', USER: 'bob' }, os), 'ada');
+  assert.equal(defaultActor({ USER: 'bob', LOGNAME: 'carl' }, os), 'bob');
+  assert.equal(defaultActor({ USER: ' ', LOGNAME: 'carl' }, os), 'carl');
+  assert.equal(defaultActor({}, os), 'osuser');
+  assert.equal(
+    defaultActor({}, () => {
+      throw new Error('no passwd entry for uid 1234');
+    }),
+    'unknown',
+  );
+  assert.equal(defaultActor({}, () => ({ username: '' })), 'unknown');
 });
