@@ -14,7 +14,7 @@ import type { Logger } from '../infra/log';
  */
 export async function openActivityDeps(config: SluiceConfig, log: Logger, application: string, device: GpuInfo): Promise<ActivityDeps & { close(): Promise<void> }> {
   const url = await resolveDatabaseUrl(config);
-  const db = createPool(url, { application, max: Math.max(4, config.concurrency.cpu + 2) });
+  const db = createPool(url, { application, max: Math.max(4, config.concurrency.cpu + 2), log });
   const store = await openArtifactStore(config.artifacts);
   // Few steps talk to Temporal (notify-monitor): connect on first use, not at every worker start.
   let connection: Promise<Connection> | undefined;
