@@ -366,8 +366,19 @@ describe('nothing is lost silently', () => {
     await assertCounts(out, 6);
   });
 
-  test('quoted header names are unescaped as cells are', async () => {
-    const { out } = await ingest(fromFile(file('header.csv', '"a""b","c,d",e\n1,2,x\n')));
+  test('TSV: quotes inside a field are text; a lone one costs only its line', async () => {
+    const p = file('quotes.tsv', 'a\tb\n1\tsay "hi"\n2\t5" screen\n3\t"q\tr"\n');
+    const { out } = await ingest(fromFile(p, { maxBadRows: 1 }));
+    assert.deepEqual(await readBack(out), [
+      { a: '1', b: 'say "hi"' },
+      { a: '3', b: 'q\tr' },
+    ]);
+    assert.deepEqual((await readFrame(store, out.quarantine!)).select('line', 'raw').toRecords(), [{ line: 3, raw: '2\t5" screen' }]);
+    await assertCounts(out, 3);
+  });
+
+  test('quoted header names are unescaped as cells are (after a byte-order mark)', async () => {
+    const { out } = await ingest(fromFile(file('header.csv', '\uFEFF"a""b","c,d",e\n1,2,x\n')));
     assert.deepEqual(out.dataset.schema.map((c) => c.name), ['a"b', 'c,d', 'e']);
     assert.deepEqual(await readBack(out), [{ 'a"b': '1', 'c,d': '2', e: 'x' }]);
   });
@@ -423,6 +434,8 @@ describe('nothing is lost silently', () => {
     const jsonl = path.join(dir, 'latin1.jsonl');
     fs.writeFileSync(jsonl, Buffer.concat([Buffer.from('{"a": "ok"}\n{"a": "'), Buffer.from([0xff]), Buffer.from('"}\n')]));
     await rejectsInvalid(ingest(fromFile(jsonl)), /latin1\.jsonl: line 2, byte offset 19: bytes that are not UTF-8 \(0xFF/);
+    const bom = await ingest(fromFile(file('bom.jsonl', '\uFEFF{"a": 1}\n{"a": 2}\n')));
+    assert.deepEqual(await readBack(bom.out), [{ a: '1' }, { a: '2' }], 'a UTF-8 byte-order mark is not data');
 
     const read = async (name: string, bytes: Buffer, encoding: string) => {
       const f = path.join(dir, name);

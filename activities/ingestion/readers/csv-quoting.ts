@@ -9,7 +9,7 @@ import pl from 'nodejs-polars';
  * each raw line is classified by regular expressions (polars, vectorized) against RFC 4180: a quote
  * opens a field only at its start (spaces before it allowed), `""` is an escaped quote inside one,
  * and a closing quote is followed by a separator or the end of the line; in CSV a quote elsewhere
- * is malformed, in TSV it is text. Only lines holding a quote
+ * is malformed, in TSV only a lone one. Only lines holding a quote
  * are classified; a small state machine in JavaScript then walks those (one code per line) to join
  * the lines of quoted fields that span lines. A record that cannot be completed (its quote never
  * closes properly) is bad on its first line only, and reading resumes at the line after it.
@@ -36,9 +36,11 @@ function patterns(sep: string) {
   const S = sep === '\t' ? '\\t' : sep;
   const inQuotes = '(?:[^"]|"")*';
   const quoted = ` *"${inQuotes}" *`;
-  // TSV has no quoting convention of its own: a quote inside a field that does not start with one
-  // is text (`5" screen`). In CSV it is malformed (RFC 4180), as DuckDB's strict mode has it.
-  const unquoted = sep === '\t' ? `(?:[^"${S}][^${S}]*)?` : `[^"${S}]*`;
+  // In CSV a quote inside a field that does not start with one is malformed (RFC 4180, DuckDB's
+  // strict mode). TSV files often hold quotes as text (`say "hi"`): there, pairs of them inside a
+  // field are allowed, as polars' reader takes them; a lone one (`5" screen`) would make polars
+  // read on into the next lines, so it is malformed too.
+  const unquoted = sep === '\t' ? `(?:[^"${S}]+(?:"[^"]*"[^"${S}]*)*)?` : `[^"${S}]*`;
   const field = `(?:${quoted}|${unquoted})`;
   const rest = `(?:${S}${field})*\\r?`;
   return {
@@ -114,14 +116,12 @@ export async function lineStructure(lines: pl.LazyDataFrame, sep: string): Promi
 }
 
 /**
- * Separators outside quoted fields, plus one: the record's field count. Only a quote at a field's
- * start opens a quoted field, so quoted fields are removed where they follow a separator (the
- * text is given a leading one for the first field).
+ * Separators outside quotes, plus one: the record's field count. Meaningful for records whose
+ * quoting is well formed, where every quote pairs up (quoted fields, and in TSV quoted text).
  */
 export function fieldCount(text: pl.Expr, sep: string): pl.Expr {
-  const S = sep === '\t' ? '\t' : sep;
-  const stripped = pl.concatString([pl.lit(sep), text], '').str.replaceAll(`${S} *"(?:[^"]|"")*"`, sep, false);
-  return stripped.str.lengths().sub(stripped.str.replaceAll(sep, '', true).str.lengths()).cast(pl.Int64);
+  const stripped = text.str.replaceAll('"(?:[^"]|"")*"', '');
+  return stripped.str.lengths().sub(stripped.str.replaceAll(sep, '', true).str.lengths()).cast(pl.Int64).add(1).cast(pl.Int64);
 }
 
 /** The fields of one record's text, unquoted as cells are (`""` -> `"`); for the header. */

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import pl from 'nodejs-polars';
 import { lazySchema } from '../polars';
@@ -49,7 +50,9 @@ export async function openJsonLines(file: string, opts: ReadOptions & { lineOf?:
   const structural = badCount ? await badRecords() : [];
 
   let source = file;
-  if (badCount) {
+  // polars' JSON reader fails on a byte-order mark; the lines read above are without it.
+  const copy = badCount > 0 || (await startsWithBom(file));
+  if (copy) {
     source = path.join(opts.dir, 'clean.jsonl');
     await readingData(label, () =>
       lines
@@ -60,7 +63,7 @@ export async function openJsonLines(file: string, opts: ReadOptions & { lineOf?:
     );
   }
   // Row i of the read is the i-th non-blank (or, after cleaning, the i-th good) line.
-  const origins = lines.filter(badCount ? ok : pl.col('blank').not()).select(pl.col('row'), pl.col('line'), pl.col('text')).withRowIndex('k');
+  const origins = lines.filter(copy ? ok : pl.col('blank').not()).select(pl.col('row'), pl.col('line'), pl.col('text')).withRowIndex('k');
   const lf = pl.scanJson(source, { inferSchemaLength: null }).withRowIndex(ROW);
   const columns = await readingData(label, async () => (await lazySchema(lf)).filter((c) => c.name !== ROW));
   if (!columns.length) throw invalidInput(`${label}: no fields in any object`);
@@ -75,6 +78,16 @@ export async function openJsonLines(file: string, opts: ReadOptions & { lineOf?:
       return new Map(df.toRecords().map((r): [number, RecordOrigin] => [Number(r.k), { row: Number(r.row), line: lineOf(Number(r.line)), raw: (r.text as string | null) ?? null }]));
     },
   };
+}
+
+async function startsWithBom(file: string): Promise<boolean> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(3), 0, 3, 0);
+    return bytesRead === 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
+  } finally {
+    await fh.close();
+  }
 }
 
 const INT64_MIN = -(2n ** 63n);

@@ -30,7 +30,11 @@ export async function pickRawControls(file: string, label: string): Promise<RawC
 export function rawLines(file: string, ctl: RawControls): pl.LazyDataFrame {
   return pl
     .scanCSV(file, { hasHeader: false, sep: ctl.sep, quoteChar: ctl.quote, schema: { text: pl.Utf8 }, rowIndexName: 'line', rowIndexOffset: 1, encoding: 'utf8-lossy' })
-    .select(pl.col('line').cast(pl.Int64), pl.col('text'));
+    .select(
+      pl.col('line').cast(pl.Int64),
+      // A UTF-8 byte-order mark (Excel's "CSV UTF-8") is not part of the first line's text.
+      pl.when(pl.col('line').eq(1)).then(pl.col('text').str.replace('^\uFEFF', '')).otherwise(pl.col('text')).alias('text'),
+    );
 }
 
 /** A line with nothing but spaces (or nothing at all). */
