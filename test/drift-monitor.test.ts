@@ -16,7 +16,7 @@ import { batchScoring } from '../pipelines/batch-scoring';
 import { ingestValidate } from '../pipelines/ingest-validate';
 import { trainModel } from '../pipelines/train-model';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
-import { setPolicyUpdate } from '../pipelines/monitor/messages';
+import { batchScored, setPolicyUpdate } from '../pipelines/monitor/messages';
 import { startRun } from './helpers/runs';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
@@ -235,6 +235,11 @@ test('scheduled scoring windows drift differently; labels with a shifted outcome
   assert.deepEqual([policy.labelDrift, policy.performance, policy.retrainWindow], [true, { metric: 'accuracy', minValue: 0.3 }, '182d']);
   assert.deepEqual((await monitorStatus(stack.client, model)).policy, policy);
   await assert.rejects(setPolicy(stack.client, model, policyPatch(policy, ['retrainWindow=ninety'])), (e: Error) => /retrainWindow/.test(String((e.cause as Error | undefined)?.message)));
+
+  // A payload that does not fit is recorded as rejected, naming the field; the monitor goes on.
+  await stack.client.workflow.getHandle(`drift-monitor-${model}`).signal(batchScored, { batchId: '', dataset: all } as never);
+  const rejected = await waitFor('the bad signal to be rejected', async () => (await monitorStatus(stack.client, model)).decisions.find((d) => d.kind === 'rejected'));
+  assert.match(rejected.reason, /batchScored signal rejected: batchId: /);
 
   // Q2's labels say it always rained: the outcome rate drifted from the reference's, a retrain starts.
   await sendLabels(stack.client, model, { batchId: 'labels-q2', labels: { source: { path: path.join(dir, 'labels-q2.csv') }, key: 'date' } });
