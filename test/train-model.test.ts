@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../infra/paths';
 import { ingestValidate } from '../pipelines/ingest-validate';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { RunParams } from '../pipelines/dsl/start';
 import { trainModel } from '../pipelines/train-model';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { startRun } from './helpers/runs';
-import { startTestStack, tempDir, type TestStack, uniqueId } from './helpers/stack';
+import { startTestStack, tempDir, type TestStack } from './helpers/stack';
 
 /** The README's main job, end to end on real data: vega-datasets' penguins. */
 let stack: TestStack;
@@ -24,10 +24,10 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const run = async (input: unknown) => {
-  const h = await stack.client.workflow.start('train-model', { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId('train-'), args: [input] });
-  const result = (await h.result()) as PipelineRunResult;
-  return { result, state: await h.query(runStateQuery), outputs: result.outputs as Record<string, any> };
+const run = async (input: RunParams<typeof trainModel>) => {
+  const h = await startRun(stack, trainModel, input);
+  const result = await h.result();
+  return { result, state: await h.query(runStateQuery), outputs: result.outputs };
 };
 
 test('train-model: ingest, validate, tune, evaluate, register and promote a penguin classifier', async () => {
@@ -35,7 +35,7 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   assert.equal(first.outputs.registered, true);
   assert.equal(first.outputs.version, 1);
   assert.equal(first.outputs.promoted, true, 'no champion yet: the first model that passes its gates becomes champion');
-  assert.ok(first.outputs.holdout.accuracy > 0.9, `holdout accuracy ${first.outputs.holdout.accuracy}`);
+  assert.ok((first.outputs.holdout.accuracy ?? 0) > 0.9, `holdout accuracy ${first.outputs.holdout.accuracy}`);
   assert.deepEqual(first.state.nodes.train!.items, { total: 2, done: 2 }, 'two trials fanned out');
   const trials = await stack.db.query(`SELECT count(*)::int AS n FROM step_runs WHERE run_id = $1 AND step = 'train.gbdt-gpu'`, [first.result.runId]);
   assert.equal(trials.rows[0].n, 2, 'every trial recorded');
