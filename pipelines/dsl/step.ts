@@ -51,6 +51,10 @@ export interface StepSignature<I extends z.ZodType = z.ZodType, O extends z.ZodT
 
 export type AnyStep = StepSignature<z.ZodType, z.ZodType, z.ZodType | undefined>;
 
+/** What a caller passes to a step (its input schema's input) and what it gets back (its output schema's output). */
+export type StepInput<S extends AnyStep> = z.input<S['input']>;
+export type StepOutput<S extends AnyStep> = z.output<S['output']>;
+
 /** The checkpoint type an implementation of `S` receives: its schema's output, or unknown without one. */
 export type CheckpointOf<S extends AnyStep> = [NonNullable<S['checkpoint']>] extends [never] ? unknown : z.output<NonNullable<S['checkpoint']>>;
 

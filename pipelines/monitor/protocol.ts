@@ -104,6 +104,10 @@ export const retrainSignal = z.object({
 });
 export type BatchScored = z.infer<typeof batchScoredSignal>;
 export type LabelsArrived = z.input<typeof labelsArrivedSignal>;
+/** The payloads as the monitor holds them once parsed (defaults applied). */
+export type MonitorArgs = z.output<typeof monitorStart>;
+export type LabelsArrivedEvent = z.output<typeof labelsArrivedSignal>;
+export type RetrainRequestEvent = z.output<typeof retrainSignal>;
 export type RetrainRequest = z.input<typeof retrainSignal>;
 
 export interface DriftCheck {

@@ -1,8 +1,7 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { z } from 'zod';
 import type { RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { NodeStep } from '../../pipelines/dsl/spec';
-import { isStep, stepOptions, type AnyStep } from '../../pipelines/dsl/step';
+import { isStep, stepOptions, type AnyStep, type StepInput, type StepOutput } from '../../pipelines/dsl/step';
 import { nonRetryableErrorTypes } from '../../pipelines/failures';
 
 /** Where and as what a step call runs: the run and node it belongs to, and the run's choices. */
@@ -25,7 +24,7 @@ export type TypedStepResult<O> = Omit<StepResult, 'output'> & { output: O };
  * failure table's non-retryable types) and cache policy. The engine and the drift monitor both
  * call steps through here, so a step runs the same way wherever it is called from.
  */
-export function callStep<S extends AnyStep>(step: S, input: z.input<S['input']>, run: StepCallRun): Promise<TypedStepResult<z.output<S['output']>>>;
+export function callStep<S extends AnyStep>(step: S, input: StepInput<S>, run: StepCallRun): Promise<TypedStepResult<StepOutput<S>>>;
 export function callStep(step: NodeStep, input: unknown, run: StepCallRun): Promise<StepResult>;
 export function callStep(step: AnyStep | NodeStep, input: unknown, run: StepCallRun): Promise<StepResult> {
   const st: NodeStep = isStep(step) ? { name: step.name, version: step.version, queue: step.queue, options: stepOptions(step) } : step;

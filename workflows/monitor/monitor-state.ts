@@ -1,17 +1,16 @@
-import type { z } from 'zod';
 import type { PipelineRunResult, RejectedMessage } from '../../pipelines/dsl/protocol';
 import type { InferOutputs, RunParams } from '../../pipelines/dsl/start';
 import {
   monitorPolicy,
   type BatchScored,
   type DriftCheck,
-  type labelsArrivedSignal,
+  type LabelsArrivedEvent,
   type MonitorDecision,
   type MonitorPolicy,
-  type monitorStart,
+  type MonitorArgs,
   type MonitorStart,
   type MonitorStatus,
-  type retrainSignal,
+  type RetrainRequestEvent,
   type JoinLabelsInput,
   type JoinLabelsOutput,
   type LabelledBatch,
@@ -51,9 +50,7 @@ export interface Carried {
   rejected?: RejectedMessage[];
 }
 
-export type MonitorArgs = z.output<typeof monitorStart>;
-export type LabelsArrivedEvent = z.output<typeof labelsArrivedSignal>;
-export type RetrainRequestEvent = z.output<typeof retrainSignal>;
+export type { MonitorArgs, LabelsArrivedEvent, RetrainRequestEvent };
 export type RetrainTrigger = 'drift' | 'performance' | 'label-drift' | 'manual';
 
 /**
