@@ -7,7 +7,11 @@ import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index'
 import { createPool, type Db } from '../infra/db/pool';
 import { resolveModelUri, toModelRef } from '../infra/db/registry';
 import { listPredictionLogs } from '../infra/db/scoring';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import type { RunParams } from '../pipelines/dsl/start';
+import { batchScoring } from '../pipelines/batch-scoring';
+import { trainModel } from '../pipelines/train-model';
+import { startRun } from './helpers/runs';
 import pl from 'nodejs-polars';
 import { scoreDataset } from '../activities/evaluation/index';
 import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
@@ -50,7 +54,7 @@ before(async () => {
   db = createPool(pgh.url);
   store = await openArtifactStore(workers.config.artifacts);
   // A champion to score with.
-  const trained = await start('train-model', { search: {}, gbdt: { nEstimators: 10 } });
+  const trained = await start(trainModel, { search: {}, gbdt: { nEstimators: 10 } });
   assert.equal(trained.outputs.promoted, true, 'the first model becomes champion');
 });
 after(async () => {
@@ -61,16 +65,16 @@ after(async () => {
   await temporal?.stop();
 });
 
-async function start(pipeline: string, input: unknown) {
-  const h = await client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
-  const result = (await h.result()) as PipelineRunResult;
-  return { result, state: await h.query(runStateQuery), outputs: result.outputs as Record<string, any> };
+async function start<P extends AnyPipeline>(pipeline: P, input: RunParams<P>) {
+  const h = await startRun({ client, workers }, pipeline, input);
+  const result = await h.result();
+  return { result, state: await h.query(runStateQuery), outputs: result.outputs };
 }
 
 /** The failure's messages, cause after cause. */
 async function failure(pipeline: string, input: unknown): Promise<string> {
   try {
-    await start(pipeline, input);
+    await (await startRun({ client, workers }, pipeline, input as never)).result();
   } catch (e) {
     const parts: string[] = [];
     for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) parts.push(String((c as Error).message));
@@ -90,7 +94,7 @@ const scoring = (extra: Record<string, unknown> = {}) => ({
 });
 
 test('batch-scoring: chunks scored in parallel to Parquet and PostgreSQL, with a manifest, a dataset version and a prediction log', async () => {
-  const first = await start('batch-scoring', scoring());
+  const first = await start(batchScoring, scoring());
   assert.equal(first.outputs.rows, PENGUIN_ROWS);
   assert.equal(first.outputs.modelName, 'penguins-species');
   assert.equal(first.outputs.modelVersion, 1);
@@ -125,7 +129,7 @@ test('batch-scoring: chunks scored in parallel to Parquet and PostgreSQL, with a
   assert.equal(summary.classes.reduce((s, c) => s + c.count, 0), PENGUIN_ROWS);
 
   // Again: the table's rows are replaced, not added.
-  const second = await start('batch-scoring', scoring());
+  const second = await start(batchScoring, scoring());
   assert.equal(second.outputs.rows, PENGUIN_ROWS);
   const again = await db.query(`SELECT count(*)::int AS n, count(DISTINCT run_id)::int AS runs, min(run_id) AS run FROM penguin_predictions`);
   assert.equal(again.rows[0].n, PENGUIN_ROWS, 'no duplicates after a re-run');

@@ -6,7 +6,9 @@ import { WorkflowFailedError } from '@temporalio/client';
 import pl from 'nodejs-polars';
 import { openArtifactStore } from '../infra/artifacts/index';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { RunParams } from '../pipelines/dsl/start';
+import { ingestValidate } from '../pipelines/ingest-validate';
+import { startRun } from './helpers/runs';
 import { col, concat } from '../pipelines/expr/builder';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 
@@ -27,11 +29,10 @@ after(async () => {
 
 const FILE = 'node_modules/vega-datasets/data/flights-10k.json';
 
-const start = (input: unknown) =>
-  stack.client.workflow.start('ingest-validate', { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId('ingest-validate-'), args: [input] });
+const start = (input: RunParams<typeof ingestValidate>) => startRun(stack, ingestValidate, input);
 
 /** The params as a UI user would paste them: plain JSON. */
-const asJson = <T>(v: T): unknown => JSON.parse(JSON.stringify(v));
+const asJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 const derive = {
   hour: col('date').hour(),
@@ -74,13 +75,8 @@ test('ingest-validate derives columns and filters rows of flights-10k; values ma
         },
       }),
     )
-  ).result()) as PipelineRunResult;
-  const out = run.outputs as {
-    dataset: { uri: string; sha256: string; size: number; name: string; version: number; rows: number; schema: { name: string; type: string }[] };
-    badRows: number;
-    filteredRows: number;
-    success: boolean;
-  };
+  ).result());
+  const out = run.outputs;
   assert.equal(out.success, true, 'the suite over the derived columns passes');
 
   // The same computation, independently, from the raw JSON.

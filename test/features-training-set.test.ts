@@ -6,11 +6,15 @@ import path from 'node:path';
 import { openArtifactStore } from '../infra/artifacts';
 import { projectRoot } from '../infra/paths';
 import { readFrame } from '../activities/data/frames';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
-import type { DatasetRef } from '../pipelines/steps/dataset';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import type { RunParams } from '../pipelines/dsl/start';
+import { buildTrainingSet } from '../pipelines/build-training-set';
+import { ingestValidate } from '../pipelines/ingest-validate';
+import { materializeFeatures } from '../pipelines/materialize-features';
+import { startRun } from './helpers/runs';
 import { col, featureView } from '../pipelines/steps/features';
 import { suite } from '../pipelines/steps/validation';
-import { startTestStack, tempDir, type TestStack, uniqueId } from './helpers/stack';
+import { startTestStack, tempDir, type TestStack } from './helpers/stack';
 
 /**
  * The build-training-set pipeline through Temporal and a real worker: events ingested and
@@ -31,10 +35,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const run = async (pipeline: string, input: unknown) => {
-  const h = await stack.client.workflow.start(pipeline, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
-  return (await h.result()) as PipelineRunResult;
-};
+const run = async <P extends AnyPipeline>(pipeline: P, input: RunParams<P>) => (await startRun(stack, pipeline, input)).result();
 
 const csv = (name: string, lines: string[]) => {
   const file = path.join(dir, name);
@@ -58,7 +59,7 @@ test('build-training-set: labels by name@version, a view by name and version, a 
     ttl: '30d',
     features: [col('delay').as('last_delay', 'int64'), col('distance').as('last_distance', 'int64')],
   });
-  const m = await run('materialize-features', {
+  const m = await run(materializeFeatures, {
     source: { kind: 'file', path: events },
     name: 'tick_events',
     schema: [{ name: 'at', type: 'timestamp', nullable: false }],
@@ -66,7 +67,7 @@ test('build-training-set: labels by name@version, a view by name and version, a 
     start: '2023-12-01',
     online: false,
   });
-  assert.equal((m.outputs as { offline: { rows: number } }).offline.rows, 4);
+  assert.equal(m.outputs.offline.rows, 4);
 
   const labels = csv('labels.csv', [
     'airport,t,late',
@@ -77,22 +78,22 @@ test('build-training-set: labels by name@version, a view by name and version, a 
     'Z,2024-01-03T00:00:00.000000Z,0', // no such entity: nulls
     'A,2024-01-01T00:00:00.000050Z,1', // before any event of A
   ]);
-  const ingested = await run('ingest-validate', {
+  const ingested = await run(ingestValidate, {
     source: { kind: 'file', path: labels },
     name: 'tick_labels',
     schema: [{ name: 't', type: 'timestamp', nullable: false }],
     suite: suite('tick-labels', (e) => [e.notNull('airport')]),
   });
-  const labelsRef = (ingested.outputs as { dataset: DatasetRef }).dataset;
+  const labelsRef = ingested.outputs.dataset;
 
-  const built = await run('build-training-set', {
+  const built = await run(buildTrainingSet, {
     entities: `tick_labels@${labelsRef.version}`,
     views: [{ name: 'tick_delays', version: 1, features: ['last_delay'] }],
     timestamp: 't',
     keys: { origin: 'airport' },
     name: 'tick_training',
   });
-  const out = built.outputs as { dataset: DatasetRef; rows: number };
+  const out = built.outputs;
   assert.equal(out.rows, 6);
   assert.equal(out.dataset.name, 'tick_training');
   const df = await readFrame(await openArtifactStore(stack.workers.config.artifacts), out.dataset);
@@ -110,7 +111,7 @@ test('build-training-set: labels by name@version, a view by name and version, a 
 
   // An unknown feature fails the run, naming it and the view's features.
   await assert.rejects(
-    run('build-training-set', { entities: 'tick_labels', views: [{ name: 'tick_delays', version: 1, features: ['nope'] }], timestamp: 't', keys: { origin: 'airport' } }),
+    run(buildTrainingSet, { entities: 'tick_labels', views: [{ name: 'tick_delays', version: 1, features: ['nope'] }], timestamp: 't', keys: { origin: 'airport' } }),
     (e: Error) => e instanceof WorkflowFailedError && /step "build" .*no feature "nope" \(it has last_delay, last_distance\)/.test(e.cause?.message ?? ''),
   );
 });

@@ -11,7 +11,11 @@ import { registerDatasetVersion } from '../infra/db/datasets';
 import { projectRoot } from '../infra/paths';
 import { schemaOf } from '../activities/scoring/common';
 import { withLocalCopy, writeFrame } from '../activities/data/frames';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import type { RunParams } from '../pipelines/dsl/start';
+import { batchScoring } from '../pipelines/batch-scoring';
+import { importModel } from '../pipelines/import-model';
+import { startRun } from './helpers/runs';
 import { compactFrame, predictionColumns, shapeOf } from '../activities/scoring/prediction-frame';
 import { trainedSignature } from '../activities/training/export/signature';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
@@ -58,14 +62,13 @@ after(async () => {
   await temporal?.stop();
 });
 
-async function start(pipeline: string, input: unknown): Promise<Record<string, any>> {
-  const h = await client.workflow.start(pipeline, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${pipeline}-`), args: [input] });
-  return ((await h.result()) as PipelineRunResult).outputs as Record<string, any>;
+async function start<P extends AnyPipeline>(pipeline: P, input: RunParams<P>) {
+  return (await (await startRun({ client, workers }, pipeline, input)).result()).outputs;
 }
 
 async function failure(pipeline: string, input: unknown): Promise<string> {
   try {
-    await start(pipeline, input);
+    await (await startRun({ client, workers }, pipeline, input as never)).result();
   } catch (e) {
     const parts: string[] = [];
     for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) parts.push(String((c as Error).message));
@@ -88,7 +91,7 @@ describe('import-model → batch-scoring: scikit-learn models give scikit-learn 
     test(name, async () => {
       const want = expected.models[name]!;
       const booleans = want.classes?.every((c) => typeof c === 'boolean') ?? false;
-      const imported = await start('import-model', { source: await upload(name), name, columns: expected.columns, booleanLabels: booleans });
+      const imported = await start(importModel, { source: await upload(name), name, columns: expected.columns, booleanLabels: booleans });
       assert.equal(imported.created, true);
       assert.equal(imported.version, 1);
       assert.deepEqual(imported.model.signature.inputs, [{ name: 'X', columns: expected.columns, type: 'float' }]);
@@ -96,7 +99,7 @@ describe('import-model → batch-scoring: scikit-learn models give scikit-learn 
       const zipmap = name.includes('zipmap');
       assert.deepEqual(imported.onnx.addedOutputs, zipmap ? ['probabilities'] : []);
 
-      const scored = await start('batch-scoring', { model: `${name}/1`, dataset: { name: 'skl-rows' }, keep: ['id'] });
+      const scored = await start(batchScoring, { model: `${name}/1`, dataset: { name: 'skl-rows' }, keep: ['id'] });
       const df = await predictionsOf(scored);
       const n = expected.data.id!.length;
       assert.equal(df.height, n);
@@ -134,14 +137,14 @@ describe('import-model → batch-scoring: scikit-learn models give scikit-learn 
 test('importing the same file again returns its version; force makes a new one', async () => {
   const name = 'skl-again';
   const source = await upload('skl-logreg-int');
-  const first = await start('import-model', { source, name, columns: expected.columns, aliases: ['challenger'] });
-  const again = await start('import-model', { source, name, columns: expected.columns });
+  const first = await start(importModel, { source, name, columns: expected.columns, aliases: ['challenger'] });
+  const again = await start(importModel, { source, name, columns: expected.columns });
   assert.equal(first.created, true);
   assert.equal(again.created, false);
   assert.equal(again.version, first.version);
-  const forced = await start('import-model', { source, name, columns: expected.columns, force: true });
+  const forced = await start(importModel, { source, name, columns: expected.columns, force: true });
   assert.equal(forced.created, true);
-  assert.equal(forced.version, first.version + 1);
+  assert.equal(forced.version, (first.version ?? 0) + 1);
   const { rows } = await db.query('SELECT version FROM model_versions WHERE model_name = $1 ORDER BY version', [name]);
   assert.deepEqual(rows.map((r) => r.version), [1, 2]);
   const alias = await db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'challenger'`, [name]);
@@ -151,7 +154,7 @@ test('importing the same file again returns its version; force makes a new one',
 test('a local path works too; a wrong column list or none fails naming the input and the counts', async () => {
   const file = path.join(tempDir('onnx'), 'model.onnx');
   fs.writeFileSync(file, fixture('skl-forest-str'));
-  const out = await start('import-model', { source: file, name: 'skl-path', columns: expected.columns, task: 'binary', target: 'y' });
+  const out = await start(importModel, { source: file, name: 'skl-path', columns: expected.columns, task: 'binary', target: 'y' });
   assert.equal(out.model.signature.task, 'binary');
   assert.equal(out.model.signature.target, 'y');
 

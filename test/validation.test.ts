@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
+import { SluiceFailure } from '../pipelines/failures';
 import pl from 'nodejs-polars';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
@@ -437,9 +437,9 @@ describe('validate-dataset step', () => {
       () => assert.fail('the step should fail'),
       (x: unknown) => x,
     );
-    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.ok(err instanceof SluiceFailure, String(err));
     assert.equal(err.type, 'ValidationFailed');
-    assert.equal(err.nonRetryable, true);
+    assert.equal(err.retryable, false);
     assert.match(err.message, /validation suite "flights-mixed" failed on dataset flights@1: 1 error\(s\)/);
     assert.match(err.message, /between\(distance\): 1 unexpected of 6 \(16\.67%\), e\.g\. -5/);
     assert.doesNotMatch(err.message, /notNull\(origin\)|meanBetween/, 'passing expectations are not named');
@@ -463,7 +463,7 @@ describe('validate-dataset step', () => {
     assert.ok(await store.exists(row.report_uri));
     assert.ok(await store.exists(row.html_uri));
     assert.match(err.message, new RegExp(`report: ${row.report_uri}`));
-    const details = err.details?.[0] as { failed: string[] };
+    const details = err.details as { failed: string[] };
     assert.deepEqual(details.failed, [(await readReport(row.report_uri)).failed[0]]);
     assert.ok(ctx.heartbeats.length > 0, 'progress was reported');
   });
@@ -648,7 +648,7 @@ describe('validate-dataset step', () => {
     assert.equal(lenient.comparison?.nullRateJumps, 0);
     const strict = await run({ dataset: current, suite: s, reference, comparisonSeverity: 'error' }).then(
       () => assert.fail('findings as errors fail the step'),
-      (x: unknown) => x as ApplicationFailure,
+      (x: unknown) => x as SluiceFailure,
     );
     assert.equal(strict.type, 'ValidationFailed');
     assert.match(strict.message, /compare\(flights@1\): column "dropped" removed \(was float64\)/);
@@ -676,9 +676,9 @@ describe('validate-dataset step', () => {
 
   test('a dataset that is not in the store is bad input (non-retryable)', async () => {
     const missing = { ...fakeRef, uri: store.uriFor(`cas/ab/${'ab'.repeat(32)}`), sha256: 'ab'.repeat(32) };
-    const err = (await run({ dataset: missing, suite: suite('s', () => []) }).catch((x: unknown) => x)) as ApplicationFailure;
-    assert.ok(err instanceof ApplicationFailure);
+    const err = (await run({ dataset: missing, suite: suite('s', () => []) }).catch((x: unknown) => x)) as SluiceFailure;
+    assert.ok(err instanceof SluiceFailure, String(err));
     assert.equal(err.type, 'InvalidInput');
-    assert.equal(err.nonRetryable, true);
+    assert.equal(err.retryable, false);
   });
 });
