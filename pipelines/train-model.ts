@@ -4,7 +4,8 @@ import { datasetName } from './steps/dataset';
 import { compareModelsStep } from './steps/evaluation';
 import { evaluationSpec, resolveEvaluationDataStep } from './steps/evaluation-data';
 import { gbdtTrialsStep, searchSpace, selectBestStep } from './steps/hpo';
-import { ingestSource, ingestStep } from './steps/ingestion';
+import { boundedExpr } from './expr/ast';
+import { declaredSchema, deriveSpec, ingestSource, ingestStep } from './steps/ingestion';
 import { gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
 import { splitDatasetStep } from './steps/split';
 import { gbdtParams, trainGbdtGpuStep } from './steps/training';
@@ -27,6 +28,14 @@ export const trainModelParams = z
     model: registeredModelName.default('penguins-species'),
     source: ingestSource.default({ kind: 'file', path: 'node_modules/vega-datasets/data/penguins.json' }),
     dataset: datasetName.default('penguins'),
+    /** Declared column types (e.g. a timestamp column), as ingest-validate takes them. */
+    schema: declaredSchema.optional(),
+    /** Derived columns, name -> expression (pipelines/expr): a label such as `delay > 15`, hour of day… */
+    derive: deriveSpec.optional(),
+    /** Keep only rows where this expression is true (dropped rows are counted, not quarantined). */
+    filter: boundedExpr.optional(),
+    /** Bad rows tolerated (quarantined and counted) before ingestion fails. */
+    maxBadRows: z.number().int().nonnegative().default(0),
     target: z.string().min(1).default('Species'),
     features: z.array(z.string().min(1)).min(1).optional(),
     /** Columns that are categories though numbers (integer codes); string columns always are. */
@@ -66,7 +75,7 @@ export const trainModelParams = z
 export const trainModel = pipeline(
   { name: 'train-model', description: 'ingest, validate, tune and train GBDT, evaluate against the champion, register, promote', params: trainModelParams },
   (p, b) => {
-    const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset });
+    const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset, schema: p.schema, maxBadRows: p.maxBadRows, derive: p.derive, filter: p.filter });
     const checked = b.step('validate', validateDatasetStep, { dataset: data.output.dataset, suite: p.suite });
     // Its own uncached node: "the latest version" of an evaluation dataset is looked up, and an evaluation source read, every run.
     const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, { evaluation: p.evaluation, dataset: p.dataset });

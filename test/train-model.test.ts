@@ -6,6 +6,7 @@ import { projectRoot } from '../infra/paths';
 import { ingestValidate } from '../pipelines/ingest-validate';
 import type { RunParams } from '../pipelines/dsl/start';
 import { trainModel } from '../pipelines/train-model';
+import { col } from '../pipelines/expr/builder';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { startRun } from './helpers/runs';
 import { startTestStack, tempDir, type TestStack } from './helpers/stack';
@@ -169,4 +170,35 @@ test('train-model: a registered dataset version is the evaluation set; one lacki
     assert.match(messages.join(' | '), /penguins-eval-no-island@1 lacks training column "Island"/);
     return true;
   });
+});
+
+test('train-model: the label and features are derived at ingestion (expressions in params), and a filter drops rows before training', async () => {
+  const penguins = JSON.parse(fs.readFileSync(path.join(projectRoot, 'node_modules/vega-datasets/data/penguins.json'), 'utf8')) as Record<string, unknown>[];
+  const massKnown = penguins.filter((r) => r['Body Mass (g)'] !== null && r['Body Mass (g)'] !== undefined);
+  const { outputs, state } = await run({
+    model: 'penguins-heavy',
+    dataset: 'penguins-heavy',
+    // A label that is not a column of the file: heavier than 4 kg. Body mass itself is no feature.
+    derive: { heavy: col('Body Mass (g)').gt(4000).node, beak_ratio: col('Beak Length (mm)').div(col('Beak Depth (mm)')).round(3).node },
+    filter: col('Body Mass (g)').isNotNull().node,
+    target: 'heavy',
+    features: ['Island', 'Flipper Length (mm)', 'beak_ratio'],
+    search: {},
+    gbdt: { nEstimators: 10 },
+    gates: [],
+    promoteMetric: 'accuracy',
+  });
+  const ingest = state.nodes.ingest!.output as { dataset: { rows: number; schema: { name: string; type: string }[] }; filteredRows: number };
+  assert.equal(ingest.filteredRows, penguins.length - massKnown.length, 'rows without a body mass are filtered, and counted');
+  assert.equal(ingest.dataset.rows, massKnown.length);
+  assert.deepEqual(
+    ingest.dataset.schema.filter((c) => c.name === 'heavy' || c.name === 'beak_ratio').map((c) => [c.name, c.type]),
+    [['heavy', 'bool'], ['beak_ratio', 'float64']],
+  );
+  assert.equal(outputs.registered, true);
+  const version = await stack.db.query(`SELECT signature FROM model_versions WHERE model_name = 'penguins-heavy'`);
+  const signature = version.rows[0].signature as { target: string; inputs: { column: string }[] };
+  assert.equal(signature.target, 'heavy');
+  assert.deepEqual(signature.inputs.map((i) => i.column).sort(), ['Flipper Length (mm)', 'Island', 'beak_ratio']);
+  assert.ok((outputs.holdout.accuracy ?? 0) > 0.7, `a derived label is learnable: accuracy ${outputs.holdout.accuracy}`);
 });
