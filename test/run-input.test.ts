@@ -21,7 +21,7 @@ test('run input: an unknown key at any depth is named with where it is and the k
     return r.ok ? '' : r.message;
   };
   // Top level, and the run options beside the params.
-  assert.match(message({ holdoutFractoin: 0.2 }), /unknown key "holdoutFractoin" in params; accepted: model, source, dataset, target, .*holdoutFraction, orderBy, evaluation, seed/);
+  assert.match(message({ holdoutFractoin: 0.2 }), /unknown key "holdoutFractoin" in params; accepted: model, source, dataset, .*target, .*holdoutFraction, orderBy, evaluation, seed/);
   assert.match(message({ _sluice: { forse: true } }), /unknown key "forse" in params\._sluice; accepted: force, cache$/);
   // Nested strict objects, through a union (the one branch the key could belong to) and an array.
   assert.equal(
@@ -35,6 +35,8 @@ test('run input: an unknown key at any depth is named with where it is and the k
     message({ suite: { name: 's', expectations: [{ type: 'rowCountBetween', min: 1 }, { type: 'notNull', column: 'a', mostlyy: 0.5, sevrity: 'warn' }] } }),
     /unknown keys "mostlyy", "sevrity" in params\.suite\.expectations\[1\]; accepted: type, column, mostly, severity/,
   );
+  // A misspelt training option fails the run instead of training on defaults.
+  assert.match(message({ gbdt: { nEstimatorz: 5 } }), /unknown key "nEstimatorz" in params\.gbdt; accepted: task, nEstimators, learningRate, /);
   // Other problems keep their path and zod's message.
   assert.match(message({ evaluation: { column: 'date', from: 'April' } }), /evaluation\.from: expected an ISO 8601 date or time/);
   assert.match(message({ evaluation: { column: 'date', from: '2015-04-01' }, orderBy: 'date' }), /orderBy: orderBy orders a fractional split/);

@@ -72,7 +72,9 @@ export const gbdtParams = z.object({
   earlyStoppingRounds: z.number().int().min(0).default(10).describe('stop after this many rounds without a better validation loss (0: never)'),
   validationFraction: validationFraction.default(0.1).describe('without a validation dataset: share of rows held out for early stopping'),
   seed,
-});
+})
+  // A misspelt option (nEstimatorz) must fail the run, naming it, not train on defaults.
+  .strict();
 
 export const trainingMetrics = z.object({
   task: modelTask,
