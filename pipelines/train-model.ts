@@ -64,6 +64,11 @@ export const trainModelParams = z
     /** Promote to champion when the challenger beats it on this metric by at least `margin`. */
     promoteMetric: z.string().min(1).default('accuracy'),
     margin: z.number().nonnegative().default(0),
+    /**
+     * A model file already registered under this name returns that version, as a cache hit would
+     * (a rerun on unchanged data fills the registry with no copies); false registers a new one.
+     */
+    reuseVersion: z.boolean().default(true),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -117,6 +122,7 @@ export const trainModel = pipeline(
       params: best.output.params,
       gates: p.gates,
       aliases: ['challenger'],
+      reuseSameFile: p.reuseVersion,
       trainingData: [{ name: split.output.train.name, version: split.output.train.version, uri: split.output.train.uri, sha256: split.output.train.sha256 }],
     });
     const promoted = b.step('promote', promoteModelStep, {

@@ -64,11 +64,21 @@ test('train-model: ingest, validate, tune, evaluate, register and promote a peng
   // The champion is new (version 1), so the comparison runs again, now against it.
   assert.equal(second.state.nodes.compare!.status, 'succeeded');
   assert.equal((second.state.nodes.champion!.output as { version: number }).version, 1);
-  // A new run registers a new version (versions belong to runs, as in MLflow), but a model that is
-  // no better than the champion does not replace it.
-  assert.equal(second.outputs.version, 2);
+  // The very same model file is already version 1: the rerun returns it (no copy in the registry),
+  // and there is nothing to promote, since it is the champion.
+  assert.equal(second.outputs.version, 1);
   assert.equal(second.outputs.promoted, false);
-  assert.equal(second.outputs.outcome, 'rejected');
+  assert.equal(second.outputs.outcome, 'skipped');
+  const versions = async () => (await stack.db.query(`SELECT count(*)::int AS n FROM model_versions WHERE model_name = 'penguins-species'`)).rows[0].n;
+  assert.equal(await versions(), 1);
+
+  // Asked for, a new version is registered (as MLflow does for every run), and a model that is no
+  // better than the champion does not replace it.
+  const third = await run({ search: { learningRate: [0.1, 0.3] }, gbdt: { nEstimators: 30 }, reuseVersion: false });
+  assert.equal(third.outputs.version, 2);
+  assert.equal(third.outputs.promoted, false);
+  assert.equal(third.outputs.outcome, 'rejected');
+  assert.equal(await versions(), 2);
 });
 
 test('train-model: a gate that fails leaves the model unregistered and the champion alone', async () => {

@@ -143,6 +143,11 @@ export const promoteModel = implement(promoteModelStep, async (input, ctx) => {
     if (!reg) throw invalidInput('the compared champion is not a registered version (resolve it with resolve-model)');
     if (reg.name !== name) throw invalidInput(`the compared champion is a version of "${reg.name}", the challenger of "${name}"`);
     champion = { version: reg.version, value: comparison.champion.metrics[metric] ?? null };
+    // A rerun on unchanged data registers no new version (the same file returns its version), so
+    // the challenger may be the champion itself: there is nothing to decide, and nothing to audit.
+    if (reg.version === version) {
+      return { ...base, promoted: false, outcome: 'skipped' as const, decisionId: null, championVersion: version, reason: `version ${version} is already the champion: nothing to promote` };
+    }
   }
   const challengerValue = reported[metric] ?? null;
   const verdict = decidePromotion({ metric, direction, margin, marginKind }, challengerValue, champion);
