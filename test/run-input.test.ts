@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRunInput } from '../pipelines/dsl/run-input';
+import { checkRunInput, MAX_PARAMS_DEPTH, tooDeep } from '../pipelines/dsl/run-input';
 import { hello } from '../pipelines/hello';
 import { trainModel } from '../pipelines/train-model';
 
@@ -42,4 +42,19 @@ test('run input: an unknown key at any depth is named with where it is and the k
   assert.match(message({ evaluation: { column: 'date', from: '2015-04-01' }, orderBy: 'date' }), /orderBy: orderBy orders a fractional split/);
   const ok = checkRunInput(trainModel, { evaluation: { column: 'date', from: '2015-04-01' } });
   assert.equal(ok.ok && (ok.params.evaluation as { from: string }).from, '2015-04-01');
+});
+
+test('run input: params nested deeper than the limit are refused with where, not left to the payload converter', () => {
+  let deep: Record<string, unknown> = {};
+  const root = deep;
+  for (let i = 0; i < MAX_PARAMS_DEPTH + 5; i++) deep = deep.a = {} as Record<string, unknown>;
+  const r = checkRunInput(hello, { name: 'x', deep: root });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.message : '', new RegExp(`params of pipeline hello nest deeper than ${MAX_PARAMS_DEPTH} levels \\(at params\\.deep\\.a\\.a\\.a\\.a\\.a\\.….a\\)`));
+  assert.equal(!r.ok && r.issues[0]!.path.length, MAX_PARAMS_DEPTH);
+  // Arrays count as levels too, and a value at the limit itself is fine (then other checks apply).
+  assert.deepEqual(tooDeep({ a: [[{ b: 1 }]] }, 3), ['a', '[0]', '[0]']);
+  assert.equal(tooDeep({ a: [[{ b: 1 }]] }, 4), null);
+  const atLimit = checkRunInput(hello, { name: 'x' });
+  assert.equal(atLimit.ok, true);
 });

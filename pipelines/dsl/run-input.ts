@@ -7,6 +7,26 @@ const runOptionsSchema = z
   .object({ force: z.union([z.boolean(), z.array(z.string())]).optional(), cache: z.boolean().optional() })
   .strict();
 
+/**
+ * How deeply a run's params may nest (objects and arrays). Deeper JSON is refused with its path
+ * before anything parses or converts it: Temporal's payload conversion fails on very deep values
+ * with "Unable to convert [object Object] to payload", which names nothing. Expressions, the
+ * deepest legitimate params, stop at 32 levels (pipelines/expr), well inside this.
+ */
+export const MAX_PARAMS_DEPTH = 64;
+
+/** The path of the first value nested deeper than `max`, or null. Iterative: no stack to overflow. */
+export function tooDeep(value: unknown, max: number): string[] | null {
+  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= max) return path;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) stack.push({ v: child, path: [...path, Array.isArray(v) ? `[${k}]` : k] });
+  }
+  return null;
+}
+
 export type RunInputCheck =
   | { ok: true; params: Record<string, unknown>; options: RunOptions }
   | { ok: false; message: string; issues: { path: string[]; message: string }[] };
@@ -22,6 +42,15 @@ export function checkRunInput(def: AnyPipeline, input: unknown): RunInputCheck {
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     const got = Array.isArray(raw) ? 'an array' : typeof raw;
     return { ok: false, message: `params of pipeline ${def.name} must be one JSON object, got ${got}`, issues: [{ path: [], message: `expected an object, got ${got}` }] };
+  }
+  const deep = tooDeep(raw, MAX_PARAMS_DEPTH);
+  if (deep) {
+    const where = `params.${deep.slice(0, 6).join('.')}${deep.length > 6 ? '.….' + deep[deep.length - 1] : ''}`.replace(/\.\[/g, '[');
+    return {
+      ok: false,
+      message: `params of pipeline ${def.name} nest deeper than ${MAX_PARAMS_DEPTH} levels (at ${where}): flatten them`,
+      issues: [{ path: deep, message: `nested deeper than ${MAX_PARAMS_DEPTH} levels` }],
+    };
   }
   const { [RUN_OPTIONS_KEY]: rawOptions, ...rawParams } = raw as Record<string, unknown>;
   const opts = runOptionsSchema.safeParse(rawOptions ?? {}, { error: unknownKeysErrorMap(`params.${RUN_OPTIONS_KEY}`) });
