@@ -60,6 +60,7 @@ export async function runIngest(input: IngestInput, ctx: StepContext<CheckpointO
         db: ctx.db,
         dir,
         signal: ctx.signal,
+        roots: ctx.dataRoots,
         onProgress: (bytes) => progress.set({ sourceBytes: bytes }),
       });
       progress.check();

@@ -73,6 +73,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         device: deps.device,
         temporal: deps.temporal,
         inference: deps.inference,
+        dataRoots: deps.config.dataRoots,
         countRows: (n) => rowsProcessed.inc({ step: step.name }, n),
       });
       const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);

@@ -29,4 +29,6 @@ export interface StepContext<C = unknown> {
   temporal(): Promise<Client>;
   /** The worker's inference threads, shared by every scoring step in the process. */
   inference: InferencePool;
+  /** Directories file sources may read under (SLUICE_DATA_ROOTS), from the worker's configuration. */
+  dataRoots: string[];
 }

@@ -44,6 +44,10 @@ export function testStepContext(
     countRows: () => undefined,
     temporal: () => Promise.reject(new Error('no Temporal client in a test step context')),
     inference: opts.inference ?? testInferencePool(),
+    // Read when a step reads it, as a worker's configuration would be: tests set SLUICE_DATA_ROOTS.
+    get dataRoots() {
+      return loadConfig().dataRoots;
+    },
     heartbeats,
   };
 }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { loadConfig } from '../../../infra/config';
 import type { IngestFormat, TextEncoding } from '../../../pipelines/steps/ingestion';
 import type { LocalSource } from './types';
 import { invalidInput } from '../../../pipelines/failures';
@@ -38,9 +37,9 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
  */
 export async function localFileSource(
   src: { path: string; format?: IngestFormat; encoding?: TextEncoding },
-  opts: { signal?: AbortSignal; roots?: string[] } = {},
+  opts: { roots: string[]; signal?: AbortSignal },
 ): Promise<LocalSource> {
-  const file = await confinedPath(src.path, opts.roots ?? loadConfig().dataRoots);
+  const file = await confinedPath(src.path, opts.roots);
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(file);

@@ -11,11 +11,11 @@ export type { LocalSource } from './types';
 /** Makes any source a local file (reading the user's file in place), with its fingerprint. */
 export async function materializeSource(
   source: IngestSource,
-  deps: { store: ArtifactStore; db: Db; dir: string; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  deps: { store: ArtifactStore; db: Db; dir: string; roots: string[]; signal?: AbortSignal; onProgress?: (bytes: number) => void },
 ): Promise<LocalSource> {
   switch (source.kind) {
     case 'file':
-      return localFileSource(source, { signal: deps.signal });
+      return localFileSource(source, { signal: deps.signal, roots: deps.roots });
     case 'artifact':
       return artifactSource(deps.store, source, deps.dir, deps.signal);
     case 'postgres':
