@@ -11,7 +11,7 @@ import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import type { RunParams } from '../pipelines/dsl/start';
 import { batchScoring } from '../pipelines/batch-scoring';
 import { trainModel } from '../pipelines/train-model';
-import { startRun } from './helpers/runs';
+import { runFailure, startRun } from './helpers/runs';
 import pl from 'nodejs-polars';
 import { scoreDataset } from '../activities/evaluation/index';
 import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
@@ -71,17 +71,7 @@ async function start<P extends AnyPipeline>(pipeline: P, input: RunParams<P>) {
   return { result, state: await h.query(runStateQuery), outputs: result.outputs };
 }
 
-/** The failure's messages, cause after cause. */
-async function failure(pipeline: string, input: unknown): Promise<string> {
-  try {
-    await (await startRun({ client, workers }, pipeline, input as never)).result();
-  } catch (e) {
-    const parts: string[] = [];
-    for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) parts.push(String((c as Error).message));
-    return parts.join(' <- ');
-  }
-  assert.fail(`${pipeline} did not fail`);
-}
+const failure = (pipeline: string, input: unknown) => runFailure({ client, workers }, pipeline, input);
 
 const scoring = (extra: Record<string, unknown> = {}) => ({
   model: 'penguins-species@champion',

@@ -15,7 +15,7 @@ import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import type { RunParams } from '../pipelines/dsl/start';
 import { batchScoring } from '../pipelines/batch-scoring';
 import { importModel } from '../pipelines/import-model';
-import { startRun } from './helpers/runs';
+import { runFailure, startRun } from './helpers/runs';
 import { compactFrame, predictionColumns, shapeOf } from '../activities/scoring/prediction-frame';
 import { trainedSignature } from '../activities/training/export/signature';
 import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
@@ -66,16 +66,7 @@ async function start<P extends AnyPipeline>(pipeline: P, input: RunParams<P>) {
   return (await (await startRun({ client, workers }, pipeline, input)).result()).outputs;
 }
 
-async function failure(pipeline: string, input: unknown): Promise<string> {
-  try {
-    await (await startRun({ client, workers }, pipeline, input as never)).result();
-  } catch (e) {
-    const parts: string[] = [];
-    for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) parts.push(String((c as Error).message));
-    return parts.join(' <- ');
-  }
-  assert.fail(`${pipeline} did not fail`);
-}
+const failure = (pipeline: string, input: unknown) => runFailure({ client, workers }, pipeline, input);
 
 async function upload(name: string): Promise<string> {
   return (await store.putContent(fixture(name))).uri;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
-import { modelRef, modelTask } from './model';
+import { modelRef, modelTask, onnxDescription } from './model';
 
 /**
  * Bring your own model (pipelines/import-model.ts; implementation in activities/registry/import-model.ts):
@@ -39,14 +39,7 @@ export const importModelReadOutput = z.object({
   model: modelRef,
   /** The file as given. */
   file: z.object({ source: z.string(), sha256: z.string(), size: z.number().int().nonnegative() }),
-  onnx: z.object({
-    irVersion: z.number().int(),
-    producer: z.string(),
-    opsets: z.array(z.object({ domain: z.string(), version: z.number().int() })),
-    operators: z.array(z.string()),
-    /** Outputs added so onnxruntime-node can read them (a ZipMap's probability tensor). */
-    addedOutputs: z.array(z.string()),
-  }),
+  onnx: onnxDescription,
   /** For register-model: return the version already made from this file unless forced. */
   reuseSameFile: z.boolean(),
   /** Recorded with the version. */

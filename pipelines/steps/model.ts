@@ -81,3 +81,13 @@ export const modelRef = artifactRef.extend({
   registered: z.object({ name: z.string(), version: z.number().int().positive() }).optional(),
 });
 export type ModelRef = z.infer<typeof modelRef>;
+
+/** What inspecting an ONNX file found: versions, producer, operators, and the outputs Sluice exposed. */
+export const onnxDescription = z.object({
+  irVersion: z.number().int(),
+  producer: z.string(),
+  opsets: z.array(z.object({ domain: z.string(), version: z.number().int() })),
+  operators: z.array(z.string()),
+  /** Outputs added so onnxruntime-node can read them (a ZipMap's probability tensor); then the model is the rewritten file. */
+  addedOutputs: z.array(z.string()),
+});

@@ -3,7 +3,7 @@ import { step, type StepOptions } from '../dsl/step';
 import { queueSchema } from '../vocab/queue';
 import { artifactRef } from './artifact-ref';
 import { datasetRef } from './dataset';
-import { modelRef, modelTask } from './model';
+import { modelRef, modelTask, onnxDescription } from './model';
 import { gbdtCheckpoint, logisticCheckpoint } from './training-checkpoint';
 
 /**
@@ -177,14 +177,7 @@ export const inspectOnnxStep = step({
   }),
   output: z.object({
     model: modelRef,
-    onnx: z.object({
-      irVersion: z.number().int(),
-      producer: z.string(),
-      opsets: z.array(z.object({ domain: z.string(), version: z.number().int() })),
-      operators: z.array(z.string()),
-      /** Outputs added so onnxruntime-node can read them (a ZipMap's probability tensor); then `model` is the rewritten file. */
-      addedOutputs: z.array(z.string()),
-    }),
+    onnx: onnxDescription,
   }),
   queue: 'cpu',
   timeouts: { startToClose: '1m', heartbeat: '10s' },
