@@ -29,6 +29,8 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
   const { step } = impl;
   const fingerprint = fingerprintModule(impl.module);
   const targets = infraTargets(deps);
+  // The configuration never changes while a worker runs: parse its retry window once.
+  const infraRetryMs = parseDuration(deps.config.infraRetry);
   const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
@@ -102,7 +104,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     try {
       return await retryInfrastructure(() => runStep(call, pulse), {
         targets,
-        budgetMs: infraRetryBudget(parseDuration(deps.config.infraRetry), ctx.info),
+        budgetMs: infraRetryBudget(infraRetryMs, ctx.info),
         sleep: (ms) => ctx.sleep(ms),
         onRetry: (fault, delayMs, retry) =>
           log.warn(`${fault.what} unreachable; retrying the step in ${delayMs / 1000} s within this attempt`, { fault: fault.detail, retry }),

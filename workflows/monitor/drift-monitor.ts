@@ -25,6 +25,7 @@ import {
 import type { RejectedMessage } from '../../pipelines/dsl/protocol';
 import { onSignal, onUnknownSignal, onUpdate } from '../shared/safe-handlers';
 import { detectDriftStep } from '../../pipelines/steps/drift';
+import { nonRetryableErrorTypes } from '../../pipelines/failures';
 import { callStep } from '../engine/call-step';
 import { startPipelineChild } from '../engine/start-child';
 import { ModelName } from '../../pipelines/search-attributes';
@@ -74,7 +75,7 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
   const labelsActs = proxyActivities<Pick<MonitorActivities, 'joinLabels'>>({
     taskQueue: queues.cpu,
     startToCloseTimeout: '15m',
-    retry: { maximumAttempts: 3, maximumInterval: '30s', nonRetryableErrorTypes: ['InvalidInput'] },
+    retry: { maximumAttempts: 3, maximumInterval: '30s', nonRetryableErrorTypes: nonRetryableErrorTypes() },
   });
   await book.recordRunStarted({ runId: info.runId, workflowId: info.workflowId, pipelineName: 'drift-monitor', pipelineVersion: '1', params: { model: args.model } });
 
