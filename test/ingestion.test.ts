@@ -459,7 +459,9 @@ describe('nothing is lost silently', () => {
     assert.deepEqual(config.dataRoots, [projectRoot, path.join(dir, 'home', 'artifacts')]);
     assert.deepEqual(loadConfig({ SLUICE_DATA_ROOTS: '/data/a:/data/b' }).dataRoots, ['/data/a', '/data/b']);
     assert.throws(() => loadConfig({ SLUICE_DATA_ROOTS: 'relative/dir' }), (e: unknown) => e instanceof ConfigError && /SLUICE_DATA_ROOTS/.test(e.message));
-    const e = await rejectsInvalid(ingest(fromFile('../../etc/passwd', { source: { kind: 'file', path: '../../etc/passwd', format: 'csv' } })), /\/etc\/passwd is outside the data roots/);
+    // Relative to the working directory, however deep the checkout is (CI clones under another root).
+    const outside = path.relative(process.cwd(), '/etc/passwd');
+    const e = await rejectsInvalid(ingest(fromFile(outside, { source: { kind: 'file', path: outside, format: 'csv' } })), /\/etc\/passwd is outside the data roots/);
     assert.ok(e.message.includes(`only under ${projectRoot}, ${dir}`), e.message);
   });
 });
