@@ -273,7 +273,7 @@ test('inference threads: a bad batch fails with its type and retryability; a los
     // The thread stops mid-job: the job fails retryably (the chunk resumes from its checkpoint).
     // Deterministic: the pool is closed in the microtask right after the job is posted, before any
     // reply from the thread (a message event, a macrotask) can be handled, however fast it scores.
-    const [thread] = (pool as unknown as { threads: { worker: { postMessage: (m: unknown) => void } }[] }).threads;
+    const thread = (pool as unknown as { threads: { worker: { postMessage: (m: unknown) => void } }[] }).threads[0]!;
     const post = thread.worker.postMessage.bind(thread.worker);
     const posted = new Promise<void>((resolve) => {
       thread.worker.postMessage = (m: unknown) => {
