@@ -4,20 +4,24 @@
  * Every registered pipeline is a workflow type of its own name (start `hello` from the Temporal
  * UI with one JSON object). No per-pipeline export is needed: the SDK hands any workflow type
  * without an export of its name to the default export, which runs the pipeline of that name.
- * `drift-monitor` is the one built-in workflow that is not a pipeline.
+ * `drift-monitor` and `rollout` are the built-in workflows that are not pipelines.
  */
 import { workflowInfo } from '@temporalio/workflow';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
+import { mapShard } from './engine/map-shard';
 import { runPipeline } from './engine/run-pipeline';
 import { driftMonitor } from './monitor/drift-monitor';
+import { rollout } from './rollout/rollout';
 
 export { runStateQuery, approveUpdate } from '../pipelines/dsl/messages';
-export { driftMonitor };
+export { driftMonitor, rollout };
 
 /** Workflow types with dashes, which cannot be export names. */
 const BUILTIN: Record<string, (...args: never[]) => Promise<unknown>> = {
   'drift-monitor': driftMonitor as (...args: never[]) => Promise<unknown>,
+  // MAP_SHARD_WORKFLOW: a shard of a fan-out wider than SLUICE_MAP_SHARD_SIZE.
+  'sluice-map-shard': mapShard as (...args: never[]) => Promise<unknown>,
 };
 
 export default async function pipelineWorkflow(input: unknown = {}, ...rest: unknown[]): Promise<PipelineRunResult | unknown> {
