@@ -7,6 +7,7 @@ import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerMonitorCommands } from './commands/monitor';
+import { registerRolloutCommands } from './commands/rollout';
 import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
 import { registerModelsCommands } from './commands/models';
@@ -17,6 +18,7 @@ import { openArtifactStore } from '../infra/artifacts';
 import { registerRunsCommands } from './commands/runs';
 import { setup } from './commands/setup';
 import { up } from './commands/up';
+import { registerUiCommand } from './commands/ui';
 import { endQuietlyOnClosedPipe } from './output';
 
 endQuietlyOnClosedPipe();
@@ -107,7 +109,9 @@ program
 registerApprovalCommands(program);
 registerDatasetCommands(program);
 registerMonitorCommands(program);
+registerRolloutCommands(program);
 registerScheduleCommands(program);
+registerUiCommand(program);
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`sluice: ${e instanceof ConfigError ? e.message : e.message}\n`);

@@ -15,6 +15,7 @@ import {
   RegistryError,
   resolveModelUri,
   setAlias,
+  type AliasEventRow,
   type ModelVersionRow,
 } from '../../infra/db/registry';
 import { formatModelUri } from '../../pipelines/vocab/model-uri';
@@ -76,6 +77,15 @@ const VERSION_HEAD = ['VERSION', 'CREATED', 'STATUS', 'ALIASES', 'RUN', 'CODE', 
 /** NAME, NAME/VERSION, NAME@ALIAS (or a full models:/ URI) → the URI to resolve; NAME alone is the latest version. */
 export function cardRef(ref: string): string {
   return formatModelUri(checkModelUri(ref, { prefix: 'optional', bareName: true }, () => `"${ref}" is not NAME, NAME/VERSION or NAME@ALIAS`));
+}
+
+/**
+ * The champion before `current`: the version the latest move of `champion` onto `current` came
+ * from (null: `current` was the first). Rolling back twice therefore returns to where it started.
+ */
+export function previousChampion(events: readonly Pick<AliasEventRow, 'alias' | 'action' | 'from_version' | 'to_version'>[], current: number): number | null {
+  const moved = events.filter((e) => e.alias === 'champion' && e.action === 'set' && e.to_version === current).at(-1);
+  return moved?.from_version ?? null;
 }
 
 export function registerModelsCommands(program: Command): void {
@@ -193,6 +203,26 @@ export function registerModelsCommands(program: Command): void {
       const change = await withDb((db) => deleteAlias(db, { name: checkModelName(name), alias: checkAlias(a), actor: o.by ?? defaultActor(), reason: o.reason }));
       if (o.json) return void console.log(JSON.stringify(change, null, 2));
       console.log(`${name}@${a} removed (was v${change.from})`);
+    });
+
+  cmd
+    .command('rollback <name>')
+    .description('move `champion` back to the previous champion (from the alias history); serving follows at once')
+    .option('--reason <text>', 'why (kept in the audit trail; default: "rollback of vN to the previous champion")')
+    .option('--by <who>', BY_HELP)
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { reason?: string; by?: string; json?: boolean }) => {
+      const change = await withDb(async (db) => {
+        const model = await getRegisteredModel(db, checkModelName(name));
+        if (!model) throw new RegistryError('NOT_FOUND', `no registered model "${name}" (see \`sluice models list\`)`);
+        const current = model.aliases.champion;
+        if (current === undefined) throw new RegistryError('NOT_FOUND', `model "${name}" has no champion to roll back`);
+        const previous = previousChampion(await listAliasEvents(db, name, { alias: 'champion' }), current);
+        if (previous === null) throw new RegistryError('NOT_FOUND', `model "${name}" has had no champion before v${current}: nothing to roll back to`);
+        return setAlias(db, { name, alias: 'champion', version: previous, actor: o.by ?? defaultActor(), reason: o.reason ?? `rollback of v${current} to the previous champion v${previous}` });
+      });
+      if (o.json) return void console.log(JSON.stringify(change, null, 2));
+      console.log(`${name}@champion: v${change.from} → v${change.to} (rolled back)`);
     });
 
   cmd

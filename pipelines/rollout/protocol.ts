@@ -34,11 +34,11 @@ const weightSteps = z
 /** A gradual move of traffic to the candidate: each step held for a minimum time and request count. */
 export const rampPolicy = z
   .object({
-    steps: weightSteps,
+    steps: weightSteps.default([5, 25, 50, 100]),
     /** Each step lasts at least this long… */
-    hold: duration,
+    hold: duration.default('10m'),
     /** …and until the candidate has answered this many requests in it. */
-    minRequests: z.number().int().min(0),
+    minRequests: z.number().int().min(0).default(100),
   })
   .strict();
 export type RampPolicy = z.infer<typeof rampPolicy>;
@@ -103,7 +103,7 @@ export const rolloutStart = z
     /** Who started it (recorded with every decision and alias move). */
     by: z.string().min(1).max(200).default('sluice-rollout'),
     shadow: shadowPolicy.default({ duration: '1h' }),
-    canary: rampPolicy.default({ steps: [5, 25, 50, 100], hold: '10m', minRequests: 100 }),
+    canary: rampPolicy.default(rampPolicy.parse({})),
     ab: abPolicy.default(abPolicy.parse({})),
     guardrails: guardrails.default(guardrails.parse({})),
   })
