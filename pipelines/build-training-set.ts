@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { pipeline } from './dsl/pipeline';
-import { buildTrainingSetInput, buildTrainingSetStep } from './steps/features';
+import { datasetRefParam } from './steps/dataset';
+import { buildTrainingSetInput, buildTrainingSetStep, datasetSpec } from './steps/features';
 
 /**
  * A training set from entity rows (keys, a time, labels) and materialized feature views: each
@@ -14,7 +16,7 @@ import { buildTrainingSetInput, buildTrainingSetStep } from './steps/features';
  * Its params are the step's own input: the entity rows, the views, the time column, the key
  * mapping, the training set's name.
  */
-export const buildTrainingSetParams = buildTrainingSetInput.strict();
+export const buildTrainingSetParams = buildTrainingSetInput.extend({ entities: z.union([datasetRefParam, datasetSpec]) }).strict();
 
 export const buildTrainingSet = pipeline(
   {

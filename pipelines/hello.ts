@@ -11,7 +11,7 @@ import { artifactRef } from './steps/artifact-ref';
 export const greetStep = step({
   name: 'hello.greet',
   description: 'write the greeting artifact',
-  input: z.object({ name: z.string().min(1), delayMs: z.number().int().nonnegative().default(0) }),
+  input: z.strictObject({ name: z.string().min(1), delayMs: z.number().int().nonnegative().default(0) }),
   output: z.object({ greeting: artifactRef }),
   queue: 'cpu',
   // Short, so a worker that dies mid-step is noticed within seconds and the step retried elsewhere.
@@ -26,7 +26,7 @@ export const greetStep = step({
 export const inspectDeviceStep = step({
   name: 'hello.inspect-device',
   description: 'read the greeting, report the execution provider',
-  input: z.object({ greeting: artifactRef }),
+  input: z.strictObject({ greeting: artifactRef }),
   output: z.object({
     report: artifactRef,
     device: z.object({ gpus: z.number().int().nonnegative(), provider: z.enum(['cuda', 'cpu']), fallbackReason: z.string().optional() }),

@@ -18,6 +18,7 @@ import { readCheckpoint } from './read-checkpoint';
 import { hostPort, infrastructureFault, type InfraTargets } from './infra-faults';
 import { retryInfrastructure } from './infra-retry';
 import { parseDuration } from '../../infra/config';
+import { unknownKeysErrorMap } from '../../pipelines/dsl/unknown-keys';
 
 /**
  * Turns a step implementation into the Temporal activity the engine calls (activity type = step
@@ -153,9 +154,12 @@ async function artifactsStillExist(deps: ActivityDeps, output: unknown): Promise
 }
 
 export function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(value);
+  // An unknown key is named with where it is and the keys accepted there, as in a run's params.
+  const r = schema.safeParse(value, { error: unknownKeysErrorMap(what.split(' ')[0]!) });
   if (r.success) return r.data;
-  const details = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+  const details = r.error.issues
+    .map((i) => (i.code === 'unrecognized_keys' ? i.message : `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`))
+    .join('; ');
   throw invalidInput(`invalid ${what}: ${details}`);
 }
 

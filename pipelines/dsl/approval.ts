@@ -16,7 +16,7 @@ export type ApprovalDecision = z.infer<typeof approvalDecision>;
 export const approvalStep = step({
   name: 'sluice.approval',
   description: 'wait for a person to approve or reject',
-  input: z.object({}),
+  input: z.strictObject({}),
   output: approvalDecision,
   cache: false,
   timeouts: { startToClose: '1m' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { artifactRef } from './artifact-ref';
 
 /**
@@ -16,11 +17,19 @@ export type DatasetSchema = z.infer<typeof datasetSchema>;
 /** Dataset and feature-view names come from users: letters, digits, _ . - only (they reach SQL and paths). */
 export const datasetName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, "_", "." and "-", starting with a letter (max 128)');
 
-export const datasetRef = artifactRef.extend({
-  /** Registered name and version number (per name, from 1; identical data gets the same version). */
-  name: datasetName,
-  version: z.number().int().positive(),
-  rows: z.number().int().nonnegative(),
-  schema: datasetSchema,
-});
+export const datasetRef = passedOnValue(
+  artifactRef.extend({
+    /** Registered name and version number (per name, from 1; identical data gets the same version). */
+    name: datasetName,
+    version: z.number().int().positive(),
+    rows: z.number().int().nonnegative(),
+    schema: datasetSchema,
+  }),
+);
 export type DatasetRef = z.infer<typeof datasetRef>;
+
+/**
+ * A dataset ref as a person writes it into a run's params (build-training-set's `entities`): every
+ * key must be known there. The ref steps pass each other stays lenient (pipelines/dsl/passed-on.ts).
+ */
+export const datasetRefParam = datasetRef.extend({ schema: z.array(datasetColumn.strict()) }).strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { step } from '../dsl/step';
 import { artifactRef } from './artifact-ref';
 import { datasetRef } from './dataset';
@@ -69,7 +70,7 @@ export const driftPolicyShape = {
 export const driftPolicy = z.strictObject(driftPolicyShape);
 export type DriftPolicy = z.output<typeof driftPolicy>;
 
-export const detectDriftInput = z.object({
+export const detectDriftInput = z.strictObject({
   reference: datasetRef,
   current: datasetRef,
   /** Columns to compare; default: every column both datasets have (except the prediction). */
@@ -82,7 +83,7 @@ export const detectDriftInput = z.object({
    */
   prediction: z.union([columnName, z.array(columnName).min(1)]).optional(),
   /** Compare only the current rows with `column` in [start, end) (what a scoring run scored). */
-  currentWindow: z.object({ column: columnName, start: z.string(), end: z.string() }).optional(),
+  currentWindow: passedOnValue(z.object({ column: columnName, start: z.string(), end: z.string() })).optional(),
   ...driftPolicyShape,
 });
 export type DetectDriftInput = z.input<typeof detectDriftInput>;

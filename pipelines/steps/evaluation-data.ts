@@ -72,7 +72,7 @@ export type EvaluationSpec = z.infer<typeof evaluationSpec>;
 export const resolveEvaluationDataStep = step({
   name: 'dataset.resolve-evaluation',
   description: 'the evaluation dataset a training run names: a registered version looked up (or the latest), or a source ingested',
-  input: z.object({
+  input: z.strictObject({
     evaluation: evaluationSpec.optional(),
     dataset: datasetName.describe('the training dataset\'s name: an evaluation source is ingested as <dataset>.evaluation unless named'),
   }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { step } from '../dsl/step';
 import { artifactRef } from './artifact-ref';
 import { datasetRef } from './dataset';
@@ -88,7 +89,7 @@ export const sliceSet = z.object({
 export type SliceSet = z.infer<typeof sliceSet>;
 
 /** What an evaluation found: small enough for workflow history (no curves, no per-row data). */
-export const evaluationSummary = z.object({
+export const evaluationSummary = passedOnValue(z.object({
   task: modelTask,
   model: z.object({
     uri: z.string(),
@@ -103,7 +104,7 @@ export const evaluationSummary = z.object({
   skippedRows: z.number().int().nonnegative(),
   metrics: metricSet,
   slices: z.array(sliceSet),
-});
+}));
 export type EvaluationSummary = z.infer<typeof evaluationSummary>;
 
 const evaluationOptions = {
@@ -125,7 +126,7 @@ const evaluationOptions = {
   title: z.string().max(200).optional(),
 };
 
-export const evaluateModelInput = z.object({ model: modelRef, ...evaluationOptions });
+export const evaluateModelInput = z.strictObject({ model: modelRef, ...evaluationOptions });
 export type EvaluateModelInput = z.infer<typeof evaluateModelInput>;
 
 export const evaluateModelOutput = evaluationSummary.extend({
@@ -156,7 +157,7 @@ export const metricDelta = z.object({
 });
 export type MetricDelta = z.infer<typeof metricDelta>;
 
-export const compareModelsInput = z.object({
+export const compareModelsInput = z.strictObject({
   challenger: modelRef,
   /** The current champion; absent or null when there is none yet (the challenger is then evaluated alone). */
   champion: modelRef.nullish(),

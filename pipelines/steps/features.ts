@@ -183,7 +183,7 @@ export function featureView(def: FeatureViewInput): FeatureView {
 /** An ISO 8601 time: a date (`2024-01-31`, midnight UTC) or a date-time with `Z` or an offset. */
 export const featureTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 
-export const materializeFeaturesInput = z.object({
+export const materializeFeaturesInput = z.strictObject({
   source: datasetRef,
   view: featureViewSchema,
   /** Inclusive; default: where the last materialization of this view version ended (else end - ttl, else the epoch). */
@@ -230,7 +230,7 @@ export const featureViewPick = z
   .strict();
 export type FeatureViewPick = z.infer<typeof featureViewPick>;
 
-export const buildTrainingSetInput = z.object({
+export const buildTrainingSetInput = z.strictObject({
   /** Entity keys (named as the views' entities, or mapped by `keys`), an event-time column, and labels: a dataset ref or a registered version. */
   entities: z.union([datasetRef, datasetSpec]),
   /** Full view definitions, or materialized views by name and version (optionally a subset of their features). */

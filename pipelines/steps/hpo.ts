@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { step } from '../dsl/step';
 import { modelRef } from './model';
 import { gbdtParams, trainingMetrics } from './training';
@@ -21,7 +22,7 @@ export const searchSpace = z
 export const gbdtTrialsStep = step({
   name: 'hpo.gbdt-trials',
   description: 'expand a search space into trials (grid, or seeded random draws)',
-  input: z.object({
+  input: z.strictObject({
     base: tunable.default({}),
     space: searchSpace.default({}),
     strategy: z.enum(['grid', 'random']).default('grid'),
@@ -34,12 +35,13 @@ export const gbdtTrialsStep = step({
 
 /** Hyperparameters as the registry records them. */
 const paramValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
-const trainingResult = z.object({ model: modelRef, metrics: trainingMetrics, params: paramValues });
+/** One trial as the training fan-out returns it. */
+const trainingResult = passedOnValue(z.object({ model: modelRef, metrics: trainingMetrics, params: paramValues }));
 
 export const selectBestStep = step({
   name: 'hpo.select-best',
   description: 'pick the best trial by a validation metric; every trial is kept in the ranking',
-  input: z.object({
+  input: z.strictObject({
     trials: z.array(trainingResult).min(1),
     metric: z.enum(['validation_loss', 'validation_accuracy', 'validation_r2', 'train_loss']).default('validation_loss'),
   }),

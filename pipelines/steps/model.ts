@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { artifactRef } from './artifact-ref';
 
 /**
@@ -75,11 +76,11 @@ export const modelSignature = z.object({
 });
 export type ModelSignature = z.infer<typeof modelSignature>;
 
-export const modelRef = artifactRef.extend({
+export const modelRef = passedOnValue(artifactRef.extend({
   signature: modelSignature,
   /** Set once registered: `models:/<name>/<version>`. */
   registered: z.object({ name: z.string(), version: z.number().int().positive() }).optional(),
-});
+}));
 export type ModelRef = z.infer<typeof modelRef>;
 
 /** What inspecting an ONNX file found: versions, producer, operators, and the outputs Sluice exposed. */

@@ -7,7 +7,7 @@ import { scoringWindow } from './scoring';
 export const notifyMonitorStep = step({
   name: 'monitor.batch-scored',
   description: "send the scored batch to the model's drift monitor (if one runs)",
-  input: z.object({
+  input: z.strictObject({
     model: z.string().min(1),
     batchId: z.string().min(1),
     dataset: datasetRef,

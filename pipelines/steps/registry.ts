@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { approvalDecision } from '../dsl/approval';
 import { step } from '../dsl/step';
 import { datasetName } from './dataset';
@@ -29,7 +30,7 @@ import { formatModelUri } from '../vocab/model-uri';
 export { aliasName, registeredModelName };
 
 export const gateOp = z.enum(['>=', '>', '<=', '<']);
-export const gate = z.object({ metric: z.string().min(1), op: gateOp, value: z.number() });
+export const gate = z.strictObject({ metric: z.string().min(1), op: gateOp, value: z.number() });
 export type Gate = z.infer<typeof gate>;
 
 export const gateResult = gate.extend({
@@ -37,21 +38,21 @@ export const gateResult = gate.extend({
   actual: z.number().nullable(),
   passed: z.boolean(),
   reason: z.string(),
-});
+}).strip(); // a result, read back as recorded: lenient, unlike the gate people write
 export type GateResult = z.infer<typeof gateResult>;
 
 /** A dataset version the model came from (a DatasetRef fits: extra fields are dropped). */
-export const datasetPointer = z.object({
+export const datasetPointer = passedOnValue(z.object({
   name: datasetName,
   version: z.number().int().positive(),
   uri: z.string().optional(),
   sha256: z.string().optional(),
-});
+}));
 
-export const featureViewPointer = z.object({ name: z.string().min(1).max(128), version: z.number().int().positive() });
+export const featureViewPointer = z.strictObject({ name: z.string().min(1).max(128), version: z.number().int().positive() });
 
 /** What people write in a model card (the rest is filled in at registration). */
-export const modelCardInput = z.object({
+export const modelCardInput = z.strictObject({
   owners: z.array(z.string().min(1).max(200)).max(50).default([]),
   license: z.string().max(200).optional(),
   overview: z.string().max(20_000).optional(),
@@ -84,13 +85,13 @@ export const modelCard = modelCardInput.extend({
   runId: z.string().nullable(),
   pipeline: z.string().nullable(),
   codeVersion: z.string().nullable(),
-});
+}).strip(); // stored with each version and read back: lenient, unlike the card people write
 export type ModelCard = z.infer<typeof modelCard>;
 
 const param = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const tags = z.record(z.string().min(1).max(250), z.string().max(5000));
 
-export const registerModelInput = z.object({
+export const registerModelInput = z.strictObject({
   name: registeredModelName,
   model: modelRef,
   /** This version's description. */
@@ -149,11 +150,11 @@ export const registerModelStep = step({
   cache: false,
 });
 
-export const promoteModelInput = z.object({
+export const promoteModelInput = z.strictObject({
   /** The challenger: register-model's output `model` (it must be registered). */
   challenger: modelRef,
   /** Both models scored on the same holdout: a compare-models output. */
-  comparison: z.object({ challenger: evaluationSummary, champion: evaluationSummary.nullable() }),
+  comparison: passedOnValue(z.object({ challenger: evaluationSummary, champion: evaluationSummary.nullable() })),
   metric: z.string().min(1),
   /** Default: the metric's known direction (METRIC_DIRECTIONS); required for other metrics. */
   direction: z.enum(['higher', 'lower']).optional(),
@@ -174,7 +175,7 @@ export type PromoteModelInput = z.infer<typeof promoteModelInput>;
 
 export const promotionOutcome = z.enum(['promoted', 'rejected', 'pending_approval', 'stale', 'skipped']);
 
-export const promoteModelOutput = z.object({
+export const promoteModelOutput = passedOnValue(z.object({
   promoted: z.boolean(),
   /** skipped: the challenger was not registered (its gates failed); stale: the alias moved since the comparison. */
   outcome: promotionOutcome,
@@ -192,7 +193,7 @@ export const promoteModelOutput = z.object({
   /** challenger − champion. */
   delta: z.number().nullable(),
   reason: z.string(),
-});
+}));
 export type PromoteModelOutput = z.infer<typeof promoteModelOutput>;
 
 export const promoteModelStep = step({
@@ -205,11 +206,11 @@ export const promoteModelStep = step({
   cache: false,
 });
 
-export const applyModelDecisionInput = z.object({
+export const applyModelDecisionInput = z.strictObject({
   /** A promote-model output; only a `pending_approval` one is acted on. */
   proposal: promoteModelOutput,
   /** A person's answer (a `b.approval` node's output). */
-  approval: approvalDecision.pick({ approved: true, by: true, reason: true }).extend({ by: z.string().min(1) }),
+  approval: passedOnValue(approvalDecision.pick({ approved: true, by: true, reason: true }).extend({ by: z.string().min(1) })),
 });
 
 export const applyModelDecisionStep = step({
@@ -233,6 +234,7 @@ export const resolveModelInput = z
     /** Missing model, version or alias: `found: false` instead of failing (no champion yet). */
     optional: z.boolean().default(false),
   })
+  .strict()
   .refine((r) => (r.uri === undefined) !== (r.name === undefined), { message: 'give either uri or name', path: ['uri'] })
   .refine((r) => r.uri === undefined || (r.alias === undefined && r.version === undefined), { message: 'alias and version go with name, not uri', path: ['alias'] })
   .refine((r) => r.alias === undefined || r.version === undefined, { message: 'give alias or version, not both', path: ['version'] });

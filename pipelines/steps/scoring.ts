@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passedOnValue } from '../dsl/passed-on';
 import { step } from '../dsl/step';
 import { positiveDuration } from '../vocab/duration';
 import { parseModelUri } from '../vocab/model-uri';
@@ -54,7 +55,7 @@ export const scoringPartition = z
   .strict();
 
 /** The resolved window, as ISO times (end exclusive). */
-export const scoringWindow = z.object({ column: z.string(), start: z.string(), end: z.string() });
+export const scoringWindow = passedOnValue(z.object({ column: z.string(), start: z.string(), end: z.string() }));
 export type ScoringWindow = z.infer<typeof scoringWindow>;
 
 /**
@@ -84,12 +85,12 @@ export const scoringDestination = z
   })
   .strict();
 
-export const scoringChunk = z.object({
+export const scoringChunk = passedOnValue(z.object({
   index: z.number().int().nonnegative(),
   /** First row of the chunk, counted among the rows in the window (all rows without one). */
   offset: z.number().int().nonnegative(),
   rows: z.number().int().positive(),
-});
+}));
 export type ScoringChunk = z.infer<typeof scoringChunk>;
 
 /**
@@ -124,7 +125,7 @@ export const scoringPlanInput = z
   .strict();
 export type ScoringPlanInput = z.infer<typeof scoringPlanInput>;
 
-export const scoringPlanOutput = z.object({
+export const scoringPlanOutput = passedOnValue(z.object({
   dataset: datasetRef,
   model: modelRef,
   modelName: z.string(),
@@ -137,7 +138,7 @@ export const scoringPlanOutput = z.object({
   chunks: z.array(scoringChunk),
   /** Input columns copied into the predictions. */
   keep: z.array(z.string()),
-});
+}));
 export type ScoringPlanOutput = z.infer<typeof scoringPlanOutput>;
 
 export const scoringPlanStep = step({
@@ -170,10 +171,10 @@ export const scoreChunkInput = z
 export type ScoreChunkInput = z.infer<typeof scoreChunkInput>;
 
 /** One batch's predictions: a content-addressed Parquet part and its row count. */
-export const scoringPart = artifactRef.extend({ rows: z.number().int().nonnegative() });
+export const scoringPart = passedOnValue(artifactRef.extend({ rows: z.number().int().nonnegative() }));
 export type ScoringPart = z.infer<typeof scoringPart>;
 
-export const scoreChunkOutput = z.object({
+export const scoreChunkOutput = passedOnValue(z.object({
   index: z.number().int().nonnegative(),
   offset: z.number().int().nonnegative(),
   rows: z.number().int().nonnegative(),
@@ -183,7 +184,7 @@ export const scoreChunkOutput = z.object({
   resumedBatches: z.number().int().nonnegative(),
   /** Rows upserted into the table (null without one). */
   tableRows: z.number().int().nonnegative().nullable(),
-});
+}));
 export type ScoreChunkOutput = z.infer<typeof scoreChunkOutput>;
 
 /**

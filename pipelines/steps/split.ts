@@ -15,7 +15,7 @@ import { evaluationSpec } from './evaluation-data';
  * (`target` and `features`; default: every column of the dataset but dates and timestamps),
  * named when missing.
  */
-export const splitDatasetInput = z.object({
+export const splitDatasetInput = z.strictObject({
   dataset: datasetRef,
   holdoutFraction: z.number().gt(0).lt(1).default(0.2),
   seed: z.number().int().nonnegative().default(42),

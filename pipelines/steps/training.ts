@@ -34,7 +34,7 @@ const seed = z.number().int().min(0).max(2 ** 31 - 1).default(0);
 const maxCategories = z.number().int().min(1).max(10_000).default(100).describe('most frequent categories kept per column; others count as unknown');
 const validationFraction = z.number().min(0).max(0.9);
 
-export const logisticParams = z.object({
+export const logisticParams = z.strictObject({
   l2: z.number().min(0).default(1e-3).describe('L2 penalty on the weights (objective: mean log loss + l2/2·||w||²)'),
   maxIter: z.number().int().min(1).max(100_000).default(200),
   tol: z.number().positive().default(1e-6).describe('stop when the largest gradient component is below this'),
@@ -44,7 +44,7 @@ export const logisticParams = z.object({
 });
 export type LogisticParamsInput = z.input<typeof logisticParams>;
 
-export const linearParams = z.object({
+export const linearParams = z.strictObject({
   l2: z.number().min(0).default(0).describe('ridge penalty (objective: mean squared error + l2·||w||²)'),
   maxCategories,
   validationFraction: validationFraction.default(0),
@@ -123,7 +123,7 @@ const retry = { maximumAttempts: 3 };
 export const trainLogisticStep = step({
   name: 'train.logistic',
   description: 'Logistic regression (binary or multinomial, L2) on tabular data, exported as ONNX',
-  input: z.object({ ...common, params: logisticParams.default(logisticParams.parse({})) }),
+  input: z.strictObject({ ...common, params: logisticParams.default(logisticParams.parse({})) }),
   output: trainingOutput(logisticParams),
   queue: 'cpu',
   retry,
@@ -135,7 +135,7 @@ export const trainLogisticStep = step({
 export const trainLinearStep = step({
   name: 'train.linear',
   description: 'Linear / ridge regression on tabular data, exported as ONNX',
-  input: z.object({ ...common, params: linearParams.default(linearParams.parse({})) }),
+  input: z.strictObject({ ...common, params: linearParams.default(linearParams.parse({})) }),
   output: trainingOutput(linearParams),
   queue: 'cpu',
   retry,
@@ -144,7 +144,7 @@ export const trainLinearStep = step({
 
 const gbdtStep = {
   version: '1',
-  input: z.object({ ...common, params: gbdtParams.default(gbdtParams.parse({})) }),
+  input: z.strictObject({ ...common, params: gbdtParams.default(gbdtParams.parse({})) }),
   output: trainingOutput(gbdtParams),
   retry,
   timeouts: timing,
@@ -169,7 +169,7 @@ export const trainGbdtGpuStep = step({
 export const inspectOnnxStep = step({
   name: 'inspect-onnx',
   description: 'Reads an ONNX model made elsewhere (scikit-learn, PyTorch…) and derives its signature',
-  input: z.object({
+  input: z.strictObject({
     model: artifactRef,
     /** Dataset column of each ONNX input (default: the input name). */
     columns: z.record(z.string(), z.string().min(1)).optional(),

@@ -274,7 +274,7 @@ export const validationStatistics = z.object({
 });
 export type ValidationStatistics = z.infer<typeof validationStatistics>;
 
-export const validateDatasetInput = z.object({
+export const validateDatasetInput = z.strictObject({
   dataset: datasetRef,
   suite: suiteSchema,
   /** An earlier version to compare with: schema changes, new categories, null-rate jumps. */

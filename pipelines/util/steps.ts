@@ -8,7 +8,7 @@ import { step } from '../dsl/step';
 export const passStep = step({
   name: 'util.pass',
   description: 'return its input unchanged',
-  input: z.object({ value: z.json() }),
+  input: z.strictObject({ value: z.json() }),
   output: z.object({ value: z.json() }),
   timeouts: { startToClose: '1m' },
 });
@@ -16,7 +16,7 @@ export const passStep = step({
 export const sumStep = step({
   name: 'util.sum',
   description: 'add numbers',
-  input: z.object({ values: z.array(z.number()) }),
+  input: z.strictObject({ values: z.array(z.number()) }),
   output: z.object({ total: z.number(), count: z.number().int() }),
   timeouts: { startToClose: '1m' },
 });
@@ -24,7 +24,7 @@ export const sumStep = step({
 export const rangeStep = step({
   name: 'util.range',
   description: 'the integers [0, n)',
-  input: z.object({ n: z.number().int().min(0).max(10_000) }),
+  input: z.strictObject({ n: z.number().int().min(0).max(10_000) }),
   output: z.object({ items: z.array(z.number().int()) }),
   timeouts: { startToClose: '1m' },
 });
@@ -32,7 +32,7 @@ export const rangeStep = step({
 export const sleepStep = step({
   name: 'util.sleep',
   description: 'wait, heartbeating',
-  input: z.object({ ms: z.number().int().min(0).max(3_600_000), value: z.json().optional() }),
+  input: z.strictObject({ ms: z.number().int().min(0).max(3_600_000), value: z.json().optional() }),
   output: z.object({ sleptMs: z.number().int(), value: z.json().optional() }),
   timeouts: { startToClose: '2h', heartbeat: '10s' },
   cache: false,
@@ -43,7 +43,7 @@ export const sleepStep = step({
 export const failIfExistsStep = step({
   name: 'util.fail-if-exists',
   description: 'fail while a file exists (a stand-in for a transient outside fault)',
-  input: z.object({ path: z.string().min(1), value: z.json().optional() }),
+  input: z.strictObject({ path: z.string().min(1), value: z.json().optional() }),
   output: z.object({ value: z.json().optional() }),
   timeouts: { startToClose: '1m' },
   retry: { maximumAttempts: 1 },
