@@ -88,6 +88,15 @@ export const envSchema = z.object({
   SLUICE_SCORING_PROFILE: z.enum(['0', '1']).optional(),
   /** Rows per slice when profiling a dataset (memory grows with it). Unset: 524288. */
   SLUICE_PROFILE_SLICE_ROWS: positiveInt.optional(),
+  // --- benchmark sizes (npm run bench -- soak|faults) ---
+  /** Soak benchmark: rounds of runs, memory read after each. */
+  SLUICE_SOAK_ROUNDS: positiveInt.default(8),
+  /** Soak benchmark: pipeline runs per round. */
+  SLUICE_SOAK_RUNS: positiveInt.default(36),
+  /** Fault campaign: rounds of each fault (worker kill, Temporal kill -9, PostgreSQL outage, all at once). */
+  SLUICE_FAULT_ROUNDS: positiveInt.default(1),
+  /** Fault campaign: events materialized per round (scored rows: 3/4 of it). */
+  SLUICE_FAULT_EVENTS: positiveInt.default(50_000),
   // --- setup (npm run setup, test browsers) ---
   /** PostgreSQL server binaries. Unset: found on the system (Debian's /usr/lib/postgresql/<v>/bin). */
   PG_BINDIR: z.string().startsWith('/', 'an absolute directory path').optional(),
