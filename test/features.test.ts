@@ -332,6 +332,40 @@ describe('materialization, online store and training sets (PostgreSQL, local sto
     assert.equal(parts.rows[0].n, 1);
   });
 
+  test('an attempt that fails after its online write committed: the retry reports the rows that write put in the table', async () => {
+    const view = stats('route_half_done');
+    const source = await dataset('flights', flights());
+    // The database fails the attempt's last bookkeeping write (after the online rows committed) once.
+    let failed = false;
+    const flaky = new Proxy(db, {
+      get(target, prop) {
+        if (prop === 'query') {
+          return (text: unknown, ...rest: unknown[]) => {
+            if (!failed && typeof text === 'string' && text.includes("SET status = 'succeeded'")) {
+              failed = true;
+              return Promise.reject(new Error('connection lost after the online write'));
+            }
+            return (target.query as (...a: unknown[]) => unknown)(text, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const ctx = testStepContext({ store, db: flaky }, { node: 'mat' });
+    const input = materializeFeaturesInput.parse({ source, view, start: iso(1), end: iso(3) });
+    await assert.rejects(materializeFeatures.run(input, ctx), /connection lost after the online write/);
+    assert.equal(failed, true);
+    assert.equal((await online(view)).length, 3, 'the first attempt’s online rows committed');
+
+    const retry = (await materializeFeatures.run(input, { ...ctx, attempt: 2 })) as { onlineRows: number; rowsWritten: number };
+    assert.equal(retry.rowsWritten, 4);
+    assert.equal(retry.onlineRows, 3, 'the rows in the online table, not the 0 a second (skipped) write counts');
+    const [recorded] = await listMaterializations(db, view);
+    assert.equal(recorded?.onlineRows, 3);
+    assert.equal((await online(view)).length, 3);
+  });
+
   test('a changed definition needs a new version; columns are fixed by the first materialization', async () => {
     const source = await dataset('flights', flights());
     await run({ source, view: stats('route_def'), start: iso(1), end: iso(2) });

@@ -1,5 +1,5 @@
 import pl from 'nodejs-polars';
-import { beginMaterialization, finishMaterialization, findMaterialization, lastMaterializedEnd, settleFeatureViewSchema } from '../../infra/db/features';
+import { beginMaterialization, finishMaterialization, findMaterialization, lastMaterializedEnd, recordOnlineWrite, settleFeatureViewSchema } from '../../infra/db/features';
 import type { Logger } from '../../infra/log';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { materializeFeaturesOutput, materializeFeaturesStep, ttlMs, type FeatureView } from '../../pipelines/steps/features';
@@ -23,8 +23,9 @@ import { invalidInput } from '../../pipelines/failures';
  * end it goes to the source's latest event time.
  *
  * Idempotent per (run, node): a retry finds the interval and created_at it recorded before, so
- * it writes the same offline part (same content hash, same version) and the same online rows
- * (skipped, not newer); a retry after success returns the recorded result.
+ * it writes the same offline part (same content hash, same version); the online write records
+ * its row count in its own transaction, so a retry after it committed does not write again and
+ * reports the rows that write put in the table; a retry after success returns the recorded result.
  */
 
 export type MaterializeRequest = {
@@ -111,10 +112,15 @@ export async function materializeFeatureView(ctx: MaterializeContext, req: Mater
   });
 
   let onlineRows = 0;
-  if (online) {
+  if (online && rec.online_rows !== null) {
+    // An earlier attempt's online write committed (its count with it) and the attempt failed
+    // after: writing again would skip every row (not newer) and count 0. Report what it wrote.
+    onlineRows = rec.online_rows;
+    ctx.log?.info('online rows were written by an earlier attempt', { view: view.name, version: view.version, onlineRows });
+  } else if (online) {
     beat('write online');
     await ensureOnlineTable(ctx.db, view, applied.schema);
-    onlineRows = await writeOnline(ctx.db, view, applied.schema, latestPerEntity(rows, view.entities));
+    onlineRows = await writeOnline(ctx.db, view, applied.schema, latestPerEntity(rows, view.entities), (client, n) => recordOnlineWrite(client, rec.id, n));
   }
   const result: MaterializeResult = { offline, rowsWritten: rows.height, onlineRows, interval };
   await finishMaterialization(ctx.db, rec.id, { offline, rowsWritten: rows.height, onlineRows, result });

@@ -113,10 +113,18 @@ export function latestPerEntity(frame: pl.DataFrame, entities: string[]): pl.Dat
 /**
  * Upserts one row per entity (`frame` must hold at most one per key: see latestPerEntity) and
  * returns how many rows were inserted or updated; rows not newer than what is stored are skipped.
+ * `record` runs in the write's transaction with that count (a materialization records it there,
+ * so the count commits exactly when the rows do; an empty frame writes and records nothing).
  */
-export async function writeOnline(db: Db, view: FeatureView, schema: ResolvedFeatureColumn[], frame: pl.DataFrame): Promise<number> {
+export async function writeOnline(
+  db: Db,
+  view: FeatureView,
+  schema: ResolvedFeatureColumn[],
+  frame: pl.DataFrame,
+  record?: (client: pg.PoolClient, rows: number) => Promise<void>,
+): Promise<number> {
   assertSafeView(view);
-  if (frame.height === 0) return 0;
+  if (frame.height === 0) return 0; // nothing to write, nothing to record: a retry counts 0 again
   const table = onlineTableIdent(view);
   const cols = columnDefs(schema);
   const names = cols.map((c) => ident(c.name));
@@ -140,6 +148,7 @@ export async function writeOnline(db: Db, view: FeatureView, schema: ResolvedFea
            SET ${[...updatable.map((n) => `${n} = EXCLUDED.${n}`), 'updated_at = now()'].join(', ')}
            WHERE target.${ident(EVENT_TS)} < EXCLUDED.${ident(EVENT_TS)}`,
       );
+      await record?.(client, result.rowCount ?? 0);
       await client.query('COMMIT');
       return result.rowCount ?? 0;
     } catch (e) {

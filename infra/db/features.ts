@@ -136,10 +136,16 @@ export interface MaterializationRow {
   online: boolean;
   status: 'running' | 'succeeded';
   created_at: Date;
+  /**
+   * Rows the online write inserted or updated, set in the same transaction as that write: an
+   * attempt that failed after it committed leaves it here, so its retry reports the rows written
+   * instead of the 0 a second (skipped, not newer) write would count. Null until written.
+   */
+  online_rows: number | null;
   result: unknown;
 }
 
-const MATERIALIZATION_COLUMNS = 'id, start_ts, end_ts, online, status, created_at, result';
+const MATERIALIZATION_COLUMNS = 'id, start_ts, end_ts, online, status, created_at, online_rows, result';
 
 export async function findMaterialization(
   db: Db,
@@ -182,6 +188,11 @@ export async function beginMaterialization(
     [m.view.name, m.view.version, m.runId, m.node, m.start, m.end, m.online, m.source.uri, m.source.sha256],
   );
   return rows[0]!;
+}
+
+/** Records the online write's row count, on the client of the transaction that writes the rows. */
+export async function recordOnlineWrite(client: Pick<Db, 'query'>, id: number, rows: number): Promise<void> {
+  await client.query('UPDATE feature_materializations SET online_rows = $2 WHERE id = $1', [id, rows]);
 }
 
 export async function finishMaterialization(
