@@ -97,6 +97,14 @@ export const envSchema = z.object({
   SLUICE_FAULT_ROUNDS: positiveInt.default(1),
   /** Fault campaign: events materialized per round (scored rows: 3/4 of it). */
   SLUICE_FAULT_EVENTS: positiveInt.default(50_000),
+  // --- web console (sluice ui, console/) ---
+  /** Address the console binds. Unset: 127.0.0.1 (only this machine); any other needs SLUICE_UI_TOKEN_ENV. */
+  SLUICE_UI_HOST: z.string().min(1).default('127.0.0.1'),
+  SLUICE_UI_PORT: port.default(8234),
+  /** The NAME of the variable holding the console's token: a bearer token, or the password of basic auth (never a setting itself, nor logged). Unset: no authentication. */
+  SLUICE_UI_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  /** The Temporal UI the console links runs to. Unset: http://localhost:8233 (sluice up's). */
+  SLUICE_TEMPORAL_UI_URL: z.url({ message: 'an http(s) URL such as http://localhost:8233' }).optional(),
   // --- setup (npm run setup, test browsers) ---
   /** PostgreSQL server binaries. Unset: found on the system (Debian's /usr/lib/postgresql/<v>/bin). */
   PG_BINDIR: z.string().startsWith('/', 'an absolute directory path').optional(),
@@ -142,6 +150,8 @@ export interface SluiceConfig {
   workflowBundle: string | undefined;
   extraPipelines: string | undefined;
   traces: { mode: Env['SLUICE_TRACES']; otlpEndpoint: string | undefined; file: string | undefined };
+  /** The web console (sluice ui). `tokenEnv`: the name of the variable holding its token (readUiToken). */
+  ui: { host: string; port: number; tokenEnv: string | undefined; temporalUiUrl: string };
 }
 
 export class ConfigError extends Error {
@@ -182,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,
     extraPipelines: e.SLUICE_EXTRA_PIPELINES,
     traces: { mode: e.SLUICE_TRACES, otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, file: e.SLUICE_TRACES_FILE },
+    ui: { host: e.SLUICE_UI_HOST, port: e.SLUICE_UI_PORT, tokenEnv: e.SLUICE_UI_TOKEN_ENV, temporalUiUrl: (e.SLUICE_TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/+$/, '') },
   };
 }
 
@@ -211,6 +222,15 @@ function dataRoots(e: Env, home: string): string[] {
   if (e.SLUICE_DATA_ROOTS) return e.SLUICE_DATA_ROOTS.split(':').filter((d) => d !== '').map((d) => path.resolve(d));
   const artifacts = artifactConfig(e, home);
   return [projectRoot, ...(artifacts.kind === 'local' ? [artifacts.root] : [])];
+}
+
+/** The console's token, read from the variable SLUICE_UI_TOKEN_ENV names; as readServeToken, a named variable that is unset is an error. */
+export function readUiToken(config: Pick<SluiceConfig, 'ui'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = config.ui.tokenEnv;
+  if (!name) return undefined;
+  const token = env[name];
+  if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_UI_TOKEN_ENV: names ${name}, which is not set (it must hold the console's token)`);
+  return token;
 }
 
 /** Secrets never appear in errors or logs. */

@@ -1,8 +1,21 @@
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
+import type { ApprovalDecision, ApprovalRequest } from '../../pipelines/dsl/approval';
 import { approveUpdate } from '../../pipelines/dsl/messages';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
+
+/** Sends a run the `approve` update (its validator checks the node, the decision and who); the console sends it too. */
+export async function sendApproval(client: Client, workflowId: string, req: ApprovalRequest): Promise<ApprovalDecision> {
+  return client.workflow
+    .getHandle(workflowId)
+    .executeUpdate(approveUpdate, { args: [req] })
+    .catch((e: Error) => {
+      // The validator's reason is in the cause; say it, not "Workflow Update failed".
+      throw new Error(`${req.decision} refused: ${(e.cause as Error | undefined)?.message ?? e.message}`);
+    });
+}
 
 /** `sluice approve|reject WORKFLOW_ID NODE --reason TEXT [--by WHO]`: a validated Temporal update. */
 export function registerApprovalCommands(program: Command): void {
@@ -18,13 +31,7 @@ export function registerApprovalCommands(program: Command): void {
         const config = loadConfig();
         const client = await connectClient(config);
         try {
-          const result = await client.workflow
-            .getHandle(workflowId)
-            .executeUpdate(approveUpdate, { args: [{ node, decision, by: o.by ?? defaultActor(), reason: o.reason }] })
-            .catch((e: Error) => {
-              // The validator's reason is in the cause; say it, not "Workflow Update failed".
-              throw new Error(`${decision} refused: ${(e.cause as Error | undefined)?.message ?? e.message}`);
-            });
+          const result = await sendApproval(client, workflowId, { node, decision, by: o.by ?? defaultActor(), reason: o.reason });
           if (o.json) console.log(JSON.stringify(result, null, 2));
           else console.log(`${node}: ${result.approved ? 'approved' : 'rejected'} by ${result.by} at ${result.decidedAt}`);
         } finally {

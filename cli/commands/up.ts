@@ -1,12 +1,18 @@
 import type { SluiceConfig } from '../../infra/config';
 import { startStack } from '../../infra/stack/stack';
 import { setup } from './setup';
+import { startConsole } from './ui';
 
 /** `sluice up`: everything local, in the foreground, until Ctrl-C. Data stays under .sluice/. */
 export async function up(config: SluiceConfig, uiPort: number): Promise<void> {
   await setup({ minio: false, postgres: !config.databaseUrl });
   const stack = await startStack({ config, uiPort });
-  console.log(`\nSluice is up.\n  Temporal UI:  ${stack.uiUrl ?? '(external server)'}\n  Temporal:     ${stack.temporalAddress}\n  Logs:         ${config.home}/logs\nPress Ctrl-C to stop.`);
+  // The console reads the stack's database (embedded or DATABASE_URL) and links to its Temporal UI.
+  const ui = await startConsole({ ...config, databaseUrl: stack.databaseUrl, temporal: { ...config.temporal, address: stack.temporalAddress } }, { temporalUiUrl: stack.uiUrl }).catch(async (e: Error) => {
+    await stack.stop();
+    throw e;
+  });
+  console.log(`\nSluice is up.\n  Console:      ${ui.url}\n  Temporal UI:  ${stack.uiUrl ?? '(external server)'}\n  Temporal:     ${stack.temporalAddress}\n  Logs:         ${config.home}/logs\nPress Ctrl-C to stop.`);
   // Ctrl-C reaches us more than once (the terminal and the tsx/npm wrappers all forward it):
   // the first starts an orderly stop, later ones are acknowledged instead of killing us halfway.
   let stopping = false;
@@ -20,6 +26,7 @@ export async function up(config: SluiceConfig, uiPort: number): Promise<void> {
     process.on('SIGTERM', onSignal);
   });
   console.log('\nstopping…');
+  await ui.close();
   await stack.stop();
   console.log('stopped');
 }

@@ -1,0 +1,108 @@
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { openArtifactStore } from '../../infra/artifacts';
+import { loadConfig, readUiToken, type SluiceConfig } from '../../infra/config';
+import { migrate } from '../../infra/db/migrate';
+import { createPool } from '../../infra/db/pool';
+import { resolveDatabaseUrl } from '../../infra/stack/database-url';
+import { runStateQuery } from '../../pipelines/dsl/messages';
+import { readRunState } from '../../pipelines/dsl/protocol';
+import type { ConsoleActions } from '../../console/deps';
+import { createConsole, serveConsole } from '../../console/server';
+import { defaultActor } from '../actor';
+import { connectClient } from '../client';
+import { monitorStatus } from '../monitor';
+import { cliCatalogue } from '../pipelines';
+import { sendApproval } from './approve';
+import { startRun } from './run';
+
+/**
+ * `sluice ui`: the web console. This is where its actions are wired to the CLI's own code paths:
+ * a start is `sluice run`'s startRun (params checked against the pipeline's schema first), an
+ * approval is `sluice approve`'s update. The Temporal client connects on first use, so the read
+ * pages work while Temporal is down.
+ */
+
+export interface RunningConsole {
+  url: string;
+  close(): Promise<void>;
+}
+
+function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Promise<void> } {
+  let client: Promise<Client> | undefined;
+  const connect = () => {
+    client ??= connectClient(config).catch((e: Error) => {
+      client = undefined; // try again next time
+      throw e;
+    });
+    return client;
+  };
+  return {
+    async startRun(pipeline, params) {
+      const r = await startRun(await connect(), config, pipeline, { params: params as never });
+      return { workflowId: r.workflowId, runId: r.runId };
+    },
+    async approve(workflowId, req) {
+      return sendApproval(await connect(), workflowId, req);
+    },
+    async runState(workflowId, runId) {
+      const state = await (await connect()).workflow.getHandle(workflowId, runId).query(runStateQuery);
+      return readRunState(state);
+    },
+    async monitorStatus(model) {
+      return monitorStatus(await connect(), model);
+    },
+    async close() {
+      if (client) await (await client.catch(() => undefined))?.connection.close();
+    },
+  };
+}
+
+/** Opens the database (migrated), the artifact store and the catalogue, and serves the console. */
+export async function startConsole(config: SluiceConfig, o: { temporalUiUrl?: string | undefined; port?: number } = {}): Promise<RunningConsole> {
+  const token = readUiToken(config);
+  const db = createPool(await resolveDatabaseUrl(config), { max: 8, application: 'sluice-console' });
+  try {
+    await migrate(db);
+    const [store, catalogue] = await Promise.all([openArtifactStore(config.artifacts), cliCatalogue()]);
+    const actions = temporalActions(config);
+    const app = await createConsole({
+      db,
+      store,
+      catalogue,
+      actions,
+      defaultActor: defaultActor(),
+      temporalUi: { url: o.temporalUiUrl ?? config.ui.temporalUiUrl, namespace: config.temporal.namespace },
+      token,
+    });
+    const url = await serveConsole(app, { host: config.ui.host, port: o.port ?? config.ui.port, token });
+    return {
+      url,
+      close: async () => {
+        await app.close();
+        await actions.close();
+        await db.end();
+      },
+    };
+  } catch (e) {
+    await db.end();
+    throw e;
+  }
+}
+
+export function registerUiCommand(program: Command): void {
+  program
+    .command('ui')
+    .description('the web console: pipelines, runs (live DAG), models, datasets, drift, reports, rollouts (SLUICE_UI_HOST:SLUICE_UI_PORT)')
+    .option('--port <port>', 'port (default: SLUICE_UI_PORT, 8234)')
+    .action(async (o: { port?: string }) => {
+      const config = loadConfig();
+      const running = await startConsole(config, { ...(o.port ? { port: Number(o.port) } : {}) });
+      console.log(`Sluice console on ${running.url} (Ctrl-C stops it)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await running.close();
+    });
+}

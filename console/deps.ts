@@ -1,0 +1,36 @@
+import type { ArtifactStore } from '../infra/artifacts';
+import type { Db } from '../infra/db/pool';
+import type { Catalogue } from '../pipelines/catalogue';
+import type { RunState } from '../pipelines/dsl/protocol';
+
+/**
+ * What the console needs from its process. Actions that go through Temporal are handed in by the
+ * composition root (cli/commands/ui.ts) as the very functions the CLI commands call, so a run
+ * started or an approval sent from a page is validated exactly as from the command line; registry
+ * actions call infra/db/registry.ts, which validates every change itself.
+ */
+export interface ConsoleActions {
+  /** `sluice run NAME --input JSON` (params checked against the pipeline's schema before starting). */
+  startRun(pipeline: string, params: unknown): Promise<{ workflowId: string; runId: string }>;
+  /** `sluice approve|reject WORKFLOW_ID NODE --reason … --by …` (the run's update validator decides). */
+  approve(workflowId: string, req: { node: string; decision: 'approve' | 'reject'; by: string; reason: string }): Promise<{ approved: boolean }>;
+  /** The run's `state` query (live node states while it runs); undefined when Temporal has no such run. */
+  runState?(workflowId: string, runId: string): Promise<RunState | undefined>;
+  /** The drift monitor's status query (its policy and recent decisions); undefined when there is no monitor. */
+  monitorStatus?(model: string): Promise<unknown>;
+}
+
+export interface ConsoleDeps {
+  db: Db;
+  store: ArtifactStore;
+  catalogue: Catalogue;
+  actions: ConsoleActions;
+  /** Who acts when the request names nobody (no basic-auth user): the CLI's default actor. */
+  defaultActor: string;
+  /** The Temporal UI, for deep links to a run's workflow. */
+  temporalUi?: { url: string; namespace: string } | undefined;
+  /** The token of SLUICE_UI_TOKEN_ENV: required on every request when set. */
+  token?: string | undefined;
+  /** Poll interval of live pages, ms. */
+  pollMs?: number;
+}

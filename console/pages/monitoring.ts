@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import { driftSeries, listMonitorDecisions, monitoredModels } from '../../infra/db/console-queries';
+import type { ConsoleDeps } from '../deps';
+import { html, num, query, time } from '../html';
+import { chart, page, statusBadge, table } from '../layout';
+import { sendPage } from '../respond';
+
+/** Monitoring: per model, drift per column over time (one point per scored window), the share of drifted columns, and the monitor's decisions. */
+
+const MAX_COLUMNS = 30;
+
+export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps): void {
+  app.get('/monitoring', async (_req, reply) => {
+    const rows = await monitoredModels(deps.db);
+    return sendPage(reply, page({ title: 'Monitoring', section: 'monitoring' }, table(['Model', 'Drift checks', 'Last check', 'Drifted share', 'Dataset drift'], rows.map((m) => [
+      html`<a href="/monitoring/${encodeURIComponent(m.model)}">${m.model}</a>`, m.checks, time(m.last_checked), num(m.last_share), statusBadge(m.last_drift ? 'failed' : 'succeeded'),
+    ]), 'no drift checks recorded (a drift monitor records one per scored batch)')));
+  });
+
+  app.get<{ Params: { model: string } }>('/monitoring/:model', async (req, reply) => {
+    const { model } = req.params;
+    const [points, decisions, status] = await Promise.all([
+      driftSeries(deps.db, model),
+      listMonitorDecisions(deps.db, model),
+      deps.actions.monitorStatus ? deps.actions.monitorStatus(model).catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    const windows = points.map((p) => p.checked_at.toISOString());
+    const columns = [...new Set(points.flatMap((p) => Object.keys(p.columns ?? {})))].sort().slice(0, MAX_COLUMNS);
+    const policy = (status as { policy?: unknown } | undefined)?.policy;
+    const base = { animation: false, grid: { left: 55, right: 20, top: 36, bottom: 30 }, tooltip: { trigger: 'axis' } };
+    return sendPage(reply, page({ title: `Monitoring ${model}`, section: 'monitoring', charts: true }, html`
+<p><a href="/models/${encodeURIComponent(model)}">model ${model}</a> · ${points.length} drift checks</p>
+${points.length ? html`
+<h2>Share of drifted columns</h2>
+${chart('drift-share', `Share of drifted columns of ${model} per window`, {
+  ...base,
+  xAxis: { type: 'time' },
+  yAxis: { type: 'value', min: 0, max: 1 },
+  series: [{ type: 'line', name: 'drifted share', showSymbol: true, data: points.map((p) => [p.checked_at.toISOString(), p.share]) }],
+}, { height: 220 })}
+<h2>Drift per column</h2>
+<p class="hint">One point per scored window; the dashed line is the column's threshold (a p-value for KS, chi-square and z: drift below it; a distance otherwise: drift above it).</p>
+<div class="grid">${columns.map((c, i) => {
+  const last = [...points].reverse().find((p) => p.columns[c])?.columns[c];
+  const pvalue = last?.test === 'ks' || last?.test === 'chisquare' || last?.test === 'z';
+  const value = (p: (typeof points)[number]) => {
+    const r = p.columns[c];
+    if (!r) return null;
+    return pvalue ? r.pValue ?? null : r.statistic;
+  };
+  return chart(`drift-col-${i}`, `Drift of column ${c} per window`, {
+    ...base,
+    title: { text: `${c}${last?.test ? ` (${last.test}${pvalue ? ' p-value' : ''})` : ''}`, textStyle: { fontSize: 13 } },
+    xAxis: { type: 'time' },
+    yAxis: { type: 'value', scale: true },
+    series: [{
+      type: 'line', name: c, showSymbol: true, connectNulls: false,
+      data: points.map((p) => [p.checked_at.toISOString(), value(p)]),
+      ...(typeof last?.threshold === 'number' ? { markLine: { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: '#c0392b' }, label: { formatter: 'threshold' }, data: [{ yAxis: last.threshold }] } } : {}),
+    }],
+  }, { height: 220 });
+})}</div>
+<h2>Windows</h2>
+${table(['Checked', 'Batch', 'Dataset', 'Drifted share', 'Dataset drift', 'Drifted columns', 'Report'], [...points].reverse().map((p) => [
+  time(p.checked_at), p.batch_id, `${p.dataset_name}@${p.dataset_version}`, num(p.share), statusBadge(p.dataset_drift ? 'failed' : 'succeeded'), p.drifted.join(', '),
+  html`<a href="/reports/view${query({ uri: p.html_uri })}">report</a>`,
+]))}` : html`<p class="muted">no drift checks recorded for ${model}</p>`}
+<h2>Decisions</h2>
+${table(['When', 'Kind', 'Reason', 'Numbers'], decisions.map((d) => [time(d.decided_at), d.kind, d.reason, d.numbers ? JSON.stringify(d.numbers) : '']), 'no decisions')}
+<h2>Policy</h2>
+${policy ? html`<pre tabindex="0" class="json">${JSON.stringify(policy, null, 2)}</pre>` : html`<p class="muted">no running monitor answered (its policy is shown while it runs)</p>`}`));
+  });
+}

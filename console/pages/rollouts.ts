@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { listRoutes, variantTraffic } from '../../infra/db/console-queries';
+import type { ConsoleDeps } from '../deps';
+import { html, num, time } from '../html';
+import { chart, page, table } from '../layout';
+import { sendPage } from '../respond';
+
+/** Rollouts: each served model's routes (live weights, shadows) and the last hour's traffic per variant, from serving_routes and online_predictions. */
+export function registerRolloutPages(app: FastifyInstance, deps: ConsoleDeps): void {
+  app.get('/rollouts', async (_req, reply) => {
+    const since = new Date(Date.now() - 3_600_000);
+    const [routes, traffic] = await Promise.all([listRoutes(deps.db), variantTraffic(deps.db, since)]);
+    const models = [...new Set([...routes.map((r) => r.model_name), ...traffic.map((t) => t.model_name)])].sort();
+    return sendPage(reply, page({ title: 'Rollouts', section: 'rollouts', charts: true }, html`
+<p class="hint">Models without routes are served by their <code>champion</code> alias. Traffic: the last hour.</p>
+${models.length ? models.map((m, i) => {
+  const rs = routes.filter((r) => r.model_name === m);
+  const ts = traffic.filter((t) => t.model_name === m);
+  const live = rs.filter((r) => r.mode === 'live');
+  return html`<section aria-labelledby="model-${i}"><h2 id="model-${i}"><a href="/models/${encodeURIComponent(m)}">${m}</a></h2>
+${live.length ? chart(`weights-${i}`, `Live weights of ${m}`, {
+  animation: false,
+  tooltip: { trigger: 'item' },
+  series: [{ type: 'pie', radius: ['40%', '70%'], data: live.map((r) => ({ name: `${r.variant} (v${r.version})`, value: r.weight })) }],
+}, { height: 200 }) : ''}
+${table(['Variant', 'Version', 'Mode', 'Weight', 'Epoch', 'Rollout', 'Updated'], rs.map((r) => [r.variant, `v${r.version}`, r.mode, num(r.weight), r.epoch, r.rollout_id ?? 'by hand', time(r.updated_at)]), 'no routes: the champion serves everything', 'Routes')}
+${table(['Variant', 'Version', 'Mode', 'Requests', 'Errors', 'Error rate', 'Mean latency (ms)', 'p95 latency (ms)', 'Feedback', 'Mean reward'], ts.map((t) => [
+  t.variant, `v${t.version}`, t.mode, t.requests, t.errors, num(t.requests ? t.errors / t.requests : 0), num(t.mean_latency_ms), num(t.p95_latency_ms), t.feedback, num(t.mean_reward),
+]), 'no requests in the last hour', 'Traffic')}</section>`;
+}) : html`<p class="muted">no model is served online yet</p>`}`));
+  });
+}

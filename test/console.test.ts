@@ -1,0 +1,293 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { LocalArtifactStore } from '../infra/artifacts';
+import { loadConfig } from '../infra/config';
+import { recordDriftResult, recordMonitorDecision } from '../infra/db/drift';
+import { registerDatasetVersion } from '../infra/db/datasets';
+import { migrate } from '../infra/db/migrate';
+import { createPool, type Db } from '../infra/db/pool';
+import { listAliasEvents, registerModelVersion, setAlias } from '../infra/db/registry';
+import { recordRunEnd, recordRunStart, recordStepEnd, recordStepOutput, recordStepStart } from '../infra/db/runs';
+import { recordValidationReport } from '../infra/db/validation';
+import { projectRoot } from '../infra/paths';
+import { ensureChromium } from '../infra/setup/chromium';
+import type { ModelSignature } from '../pipelines/steps/model';
+import { startRun } from '../cli/commands/run';
+import { cliCatalogue } from '../cli/pipelines';
+import { authenticate } from '../console/auth';
+import { createConsole } from '../console/server';
+import { tempDir, temporalClient, uniqueId, usePostgres, useTemporal } from './helpers/stack';
+
+/**
+ * The web console (console/) in headless Chromium, on a database seeded through the same infra
+ * functions the steps use: every page loads without a console error and without a serious axe
+ * violation (screenshots kept under the printed directory), the compare view, one drift point per
+ * window, an alias move from the page (audited, CSRF-guarded), a run page whose DAG follows the run
+ * while it polls, a start through `sluice run`'s path, and the token check.
+ */
+
+const shots = tempDir('console-shots');
+const AXE = fs.readFileSync(path.join(projectRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const ACTOR = 'console-test';
+const MODEL = 'churn';
+let pgh: Awaited<ReturnType<typeof usePostgres>>;
+let temporal: Awaited<ReturnType<typeof useTemporal>>;
+let db: Db;
+let client: Client;
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+let page: Page;
+let errors: string[] = [];
+let catalogue: Awaited<ReturnType<typeof cliCatalogue>>;
+const queue = uniqueId('console-q-');
+const liveRun = { runId: uniqueId('run-live-'), workflowId: uniqueId('hello-') };
+const fanRun = { runId: uniqueId('run-fan-'), workflowId: uniqueId('batch-') };
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const SIGNATURE: ModelSignature = {
+  task: 'binary',
+  inputs: [{ name: 'x', column: 'x', type: 'float' }],
+  outputs: { label: 'label', probabilities: 'probabilities' },
+  classes: ['no', 'yes'],
+  target: 'label',
+};
+
+async function seed(store: LocalArtifactStore): Promise<void> {
+  // A run in progress (hello: greet runs, inspect-device waits) and a finished one with a fan-out.
+  await recordRunStart(db, { ...liveRun, pipelineName: 'hello', pipelineVersion: 'abcdefabcdef', params: { name: 'Ada' } } as never);
+  await recordStepStart(db, { runId: liveRun.runId, node: 'greet', step: 'hello.greet', stepVersion: '1', queue: 'cpu', attempt: 1 });
+  await recordRunStart(db, { ...fanRun, pipelineName: 'batch-scoring', pipelineVersion: 'abcdefabcdef', params: {} } as never);
+  for (let i = 0; i < 40; i++) {
+    await recordStepStart(db, { runId: fanRun.runId, node: `score[${i}]`, step: 'scoring.chunk', stepVersion: '1', queue: 'cpu', attempt: i === 3 ? 2 : 1 });
+    await recordStepEnd(db, { runId: fanRun.runId, node: `score[${i}]`, status: i === 3 ? 'failed' : 'succeeded', ...(i === 3 ? { error: 'chunk 3: <b>bad</b> row' } : {}) });
+  }
+  const out = await store.putContent('predictions\n');
+  await recordStepOutput(db, fanRun.runId, 'score[0]', { uri: out.uri, sha256: out.sha256, size: out.size });
+  await recordRunEnd(db, fanRun.runId, 'failed', 'score[3] failed');
+
+  // A model with two versions, champion on v1.
+  for (const [i, metrics] of [{ auc: 0.81, accuracy: 0.74 }, { auc: 0.86, accuracy: 0.77 }].entries()) {
+    await registerModelVersion(db, { name: MODEL, source: { uri: `file:///m/${i}`, sha256: sha(`m${i}`), size: 10 }, signature: SIGNATURE, createdBy: 'seed', metrics, params: { lr: 0.1 * (i + 1) }, modelCard: { task: 'binary', overview: 'Predicts <churn>.', owners: ['ml-team'] } });
+  }
+  await setAlias(db, { name: MODEL, alias: 'champion', version: 1, actor: 'seed', reason: 'first' });
+
+  // A dataset version with a profile, and its validation report (an HTML page in the store).
+  const edges = Array.from({ length: 21 }, (_, k) => k / 2);
+  await registerDatasetVersion(db, {
+    name: 'customers', uri: out.uri, sha256: sha('customers'), sizeBytes: 100, rows: 1000, source: { kind: 'test' },
+    schema: [{ name: 'x', type: 'float64', nullable: true }, { name: 'plan', type: 'string', nullable: false }] as never,
+    profile: {
+      profileVersion: 1, rows: 1000,
+      columns: [
+        { name: 'x', type: 'float64', nulls: 10, nullFraction: 0.01, distinct: 900, numeric: { min: 0, max: 10, mean: 5, std: 2, quantiles: { p0: 0, p5: 0.5, p25: 2.5, p50: 5, p75: 7.5, p95: 9.5, p100: 10 }, histogram: { edges, counts: edges.slice(1).map((_, k) => 40 + k) } } },
+        { name: 'plan', type: 'string', nulls: 0, nullFraction: 0, distinct: 2, top: [{ value: 'basic', count: 700 }, { value: 'pro', count: 300 }] },
+      ],
+    },
+  });
+  const htmlReport = await store.putContent('<!doctype html><html lang="en"><head><title>validation</title></head><body><h1>Validation passed</h1></body></html>');
+  const jsonReport = await store.putContent('{"success":true}');
+  await recordValidationReport(db, { datasetName: 'customers', datasetVersion: 1, suiteName: 'basic', success: true, statistics: { evaluated: 3, successful: 3 }, reportUri: jsonReport.uri, htmlUri: htmlReport.uri, runId: fanRun.runId, node: 'validate' });
+
+  // Three scored windows of drift, and a decision.
+  for (let w = 0; w < 3; w++) {
+    await recordDriftResult(db, {
+      model: MODEL, batchId: `batch-${w}`, dataset: { name: 'customers', version: 1 }, reference: { name: 'customers', version: 1 },
+      share: w / 2, datasetDrift: w === 2, drifted: w === 2 ? ['x'] : [],
+      columns: { x: { kind: 'numeric', test: 'wasserstein', statistic: 0.05 * (w + 1), threshold: 0.1, drift: w > 0, referenceCount: 100, currentCount: 100 } },
+      reportUri: jsonReport.uri, htmlUri: htmlReport.uri,
+    });
+    await db.query(`UPDATE drift_results SET checked_at = now() - make_interval(days => $1) WHERE batch_id = $2`, [3 - w, `batch-${w}`]);
+  }
+  await recordMonitorDecision(db, { model: MODEL, workflowId: 'drift-monitor-churn', seq: 1, decidedAt: new Date(), kind: 'retrain-skipped', reason: 'daily cap of 0', numbers: { share: 1 } });
+
+  // A rollout's routes and a little traffic.
+  await db.query(`INSERT INTO serving_routes (model_name, variant, version, mode, weight, epoch) VALUES ($1, 'a', 1, 'live', 0.8, 1), ($1, 'b', 2, 'live', 0.2, 1)`, [MODEL]);
+  await db.query(
+    `INSERT INTO online_predictions (id, model_name, version, variant, mode, created_at, latency_ms, features, output)
+     SELECT gen_random_uuid(), $1, 1 + (i % 2), CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'live', now(), 2 + i % 5, '{}', '{"label":"no"}' FROM generate_series(1, 20) i`,
+    [MODEL],
+  );
+}
+
+before(async () => {
+  [pgh, temporal] = await Promise.all([usePostgres(), useTemporal()]);
+  db = createPool(pgh.url, { max: 4 });
+  await migrate(db);
+  const store = await LocalArtifactStore.open(path.join(tempDir('console-store'), 'artifacts'));
+  let executablePath: string;
+  // The CLI's catalogue, which `sluice run`'s start (the console's) reads too.
+  [executablePath, catalogue] = await Promise.all([ensureChromium(), cliCatalogue(), seed(store)]);
+  client = await temporalClient(temporal.address);
+  const config = { ...loadConfig(), queues: { workflow: queue, cpu: `${queue}-cpu`, gpu: `${queue}-gpu` } };
+  app = await createConsole({
+    db, store, catalogue, defaultActor: ACTOR, pollMs: 250,
+    temporalUi: { url: 'http://temporal-ui.test', namespace: 'default' },
+    actions: {
+      startRun: async (pipeline, params) => startRun(client, config, pipeline, { params: params as never }),
+      approve: async () => ({ approved: true }),
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+  page.setDefaultTimeout(10_000);
+  page.on('console', (m) => m.type() === 'error' && errors.push(`${page.url()}: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+  console.log(`[console] screenshots: ${shots}`);
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await app?.close();
+  await client?.connection.close();
+  await db?.end();
+  await pgh?.stop();
+  await temporal?.stop();
+});
+
+async function axeSerious(): Promise<string[]> {
+  // Evaluated, not added as a <script>: the console's CSP forbids inline script, as it should.
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await (globalThis as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, where: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.where.join(', ')}`);
+}
+
+test('every page loads without a console error or a serious accessibility violation; screenshots kept', async () => {
+  // The main pages (one of each kind) are screenshotted and checked by axe; the listings share their markup.
+  const pages: [name: string, url: string, main: boolean][] = [
+    ['pipelines', '/pipelines', false], ['pipeline', '/pipelines/train-model', true], ['runs', '/runs', true], ['run-fanout', `/runs/${fanRun.runId}`, true],
+    ['models', '/models', false], ['model', `/models/${MODEL}`, true], ['model-version', `/models/${MODEL}/versions/2`, false], ['compare', `/models/${MODEL}/compare?a=1&b=2`, true],
+    ['datasets', '/datasets', false], ['dataset', '/datasets/customers', false], ['dataset-version', '/datasets/customers/1', true],
+    ['monitoring', '/monitoring', false], ['monitoring-model', `/monitoring/${MODEL}`, true], ['reports', '/reports', true], ['rollouts', '/rollouts', true],
+  ];
+  const problems: string[] = [];
+  for (const [name, url, main] of pages) {
+    errors = [];
+    const t0 = Date.now();
+    const res = await page.goto(base + url, { waitUntil: 'load' });
+    assert.equal(res?.status(), 200, `${url}: HTTP ${res?.status()}`);
+    // Every chart drawn (the console's script records them; the test has no DOM types, hence strings).
+    await page.waitForFunction("document.querySelectorAll('[data-chart]').length === (window.sluiceCharts?.length ?? 0)");
+    const t1 = Date.now();
+    if (main) {
+      await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+      problems.push(...(await axeSerious()).map((v) => `${url}: ${v}`));
+    }
+    problems.push(...errors);
+    if (process.env.CONSOLE_TIMING) console.log(name, t1 - t0, Date.now() - t1);
+  }
+  assert.deepEqual(problems, []);
+  // Escaped, never markup: the seeded error's <b> is text. The fan-out shows counts, not 40 boxes.
+  await page.goto(`${base}/runs/${fanRun.runId}`);
+  assert.match(await page.locator('pre.error').first().innerText(), /<b>bad<\/b>|score\[3\] failed/);
+  assert.equal(await page.locator('svg.dag g[data-node="score"] text.n-sub').textContent(), '39/40 done · 1 failed');
+  assert.equal(await page.locator('svg.dag g.node').count(), catalogue.specs.get('batch-scoring')!.nodes.length);
+});
+
+test('the compare view shows both versions\' metrics side by side', async () => {
+  await page.goto(`${base}/models/${MODEL}/compare?a=1&b=2`);
+  const rows = await page.locator('table:has(caption:text("Metrics side by side")) tbody tr').allInnerTexts();
+  assert.deepEqual(rows.map((r) => r.split('\t').map((c) => c.trim())), [['accuracy', '0.74', '0.77', '0.03'], ['auc', '0.81', '0.86', '0.05']]);
+  const series = await page.evaluate(() => (globalThis as unknown as { sluiceCharts: { getOption(): { series: { name: string; data: number[] }[] } }[] }).sluiceCharts[0]!.getOption().series.map((s) => [s.name, s.data]));
+  assert.deepEqual(series, [['v1', [0.74, 0.81]], ['v2', [0.77, 0.86]]]);
+});
+
+test('a drift chart has one point per scored window, with its threshold line', async () => {
+  await page.goto(`${base}/monitoring/${MODEL}`);
+  const s = await page.evaluate(() => {
+    const c = (globalThis as unknown as { sluiceCharts: { getDom(): { id: string }; getOption(): { series: { data: unknown[]; markLine?: { data: { yAxis: number }[] } }[] } }[] }).sluiceCharts;
+    const col = c.find((x) => x.getDom().id === 'drift-col-0')!.getOption().series[0]!;
+    return { points: col.data.length, threshold: col.markLine?.data[0]?.yAxis };
+  });
+  assert.deepEqual(s, { points: 3, threshold: 0.1 });
+});
+
+test('moving an alias from the model page works and is audited; a POST without the CSRF token is refused', async () => {
+  await page.goto(`${base}/models/${MODEL}`);
+  await page.fill('#alias-version', '2');
+  await page.fill('#alias-reason', 'v2 wins on auc');
+  await Promise.all([page.waitForURL(/done=/), page.click('form[aria-label="Move an alias"] button')]);
+  assert.match(await page.locator('.notice.ok').innerText(), /churn@champion: v1 → v2/);
+  assert.match(await page.locator('h2:text("Alias history") + div table tbody tr').first().innerText(), /v1 → v2\s+console-test\s+v2 wins on auc/);
+  const last = (await listAliasEvents(db, MODEL)).at(-1)!;
+  assert.deepEqual([last.from_version, last.to_version, last.actor, last.reason], [1, 2, ACTOR, 'v2 wins on auc']);
+
+  const forged = await fetch(`${base}/models/${MODEL}/aliases`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'alias=champion&version=1&reason=forged' });
+  assert.equal(forged.status, 403);
+  assert.equal((await listAliasEvents(db, MODEL)).length, 2);
+});
+
+test('a running run\'s DAG turns its nodes green as the run progresses', async () => {
+  await page.goto(`${base}/runs/${liveRun.runId}`);
+  const node = (id: string) => page.locator(`svg.dag g[data-node="${id}"]`);
+  assert.match((await node('greet').getAttribute('class'))!, /n-running/);
+  assert.match((await node('inspect-device').getAttribute('class'))!, /n-pending/);
+  assert.equal(await page.locator('a[href^="http://temporal-ui.test/namespaces/default/workflows/"]').count(), 1);
+  await recordStepEnd(db, { runId: liveRun.runId, node: 'greet', status: 'succeeded' });
+  await recordStepStart(db, { runId: liveRun.runId, node: 'inspect-device', step: 'hello.inspect-device', stepVersion: '1', queue: 'gpu', attempt: 1 });
+  await page.waitForFunction(`document.querySelector('svg.dag g[data-node="greet"]')?.getAttribute('class')?.includes('n-succeeded')`);
+  assert.match((await node('inspect-device').getAttribute('class'))!, /n-running/);
+  await recordStepEnd(db, { runId: liveRun.runId, node: 'inspect-device', status: 'succeeded' });
+  await recordRunEnd(db, liveRun.runId, 'succeeded');
+  await page.waitForFunction(`document.querySelector('#run-dag')?.getAttribute('data-final') === 'true'`); // reloaded once it ended
+  assert.match((await node('inspect-device').getAttribute('class'))!, /n-succeeded/);
+  assert.equal(await page.locator('#run-status .badge').innerText(), 'succeeded');
+});
+
+test('starting a run from the pipeline form goes through `sluice run`\'s checks and starts the workflow', async () => {
+  await page.goto(`${base}/pipelines/hello`);
+  await page.fill('#p-json', '{"nmae": "typo"}');
+  await Promise.all([page.waitForURL(/error=/), page.click('form.params button[type="submit"]')]);
+  assert.match(await page.locator('.notice.error').innerText(), /nmae/);
+  await page.fill('#p-name', 'Ada');
+  await page.fill('#p-delayMs', '5');
+  await Promise.all([page.waitForURL(/\/runs\?/), page.click('form.params button[type="submit"]')]);
+  const notice = await page.locator('.notice.ok').innerText();
+  const workflowId = /workflow (\S+),/.exec(notice)?.[1];
+  assert.ok(workflowId, notice);
+  const d = await client.workflow.getHandle(workflowId).describe();
+  assert.equal(d.type, 'hello');
+  assert.equal(d.taskQueue, queue);
+  await client.workflow.getHandle(workflowId).terminate('test over');
+});
+
+test('reports are served as what they are; unknown URIs are not served', async () => {
+  const { rows } = await db.query<{ html_uri: string; report_uri: string }>('SELECT html_uri, report_uri FROM validation_reports');
+  const htmlRes = await fetch(`${base}/reports/view?uri=${encodeURIComponent(rows[0]!.html_uri)}`);
+  assert.match(htmlRes.headers.get('content-type')!, /^text\/html/);
+  assert.match(htmlRes.headers.get('content-security-policy')!, /sandbox/);
+  assert.match(await htmlRes.text(), /Validation passed/);
+  const jsonRes = await fetch(`${base}/reports/view?uri=${encodeURIComponent(rows[0]!.report_uri)}`);
+  assert.match(jsonRes.headers.get('content-type')!, /^application\/json/);
+  assert.equal((await fetch(`${base}/reports/view?uri=${encodeURIComponent('file:///etc/passwd')}`)).status, 404);
+});
+
+test('with a token, every request needs it: bearer, or basic auth whose user is who acts', async () => {
+  assert.equal(authenticate('Bearer s3cret', 's3cret'), '');
+  assert.equal(authenticate(`Basic ${Buffer.from('ada:s3cret').toString('base64')}`, 's3cret'), 'ada');
+  assert.equal(authenticate('Bearer nope', 's3cret'), undefined);
+  assert.equal(authenticate(undefined, 's3cret'), undefined);
+  const guarded = await createConsole({ db, store: await LocalArtifactStore.open(tempDir('console-guarded')), catalogue, defaultActor: ACTOR, token: 's3cret', actions: { startRun: async () => assert.fail('no start'), approve: async () => assert.fail('no approval') } });
+  try {
+    const anon = await guarded.inject({ url: '/models' });
+    assert.equal(anon.statusCode, 401);
+    assert.match(String(anon.headers['www-authenticate']), /^Basic/);
+    assert.equal((await guarded.inject({ url: '/static/console/console.js' })).statusCode, 401);
+    assert.equal((await guarded.inject({ url: '/models', headers: { authorization: 'Bearer s3cret' } })).statusCode, 200);
+    assert.equal((await guarded.inject({ url: '/models', headers: { authorization: `Basic ${Buffer.from('ada:s3cret').toString('base64')}` } })).statusCode, 200);
+  } finally {
+    await guarded.close();
+  }
+  if (fs.readdirSync(shots).length) console.log(`[console] ${fs.readdirSync(shots).length} screenshots in ${shots}`);
+});
