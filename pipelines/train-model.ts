@@ -83,7 +83,13 @@ export const trainModel = pipeline(
     const data = b.step('ingest', ingestStep, { source: p.source, name: p.dataset, schema: p.schema, maxBadRows: p.maxBadRows, derive: p.derive, filter: p.filter });
     const checked = b.step('validate', validateDatasetStep, { dataset: data.output.dataset, suite: p.suite });
     // Its own uncached node: "the latest version" of an evaluation dataset is looked up, and an evaluation source read, every run.
-    const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, { evaluation: p.evaluation, dataset: p.dataset });
+    const evaluationData = b.step('evaluation-data', resolveEvaluationDataStep, {
+      evaluation: p.evaluation,
+      dataset: p.dataset,
+      schema: p.schema,
+      derive: p.derive,
+      filter: p.filter,
+    });
     const split = b.step(
       'split',
       splitDatasetStep,

@@ -4,10 +4,11 @@ import { resolveEvaluationDataStep } from '../../pipelines/steps/evaluation-data
 import { runIngest } from '../ingestion/ingest';
 import { implement } from '../runtime/implement';
 
-/** The evaluation dataset a training run names: a registered version, or a source ingested as the ingest step would. */
-export const resolveEvaluationData = implement(resolveEvaluationDataStep, async ({ evaluation, dataset }, ctx) => {
+/** The evaluation dataset a training run names: a registered version, or a source ingested as the training source is. */
+export const resolveEvaluationData = implement(resolveEvaluationDataStep, async ({ evaluation, dataset, schema, derive, filter }, ctx) => {
   if (evaluation && 'source' in evaluation) {
-    const out = await runIngest({ source: evaluation.source, name: evaluation.name ?? `${dataset}.evaluation`, maxBadRows: 0 }, ctx);
+    // Ingested as the training source is (types, derived columns, filter), so a derived label exists here too.
+    const out = await runIngest({ source: evaluation.source, name: evaluation.name ?? `${dataset}.evaluation`, maxBadRows: 0, schema, derive, filter }, ctx);
     ctx.countRows(out.dataset.rows);
     return { dataset: out.dataset };
   }

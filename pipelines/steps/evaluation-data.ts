@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { step } from '../dsl/step';
 import { datasetName, datasetRef } from './dataset';
-import { ingestCheckpoint, ingestSource } from './ingestion';
+import { boundedExpr } from '../expr/ast';
+import { declaredSchema, deriveSpec, ingestCheckpoint, ingestSource } from './ingestion';
 
 /**
  * Where a training pipeline's evaluation rows come from, when not from a fractional split:
@@ -75,6 +76,11 @@ export const resolveEvaluationDataStep = step({
   input: z.strictObject({
     evaluation: evaluationSpec.optional(),
     dataset: datasetName.describe('the training dataset\'s name: an evaluation source is ingested as <dataset>.evaluation unless named'),
+    // An evaluation source is raw data like the training source: the same declared types, derived
+    // columns (a derived label above all) and filter make its rows comparable with the training rows.
+    schema: declaredSchema.optional(),
+    derive: deriveSpec.optional(),
+    filter: boundedExpr.optional(),
   }),
   output: z.object({ dataset: datasetRef.optional() }),
   queue: 'cpu',
