@@ -43,7 +43,12 @@ export async function joinLabels(deps: { db: Db; store: ArtifactStore; dataRoots
   const results: BatchLabelsResult[] = [];
   const labelledParts: pl.DataFrame[] = [];
   const matchedKeys = new Set<string>();
-  for (const batch of input.batches) {
+  // Oldest window first: the monitor takes the last labelled batch as the newest window (a
+  // retrain's evaluation week), and scored batches are remembered in the order their runs ended,
+  // which for a backfill's parallel runs is any order.
+  const endOf = (b: ScoredBatch) => (b.window ? Date.parse(b.window.end) : Number.NEGATIVE_INFINITY);
+  const byWindow = [...input.batches].sort((a, b) => (endOf(a) === endOf(b) ? 0 : endOf(a) < endOf(b) ? -1 : 1));
+  for (const batch of byWindow) {
     if (!batch.predictions) continue;
     const predictions = await readFrame(deps.store, batch.predictions.uri);
     if (!predictions.columns.includes(key)) {
