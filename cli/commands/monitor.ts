@@ -5,13 +5,14 @@ import { loadConfig } from '../../infra/config';
 import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
 import { createPool } from '../../infra/db/pool';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
-import type { MonitorStart } from '../../pipelines/monitor/protocol';
+import type { Client } from '@temporalio/client';
+import type { MonitorDecision, MonitorStart } from '../../pipelines/monitor/protocol';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
 import type { LabelsSource } from '../../pipelines/monitor/protocol';
 
-/** `sluice monitor start|status` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
+/** `sluice monitor start|status|labels|policy` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
 export function registerMonitorCommands(program: Command): void {
   const monitor = program.command('monitor').description('drift monitors (one long-running workflow per model)');
 
@@ -125,10 +126,44 @@ export function registerMonitorCommands(program: Command): void {
     .action(async (model: string, o: { reason: string; by?: string; requestId?: string }) => {
       const client = await connectClient(loadConfig());
       try {
-        await requestRetrain(client, model, { reason: o.reason, by: o.by ?? defaultActor(), ...(o.requestId ? { requestId: o.requestId } : {}) });
-        console.log(`retrain of ${model} requested`);
+        const request = { reason: o.reason, by: o.by ?? defaultActor(), ...(o.requestId ? { requestId: o.requestId } : {}) };
+        const before = (await monitorStatus(client, model)).decisions.at(-1);
+        await requestRetrain(client, model, request);
+        // The signal only asks: say what the monitor made of it (started, or why not), not just "requested".
+        const decided = await retrainDecision(client, model, before, request);
+        if (!decided) return console.log(`retrain of ${model} requested; the monitor has not decided yet (\`sluice monitor status ${model}\` shows its decision)`);
+        const n = decided.numbers ?? {};
+        if (decided.kind === 'retrain-started') return console.log(`retrain of ${model} started: run ${String(n.workflowId)} on ${String(n.data)} (\`sluice monitor status ${model}\` follows it)`);
+        if (decided.kind === 'duplicate-ignored') return console.log(`${decided.reason}: nothing new started`);
+        const why = decided.reason.slice(requestPrefix(request).length).replace(/^: /, '');
+        const hint = /no data to retrain on/.test(why) ? ` (the monitor retrains on what was scored or labelled: let batch-scoring tell it about a batch, or send labels with \`sluice monitor labels ${model}\`)` : '';
+        throw new Error(`retrain of ${model} not started: ${why}${hint}`);
       } finally {
         await client.connection.close();
       }
     });
+}
+
+/** The start of the reason the monitor records for a person's request (workflows/monitor/monitor-state.ts). */
+const requestPrefix = (r: { reason: string; by: string }) => `requested by ${r.by}: ${r.reason}`;
+
+/**
+ * The monitor's decision on a retrain request just signalled: the first decision after `before`
+ * (the newest one when the request was sent) that started or skipped this request, or ignored
+ * it as a duplicate. Undefined when the monitor has not decided within `timeoutMs` (its worker
+ * may be down: the signal waits in its history and is decided later).
+ */
+async function retrainDecision(client: Client, model: string, before: MonitorDecision | undefined, request: { reason: string; by: string; requestId?: string }, timeoutMs = 15_000): Promise<MonitorDecision | undefined> {
+  const same = (a: MonitorDecision, b: MonitorDecision | undefined) => b !== undefined && a.at === b.at && a.kind === b.kind && a.reason === b.reason;
+  const prefix = requestPrefix(request);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const decisions = (await monitorStatus(client, model)).decisions;
+    const since = decisions.map((d) => same(d, before)).lastIndexOf(true);
+    const found = decisions.slice(since + 1).find((d) =>
+      d.kind === 'duplicate-ignored' ? request.requestId !== undefined && d.reason.includes(request.requestId) : (d.kind === 'retrain-started' || d.kind === 'retrain-skipped') && d.reason.startsWith(prefix),
+    );
+    if (found || Date.now() > end) return found;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
