@@ -105,6 +105,17 @@ export const envSchema = z.object({
   SLUICE_UI_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
   /** The Temporal UI the console links runs to. Unset: http://localhost:8233 (sluice up's). */
   SLUICE_TEMPORAL_UI_URL: z.url({ message: 'an http(s) URL such as http://localhost:8233' }).optional(),
+  // --- online serving (sluice serve, serving/) ---
+  /** Address the serving process binds. Unset: 127.0.0.1 (only this machine). */
+  SLUICE_SERVE_HOST: z.string().min(1).default('127.0.0.1'),
+  SLUICE_SERVE_PORT: port.default(8080),
+  /** The NAME of the variable holding the bearer token every serving request must carry (the token itself is never a setting, nor logged). Unset: no token. */
+  SLUICE_SERVE_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  /** Requests per second one client (its token, else its address) may make; 0 turns the limit off. */
+  SLUICE_SERVE_RATE_LIMIT: z.coerce.number().int().min(0).default(1000),
+  /** Micro-batching: rows per onnxruntime run at most, and how long the first request of a batch may wait for others. */
+  SLUICE_SERVE_BATCH_ROWS: positiveInt.max(65_536).default(256),
+  SLUICE_SERVE_BATCH_WAIT: duration.default('1ms'),
   // --- setup (npm run setup, test browsers) ---
   /** PostgreSQL server binaries. Unset: found on the system (Debian's /usr/lib/postgresql/<v>/bin). */
   PG_BINDIR: z.string().startsWith('/', 'an absolute directory path').optional(),
@@ -150,6 +161,8 @@ export interface SluiceConfig {
   workflowBundle: string | undefined;
   extraPipelines: string | undefined;
   traces: { mode: Env['SLUICE_TRACES']; otlpEndpoint: string | undefined; file: string | undefined };
+  /** The serving process (sluice serve). `tokenEnv`: the name of the variable holding its bearer token (readServeToken). */
+  serve: { host: string; port: number; tokenEnv: string | undefined; rateLimit: number; batchRows: number; batchWait: string };
   /** The web console (sluice ui). `tokenEnv`: the name of the variable holding its token (readUiToken). */
   ui: { host: string; port: number; tokenEnv: string | undefined; temporalUiUrl: string };
 }
@@ -192,6 +205,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     workflowBundle: e.SLUICE_WORKFLOW_BUNDLE,
     extraPipelines: e.SLUICE_EXTRA_PIPELINES,
     traces: { mode: e.SLUICE_TRACES, otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, file: e.SLUICE_TRACES_FILE },
+    serve: {
+      host: e.SLUICE_SERVE_HOST,
+      port: e.SLUICE_SERVE_PORT,
+      tokenEnv: e.SLUICE_SERVE_TOKEN_ENV,
+      rateLimit: e.SLUICE_SERVE_RATE_LIMIT,
+      batchRows: e.SLUICE_SERVE_BATCH_ROWS,
+      batchWait: e.SLUICE_SERVE_BATCH_WAIT,
+    },
     ui: { host: e.SLUICE_UI_HOST, port: e.SLUICE_UI_PORT, tokenEnv: e.SLUICE_UI_TOKEN_ENV, temporalUiUrl: (e.SLUICE_TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/+$/, '') },
   };
 }
@@ -230,6 +251,19 @@ export function readUiToken(config: Pick<SluiceConfig, 'ui'>, env: NodeJS.Proces
   if (!name) return undefined;
   const token = env[name];
   if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_UI_TOKEN_ENV: names ${name}, which is not set (it must hold the console's token)`);
+  return token;
+}
+
+/**
+ * The serving bearer token, read (by the serving process only) from the variable
+ * SLUICE_SERVE_TOKEN_ENV names. A named variable that is unset or empty is an error: a server
+ * meant to be guarded never opens unguarded by mistake. The value is a secret: never logged.
+ */
+export function readServeToken(config: Pick<SluiceConfig, 'serve'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = config.serve.tokenEnv;
+  if (!name) return undefined;
+  const token = env[name];
+  if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_SERVE_TOKEN_ENV: names ${name}, which is not set (it must hold the serving bearer token)`);
   return token;
 }
 

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { PredictionOutput } from '../infra/db/serving';
+import type { Logger } from '../infra/log';
+import { ServingError } from './errors';
+import { InferenceUnavailable } from './inference';
+import { checkRows } from './input';
+import type { ServingMetrics } from './metrics';
+import type { FeatureRow, ServedVersion } from './models';
+import type { PredictionLog } from './prediction-log';
+import { pickVariant, UnknownModel, type Router, type Variant } from './router';
+
+/**
+ * One prediction request, whichever protocol brought it: route (live variant by weight, sticky on
+ * the request key), check the rows against that version's features, score (micro-batched), give
+ * every row a prediction id, log every row (live and shadow) to the prediction log, and mirror
+ * the rows to the shadow variants without waiting for them.
+ */
+
+export interface PredictRequest {
+  model: string;
+  /** Sticky assignment key (a user id); none: chance picks the variant. */
+  key?: string | undefined;
+  /** The request's rows for a version (v2 builds them from tensors, which depends on the version's inputs). */
+  instances: (served: ServedVersion) => unknown[];
+  /** How a row is named in errors (`instances[3]`). */
+  where: (i: number) => string;
+}
+
+export interface PredictResult {
+  served: ServedVersion;
+  variant: string;
+  ids: string[];
+  outputs: PredictionOutput[];
+}
+
+export class Predictor {
+  constructor(
+    private readonly router: Router,
+    private readonly log: PredictionLog,
+    private readonly metrics: ServingMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async predict(req: PredictRequest): Promise<PredictResult> {
+    let table;
+    try {
+      table = await this.router.table(req.model);
+    } catch (e) {
+      if (e instanceof UnknownModel) throw new ServingError(404, 'unknown_model', e.message, 'model');
+      throw e;
+    }
+    const live = pickVariant(table, req.key);
+    const rows = checkRows(live.served.features, req.instances(live.served), req.where);
+    const labels = { model: req.model, version: String(live.served.version), variant: live.variant };
+    const t0 = performance.now();
+    const createdAt = new Date();
+    const ids = rows.map(() => randomUUID());
+    let outputs: PredictionOutput[];
+    try {
+      outputs = await live.served.predict(rows);
+    } catch (e) {
+      const latencyMs = performance.now() - t0;
+      this.metrics.requests.inc(labels);
+      this.metrics.errors.inc({ ...labels, code: 'inference_failed' });
+      this.logger.error('inference failed', { model: req.model, version: live.served.version, variant: live.variant, error: (e as Error).message });
+      const error = (e as Error).message;
+      for (const [i, row] of rows.entries()) this.append(live, ids[i]!, null, req.key, createdAt, latencyMs, row, null, error);
+      throw new ServingError(503, 'inference_failed', e instanceof InferenceUnavailable ? e.message : `model ${req.model} version ${live.served.version} could not score the request`);
+    }
+    const latencyMs = performance.now() - t0;
+    this.metrics.requests.inc(labels);
+    this.metrics.latency.observe(labels, latencyMs / 1000);
+    for (const [i, row] of rows.entries()) this.append(live, ids[i]!, null, req.key, createdAt, latencyMs, row, outputs[i]!, null);
+    for (const shadow of table.shadow) void this.mirror(shadow, req, ids, createdAt);
+    return { served: live.served, variant: live.variant, ids, outputs };
+  }
+
+  /** A shadow variant scores the same request; its answer goes only to the log (paired with the live prediction it mirrors). */
+  private async mirror(shadow: Variant, req: PredictRequest, liveIds: string[], createdAt: Date): Promise<void> {
+    const t0 = performance.now();
+    let rows: FeatureRow[] | undefined;
+    try {
+      rows = checkRows(shadow.served.features, req.instances(shadow.served), req.where);
+      const outputs = await shadow.served.predict(rows);
+      const latencyMs = performance.now() - t0;
+      for (const [i, row] of rows.entries()) this.append(shadow, randomUUID(), liveIds[i]!, req.key, createdAt, latencyMs, row, outputs[i]!, null);
+    } catch (e) {
+      const latencyMs = performance.now() - t0;
+      this.metrics.shadowErrors.inc({ model: req.model, version: String(shadow.served.version), variant: shadow.variant });
+      const error = (e as Error).message;
+      for (const [i, id] of liveIds.entries()) this.append(shadow, randomUUID(), id, req.key, createdAt, latencyMs, rows?.[i] ?? {}, null, error);
+    }
+  }
+
+  private append(v: Variant, id: string, shadowOf: string | null, key: string | undefined, createdAt: Date, latencyMs: number, features: FeatureRow, output: PredictionOutput | null, error: string | null): void {
+    this.log.append({
+      id,
+      model: v.served.model,
+      version: v.served.version,
+      variant: v.variant,
+      mode: shadowOf ? 'shadow' : 'live',
+      shadowOf,
+      requestKey: key ?? null,
+      createdAt,
+      latencyMs,
+      features,
+      output,
+      error,
+    });
+  }
+}
