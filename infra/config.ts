@@ -111,7 +111,7 @@ export const envSchema = z.object({
   SLUICE_SERVE_PORT: port.default(8080),
   /** The NAME of the variable holding the bearer token every serving request must carry (the token itself is never a setting, nor logged). Unset: no token. */
   SLUICE_SERVE_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
-  /** Requests per second one client (its token, else its address) may make; 0 turns the limit off. */
+  /** Requests per second one client (by its address) may make; 0 turns the limit off. */
   SLUICE_SERVE_RATE_LIMIT: z.coerce.number().int().min(0).default(1000),
   /** Micro-batching: rows per onnxruntime run at most, and how long the first request of a batch may wait for others. */
   SLUICE_SERVE_BATCH_ROWS: positiveInt.max(65_536).default(256),

@@ -11,6 +11,6 @@ import { implementationsFor, type Registry } from './registry';
 export function activitiesFor(reg: Registry, queue: Queue, deps: ActivityDeps): Record<string, (...args: never[]) => Promise<unknown>> {
   const acts: Record<string, (...args: never[]) => Promise<unknown>> = {};
   for (const impl of implementationsFor(reg, queue)) acts[impl.step.name] = stepActivity(deps, impl);
-  if (queue === 'cpu') Object.assign(acts, createRunActivities(deps), createFanInActivities(deps), createMonitorActivities(deps));
+  if (queue === 'cpu') Object.assign(acts, createRunActivities(deps), createFanInActivities(deps), createMonitorActivities(deps), createRolloutActivities(deps));
   return acts;
 }
