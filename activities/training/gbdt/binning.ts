@@ -121,6 +121,29 @@ export function binValues(x: Float32Array, f: BinnedFeature): Uint8Array {
   return out;
 }
 
-export function binTable(raw: RawTable, features: readonly BinnedFeature[]): Uint8Array[] {
-  return features.map((f) => binValues(featureValues(raw, f), f));
+/**
+ * The training rows' bins, in both layouts (n × features bytes each):
+ * - row-major `bins`: row i's bin of feature f at i * nFeatures + f. A histogram pass reads every
+ *   feature of each of a node's (scattered) rows: row-major puts those bytes on one cache line.
+ * - column-major `columns[f]`: the split feature of a node partition, read for its rows in
+ *   ascending order: one feature's column is n bytes that stay in cache, where a stride of
+ *   nFeatures through the row-major matrix is half as fast.
+ */
+export interface BinMatrix {
+  n: number;
+  nFeatures: number;
+  bins: Uint8Array;
+  columns: Uint8Array[];
+}
+
+export function binTable(raw: RawTable, features: readonly BinnedFeature[]): BinMatrix {
+  const n = raw.n;
+  const F = features.length;
+  const bins = new Uint8Array(n * F);
+  const columns = features.map((f, j) => {
+    const col = binValues(featureValues(raw, f), f);
+    for (let i = 0; i < n; i++) bins[i * F + j] = col[i]!;
+    return col;
+  });
+  return { n, nFeatures: F, bins, columns };
 }

@@ -4,7 +4,7 @@ import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
 import { binTable, fitBinning, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
-import { growTree, leafOfBinned, type Tree, type TreeParams } from './tree';
+import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
 
 /**
  * Gradient boosting (second order, as XGBoost / LightGBM): squared error for regression, log
@@ -85,30 +85,27 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
   state.trees.forEach((t, j) => apply(t, j % K));
   const rng = new Rng(state.rng);
-  // binary: the probabilities of the current margins, computed once a round for the loss and the next gradients
-  const P = K === 1 && ty.kind === 'class' ? new Float64Array(n) : undefined;
-  const refreshP = () => {
-    if (P) for (let i = 0; i < n; i++) P[i] = sigmoid(F[i]!);
-  };
-  refreshP();
-
   const grad = Array.from({ length: K }, () => new Float64Array(n));
   const hess = Array.from({ length: K }, () => new Float64Array(n));
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
+  const workspace = growWorkspace(n);
   const probs = new Float64Array(K);
+  // binary: one pass over the margins gives the loss and the next round's gradients
+  const binary = K === 1 && ty.kind === 'class';
+  if (binary) binaryRound(F, ty.y, grad[0]!, hess[0]!);
 
   while (!state.stopped && state.iteration < params.nEstimators) {
-    // gradients at the start of the round
-    for (let i = 0; i < n; i++) {
-      if (ty.kind === 'value') {
-        grad[0]![i] = F[i]! - ty.y[i]!;
-        hess[0]![i] = 1;
-      } else if (P) {
-        const p = P[i]!;
-        grad[0]![i] = p - (ty.y[i] === 1 ? 1 : 0);
-        hess[0]![i] = Math.max(p * (1 - p), 1e-16);
-      } else {
+    // gradients at the start of the round (binary: binaryRound wrote them with the last loss)
+    if (ty.kind === 'value') {
+      const g = grad[0]!;
+      const h = hess[0]!;
+      for (let i = 0; i < n; i++) {
+        g[i] = F[i]! - ty.y[i]!;
+        h[i] = 1;
+      }
+    } else if (!binary) {
+      for (let i = 0; i < n; i++) {
         softmaxRow(F, i * K, K, probs, 0);
         for (let k = 0; k < K; k++) {
           const p = probs[k]!;
@@ -143,7 +140,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
               }
             }
           : undefined;
-      const tree = growTree({ bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}) }, params);
+      const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}) }, params, workspace);
       if (onLeaf) applyValidation(tree, k);
       else apply(tree, k);
       roundTrees.push(tree);
@@ -152,8 +149,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
     state.iteration++;
     state.rng = rng.state();
 
-    refreshP();
-    const trainLoss = P ? binaryLoss(P, ty.y) : loss(F, ty, K);
+    const trainLoss = binary ? binaryRound(F, ty.y, grad[0]!, hess[0]!) : loss(F, ty, K);
     state.history.train.push(trainLoss);
     let validationLoss: number | undefined;
     if (data.validation) {
@@ -204,16 +200,21 @@ function baseScores(y: TargetData, task: ModelTask, K: number): number[] {
 
 const EPS = 1e-15;
 
-/** Mean log loss of binary probabilities (the same figure as loss() from the margins). */
-function binaryLoss(P: Float64Array, y: ArrayLike<number>): number {
+/**
+ * Binary log loss: from the margins, the probabilities' mean log loss (the figure loss() gives)
+ * and, written to grad/hess, the gradients the next round starts from.
+ */
+function binaryRound(F: Float64Array, y: ArrayLike<number>, grad: Float64Array, hess: Float64Array): number {
   const n = y.length;
-  if (n === 0) return 0;
   let s = 0;
   for (let i = 0; i < n; i++) {
-    const p = P[i]!;
-    s -= Math.log(Math.min(1 - EPS, Math.max(EPS, y[i] === 1 ? p : 1 - p)));
+    const p = sigmoid(F[i]!);
+    const pos = y[i] === 1;
+    s -= Math.log(Math.min(1 - EPS, Math.max(EPS, pos ? p : 1 - p)));
+    grad[i] = p - (pos ? 1 : 0);
+    hess[i] = Math.max(p * (1 - p), 1e-16);
   }
-  return s / n;
+  return n === 0 ? 0 : s / n;
 }
 
 function loss(F: Float64Array, y: TargetData, K: number): number {

@@ -1,6 +1,6 @@
 /**
  * The best split of one categorical feature at one node, from the node's histogram (per bin:
- * sum of gradients, sum of hessians, row count; bin = category code, then the missing slot).
+ * sum of gradients, sum of hessians, row count; bin = category code; missing values in their own slot).
  *
  * As LightGBM's FindBestThresholdCategorical and scikit-learn's HistGradientBoosting do:
  * categories with enough support at this node (sum of hessians >= catSmooth) are sorted by
@@ -39,11 +39,13 @@ export function bestCategoricalSplit(
   nb: number,
   node: { G: number; H: number; C: number },
   p: CategoricalParams & { l2: number; minDataInLeaf: number; minSumHessian: number },
+  /** Slot of the missing values (default: right after the categories). */
+  missingSlot: number = off + nb,
 ): CategoricalSplit | undefined {
   const { G, H, C } = node;
   // the ordered categories, and the unknown-here group (missing slot + rare categories)
   const used: number[] = [];
-  const ms = 3 * (off + nb);
+  const ms = 3 * missingSlot;
   let gu = hist[ms]!;
   let hu = hist[ms + 1]!;
   let cu = hist[ms + 2]!;

@@ -1,5 +1,6 @@
-import { MISSING_BIN, type BinnedFeature } from './binning';
+import { MISSING_BIN, type BinMatrix, type BinnedFeature } from './binning';
 import { bestCategoricalSplit, type CategoricalParams } from './categorical';
+import { accumulate, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
  * from histograms, with the histogram-subtraction trick (the larger child's histogram is the
@@ -53,7 +54,7 @@ export interface Tree {
 }
 
 export interface GrowInput {
-  bins: Uint8Array[];
+  data: BinMatrix;
   features: readonly BinnedFeature[];
   grad: Float64Array;
   hess: Float64Array;
@@ -63,6 +64,16 @@ export interface GrowInput {
   allowed: readonly number[];
   /** Called once the tree is grown, per leaf: its value and its rows (spares the caller routing them again). */
   onLeaf?: (value: number, rows: Uint32Array) => void;
+}
+
+/** Buffers a tree's growth reuses (one per trainer run, sized for its largest sample). */
+export interface GrowWorkspace {
+  rows: Uint32Array;
+  scratch: Uint32Array;
+}
+
+export function growWorkspace(n: number): GrowWorkspace {
+  return { rows: new Uint32Array(n), scratch: new Uint32Array(n) };
 }
 
 export interface Split {
@@ -85,14 +96,14 @@ interface Leaf {
   split: Split | undefined;
 }
 
-export function growTree(inp: GrowInput, p: TreeParams): Tree {
-  const F = inp.features.length;
-  const offsets = new Int32Array(F + 1);
-  for (let f = 0; f < F; f++) offsets[f + 1] = offsets[f]! + inp.features[f]!.nBins + 1; // + missing slot
-  const slots = offsets[F]!;
-  const rows = Uint32Array.from(inp.rows);
-  const scratch = new Uint32Array(rows.length);
-  const { grad, hess, bins } = inp;
+export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = growWorkspace(inp.rows.length)): Tree {
+  const { grad, hess, data } = inp;
+  const nFeatures = data.nFeatures;
+  const n = inp.rows.length;
+  const rows = ws.rows.subarray(0, n);
+  rows.set(inp.rows);
+  const scratch = ws.scratch;
+  const allowed = Int32Array.from(inp.allowed);
 
   const tree: Tree = { feature: [], bin: [], cats: [], threshold: [], left: [], right: [], missingLeft: [], value: [] };
   const newNode = () => {
@@ -107,28 +118,9 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     return tree.feature.length - 1;
   };
 
-  // the rows' gradients and hessians gathered once per histogram, so each feature's pass reads them in order
-  const gs = new Float64Array(rows.length);
-  const hs = new Float64Array(rows.length);
   const build = (start: number, end: number): Float64Array => {
-    const hist = new Float64Array(slots * 3);
-    for (let r = start; r < end; r++) {
-      const i = rows[r]!;
-      gs[r] = grad[i]!;
-      hs[r] = hess[i]!;
-    }
-    for (const f of inp.allowed) {
-      const b = bins[f]!;
-      const off = offsets[f]!;
-      const missingSlot = inp.features[f]!.nBins;
-      for (let r = start; r < end; r++) {
-        const bi = b[rows[r]!]!;
-        const s = 3 * (off + (bi === MISSING_BIN ? missingSlot : bi));
-        hist[s] = hist[s]! + gs[r]!;
-        hist[s + 1] = hist[s + 1]! + hs[r]!;
-        hist[s + 2] = hist[s + 2]! + 1;
-      }
-    }
+    const hist = newHistogram(nFeatures);
+    accumulate(hist, data, rows, start, end, grad, hess, allowed);
     return hist;
   };
 
@@ -148,13 +140,13 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     };
     for (const f of inp.allowed) {
       const nb = inp.features[f]!.nBins;
-      const off = offsets[f]!;
+      const off = f * SLOTS;
       if (inp.features[f]!.kind === 'categorical') {
-        const c = bestCategoricalSplit(hist, off, nb, { G, H, C }, p);
+        const c = bestCategoricalSplit(hist, off, nb, { G, H, C }, p, off + MISSING_SLOT);
         if (c) consider(c.gain, f, 0, c.missingLeft, c.cats);
         continue;
       }
-      const ms = 3 * (off + nb);
+      const ms = STRIDE * (off + MISSING_SLOT);
       const gm = hist[ms]!;
       const hm = hist[ms + 1]!;
       const cm = hist[ms + 2]!;
@@ -162,7 +154,7 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
       let hl = 0;
       let cl = 0;
       for (let b = 0; b < nb - 1; b++) {
-        const s = 3 * (off + b);
+        const s = STRIDE * (off + b);
         gl += hist[s]!;
         hl += hist[s + 1]!;
         cl += hist[s + 2]!;
@@ -200,15 +192,17 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
   const root = newNode();
   let g0 = 0;
   let h0 = 0;
-  for (let r = 0; r < rows.length; r++) {
+  for (let r = 0; r < n; r++) {
     g0 += grad[rows[r]!]!;
     h0 += hess[rows[r]!]!;
   }
   const leaves: Leaf[] = [];
-  const first: Leaf = { node: root, start: 0, end: rows.length, depth: 0, g: g0, h: h0, hist: build(0, rows.length), split: undefined };
+  const first: Leaf = { node: root, start: 0, end: n, depth: 0, g: g0, h: h0, hist: build(0, n), split: undefined };
   first.split = findSplit(first);
   leaves.push(first);
 
+  // per bin of the split feature: 1 when its rows go left (the missing bin included)
+  const goesLeft = new Uint8Array(SLOTS);
   while (leaves.length < p.maxLeaves) {
     let bi = -1;
     for (let i = 0; i < leaves.length; i++) {
@@ -219,20 +213,11 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     const leaf = leaves[bi]!;
     const sp = leaf.split!;
     const f = sp.feature;
-    const fb = bins[f]!;
     const cats = sp.cats;
-    // stable partition of rows[start, end)
-    let nl = 0;
-    let nr = 0;
-    for (let r = leaf.start; r < leaf.end; r++) {
-      const i = rows[r]!;
-      const b = fb[i]!;
-      const goLeft = b === MISSING_BIN ? sp.missingLeft : cats ? cats[b] === 1 : b <= sp.bin;
-      if (goLeft) rows[leaf.start + nl++] = i;
-      else scratch[nr++] = i;
-    }
-    rows.set(scratch.subarray(0, nr), leaf.start + nl);
-    const mid = leaf.start + nl;
+    for (let b = 0; b < SLOTS; b++) goesLeft[b] = b === MISSING_BIN ? (sp.missingLeft ? 1 : 0) : cats ? (cats[b] ?? 0) : b <= sp.bin ? 1 : 0;
+    const mid = partition(rows, scratch, leaf.start, leaf.end, data.columns[f]!, goesLeft);
+    const nl = mid - leaf.start;
+    const nr = leaf.end - mid;
 
     const ln = newNode();
     const rn = newNode();
@@ -249,20 +234,17 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
     const leftSmaller = nl <= nr;
     const small = leftSmaller ? build(leaf.start, mid) : build(mid, leaf.end);
     const large = leaf.hist; // reuse: parent − small
-    for (let s = 0; s < large.length; s++) large[s] = large[s]! - small[s]!;
-    const sum = (h: Float64Array, f0: number) => {
-      // totals from any allowed feature's histogram (all rows fall in one of its slots)
-      const off = offsets[f0]!;
-      const nb = inp.features[f0]!.nBins;
-      let g = 0;
-      let hh = 0;
-      for (let b = 0; b <= nb; b++) {
-        g += h[3 * (off + b)]!;
-        hh += h[3 * (off + b) + 1]!;
-      }
-      return [g, hh] as const;
-    };
-    const [gs, hs] = sum(small, f);
+    subtractInto(large, small, allowed);
+    // totals of the smaller child, from its split feature's histogram (all its rows fall in one of its slots)
+    const off = f * SLOTS;
+    const nb = inp.features[f]!.nBins;
+    let gs = 0;
+    let hs = 0;
+    for (let b = 0; b <= nb; b++) {
+      const s = STRIDE * (off + (b === nb ? MISSING_SLOT : b));
+      gs += small[s]!;
+      hs += small[s + 1]!;
+    }
     const gL = leftSmaller ? gs : leaf.g - gs;
     const hL = leftSmaller ? hs : leaf.h - hs;
     const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: leaf.depth + 1, g: gL, h: hL, hist: leftSmaller ? small : large, split: undefined };
@@ -276,11 +258,33 @@ export function growTree(inp: GrowInput, p: TreeParams): Tree {
   return tree;
 }
 
+/**
+ * Stable partition of rows[start, end) by the split feature's bin (its column): left rows first (in place),
+ * then right rows (through scratch). Branch-free: every row is written to both sides and the
+ * side it belongs to advances, so an unpredictable split costs no mispredictions. Returns the
+ * first right row's position.
+ */
+function partition(rows: Uint32Array, scratch: Uint32Array, start: number, end: number, column: Uint8Array, goesLeft: Uint8Array): number {
+  let nl = start;
+  let nr = 0;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const l = goesLeft[column[i]!]!;
+    rows[nl] = i;
+    scratch[nr] = i;
+    nl += l;
+    nr += 1 - l;
+  }
+  rows.set(scratch.subarray(0, nr), nl);
+  return nl;
+}
+
 /** Leaf reached by row i of binned data. */
-export function leafOfBinned(tree: Tree, bins: Uint8Array[], i: number): number {
+export function leafOfBinned(tree: Tree, data: BinMatrix, i: number): number {
   let node = 0;
+  const p = i * data.nFeatures;
   while (tree.feature[node]! >= 0) {
-    const b = bins[tree.feature[node]!]![i]!;
+    const b = data.bins[p + tree.feature[node]!]!;
     const cats = tree.cats[node];
     node = (b === MISSING_BIN ? tree.missingLeft[node] : cats ? cats[b] === 1 : b <= tree.bin[node]!) ? tree.left[node]! : tree.right[node]!;
   }

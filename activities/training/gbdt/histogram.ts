@@ -1,0 +1,115 @@
+import { MISSING_BIN, type BinMatrix } from './binning';
+
+/**
+ * Gradient histograms: per feature and bin, the sum of gradients, the sum of hessians and the
+ * row count of a tree node's rows, in one flat Float64Array.
+ *
+ * Layout: feature f's bin b is slot f * SLOTS + b, and slot s holds [G, H, count] at
+ * STRIDE * s. Bins are 0..254 and missing values are bin 255 (MISSING_BIN), so the missing slot
+ * is slot 255 of each feature and a row's bin is its slot with no branch.
+ *
+ * The pass over a node's rows is the trainer's hot loop. It reads up to four features of a row
+ * in one go (one row index, one gradient and hessian read, four independent accumulations that
+ * the CPU overlaps) with the features' offsets in locals: a loop over features per row, or one
+ * pass per feature, is 1.5-2× slower in V8. Every slot still adds its rows in row order, so the
+ * sums do not depend on how features are grouped.
+ */
+
+export const SLOTS = 256;
+export const STRIDE = 3;
+export const MISSING_SLOT = MISSING_BIN;
+
+/** A histogram over nFeatures features (zeroed). */
+export function newHistogram(nFeatures: number): Float64Array {
+  return new Float64Array(nFeatures * SLOTS * STRIDE);
+}
+
+/** Adds rows[start, end) to hist for the given features (ascending or not; each once). */
+export function accumulate(
+  hist: Float64Array,
+  data: BinMatrix,
+  rows: Uint32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  features: Int32Array,
+): void {
+  const nf = features.length;
+  let j = 0;
+  for (; j + 4 <= nf; j += 4) add4(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!, features[j + 3]!);
+  if (j + 2 <= nf) {
+    add2(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!, features[j + 1]!);
+    j += 2;
+  }
+  if (j < nf) add1(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!);
+}
+
+const W = SLOTS * STRIDE;
+
+function add4(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number, fb: number, fc: number, fd: number): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  const oc = fc * W;
+  const od = fd * W;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = oc + STRIDE * bins[p + fc]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = od + STRIDE * bins[p + fd]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
+
+function add2(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number, fb: number): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
+
+function add1(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number): void {
+  const oa = fa * W;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const s = oa + STRIDE * bins[i * F + fa]!;
+    hist[s] = hist[s]! + grad[i]!;
+    hist[s + 1] = hist[s + 1]! + hess[i]!;
+    hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
+
+/** parent -= child over the given features' slots (the histogram-subtraction trick: parent becomes the sibling's). */
+export function subtractInto(parent: Float64Array, child: Float64Array, features: Int32Array): void {
+  for (let j = 0; j < features.length; j++) {
+    const o = features[j]! * W;
+    for (let s = o; s < o + W; s++) parent[s] = parent[s]! - child[s]!;
+  }
+}
