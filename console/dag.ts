@@ -25,44 +25,72 @@ export function fanoutLine(items: DagNodeState['items']): string | undefined {
   return `${done}/${items.total} done${failed ? ` · ${failed} failed` : ''}${items.byStatus.running ? ` · ${items.byStatus.running} running` : ''}`;
 }
 
-export function renderDag(spec: PipelineSpec, states: Record<string, DagNodeState> = {}, opts: { link?: (node: string) => string } = {}): Html {
+/** Where dagre put the nodes and edges of a spec: the same for every run of a pipeline version, so computed once. */
+interface DagLayout {
+  width: number;
+  height: number;
+  nodes: Map<string, { x: number; y: number; width: number; height: number }>;
+  edges: { x: number; y: number }[][];
+}
+
+const layouts = new Map<string, DagLayout>();
+const MAX_CACHED_LAYOUTS = 200;
+
+/** Characters kept free on a fan-out box for its counts line ("99999/100000 done · 1 failed"). */
+const FANOUT_LINE_CHARS = 30;
+
+function layoutOf(spec: PipelineSpec): DagLayout {
+  const key = `${spec.name}@${spec.version}`;
+  const cached = layouts.get(key);
+  if (cached) return cached;
   const g = new Graph();
   g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 46, marginx: 8, marginy: 8 });
   g.setDefaultEdgeLabel(() => ({}));
-  const lines = new Map<string, [string, string]>();
   for (const n of spec.nodes) {
-    const s = states[n.id];
-    const second = fanoutLine(s?.items) ?? (n.approval ? 'approval' : n.map ? `${n.step} (fan-out)` : n.step);
-    lines.set(n.id, [n.id, second]);
-    const width = Math.max(90, Math.ceil(Math.max(n.id.length, second.length) * CHAR_W) + 20);
-    g.setNode(n.id, { width, height: NODE_H });
+    const chars = Math.max(n.id.length, subtitle(n).length, n.map ? FANOUT_LINE_CHARS : 0);
+    g.setNode(n.id, { width: Math.max(90, Math.ceil(chars * CHAR_W) + 20), height: NODE_H });
   }
   for (const n of spec.nodes) for (const d of n.dependsOn) if (g.hasNode(d)) g.setEdge(d, n.id);
   layout(g);
   const { width = 0, height = 0 } = g.graph();
+  const out: DagLayout = {
+    width: Math.ceil(width),
+    height: Math.ceil(height),
+    nodes: new Map(spec.nodes.map((n) => [n.id, g.node(n.id)])),
+    edges: g.edges().map((e) => (g.edge(e).points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y }))),
+  };
+  if (layouts.size >= MAX_CACHED_LAYOUTS) layouts.clear();
+  layouts.set(key, out);
+  return out;
+}
+
+const subtitle = (n: PipelineSpec['nodes'][number]) => (n.approval ? 'approval' : n.map ? `${n.step} (fan-out)` : n.step);
+
+export function renderDag(spec: PipelineSpec, states: Record<string, DagNodeState> = {}, opts: { link?: (node: string) => string } = {}): Html {
+  const lay = layoutOf(spec);
   const parts: string[] = [];
   parts.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>');
-  for (const e of g.edges()) {
-    const pts = g.edge(e).points ?? [];
+  for (const pts of lay.edges) {
     if (!pts.length) continue;
-    const d = pts.map((p: { x: number; y: number }, i: number) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join('');
+    const d = pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join('');
     parts.push(`<path class="edge" d="${d}" marker-end="url(#arrow)"/>`);
   }
   for (const n of spec.nodes) {
-    const box = g.node(n.id);
-    const [first, second] = lines.get(n.id)!;
-    const status = states[n.id]?.status ?? 'pending';
+    const box = lay.nodes.get(n.id)!;
+    const s = states[n.id];
+    const status = s?.status ?? 'pending';
+    const second = fanoutLine(s?.items) ?? subtitle(n);
     const x = box.x - box.width / 2;
     const y = box.y - box.height / 2;
     const inner =
       `<title>${escapeHtml(`${n.id}: ${status}`)}</title>` +
       `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${box.width}" height="${box.height}" rx="6"/>` +
-      `<text x="${box.x.toFixed(1)}" y="${(box.y - 4).toFixed(1)}" class="n-id">${escapeHtml(first)}</text>` +
+      `<text x="${box.x.toFixed(1)}" y="${(box.y - 4).toFixed(1)}" class="n-id">${escapeHtml(n.id)}</text>` +
       `<text x="${box.x.toFixed(1)}" y="${(box.y + 13).toFixed(1)}" class="n-sub">${escapeHtml(second)}</text>`;
     const g2 = `<g class="node n-${escapeHtml(status)}" data-node="${escapeHtml(n.id)}">${inner}</g>`;
     parts.push(opts.link ? `<a href="${escapeHtml(opts.link(n.id))}">${g2}</a>` : g2);
   }
   return raw(
-    `<svg class="dag" role="img" aria-label="${escapeHtml(`DAG of ${spec.name}: ${spec.nodes.length} nodes`)}" viewBox="0 0 ${Math.ceil(width)} ${Math.ceil(height)}" width="${Math.ceil(width)}" height="${Math.ceil(height)}">${parts.join('')}</svg>`,
+    `<svg class="dag" role="img" aria-label="${escapeHtml(`DAG of ${spec.name}: ${spec.nodes.length} nodes`)}" viewBox="0 0 ${lay.width} ${lay.height}" width="${lay.width}" height="${lay.height}">${parts.join('')}</svg>`,
   );
 }

@@ -2,6 +2,7 @@ import type { ArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
 import type { Catalogue } from '../pipelines/catalogue';
 import type { RunState } from '../pipelines/dsl/protocol';
+import type { RolloutStatus } from '../pipelines/rollout/protocol';
 
 /**
  * What the console needs from its process. Actions that go through Temporal are handed in by the
@@ -18,6 +19,8 @@ export interface ConsoleActions {
   runState?(workflowId: string, runId: string): Promise<RunState | undefined>;
   /** The drift monitor's status query (its policy and recent decisions); undefined when there is no monitor. */
   monitorStatus?(model: string): Promise<unknown>;
+  /** The model's rollout workflow's status query (`sluice rollout status`): phase, posteriors, guardrails, decisions. */
+  rolloutStatus?(model: string): Promise<RolloutStatus>;
 }
 
 export interface ConsoleDeps {

@@ -105,6 +105,9 @@ export const envSchema = z.object({
   SLUICE_UI_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
   /** The Temporal UI the console links runs to. Unset: http://localhost:8233 (sluice up's). */
   SLUICE_TEMPORAL_UI_URL: z.url({ message: 'an http(s) URL such as http://localhost:8233' }).optional(),
+  /** Console benchmark (npm run bench -- console): runs and node runs seeded into PostgreSQL. */
+  SLUICE_CONSOLE_BENCH_RUNS: positiveInt.default(10_000),
+  SLUICE_CONSOLE_BENCH_NODE_RUNS: positiveInt.default(1_000_000),
   // --- online serving (sluice serve, serving/) ---
   /** Address the serving process binds. Unset: 127.0.0.1 (only this machine). */
   SLUICE_SERVE_HOST: z.string().min(1).default('127.0.0.1'),

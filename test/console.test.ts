@@ -50,6 +50,12 @@ const queue = uniqueId('console-q-');
 const liveRun = { runId: uniqueId('run-live-'), workflowId: uniqueId('hello-') };
 const fanRun = { runId: uniqueId('run-fan-'), workflowId: uniqueId('batch-') };
 
+/** The little of the browser's DOM the page functions use (the project compiles without the DOM library). */
+interface Dom {
+  document: { querySelector(s: string): { getAttribute(name: string): string | null } | null; querySelectorAll(s: string): { length: number } };
+  sluiceCharts?: unknown[];
+}
+
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const SIGNATURE: ModelSignature = {
   task: 'binary',
@@ -108,10 +114,10 @@ async function seed(store: LocalArtifactStore): Promise<void> {
   await recordMonitorDecision(db, { model: MODEL, workflowId: 'drift-monitor-churn', seq: 1, decidedAt: new Date(), kind: 'retrain-skipped', reason: 'daily cap of 0', numbers: { share: 1 } });
 
   // A rollout's routes and a little traffic.
-  await db.query(`INSERT INTO serving_routes (model_name, variant, version, mode, weight, epoch) VALUES ($1, 'a', 1, 'live', 0.8, 1), ($1, 'b', 2, 'live', 0.2, 1)`, [MODEL]);
+  await db.query(`INSERT INTO serving_routes (model_name, variant, version, mode, weight, epoch, rollout_id) VALUES ($1, 'control', 1, 'live', 0.8, 1, 'rollout-churn'), ($1, 'candidate', 2, 'live', 0.2, 1, 'rollout-churn')`, [MODEL]);
   await db.query(
     `INSERT INTO online_predictions (id, model_name, version, variant, mode, created_at, latency_ms, features, output)
-     SELECT gen_random_uuid(), $1, 1 + (i % 2), CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'live', now(), 2 + i % 5, '{}', '{"label":"no"}' FROM generate_series(1, 20) i`,
+     SELECT gen_random_uuid(), $1, 1 + (i % 2), CASE WHEN i % 2 = 0 THEN 'control' ELSE 'candidate' END, 'live', now(), 2 + i % 5, '{}', '{"label":"no"}' FROM generate_series(1, 20) i`,
     [MODEL],
   );
 }
@@ -132,6 +138,13 @@ before(async () => {
     actions: {
       startRun: async (pipeline, params) => startRun(client, config, pipeline, { params: params as never }),
       approve: async () => ({ approved: true }),
+      // The rollout workflow's status query, as `sluice rollout status` reads it.
+      rolloutStatus: async (model) => ({
+        model, strategy: 'ab', control: 1, candidate: 2, phase: 'testing', paused: false, weights: { control: 0.8, candidate: 0.2 }, step: null, counts: {},
+        posteriors: { control: { alpha: 11, beta: 91, mean: 0.1078, pBest: 0.1234 }, candidate: { alpha: 15, beta: 87, mean: 0.147, pBest: 0.8766 } },
+        guardrails: { requests: 20, errorRate: 0, p99Ms: 6, accuracy: null, controlAccuracy: null, breaches: [] },
+        report: null, decisions: [{ seq: 1, at: '2026-01-01T00:00:00Z', kind: 'started', reason: 'A/B of v2 against v1' }], rejected: [],
+      }),
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -174,18 +187,15 @@ test('every page loads without a console error or a serious accessibility violat
   const problems: string[] = [];
   for (const [name, url, main] of pages) {
     errors = [];
-    const t0 = Date.now();
     const res = await page.goto(base + url, { waitUntil: 'load' });
     assert.equal(res?.status(), 200, `${url}: HTTP ${res?.status()}`);
-    // Every chart drawn (the console's script records them; the test has no DOM types, hence strings).
-    await page.waitForFunction("document.querySelectorAll('[data-chart]').length === (window.sluiceCharts?.length ?? 0)");
-    const t1 = Date.now();
+    // Every chart drawn (the console's script records them).
+    await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelectorAll('[data-chart]').length === ((globalThis as unknown as Dom).sluiceCharts?.length ?? 0));
     if (main) {
       await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
       problems.push(...(await axeSerious()).map((v) => `${url}: ${v}`));
     }
     problems.push(...errors);
-    if (process.env.CONSOLE_TIMING) console.log(name, t1 - t0, Date.now() - t1);
   }
   assert.deepEqual(problems, []);
   // Escaped, never markup: the seeded error's <b> is text. The fan-out shows counts, not 40 boxes.
@@ -193,6 +203,10 @@ test('every page loads without a console error or a serious accessibility violat
   assert.match(await page.locator('pre.error').first().innerText(), /<b>bad<\/b>|score\[3\] failed/);
   assert.equal(await page.locator('svg.dag g[data-node="score"] text.n-sub').textContent(), '39/40 done · 1 failed');
   assert.equal(await page.locator('svg.dag g.node').count(), catalogue.specs.get('batch-scoring')!.nodes.length);
+  // Rollouts: the rollout's posteriors next to the routes and the traffic the table counted.
+  await page.goto(`${base}/rollouts`);
+  assert.deepEqual((await page.locator('table:has(caption:text("Posteriors")) tbody tr').allInnerTexts()).map((r) => r.split('\t').map((c) => c.trim())), [['control', '11', '91', '0.1078', '0.1234'], ['candidate', '15', '87', '0.147', '0.8766']]);
+  assert.deepEqual((await page.locator('table:has(caption:text("Traffic")) tbody tr').allInnerTexts()).map((r) => r.split('\t').slice(0, 4).map((c) => c.trim())), [['candidate', 'v2', 'live', '10'], ['control', 'v1', 'live', '10']]);
 });
 
 test('the compare view shows both versions\' metrics side by side', async () => {
@@ -236,11 +250,11 @@ test('a running run\'s DAG turns its nodes green as the run progresses', async (
   assert.equal(await page.locator('a[href^="http://temporal-ui.test/namespaces/default/workflows/"]').count(), 1);
   await recordStepEnd(db, { runId: liveRun.runId, node: 'greet', status: 'succeeded' });
   await recordStepStart(db, { runId: liveRun.runId, node: 'inspect-device', step: 'hello.inspect-device', stepVersion: '1', queue: 'gpu', attempt: 1 });
-  await page.waitForFunction(`document.querySelector('svg.dag g[data-node="greet"]')?.getAttribute('class')?.includes('n-succeeded')`);
+  await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('svg.dag g[data-node="greet"]')?.getAttribute('class')?.includes('n-succeeded'));
   assert.match((await node('inspect-device').getAttribute('class'))!, /n-running/);
   await recordStepEnd(db, { runId: liveRun.runId, node: 'inspect-device', status: 'succeeded' });
   await recordRunEnd(db, liveRun.runId, 'succeeded');
-  await page.waitForFunction(`document.querySelector('#run-dag')?.getAttribute('data-final') === 'true'`); // reloaded once it ended
+  await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#run-dag')?.getAttribute('data-final') === 'true'); // reloaded once it ended
   assert.match((await node('inspect-device').getAttribute('class'))!, /n-succeeded/);
   assert.equal(await page.locator('#run-status .badge').innerText(), 'succeeded');
 });

@@ -14,6 +14,7 @@ import { connectClient } from '../client';
 import { monitorStatus } from '../monitor';
 import { cliCatalogue } from '../pipelines';
 import { sendApproval } from './approve';
+import { rolloutStatus } from './rollout';
 import { startRun } from './run';
 
 /**
@@ -51,6 +52,9 @@ function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Prom
     },
     async monitorStatus(model) {
       return monitorStatus(await connect(), model);
+    },
+    async rolloutStatus(model) {
+      return rolloutStatus(await connect(), model);
     },
     async close() {
       if (client) await (await client.catch(() => undefined))?.connection.close();

@@ -236,7 +236,9 @@ export async function variantTraffic(db: Db, since: Date): Promise<VariantTraffi
             count(*) FILTER (WHERE f.label IS NOT NULL OR f.reward IS NOT NULL)::int AS feedback,
             avg(f.reward) AS mean_reward
        FROM online_predictions p
-       LEFT JOIN LATERAL (SELECT label, reward FROM prediction_feedback WHERE prediction_id = p.id ORDER BY received_at DESC LIMIT 1) f ON true
+       -- Feedback comes after its prediction: the window's feedback, the latest per prediction, hash-joined.
+       LEFT JOIN (SELECT DISTINCT ON (prediction_id) prediction_id, label, reward FROM prediction_feedback
+                   WHERE received_at >= $1 ORDER BY prediction_id, received_at DESC) f ON f.prediction_id = p.id
       WHERE p.created_at >= $1
       GROUP BY p.model_name, p.variant ORDER BY p.model_name, p.variant`,
     [since],
