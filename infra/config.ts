@@ -54,10 +54,12 @@ export const envSchema = z.object({
     .refine((v) => v.split(':').every((d) => d === '' || d.startsWith('/')), 'colon-separated absolute directory paths')
     .optional(),
   /**
-   * How often a step's heartbeat details (progress, checkpoints) reach the server at most; what a
-   * retry after a crash can resume from is at most this old. Temporal's default: 30s-60s.
+   * How often a step's heartbeat details (phase, progress, checkpoints) reach the server at most:
+   * `temporal workflow describe` shows a new phase within this, and what a retry after a crash can
+   * resume from is at most this old. Temporal's own default (0.8 × the heartbeat timeout, up to
+   * 60 s) showed a materialization's phase up to 24 s late.
    */
-  SLUICE_HEARTBEAT_THROTTLE: duration.optional(),
+  SLUICE_HEARTBEAT_THROTTLE: duration.default('2s'),
   /** Threads running model inference in batch scoring, per worker. Unset: one per core, at most 8. */
   SLUICE_INFERENCE_THREADS: positiveInt.max(256).optional(),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -157,7 +159,7 @@ export interface SluiceConfig {
   infraRetry: string;
   /** Directories file sources may read (absolute; not yet resolved through symlinks). */
   dataRoots: string[];
-  heartbeatThrottle: string | undefined;
+  heartbeatThrottle: string;
   inferenceThreads: number | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;

@@ -10,7 +10,11 @@ import type { Context } from '@temporalio/activity';
  * so a checkpoint (the previous attempt's at first) is not replaced by nothing.
  */
 export interface Pulse {
-  /** Heartbeats with these details now (throttled by the SDK) and repeats them from then on. */
+  /**
+   * Heartbeats with these details now and repeats them from then on. The SDK sends at most one
+   * heartbeat per SLUICE_HEARTBEAT_THROTTLE (the workers set it; 2 s), the latest details winning,
+   * so a new phase reaches `temporal workflow describe` within that.
+   */
   beat(details?: unknown): void;
   stop(): void;
 }
