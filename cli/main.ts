@@ -16,6 +16,7 @@ import { startRun } from './commands/run';
 import { reportPageLines } from './report-pages';
 import { openArtifactStore } from '../infra/artifacts';
 import { registerRunsCommands } from './commands/runs';
+import { registerServeCommand } from './commands/serve';
 import { setup } from './commands/setup';
 import { up } from './commands/up';
 import { registerUiCommand } from './commands/ui';
@@ -111,6 +112,7 @@ registerDatasetCommands(program);
 registerMonitorCommands(program);
 registerRolloutCommands(program);
 registerScheduleCommands(program);
+registerServeCommand(program);
 registerUiCommand(program);
 
 program.parseAsync().catch((e: Error) => {
