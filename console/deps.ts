@@ -21,6 +21,16 @@ export interface ConsoleActions {
   monitorStatus?(model: string): Promise<unknown>;
   /** The model's rollout workflow's status query (`sluice rollout status`): phase, posteriors, guardrails, decisions. */
   rolloutStatus?(model: string): Promise<RolloutStatus>;
+  /** A pipeline's Temporal schedules (`sluice schedule list`, those that start this pipeline). */
+  schedules?(pipeline: string): Promise<ScheduleRow[]>;
+}
+
+export interface ScheduleRow {
+  id: string;
+  cron: string[];
+  paused: boolean;
+  note: string | undefined;
+  nextRuns: string[];
 }
 
 export interface ConsoleDeps {

@@ -55,7 +55,7 @@ export function statusBadge(status: string): Html {
 }
 
 /** A table, or a line saying there is nothing. */
-export function table(head: readonly string[], rows: readonly Interpolation[][], empty = 'nothing yet', caption?: string): Html {
+export function table(head: readonly string[], rows: readonly Interpolation[][], empty: Interpolation = 'nothing yet', caption?: string): Html {
   if (!rows.length) return html`<p class="muted">${empty}</p>`;
   return html`<div class="scroll"><table>${caption ? html`<caption>${caption}</caption>` : ''}
 <thead><tr>${head.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead>

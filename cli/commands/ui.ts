@@ -12,6 +12,7 @@ import { createConsole, serveConsole } from '../../console/server';
 import { defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { monitorStatus } from '../monitor';
+import { listSchedules } from '../schedules';
 import { cliCatalogue } from '../pipelines';
 import { sendApproval } from './approve';
 import { rolloutStatus } from './rollout';
@@ -55,6 +56,10 @@ function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Prom
     },
     async rolloutStatus(model) {
       return rolloutStatus(await connect(), model);
+    },
+    async schedules(pipeline) {
+      const all = await listSchedules(await connect());
+      return all.filter((s) => s.pipeline === pipeline).map((s) => ({ id: s.id, cron: s.cron, paused: s.paused, note: s.note, nextRuns: s.nextRuns }));
     },
     async close() {
       if (client) await (await client.catch(() => undefined))?.connection.close();

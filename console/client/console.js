@@ -52,7 +52,7 @@ function startPolling() {
         box.setAttribute('data-polls', String(Number(box.getAttribute('data-polls') || 0) + 1));
         // The run ended: reload once, so the timeline, errors and artifacts are the final ones.
         if (state.final) window.location.reload();
-        else setTimeout(poll, every);
+        else setTimeout(poll, Math.max(every, Number(state.nextPollMs) || 0));
       })
       .catch(function () { setTimeout(poll, every * 2); });
   }

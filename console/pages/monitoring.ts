@@ -3,7 +3,7 @@ import { driftSeries, listMonitorDecisions, monitoredModels } from '../../infra/
 import type { ConsoleDeps } from '../deps';
 import { html, num, query, time } from '../html';
 import { chart, page, statusBadge, table } from '../layout';
-import { sendPage } from '../respond';
+import { sendPage, within } from '../respond';
 
 /** Monitoring: per model, drift per column over time (one point per scored window), the share of drifted columns, and the monitor's decisions. */
 
@@ -22,7 +22,7 @@ export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps)
     const [points, decisions, status] = await Promise.all([
       driftSeries(deps.db, model),
       listMonitorDecisions(deps.db, model),
-      deps.actions.monitorStatus ? deps.actions.monitorStatus(model).catch(() => undefined) : Promise.resolve(undefined),
+      within(deps.actions.monitorStatus?.(model)),
     ]);
     const windows = points.map((p) => p.checked_at.toISOString());
     const columns = [...new Set(points.flatMap((p) => Object.keys(p.columns ?? {})))].sort().slice(0, MAX_COLUMNS);

@@ -5,7 +5,7 @@ import type { ConsoleDeps } from '../deps';
 import { csrfField, notice, paramsForm, readParamsForm } from '../forms';
 import { html, query } from '../html';
 import { facts, page, table } from '../layout';
-import { sendPage, type Flash } from '../respond';
+import { sendPage, within, type Flash } from '../respond';
 
 /** Pipelines: the catalogue's pipelines, each with its DAG, its params as a form, and a start. */
 export function registerPipelinePages(app: FastifyInstance, deps: ConsoleDeps): void {
@@ -19,12 +19,15 @@ ${table(['Pipeline', 'Version', 'Nodes', 'Description', 'Runs'],
 
   app.get<{ Params: { name: string }; Querystring: Flash }>('/pipelines/:name', async (req, reply) => {
     const { spec } = findPipeline(deps.catalogue, req.params.name);
+    const schedules = await within(deps.actions.schedules?.(spec.name));
     const steps = Object.entries(spec.steps);
     return sendPage(reply, page({ title: `Pipeline ${spec.name}`, section: 'pipelines' }, html`
 ${notice(req.query)}
 ${facts([['version', html`<code>${spec.version}</code>`], ['description', spec.description ?? '—'], ['nodes', spec.nodes.length], ['runs', html`<a href="/runs${query({ pipeline: spec.name })}">recent runs</a>`]])}
 <h2>DAG</h2>
 <div tabindex="0" class="dag-box">${renderDag(spec)}</div>
+<h2>Schedules</h2>
+${schedules === undefined ? html`<p class="muted">${deps.actions.schedules ? 'Temporal did not answer in time' : 'schedules are read from Temporal'}</p>` : table(['Schedule', 'Cron', 'State', 'Next runs', 'Note'], schedules.map((s) => [s.id, s.cron.join(', '), s.paused ? 'paused' : 'active', s.nextRuns.slice(0, 3).map((t) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z')).join(', '), s.note ?? '']), html`none (<code>sluice schedule create NAME --pipeline ${spec.name} --cron …</code>)`)}
 <h2 id="start">Start a run</h2>
 <p class="hint">Empty fields take the schema's default. The params are checked against the pipeline's schema before the run starts, as <code>sluice run</code> does.</p>
 <form method="post" action="/pipelines/${spec.name}/start" class="params">

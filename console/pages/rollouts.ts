@@ -4,7 +4,7 @@ import type { RolloutStatus } from '../../pipelines/rollout/protocol';
 import type { ConsoleDeps } from '../deps';
 import { html, num, time } from '../html';
 import { chart, facts, page, statusBadge, table } from '../layout';
-import { sendPage } from '../respond';
+import { sendPage, within } from '../respond';
 
 /** Rollouts: each served model's routes (live weights, shadows) and the last hour's traffic per variant, from serving_routes and online_predictions. */
 export function registerRolloutPages(app: FastifyInstance, deps: ConsoleDeps): void {
@@ -13,7 +13,7 @@ export function registerRolloutPages(app: FastifyInstance, deps: ConsoleDeps): v
     const [routes, traffic] = await Promise.all([listRoutes(deps.db), variantTraffic(deps.db, since)]);
     const models = [...new Set([...routes.map((r) => r.model_name), ...traffic.map((t) => t.model_name)])].sort();
     // A model whose routes a rollout set has a rollout workflow to ask (the others are not queried).
-    const statuses = new Map(await Promise.all(models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id)).map(async (m) => [m, deps.actions.rolloutStatus ? await deps.actions.rolloutStatus(m).catch(() => undefined) : undefined] as const)));
+    const statuses = new Map(await Promise.all(models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id)).map(async (m) => [m, await within(deps.actions.rolloutStatus?.(m))] as const)));
     return sendPage(reply, page({ title: 'Rollouts', section: 'rollouts', charts: true }, html`
 <p class="hint">Models without routes are served by their <code>champion</code> alias. Traffic: the last hour.</p>
 ${models.length ? models.map((m, i) => {

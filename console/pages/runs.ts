@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { listRunsPage, runNodeSummary, runPipelineNames, runProblems } from '../../infra/db/console-queries';
+import { listRunsPage, runNodeSummary, runPipelineNames, runProblems, type NodeStatusCount } from '../../infra/db/console-queries';
 import { findRun, listStepArtifacts, type RunDetailRow } from '../../infra/db/runs';
 import type { PipelineSpec } from '../../pipelines/dsl/spec';
 import { renderDag, type DagNodeState } from '../dag';
@@ -8,7 +8,7 @@ import { csrfField, notice } from '../forms';
 import { duration, html, jsonScript, query, time } from '../html';
 import { chart, facts, page, statusBadge, table } from '../layout';
 import { mergeLiveState, nodeStatesFromRows, statePayload } from '../run-state';
-import { sendPage, positiveInt, type Flash } from '../respond';
+import { sendPage, positiveInt, within, type Flash } from '../respond';
 
 const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'];
 const PAGE_SIZE = 50;
@@ -28,9 +28,28 @@ function specOf(deps: ConsoleDeps, run: RunDetailRow): { spec: PipelineSpec | un
   return { spec, sameVersion: spec?.version === run.pipeline_version };
 }
 
+/**
+ * Node summaries of ended runs, which no longer change: a run with a 100,000-item fan-out is summed
+ * once, not on every view. Bounded; the oldest entry goes first.
+ */
+const endedSummaries = new Map<string, NodeStatusCount[]>();
+const MAX_ENDED_SUMMARIES = 200;
+
+async function nodeSummary(deps: ConsoleDeps, run: RunDetailRow): Promise<NodeStatusCount[]> {
+  if (run.status === 'running') return runNodeSummary(deps.db, run.run_id);
+  const key = `${run.run_id}@${run.ended_at?.toISOString() ?? ''}`;
+  let rows = endedSummaries.get(key);
+  if (!rows) {
+    rows = await runNodeSummary(deps.db, run.run_id);
+    if (endedSummaries.size >= MAX_ENDED_SUMMARIES) endedSummaries.delete(endedSummaries.keys().next().value!);
+    endedSummaries.set(key, rows);
+  }
+  return rows;
+}
+
 async function liveStates(deps: ConsoleDeps, run: RunDetailRow) {
-  const rows = await runNodeSummary(deps.db, run.run_id);
-  const live = run.status === 'running' && deps.actions.runState ? await deps.actions.runState(run.workflow_id, run.run_id).catch(() => undefined) : undefined;
+  const rows = await nodeSummary(deps, run);
+  const live = run.status === 'running' ? await within(deps.actions.runState?.(run.workflow_id, run.run_id)) : undefined;
   return { rows, live, states: mergeLiveState(nodeStatesFromRows(rows), live) };
 }
 
@@ -140,8 +159,11 @@ ${jsonScript('run-state', payload)}`));
     const run = await findRun(deps.db, req.params.id);
     if (!run) return reply.code(404).send({ error: 'no such run' });
     const { spec } = specOf(deps, run);
+    const started = performance.now();
     const { states } = await liveStates(deps, run);
-    return reply.header('Cache-Control', 'no-store').send(statePayload(spec, run.status, states));
+    // A run so large that summing it takes a while is polled less often: at most ~10% of the server's time.
+    const nextPollMs = Math.max(deps.pollMs ?? 2000, Math.round((performance.now() - started) * 10));
+    return reply.header('Cache-Control', 'no-store').send({ ...statePayload(spec, run.status, states), nextPollMs });
   });
 
   app.post<{ Params: { id: string }; Body: { node?: string; decision?: string; reason?: string } }>('/runs/:id/approve', { preHandler: app.csrfProtection }, async (req, reply) => {

@@ -64,7 +64,7 @@ export interface NodeStatusCount {
 
 export async function runNodeSummary(db: Db, runId: string): Promise<NodeStatusCount[]> {
   const { rows } = await db.query<NodeStatusCount>(
-    `SELECT regexp_replace(node_id, '\\[\\d+\\]$', '') AS node, bool_or(node_id ~ '\\[\\d+\\]$') AS fanout,
+    `SELECT split_part(node_id, '[', 1) AS node, bool_or(strpos(node_id, '[') > 0) AS fanout,
             min(step) AS step, min(queue) AS queue, status, count(*)::int AS count, max(attempt) AS max_attempt,
             min(started_at) AS first_started, max(ended_at) AS last_ended,
             (array_agg(error ORDER BY ended_at DESC NULLS LAST) FILTER (WHERE error IS NOT NULL))[1] AS error
@@ -84,7 +84,7 @@ export interface StepRunProblem {
   error: string | null;
 }
 
-/** Node runs that failed or needed more than one attempt (fan-out items included), the latest first. */
+/** Node runs that failed or needed more than one attempt (fan-out items included), the latest first (index step_runs_problems). */
 export async function runProblems(db: Db, runId: string, limit = 50): Promise<StepRunProblem[]> {
   const { rows } = await db.query<StepRunProblem>(
     `SELECT node_id, status, attempt, started_at, ended_at, error FROM step_runs
