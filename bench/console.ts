@@ -12,6 +12,7 @@ import { envSchema } from '../infra/config';
 import { LocalArtifactStore } from '../infra/artifacts';
 import { registerDatasetVersion } from '../infra/db/datasets';
 import { migrate } from '../infra/db/migrate';
+import { runNodeSummary } from '../infra/db/console-queries';
 import { createPool, type Db } from '../infra/db/pool';
 import { registerModelVersion, setAlias } from '../infra/db/registry';
 import { loadCatalogue, type Catalogue } from '../pipelines/catalogue';
@@ -158,17 +159,27 @@ async function run(ctx: BenchContext): Promise<void> {
     '/datasets', '/datasets/bench-data', '/datasets/bench-data/1',
     '/monitoring', `/monitoring/${MODEL}`, '/reports', '/rollouts',
   ];
+  const render = async (url: string) => {
+    const s = performance.now();
+    const res = await app.inject({ url });
+    if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode} ${res.body.slice(0, 300)}`);
+    return performance.now() - s;
+  };
   const measure = async (url: string) => {
     const times: number[] = [];
-    for (let i = 0; i <= REPEAT; i++) {
-      const s = performance.now();
-      const res = await app.inject({ url });
-      if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode} ${res.body.slice(0, 300)}`);
-      if (i) times.push(performance.now() - s); // the first render warms the route and the plan cache
-    }
+    for (let i = 0; i < REPEAT; i++) times.push(await render(url));
     times.sort((a, b) => a - b);
     return { median: times[Math.floor(times.length / 2)]!, max: times.at(-1)! };
   };
+  // First renders, cold (routes, plans, buffers; the big run's summary, kept once the run has ended).
+  const cold = new Map<string, number>();
+  for (const url of pages) cold.set(url, await render(url));
+  const sumBig = async () => {
+    const s = performance.now();
+    await runNodeSummary(db, seeded.bigRun);
+    return performance.now() - s;
+  };
+  const bigSum = [await sumBig(), await sumBig(), await sumBig()].sort((a, b) => a - b)[1]!;
   const withIndexes = new Map<string, { median: number; max: number }>();
   for (const url of pages) withIndexes.set(url, await measure(url));
   // Baseline: the same pages without migration 0011's indexes (what the indexes buy).
@@ -179,13 +190,15 @@ async function run(ctx: BenchContext): Promise<void> {
   for (const d of defs) await db.query(d.indexdef);
 
   ctx.print(`console pages over ${seeded.runs} runs, ${seeded.node_runs} node runs, ${seeded.edges} lineage edges (median and max of ${REPEAT} renders; target < 300 ms)`);
-  ctx.print(`${'page'.padEnd(48)} ${'median'.padStart(8)} ${'max'.padStart(8)}   without 0011 (median)`);
+  ctx.print(`${'page'.padEnd(48)} ${'first'.padStart(9)} ${'median'.padStart(9)} ${'max'.padStart(9)}   without 0011 (median)`);
   let over = 0;
+  const ms = (x: number) => `${x.toFixed(1).padStart(6)} ms`;
   for (const url of pages) {
     const a = withIndexes.get(url)!;
     const b = without.get(url)!;
     if (a.max >= 300) over++;
-    ctx.print(`${url.padEnd(48)} ${a.median.toFixed(1).padStart(6)} ms ${a.max.toFixed(1).padStart(6)} ms   ${b.median.toFixed(1).padStart(8)} ms`);
+    ctx.print(`${url.padEnd(48)} ${ms(cold.get(url)!)} ${ms(a.median)} ${ms(a.max)}   ${ms(b.median)}`);
   }
-  ctx.print(over ? `${over} page(s) took 300 ms or more at least once` : 'every page rendered in under 300 ms');
+  ctx.print(`summing the ${seeded.bigRun} node runs (the ${Math.floor(nodeRuns / 10)}-item fan-out; done once per ended run, on every poll while it runs): ${ms(bigSum)}`);
+  ctx.print(over ? `${over} page(s) took 300 ms or more at least once after the first render` : 'every page rendered in under 300 ms after the first render');
 }

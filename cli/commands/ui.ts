@@ -32,9 +32,13 @@ export interface RunningConsole {
 
 function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Promise<void> } {
   let client: Promise<Client> | undefined;
+  // After a failed connection, pages do not wait on Temporal again for a while (they show the database's view).
+  let down: { until: number; error: Error } | undefined;
   const connect = () => {
+    if (down && Date.now() < down.until) return Promise.reject(down.error);
     client ??= connectClient(config).catch((e: Error) => {
-      client = undefined; // try again next time
+      client = undefined; // try again after the pause
+      down = { until: Date.now() + 15_000, error: e };
       throw e;
     });
     return client;

@@ -8,6 +8,8 @@ import { sendPage, within } from '../respond';
 /** Monitoring: per model, drift per column over time (one point per scored window), the share of drifted columns, and the monitor's decisions. */
 
 const MAX_COLUMNS = 30;
+/** Windows listed in the table (the charts show every window read). */
+const WINDOW_ROWS = 50;
 
 export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps): void {
   app.get('/monitoring', async (_req, reply) => {
@@ -61,7 +63,8 @@ ${chart('drift-share', `Share of drifted columns of ${model} per window`, {
   }, { height: 220 });
 })}</div>
 <h2>Windows</h2>
-${table(['Checked', 'Batch', 'Dataset', 'Drifted share', 'Dataset drift', 'Drifted columns', 'Report'], [...points].reverse().map((p) => [
+${points.length > WINDOW_ROWS ? html`<p class="hint">The latest ${WINDOW_ROWS} of ${points.length} (all of them in the charts); every report is on the <a href="/reports">reports page</a>.</p>` : ''}
+${table(['Checked', 'Batch', 'Dataset', 'Drifted share', 'Dataset drift', 'Drifted columns', 'Report'], [...points].reverse().slice(0, WINDOW_ROWS).map((p) => [
   time(p.checked_at), p.batch_id, `${p.dataset_name}@${p.dataset_version}`, num(p.share), statusBadge(p.dataset_drift ? 'failed' : 'succeeded'), p.drifted.join(', '),
   html`<a href="/reports/view${query({ uri: p.html_uri })}">report</a>`,
 ]))}` : html`<p class="muted">no drift checks recorded for ${model}</p>`}
