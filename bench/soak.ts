@@ -108,7 +108,7 @@ async function sample(workers: TestWorkers, round: number, runs: number, failed:
 }
 
 const m = (b: number) => mib(b).toFixed(0).padStart(5);
-const d = (b: number) => `${b >= 0 ? '+' : ''}${mib(b).toFixed(0)}`;
+const d = (b: number) => `${b >= 0 ? '+' : ''}${mib(b).toFixed(Math.abs(mib(b)) < 10 ? 1 : 0)}`;
 
 function line(s: Sample, base: Sample): string {
   const c = s.cpu;
@@ -134,35 +134,50 @@ function report(ctx: BenchContext, before: Sample, samples: Sample[]): void {
   for (const s of samples) ctx.print(`  ${line(s, first)}`);
   if (!first.cpu.probed.gcAvailable) ctx.print('  (the workers had no gc(): heap figures are without a forced GC)');
 
-  // Growth per round over the later half (rounds after the first, which pays warm-up).
+  // Growth per round over the later half (the first rounds pay warm-up), fitted over all of its
+  // rounds: one round's RSS swings by the garbage not yet collected.
   const half = samples.slice(Math.floor(samples.length / 2));
-  const slope = (pick: (s: Sample) => number) =>
-    half.length > 1 ? (pick(half[half.length - 1]!) - pick(half[0]!)) / (half[half.length - 1]!.round - half[0]!.round) : NaN;
+  const slope = (pick: (s: Sample) => number) => leastSquaresSlope(half.map((s) => [s.round, pick(s)]));
   const rssSlope = slope((s) => s.cpu.rss);
   const settledSlope = slope((s) => s.cpu.probed.after.rss);
   const heapSlope = slope((s) => s.cpu.probed.after.heapUsed);
   const extSlope = slope((s) => s.cpu.probed.after.external);
   const runsPerRound = first.runs;
+  const heap1 = (s: Sample) => mib(s.cpu.probed.after.heapUsed).toFixed(1);
   ctx.print(
-    `  CPU worker over ${total} runs: RSS ${m(before.cpu.rss)} → ${m(first.cpu.rss)} (round 1) → ${m(last.cpu.rss)} MiB; heap after GC ${m(before.cpu.probed.after.heapUsed)} → ${m(last.cpu.probed.after.heapUsed)} MiB; ` +
-      `later rounds (${half[0]!.round}–${last.round}) per round: RSS ${d(rssSlope)} MiB, RSS after GC ${d(settledSlope)} MiB, heap ${d(heapSlope)} MiB, external ${d(extSlope)} MiB ` +
-      `(${((settledSlope / runsPerRound) * 1024).toFixed(0)} KiB RSS after GC per run)`,
+    `  CPU worker over ${total} runs: RSS ${m(before.cpu.rss)} → ${m(first.cpu.rss)} (round 1) → ${m(last.cpu.rss)} MiB; peak RSS ${m(first.cpu.peak)} → ${m(last.cpu.peak)} MiB; heap after GC ${heap1(before)} → ${heap1(first)} → ${heap1(last)} MiB`,
   );
-  // RSS after the probe's GC: the garbage the worker had not collected yet (up to a few hundred
-  // MiB right after a round) no longer swings the figure.
-  ctx.print(`  verdict: ${verdict(settledSlope, heapSlope, first.cpu.probed.after.rss)}`);
+  ctx.print(
+    `  later rounds (${half[0]!.round}–${last.round}), fitted per round: RSS ${d(rssSlope)} MiB, RSS after GC ${d(settledSlope)} MiB, heap ${d(heapSlope)} MiB, external ${d(extSlope)} MiB; ` +
+      `per run: RSS after GC ${(settledSlope / runsPerRound / 1024).toFixed(0)} KiB, heap ${(heapSlope / runsPerRound / 1024).toFixed(1)} KiB`,
+  );
+  ctx.print(`  verdict: ${verdict(settledSlope, heapSlope, first.cpu.probed.after.rss, first.cpu.probed.after.heapUsed)}`);
 }
 
 /**
  * Figures into words: growth per round under 1% of round 1's RSS is a plateau; growth that the
  * heap after GC shares is JavaScript holding on to objects; growth in RSS alone is native memory.
+ * RSS is the one after the probe's GC: garbage not yet collected (up to a few hundred MiB right
+ * after a round) no longer swings it.
  */
-function verdict(rssSlope: number, heapSlope: number, baseRss: number): string {
+function verdict(rssSlope: number, heapSlope: number, baseRss: number, baseHeap: number): string {
   if (!Number.isFinite(rssSlope)) return 'too few rounds to tell (SLUICE_SOAK_ROUNDS ≥ 4)';
   const share = rssSlope / baseRss;
-  if (share < 0.01) return `RSS plateaus (${(share * 100).toFixed(1)}% of round 1 per round in the later rounds): a high-water mark, not a leak`;
+  // A slow JavaScript leak hides under RSS's swings: the heap after GC has no garbage to swing it.
+  const creeping = heapSlope > baseHeap * 0.005 ? `; but the heap after GC still grows ${d(heapSlope)} MiB per round: look for a slow leak with more rounds` : '';
+  if (share < 0.01) return `RSS plateaus (${(share * 100).toFixed(1)}% of round 1 per round in the later rounds): a high-water mark, not a leak${creeping}`;
   if (heapSlope > rssSlope / 2) return `RSS keeps growing (${(share * 100).toFixed(1)}%/round) and the heap after GC grows with it: JavaScript holds on to something (a leak)`;
   return `RSS keeps growing (${(share * 100).toFixed(1)}%/round) while the heap after GC does not: native memory (allocator, onnxruntime, polars); run more rounds to see whether it levels off`;
+}
+
+/** The slope of the least-squares line through the points; NaN with fewer than two. */
+function leastSquaresSlope(points: [number, number][]): number {
+  if (points.length < 2) return NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / points.length;
+  const my = points.reduce((a, [, y]) => a + y, 0) / points.length;
+  const num = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const den = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return num / den;
 }
 
 /** Empty variables mean "use the default", as loadConfig reads them. */
