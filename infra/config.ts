@@ -60,6 +60,13 @@ export const envSchema = z.object({
    * 60 s) showed a materialization's phase up to 24 s late.
    */
   SLUICE_HEARTBEAT_THROTTLE: duration.default('2s'),
+  // --- engine at scale (workflows/engine/fan-out.ts, activities/runtime/claims.ts) ---
+  /** Bytes of JSON above which a step output, fan-out list or fan-in goes through the artifact store by reference (claim check). */
+  SLUICE_CLAIM_THRESHOLD: positiveInt.default(262_144),
+  /** Items (or shards) one workflow execution runs itself: a wider fan-out runs as child workflows of at most this many. */
+  SLUICE_MAP_SHARD_SIZE: positiveInt.max(2_000).default(1_000),
+  /** Shards (child workflows) in flight at once per fanning execution. */
+  SLUICE_MAP_SHARD_WINDOW: positiveInt.max(1_000).default(8),
   /** Threads running model inference in batch scoring, per worker. Unset: one per core, at most 8. */
   SLUICE_INFERENCE_THREADS: positiveInt.max(256).optional(),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -160,6 +167,8 @@ export interface SluiceConfig {
   /** Directories file sources may read (absolute; not yet resolved through symlinks). */
   dataRoots: string[];
   heartbeatThrottle: string;
+  /** SLUICE_CLAIM_THRESHOLD and SLUICE_MAP_SHARD_*: when values go by reference, how fan-outs shard. */
+  engine: { claimThreshold: number; shardSize: number; shardWindow: number };
   inferenceThreads: number | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
@@ -204,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     infraRetry: e.SLUICE_INFRA_RETRY,
     dataRoots: dataRoots(e, home),
     heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
+    engine: { claimThreshold: e.SLUICE_CLAIM_THRESHOLD, shardSize: e.SLUICE_MAP_SHARD_SIZE, shardWindow: e.SLUICE_MAP_SHARD_WINDOW },
     inferenceThreads: e.SLUICE_INFERENCE_THREADS,
     logLevel: e.SLUICE_LOG_LEVEL,
     home,

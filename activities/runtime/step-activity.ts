@@ -10,6 +10,7 @@ import type { StepActivity } from '../../pipelines/dsl/engine-activities';
 import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
+import { claimLargeOutput, resolveClaims } from './claims';
 import { fingerprintModule } from './fingerprint';
 import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
@@ -32,6 +33,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
   const targets = infraTargets(deps);
   // The configuration never changes while a worker runs: parse its retry window once.
   const infraRetryMs = parseDuration(deps.config.infraRetry);
+  const claimThreshold = deps.config.engine?.claimThreshold ?? Infinity;
   const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
@@ -41,7 +43,9 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     }
     await assertRunInterface(call, step);
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
-    const input = parseOrFail(step.input, call.input, `input of step ${step.name} (node ${run.node})`);
+    // Values passed by reference (claim checks) are read back here: the implementation, its
+    // schema and its cache key see the value itself, never the reference.
+    const input = parseOrFail(step.input, await resolveClaims(deps.store, call.input), `input of step ${step.name} (node ${run.node})`);
     const cacheKey = sha256Hex(
       canonicalJson({ step: step.name, version: step.version, code: call.cache.key === 'version' ? undefined : fingerprint, input: contentOnly(input) }),
     );
@@ -55,10 +59,11 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         const hit = await lookupStepCache(deps.db, cacheKey);
         if (hit && (await artifactsStillExist(deps, hit.output))) {
           for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
-          await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: hit.output, cacheKey });
+          const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
+          await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: sent, cacheKey });
           log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
           timer({ status: 'cached' });
-          return { output: hit.output, cached: true, cacheKey, attempt: info.attempt };
+          return { output: sent, cached: true, cacheKey, attempt: info.attempt };
         }
       }
 
@@ -84,10 +89,13 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       if (call.cache.enabled) {
         await storeStepCache(deps.db, { key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node });
       }
-      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'succeeded', outputs: output, cacheKey });
+      // What history carries (and step_runs records, which a fan-in by reference reads back):
+      // the output, or a claim of its large parts.
+      const sent = await claimLargeOutput(deps.store, output, claimThreshold);
+      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'succeeded', outputs: sent, cacheKey });
       log.info('step succeeded');
       timer({ status: 'succeeded' });
-      return { output, cached: false, cacheKey, attempt: info.attempt };
+      return { output: sent, cached: false, cacheKey, attempt: info.attempt };
     } catch (e) {
       if (infrastructureFault(e, targets)) throw e;
       const err = e as Error;

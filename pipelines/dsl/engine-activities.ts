@@ -1,4 +1,5 @@
 import type { ApprovalDecision } from './approval';
+import type { ClaimCheck } from './claim';
 import type { ResolveResult, StepCall, StepResult } from './protocol';
 
 /**
@@ -11,6 +12,21 @@ import type { ResolveResult, StepCall, StepResult } from './protocol';
 export interface TaskQueues {
   cpu: string;
   gpu: string;
+  /**
+   * The engine's size limits as the workers were configured. Absent in histories recorded before
+   * them: such runs keep the behaviour they started with (no sharding, fan-ins inline).
+   */
+  limits?: EngineLimits;
+}
+
+/** When values go by reference and how fan-outs are sharded (SLUICE_CLAIM_THRESHOLD, SLUICE_MAP_SHARD_*). */
+export interface EngineLimits {
+  /** A value whose JSON is larger than this (bytes) is stored in the artifact store and passed by reference. */
+  claimThreshold: number;
+  /** Items one execution runs itself; a wider fan-out runs as child workflows of at most this many items (or shards). */
+  shardSize: number;
+  /** Child workflows (shards) in flight at once per fanning execution. */
+  shardWindow: number;
 }
 
 /**
@@ -41,6 +57,18 @@ export interface RunBookkeepingActivities {
   recordRunFinished(r: { runId: string; status: RunEndStatus; error?: string }): Promise<void>;
   /** An approval node's decision: who, when, why, and whether the timeout decided. */
   recordApproval(r: { runId: string; node: string; decision: ApprovalDecision }): Promise<void>;
+}
+
+/** Fan-in by reference (activities/runs/fan-in.ts), on queue cpu. */
+export interface FanInActivities {
+  /**
+   * The outputs of items `[from, to)` of fan-out `node` (step runs `node[i]` of the run), as
+   * recorded when each item ended, stored as one JSON list in the artifact store: a claim check.
+   * The results never travel through history; a missing item fails, naming it.
+   */
+  collectFanIn(r: { runId: string; node: string; from: number; to: number }): Promise<ClaimCheck>;
+  /** The concatenation of shards' fan-ins as one index claim (one part in history instead of one per shard). */
+  indexFanIn(r: { lists: ClaimCheck[] }): Promise<ClaimCheck>;
 }
 
 /** A step's activity: its type is the step's name, on the step's queue. */

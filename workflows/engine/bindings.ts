@@ -1,3 +1,4 @@
+import { claimAt, isClaim } from '../../pipelines/dsl/claim';
 import type { BindingExpr, ConditionExpr, RefExpr } from '../../pipelines/dsl/spec';
 
 /** Values a binding can refer to while a run is in progress. Deterministic, pure. */
@@ -16,11 +17,31 @@ export function resolveRef(ref: RefExpr, scope: Scope): unknown {
     if (!scope.item || scope.item.node !== ref.node) throw new Error(`fan-out item of ${ref.node} used outside its node`);
     v = scope.item.value;
   } else v = scope.outputs.get(ref.node!);
-  for (const k of ref.path) {
+  for (let i = 0; i < ref.path.length; i++) {
     if (v === null || v === undefined) return undefined;
-    v = (v as Record<string, unknown>)[k];
+    // A value passed by reference is not read here: the ref extends the claim, and the step
+    // runtime reads the part it points to.
+    if (isClaim(v)) return claimAt(v, ref.path.slice(i));
+    v = (v as Record<string, unknown>)[ref.path[i]!];
   }
   return v;
+}
+
+/**
+ * The binding with every ref but those to the fan-out item replaced by its value: what a shard
+ * needs to build each item's input without the run's params and outputs.
+ */
+export function bindAllButItem(e: BindingExpr, scope: Scope): BindingExpr {
+  switch (e.kind) {
+    case 'literal':
+      return e;
+    case 'ref':
+      return e.ref.source === 'item' ? e : { kind: 'literal', value: resolveRef(e.ref, scope) };
+    case 'list':
+      return { kind: 'list', items: e.items.map((i) => bindAllButItem(i, scope)) };
+    case 'object':
+      return { kind: 'object', fields: Object.fromEntries(Object.entries(e.fields).map(([k, f]) => [k, bindAllButItem(f, scope)])) };
+  }
 }
 
 export function resolveBinding(e: BindingExpr, scope: Scope): unknown {
@@ -55,6 +76,7 @@ export function evaluateCondition(c: ConditionExpr, scope: Scope): boolean {
     default: {
       const l = resolveBinding(c.left, scope) as number | string;
       const r = resolveBinding(c.right, scope) as number | string;
+      if (isClaim(l) || isClaim(r)) throw new Error('a condition compares a value passed by reference (over SLUICE_CLAIM_THRESHOLD); compare a small field instead');
       switch (c.op) {
         case 'eq':
           return l === r;

@@ -16,11 +16,14 @@ import { approveUpdate, runStateQuery, runStepSpecQuery, stepSpecQueryArg } from
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
-import type { EngineLocalActivities, RunBookkeepingActivities } from '../../pipelines/dsl/engine-activities';
+import type { EngineLocalActivities, FanInActivities, RunBookkeepingActivities, TaskQueues } from '../../pipelines/dsl/engine-activities';
+import { isClaim, itemAt, jsonSize, listLength, type ClaimCheck } from '../../pipelines/dsl/claim';
+import type { MapShardTask } from '../../pipelines/dsl/fan-out';
 import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
-import { evaluateCondition, resolveBinding, type Scope } from './bindings';
+import { bindAllButItem, evaluateCondition, resolveBinding, type Scope } from './bindings';
+import { describeFailure, runShards } from './fan-out';
 import { callStep } from './call-step';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
@@ -119,7 +122,7 @@ interface EngineRun {
   params: Record<string, unknown>;
   context: Record<string, unknown>;
   options: RunOptions;
-  queues: { cpu: string; gpu: string };
+  queues: TaskQueues;
   /** What the `state` query reports; updated in place as nodes run. */
   state: RunState;
   /** Publishes `state` as the run's current details (call after changing it). */
@@ -133,6 +136,7 @@ interface EngineRun {
 /** Runs the spec's nodes in dependency order, as many at once as are ready; returns each node's output. */
 async function execute(run: EngineRun): Promise<Map<string, unknown>> {
   const { spec, params, context, options, queues, state, show, ids, decisions, book } = run;
+  const { limits } = queues;
   const outputs = new Map<string, unknown>();
   const pending = new Set(spec.nodes.map((n) => n.id));
   const running = new Map<string, Promise<void>>();
@@ -174,26 +178,50 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
       return;
     }
     const list = resolveBinding(n.map.over, scope);
-    if (!Array.isArray(list)) {
-      throw ApplicationFailure.nonRetryable(`node ${n.id}: the fan-out list is not a list (got ${list === null ? 'null' : typeof list})`, 'InvalidFanOut');
+    const count = listLength(list);
+    if (count === undefined) {
+      const what = list === null ? 'null' : isClaim(list) ? 'a value inside an output passed by reference; map over the output field itself' : typeof list;
+      throw ApplicationFailure.nonRetryable(`node ${n.id}: the fan-out list is not a list (got ${what})`, 'InvalidFanOut');
     }
-    const results: unknown[] = new Array(list.length);
-    s.items = { total: list.length, done: 0 };
+    // Runs recorded before the engine's limits (none in their history) keep the unsharded path.
+    if (limits && count > limits.shardSize) {
+      s.items = { total: count, done: 0, running: 0 };
+      const items = progressOf(s.items);
+      const task: MapShardTask = {
+        node: n.id,
+        step: nodeStep(spec, n),
+        run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
+        inputs: bindAllButItem(n.inputs, scope),
+        items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
+        from: 0,
+        to: count,
+        parallelism: n.map.parallelism,
+        limits,
+      };
+      const r = await runShards(task, { started: (k) => (items.running += k, show()), finished: (k) => (items.running -= k, items.done += k, show()) });
+      outputs.set(n.id, r.results);
+      Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: r.results, endedAt: Date.now() });
+      return;
+    }
+    let results: unknown[] | ClaimCheck = new Array(count);
+    s.items = { total: count, done: 0 };
     let cachedAll = true;
     let next = 0;
     const worker = async () => {
-      while (next < list.length) {
+      while (next < count) {
         const i = next++;
-        const r = await call(n, `${n.id}[${i}]`, resolveBinding(n.inputs, { ...scope, item: { node: n.id, value: list[i] } }));
-        results[i] = r.output;
+        const r = await call(n, `${n.id}[${i}]`, resolveBinding(n.inputs, { ...scope, item: { node: n.id, value: itemAt(list, i) } }));
+        (results as unknown[])[i] = r.output;
         cachedAll &&= r.cached;
         s.items!.done++;
         show();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(n.map.parallelism, list.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(n.map.parallelism, count) }, worker));
+    // A fan-in too large for history goes by reference: read back from what the items recorded.
+    if (limits && jsonSize(results) > limits.claimThreshold) results = await fanIn(queues).collectFanIn({ runId: ids.runId, node: n.id, from: 0, to: count });
     outputs.set(n.id, results);
-    Object.assign(s, { status: cachedAll && list.length > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
+    Object.assign(s, { status: cachedAll && count > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
   };
 
   const finished = (id: string) => {
@@ -265,5 +293,16 @@ function runContext(): Record<string, unknown> {
 
 function describe(e: unknown): string {
   if (e instanceof ActivityFailure && e.cause) return e.cause.message;
-  return e instanceof Error ? e.message : String(e);
+  return describeFailure(e);
+}
+
+/** The fan-in activity, on the cpu queue like the run's bookkeeping. */
+function fanIn(queues: TaskQueues): FanInActivities {
+  return proxyActivities<FanInActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '5m', retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 } });
+}
+
+/** A sharded node's item counts, with `running` (always set for one). */
+function progressOf(items: NonNullable<NodeState['items']>): { total: number; done: number; running: number } {
+  items.running ??= 0;
+  return items as { total: number; done: number; running: number };
 }

@@ -1,0 +1,154 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  isCancellation,
+  proxyActivities,
+  startChild,
+} from '@temporalio/workflow';
+import { CLAIM, concatClaims, itemAt } from '../../pipelines/dsl/claim';
+import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
+import { MAP_SHARD_WORKFLOW, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
+import { resolveBinding } from './bindings';
+import { callStep } from './call-step';
+
+/**
+ * Sharded fan-outs. A fanning execution (the pipeline run, or a shard over a range too wide to run
+ * itself) splits its range into at most `shardSize` child workflows, `shardWindow` of them in
+ * flight at once; a leaf shard runs at most `shardSize` items as activities. Every execution's
+ * history is thus bounded by shardSize (children or items), whatever the width: shardSize items
+ * per leaf, shardSize² items under one fanning execution, shardSize³ with one more level.
+ *
+ * Results never come back through history: a leaf stores its items' outputs as one JSON list
+ * (collectFanIn) and returns the claim; a fanning execution returns the concatenation of its
+ * children's claims (a list of parts, not of results).
+ */
+
+/** How a fanning execution reports progress to its `state` (the pipeline run's node). */
+export interface ShardProgress {
+  started(items: number): void;
+  finished(items: number, cached: number): void;
+}
+
+export async function runMapShard(task: MapShardTask): Promise<MapShardResult> {
+  return task.to - task.from <= task.limits.shardSize ? runLeaf(task) : runShards(task);
+}
+
+/** Runs `[from, to)` as child workflows, a window at a time; the first failure cancels the rest. */
+export async function runShards(task: MapShardTask, progress?: ShardProgress): Promise<MapShardResult> {
+  const { from, to, limits } = task;
+  const size = to - from;
+  // The smallest span (shardSize × shardSize^k) that cuts the range into at most shardSize children.
+  let span = limits.shardSize;
+  while (Math.ceil(size / span) > limits.shardSize) span *= limits.shardSize;
+  const ranges: [number, number][] = [];
+  for (let a = from; a < to; a += span) ranges.push([a, Math.min(a + span, to)]);
+  const window = Math.min(limits.shardWindow, ranges.length);
+  // The node's parallelism is shared by the shards in flight.
+  const parallelism = Math.max(1, Math.floor(task.parallelism / window));
+
+  const results: MapShardResult[] = new Array(ranges.length);
+  let next = 0;
+  let failure: unknown;
+  const scope = new CancellationScope();
+  const lane = async () => {
+    while (failure === undefined && next < ranges.length) {
+      const k = next++;
+      const [a, b] = ranges[k]!;
+      const sub: MapShardTask = { ...task, from: a, to: b, parallelism, items: sliceItems(task.items, a, b) };
+      progress?.started(b - a);
+      try {
+        const child = await startChild<(t: MapShardTask) => Promise<MapShardResult>>(MAP_SHARD_WORKFLOW, {
+          workflowId: `${task.run.info.workflowId}/${task.node}/${a}-${b}`,
+          args: [sub],
+          staticSummary: `${task.node}[${a}..${b - 1}] · ${task.step.name}@${task.step.version}`,
+        });
+        results[k] = await child.result();
+        progress?.finished(b - a, results[k]!.cached);
+      } catch (e) {
+        if (failure === undefined) {
+          failure = e;
+          scope.cancel();
+        }
+        return;
+      }
+    }
+  };
+  await scope.run(() => Promise.all(Array.from({ length: window }, lane)));
+  if (failure !== undefined) throw itemFailure(failure);
+  const lists = results.map((r) => r.results);
+  const cached = results.reduce((n, r) => n + r.cached, 0);
+  // A few shards' parts ride in history as they are; more go into an index (one part), so the
+  // next step's input stays a few hundred bytes at any width.
+  if (lists.length <= INLINE_PARTS && !lists.some((l) => l[CLAIM].index)) return { results: concatClaims(lists), cached };
+  return { results: await fanInActivities(task).indexFanIn({ lists }), cached };
+}
+
+/** Runs items `[from, to)` as activities, `parallelism` at a time, and stores their outputs as one list. */
+async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
+  const { node, step, run, from, to } = task;
+  let next = from;
+  let cached = 0;
+  let failure: { index: number; error: unknown } | undefined;
+  const scope = new CancellationScope();
+  const lane = async () => {
+    while (failure === undefined && next < to) {
+      const i = next++;
+      try {
+        const input = resolveBinding(task.inputs, { params: {}, outputs: new Map(), item: { node, value: itemOf(task.items, i) } });
+        const r = await callStep(step, input, { info: { ...run.info, node: `${node}[${i}]` }, queues: run.queues, cache: run.cache });
+        if (r.cached) cached++;
+      } catch (error) {
+        if (failure === undefined) {
+          failure = { index: i, error };
+          scope.cancel();
+        }
+        return;
+      }
+    }
+  };
+  await scope.run(() => Promise.all(Array.from({ length: Math.min(task.parallelism, to - from) }, lane)));
+  if (failure) {
+    if (isCancellation(failure.error)) throw failure.error;
+    throw ApplicationFailure.create({
+      type: 'StepFailed',
+      message: `item ${failure.index} failed: ${describeFailure(failure.error)}`,
+      nonRetryable: true,
+      details: [{ node, index: failure.index }],
+      cause: failure.error instanceof Error ? failure.error : undefined,
+    });
+  }
+  return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
+}
+
+/** Shards whose fan-ins a fanning execution concatenates in history; beyond, it stores an index. */
+const INLINE_PARTS = 4;
+
+function fanInActivities(task: MapShardTask): FanInActivities {
+  return proxyActivities<FanInActivities>({ taskQueue: task.run.queues.cpu, startToCloseTimeout: '5m', retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 } });
+}
+
+function itemOf(items: MapShardTask['items'], i: number): unknown {
+  return 'claim' in items ? itemAt(items.claim, i) : items.inline[i - items.offset];
+}
+
+function sliceItems(items: MapShardTask['items'], a: number, b: number): MapShardTask['items'] {
+  return 'claim' in items ? items : { inline: items.inline.slice(a - items.offset, b - items.offset), offset: a };
+}
+
+/** A shard's failure as the item failure it carries (a child's failure wraps its cause). */
+function itemFailure(e: unknown): unknown {
+  if (isCancellation(e)) return e;
+  let f: unknown = e;
+  while (f instanceof ChildWorkflowFailure && f.cause) f = f.cause;
+  if (f instanceof ApplicationFailure) return ApplicationFailure.create({ type: f.type ?? 'StepFailed', message: f.message, nonRetryable: true, details: f.details ?? [], cause: f });
+  return e;
+}
+
+/** A failure's message, through the activity or child workflow that wraps it. */
+export function describeFailure(e: unknown): string {
+  let f: unknown = e;
+  while ((f instanceof ActivityFailure || f instanceof ChildWorkflowFailure) && f.cause) f = f.cause;
+  return f instanceof Error ? f.message : String(f);
+}
