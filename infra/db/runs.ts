@@ -1,5 +1,6 @@
 import type { RunStart } from '../../pipelines/dsl/engine-activities';
 import type { RunStatus as RunStatusWord, StepRunStatus } from '../../pipelines/dsl/protocol';
+import { Batcher, perConnection } from './batcher';
 import type { Db } from './pool';
 
 /**
@@ -44,29 +45,75 @@ export async function closeRunningSteps(db: Db, runId: string, runStatus: 'faile
   return rows.map((r) => r.node_id).sort();
 }
 
+type StepStart = { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number };
+type StepEnd = { runId: string; node: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string; cacheKey?: string };
+type Edge = { from: [kind: string, id: string]; relation: string; to: [kind: string, id: string]; runId?: string };
+
+/**
+ * Step-run and lineage writes go through per-pool batchers (./batcher.ts): the items of a fan-out
+ * running at once on one worker share statements instead of making one round trip (and one
+ * commit) each. Each call still resolves only once its row is written.
+ */
+const batches = perConnection((db: Db) => ({
+  starts: new Batcher<StepStart>(
+    async (rows) => {
+      await db.query(
+        `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt)
+         SELECT r, n, s, v, q, 'running', a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(r, n, s, v, q, a)
+         ON CONFLICT (run_id, node_id) DO UPDATE
+           SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), ended_at = NULL, error = NULL`,
+        [rows.map((r) => r.runId), rows.map((r) => r.node), rows.map((r) => r.step), rows.map((r) => r.stepVersion), rows.map((r) => r.queue), rows.map((r) => r.attempt)],
+      );
+      return rows.map(() => undefined);
+    },
+    { key: (r) => `${r.runId}\0${r.node}` },
+  ),
+  ends: new Batcher<StepEnd>(
+    async (rows) => {
+      await db.query(
+        `UPDATE step_runs s SET status = t.status, ended_at = now(), outputs = t.outputs::jsonb, error = t.error, cache_key = COALESCE(t.cache_key, s.cache_key)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(run_id, node_id, status, outputs, error, cache_key)
+          WHERE s.run_id = t.run_id AND s.node_id = t.node_id`,
+        [
+          rows.map((r) => r.runId),
+          rows.map((r) => r.node),
+          rows.map((r) => r.status),
+          rows.map((r) => (r.outputs === undefined ? null : JSON.stringify(r.outputs))),
+          rows.map((r) => r.error ?? null),
+          rows.map((r) => r.cacheKey ?? null),
+        ],
+      );
+      return rows.map(() => undefined);
+    },
+    { key: (r) => `${r.runId}\0${r.node}` },
+  ),
+  artifacts: new Batcher<ArtifactRecord>(async (rows) => {
+    await db.query(
+      `INSERT INTO artifacts (uri, sha256, size_bytes, media_type)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+       ON CONFLICT (uri) DO NOTHING`,
+      [rows.map((a) => a.uri), rows.map((a) => a.sha256), rows.map((a) => a.size), rows.map((a) => a.mediaType ?? null)],
+    );
+    return rows.map(() => undefined);
+  }),
+  edges: new Batcher<Edge>(async (rows) => {
+    await db.query(
+      `INSERT INTO lineage_edges (from_kind, from_id, relation, to_kind, to_id, run_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       ON CONFLICT (from_kind, from_id, relation, to_kind, to_id) DO NOTHING`,
+      [rows.map((e) => e.from[0]), rows.map((e) => e.from[1]), rows.map((e) => e.relation), rows.map((e) => e.to[0]), rows.map((e) => e.to[1]), rows.map((e) => e.runId ?? null)],
+    );
+    return rows.map(() => undefined);
+  }),
+}));
+
 /** `node` is the pipeline node id (column node_id); `step` the step signature's name. */
-export async function recordStepStart(
-  db: Db,
-  s: { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt)
-     VALUES ($1, $2, $3, $4, $5, 'running', $6)
-     ON CONFLICT (run_id, node_id) DO UPDATE
-       SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), ended_at = NULL, error = NULL`,
-    [s.runId, s.node, s.step, s.stepVersion, s.queue, s.attempt],
-  );
+export async function recordStepStart(db: Db, s: StepStart): Promise<void> {
+  await batches(db).starts.add(s);
 }
 
-export async function recordStepEnd(
-  db: Db,
-  s: { runId: string; node: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string; cacheKey?: string },
-): Promise<void> {
-  await db.query(
-    `UPDATE step_runs SET status = $3, ended_at = now(), outputs = $4, error = $5, cache_key = COALESCE($6, cache_key)
-      WHERE run_id = $1 AND node_id = $2`,
-    [s.runId, s.node, s.status, s.outputs === undefined ? null : JSON.stringify(s.outputs), s.error ?? null, s.cacheKey ?? null],
-  );
+export async function recordStepEnd(db: Db, s: StepEnd): Promise<void> {
+  await batches(db).ends.add(s);
 }
 
 export interface ArtifactRecord {
@@ -81,11 +128,7 @@ export interface ArtifactRecord {
  * URI stable across retries, so both inserts are no-ops the second time.
  */
 export async function recordStepOutput(db: Db, runId: string, node: string, a: ArtifactRecord, relation: 'produced' | 'reused' = 'produced'): Promise<void> {
-  await db.query(
-    `INSERT INTO artifacts (uri, sha256, size_bytes, media_type) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (uri) DO NOTHING`,
-    [a.uri, a.sha256, a.size, a.mediaType ?? null],
-  );
+  await batches(db).artifacts.add(a);
   await recordEdge(db, { from: ['step_run', `${runId}/${node}`], relation, to: ['artifact', a.uri], runId });
 }
 
@@ -93,16 +136,8 @@ export async function recordStepInput(db: Db, runId: string, node: string, uri: 
   await recordEdge(db, { from: ['artifact', uri], relation: 'consumed_by', to: ['step_run', `${runId}/${node}`], runId });
 }
 
-export async function recordEdge(
-  db: Db,
-  e: { from: [kind: string, id: string]; relation: string; to: [kind: string, id: string]; runId?: string },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO lineage_edges (from_kind, from_id, relation, to_kind, to_id, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (from_kind, from_id, relation, to_kind, to_id) DO NOTHING`,
-    [e.from[0], e.from[1], e.relation, e.to[0], e.to[1], e.runId ?? null],
-  );
+export async function recordEdge(db: Db, e: Edge): Promise<void> {
+  await batches(db).edges.add(e);
 }
 
 export interface RunRow {
@@ -186,4 +221,19 @@ export async function listStepArtifacts(db: Db, runId: string): Promise<StepArti
     [runId],
   );
   return rows;
+}
+
+/**
+ * What items `[from, to)` of fan-out `node` recorded as their output (step_runs `node[i]`,
+ * succeeded or cached), with each item's index: one query for a whole shard's fan-in.
+ */
+export async function listItemOutputs(db: Db, runId: string, node: string, from: number, to: number): Promise<{ index: number; outputs: unknown }[]> {
+  const ids = Array.from({ length: to - from }, (_, k) => `${node}[${from + k}]`);
+  const { rows } = await db.query<{ node_id: string; outputs: unknown }>(
+    `SELECT node_id, outputs FROM step_runs
+      WHERE run_id = $1 AND node_id = ANY($2::text[]) AND status IN ('succeeded', 'cached')`,
+    [runId, ids],
+  );
+  const prefix = node.length + 1;
+  return rows.map((r) => ({ index: Number(r.node_id.slice(prefix, -1)), outputs: r.outputs }));
 }
