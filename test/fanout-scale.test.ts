@@ -1,0 +1,133 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import type { Db } from '../infra/db/pool';
+import { projectRoot } from '../infra/paths';
+import { isClaim } from '../pipelines/dsl/claim';
+import { MAP_SHARD_WORKFLOW } from '../pipelines/dsl/fan-out';
+import { runStateQuery } from '../pipelines/dsl/messages';
+import type { AnyPipeline } from '../pipelines/dsl/pipeline';
+import { startPipeline, type RunParams } from '../pipelines/dsl/start';
+import { bigOutput, wideSquares } from './fixtures/fanout-scale-pipelines';
+import { runFailure } from './helpers/runs';
+import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
+
+/**
+ * The engine at scale, scaled down: shards of 10 items (SLUICE_MAP_SHARD_SIZE) make a 200-item
+ * fan-out two levels deep (2 fanning shards of 100 items, 20 leaves), and a claim threshold of
+ * 1 KiB sends the fan-out list, the fan-in and a 200 kB output by reference.
+ */
+const SHARD = 10;
+const N = 200;
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+describe('fan-outs wider than a shard, values larger than history should carry', () => {
+  let stack: TestStack;
+  let client: Client;
+  let db: Db;
+
+  before(async () => {
+    stack = await startTestStack({
+      kinds: ['cpu'],
+      env: {
+        SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'fanout-scale-pipelines.ts'),
+        SLUICE_MAP_SHARD_SIZE: String(SHARD),
+        SLUICE_MAP_SHARD_WINDOW: '4',
+        SLUICE_CLAIM_THRESHOLD: '1024',
+        SLUICE_CPU_CONCURRENCY: '32',
+      },
+    });
+    ({ client, db } = stack);
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const start = <P extends AnyPipeline>(p: P, input: RunParams<P>) =>
+    startPipeline(client, p, input, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId(`${p.name}-`) });
+
+  /** Every shard execution of a run (visibility lags a little behind: wait until `expected` are listed). */
+  const shardsOf = async (workflowId: string, expected: number): Promise<{ workflowId: string; status: string }[]> => {
+    let found: { workflowId: string; status: string }[] = [];
+    for (let i = 0; i < 50; i++) {
+      found = [];
+      for await (const w of client.workflow.list({ query: `WorkflowType = '${MAP_SHARD_WORKFLOW}'` })) {
+        if (w.workflowId.startsWith(`${workflowId}/`)) found.push({ workflowId: w.workflowId, status: w.status.name });
+      }
+      if (found.length >= expected) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return found;
+  };
+  const events = async (workflowId: string): Promise<HistoryEvent[]> => (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const payloadBytes = (e: HistoryEvent) => JSON.stringify(e).length;
+
+  let firstRun: { workflowId: string; runId: string } | undefined;
+
+  test('a 200-item fan-out runs as shards and reaches the next step as the typed list', async () => {
+    const handle = await start(wideSquares, { n: N });
+    const { outputs, runId } = await handle.result();
+    firstRun = { workflowId: handle.workflowId, runId };
+    assert.equal(outputs.count, N, 'the sum step received every result');
+    assert.equal(outputs.total, Array.from({ length: N }, (_, i) => i * i).reduce((a, b) => a + b, 0));
+
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.nodes.square!.status, 'succeeded');
+    assert.deepEqual(state.nodes.square!.items, { total: N, done: N, running: 0 });
+    assert.ok(isClaim(state.nodes.square!.output), 'the fan-in is a reference in the state, not 500 results');
+    assert.ok(JSON.stringify(state).length < 10_000, `state query answer is small (${JSON.stringify(state).length} chars)`);
+
+    // 2 fanning shards ([0, 100), [100, 200)) and 20 leaves of 10 items.
+    const shards = await shardsOf(handle.workflowId, 22);
+    assert.equal(shards.length, 22);
+    assert.ok(shards.some((s) => s.workflowId.endsWith('/square/100-200')) && shards.some((s) => s.workflowId.endsWith('/square/190-200')));
+    assert.ok(shards.every((s) => s.status === 'COMPLETED'));
+    for (const id of [handle.workflowId, ...shards.map((s) => s.workflowId)]) {
+      const h = await events(id);
+      // A leaf: 10 activities (3 events each) and its workflow tasks; a fanning execution: ≤ 10 children.
+      assert.ok(h.length < 120, `${id}: ${h.length} events`);
+      // Markers hold the run's compiled spec (the same size at any width): every other event is small.
+      const sized = h.filter((e) => !e.markerRecordedEventAttributes).sort((a, b) => payloadBytes(b) - payloadBytes(a));
+      assert.ok(payloadBytes(sized[0]!) < 6_000, `${id}: an event of ${payloadBytes(sized[0]!)} bytes: ${JSON.stringify(sized[0]).slice(0, 300)}`);
+    }
+
+    const rows = await db.query<{ n: string }>(`SELECT count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' AND status = 'succeeded'`, [runId]);
+    assert.equal(Number(rows.rows[0]!.n), N, 'every item has its step run');
+  });
+
+  test('a rerun with the same params answers every item from the cache', async () => {
+    assert.ok(firstRun, 'the first run ran');
+    const handle = await start(wideSquares, { n: N });
+    const { outputs, runId } = await handle.result();
+    assert.equal(outputs.count, N);
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.nodes.square!.status, 'cached');
+    const rows = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' GROUP BY status`, [runId]);
+    assert.deepEqual(rows.rows.map((r) => [r.status, Number(r.n)]), [['cached', N]]);
+  });
+
+  test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {
+    const message = await runFailure(stack, wideSquares.name, { n: 60, failAt: 37 });
+    assert.match(message, /step "square" \(fs\.square\) failed: item 37 failed: .*no square for 37 today/);
+    const failedRun = (await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM runs WHERE pipeline_name = 'fs-wide' AND status = 'failed'`)).rows[0]!;
+    const shards = await shardsOf(failedRun.workflow_id, 1);
+    assert.ok(shards.some((s) => s.workflowId.endsWith('/square/30-40')), `the shard of item 37 ran: ${shards.map((s) => s.workflowId).join(', ')}`);
+    for (let i = 0; i < 50 && (await shardsOf(failedRun.workflow_id, 1)).some((s) => s.status === 'RUNNING'); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok((await shardsOf(failedRun.workflow_id, 1)).every((s) => s.status !== 'RUNNING'), 'no shard is left running');
+  });
+
+  test('an output larger than the threshold goes by reference; the next step receives the value', async () => {
+    const chars = 200_000;
+    const handle = await start(bigOutput, { chars, seed: uniqueId('s') });
+    const { outputs } = await handle.result();
+    assert.equal(outputs.length, chars);
+    assert.equal(outputs.chars, chars, 'small fields of a claimed output stay inline');
+    assert.match(outputs.head, /^s[0-9a-f]{7}/);
+    const h = await events(handle.workflowId);
+    const total = h.reduce((n, e) => n + payloadBytes(e), 0);
+    assert.ok(total < 40_000, `the run's whole history is ${total} bytes, not the ${chars}-char text`);
+  });
+});
