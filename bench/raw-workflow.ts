@@ -3,7 +3,7 @@
  * directly, with none of Sluice's engine or bookkeeping. Bundled by the benchmark itself and run
  * by a plain Worker in the benchmark process, on a task queue of its own.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { executeChild, proxyActivities } from '@temporalio/workflow';
 
 export interface RawActivities {
   noop(value: number): Promise<number>;
@@ -23,4 +23,36 @@ export async function rawFanout(n: number): Promise<number> {
   await noop(n);
   const results = await Promise.all(Array.from({ length: n }, (_, i) => noop(i)));
   return noop(results.length);
+}
+
+/**
+ * The raw shape of a sharded fan-out (bench/fanout.ts): one activity, then `n` no-op activities
+ * in child workflows of `shard` items each, `window` children at a time and `parallelism`
+ * activities in flight in all, each child returning only its count; then one activity.
+ */
+export async function rawShardedFanout(n: number, shard: number, window: number, parallelism: number): Promise<number> {
+  await noop(n);
+  const shards = Math.ceil(n / shard);
+  const per = Math.max(1, Math.floor(parallelism / Math.min(window, shards)));
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < shards) {
+      const k = next++;
+      const from = k * shard;
+      done += await executeChild(rawShard, { args: [from, Math.min(from + shard, n), per] });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, shards) }, lane));
+  return noop(done);
+}
+
+/** Items `[from, to)` as no-op activities, `parallelism` at a time. */
+export async function rawShard(from: number, to: number, parallelism: number): Promise<number> {
+  let next = from;
+  const lane = async () => {
+    while (next < to) await noop(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, to - from) }, lane));
+  return to - from;
 }

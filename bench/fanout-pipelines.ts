@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { implement } from '../activities/runtime/implement';
+import { pipeline } from '../pipelines/dsl/pipeline';
+import { step } from '../pipelines/dsl/step';
+
+/**
+ * The pipeline of the fan-out benchmark (bench/fanout.ts), loaded by its worker through
+ * SLUICE_EXTRA_PIPELINES: a list of n integers, a no-op step per item, and a step that receives
+ * the whole fan-in as its typed list. Nothing is cached, so a run measures orchestration alone.
+ */
+
+export const FANOUT_PARALLELISM = 64;
+
+const itemsStep = step({
+  name: 'bench.fanout-items',
+  description: 'the integers [0, n) (benchmark)',
+  input: z.object({ n: z.number().int().min(0).max(10_000_000) }),
+  output: z.object({ items: z.array(z.number()) }),
+  timeouts: { startToClose: '5m' },
+  cache: false,
+});
+const noopStep = step({
+  name: 'bench.fanout-noop',
+  description: 'return its input unchanged (benchmark)',
+  input: z.object({ value: z.number() }),
+  output: z.object({ value: z.number() }),
+  timeouts: { startToClose: '1m' },
+  cache: false,
+});
+const countStep = step({
+  name: 'bench.fanout-count',
+  description: 'how many results the fan-in holds, and their sum (benchmark)',
+  input: z.object({ results: z.array(z.object({ value: z.number() })) }),
+  output: z.object({ count: z.number().int(), sum: z.number() }),
+  timeouts: { startToClose: '5m' },
+  cache: false,
+});
+
+export const implementations = [
+  implement(itemsStep, async ({ n }) => ({ items: Array.from({ length: n }, (_, i) => i) })),
+  implement(noopStep, async (input) => input),
+  implement(countStep, async ({ results }) => ({ count: results.length, sum: results.reduce((s, r) => s + r.value, 0) })),
+];
+
+export const fanoutBench = pipeline({ name: 'bench-wide-fanout', params: z.object({ n: z.number().int() }) }, (p, b) => {
+  const items = b.step('items', itemsStep, { n: p.n });
+  const each = b.map('each', noopStep, { over: items.output.items, parallelism: FANOUT_PARALLELISM }, (value) => ({ value }));
+  const count = b.step('count', countStep, { results: each.output });
+  return { count: count.output.count, sum: count.output.sum };
+});
+
+export const pipelines = [fanoutBench];

@@ -1,0 +1,143 @@
+/**
+ * Wide fan-outs: 1,000 and 10,000 no-op items (100,000 with `npm run bench -- fanout 100k`) through
+ * `b.map`, sharded by the engine (SLUICE_MAP_SHARD_SIZE, default 1,000 items per child workflow),
+ * next to a hand-written Temporal workflow of the same shape measured in the same run: child
+ * workflows of 1,000 no-op activities, the same window of children and the same activities in
+ * flight, on a plain Worker in this process (bench/raw-workflow.ts `rawShardedFanout`). Prints
+ * items/s, the ratio, the CPU worker's peak RSS and the longest history of any execution of each
+ * run (children found through their parents' histories). Asserts nothing about timings.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig } from '../infra/config';
+import { projectRoot } from '../infra/paths';
+import { startPipeline } from '../pipelines/dsl/start';
+import { startTestWorkers, uniqueId } from '../test/helpers/stack';
+import { FANOUT_PARALLELISM, fanoutBench } from './fanout-pipelines';
+import type { RawActivities } from './raw-workflow';
+import type { Benchmark, BenchContext } from './run';
+
+/** `100k` among the bench arguments adds the 100,000-item width (about 10× the 10,000 one's time). */
+const WIDTHS = process.argv.slice(2).includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+const CPU_CONCURRENCY = FANOUT_PARALLELISM;
+
+export const benchmark: Benchmark = {
+  name: 'fanout',
+  description: `sharded b.map of ${WIDTHS.join(' / ')} no-op items vs a hand-written sharded Temporal workflow`,
+  run,
+};
+
+async function run(ctx: BenchContext): Promise<void> {
+  const limits = loadConfig({}).engine;
+  ctx.log('starting a CPU worker with the fan-out pipeline, bundling the raw workflows');
+  const [workers, rawBundle] = await Promise.all([
+    startTestWorkers({
+      temporalAddress: ctx.temporalAddress,
+      databaseUrl: ctx.databaseUrl,
+      kinds: ['cpu'],
+      env: {
+        SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'bench', 'fanout-pipelines.ts'),
+        SLUICE_WORKFLOW_BUNDLE: ctx.workflowBundle,
+        SLUICE_CPU_CONCURRENCY: String(CPU_CONCURRENCY),
+      },
+    }),
+    bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'bench', 'raw-workflow.ts'), logger: ctx.bundlerLogger }),
+  ]);
+  ctx.onCleanup(async () => {
+    await workers.stop();
+    fs.rmSync(workers.home, { recursive: true, force: true });
+  });
+  const workerPid = workers.cpu!.child.pid!;
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(workerPid))), 250);
+  ctx.onCleanup(() => clearInterval(sampler));
+
+  const connection = await NativeConnection.connect({ address: ctx.temporalAddress });
+  ctx.onCleanup(() => connection.close());
+  const rawQueue = uniqueId('bench-raw-');
+  const rawActivities: RawActivities = { noop: async (v) => v };
+  const rawWorker = await Worker.create({
+    connection,
+    taskQueue: rawQueue,
+    workflowBundle: { code: rawBundle.code },
+    activities: rawActivities,
+    maxConcurrentActivityTaskExecutions: CPU_CONCURRENCY,
+  });
+  let rawRunning: Promise<unknown> = Promise.resolve();
+  ctx.onCleanup(async () => {
+    if (rawWorker.getState() === 'RUNNING') rawWorker.shutdown();
+    await rawRunning.catch(() => undefined);
+  });
+
+  const { client } = ctx;
+  const rows: string[] = [];
+  await (rawRunning = rawWorker.runUntil(async () => {
+    for (const n of WIDTHS) {
+      ctx.log(`${n} items: raw workflow`);
+      const rawId = uniqueId('raw-fanout-');
+      let t0 = performance.now();
+      await client.workflow.execute('rawShardedFanout', { taskQueue: rawQueue, workflowId: rawId, args: [n, limits.shardSize, limits.shardWindow, FANOUT_PARALLELISM] });
+      const rawS = (performance.now() - t0) / 1000;
+      const rawHistory = await longestHistory(client, rawId);
+
+      ctx.log(`${n} items: Sluice`);
+      peakRss = rssOf(workerPid);
+      const id = uniqueId('bench-fanout-');
+      t0 = performance.now();
+      const handle = await startPipeline(client, fanoutBench, { n }, { taskQueue: workers.config.queues.workflow, workflowId: id });
+      const { outputs } = await handle.result();
+      const sluiceS = (performance.now() - t0) / 1000;
+      if (outputs.count !== n || outputs.sum !== (n * (n - 1)) / 2) throw new Error(`fan-in of ${n} items came back as ${outputs.count} items summing to ${outputs.sum}`);
+      const history = await longestHistory(client, id);
+      rows.push(
+        `  ${String(n).padStart(7)}  ${(n / sluiceS).toFixed(0).padStart(8)}/s  ${(n / rawS).toFixed(0).padStart(8)}/s  ${(rawS / sluiceS).toFixed(2).padStart(5)}×` +
+          `  ${mib(peakRss).padStart(8)}  ${`${history.max} (${history.executions} exec.)`.padStart(18)}  ${`${rawHistory.max} (${rawHistory.executions} exec.)`.padStart(18)}`,
+      );
+      ctx.log(rows[rows.length - 1]!.trim());
+    }
+  }));
+
+  ctx.print(
+    `fanout (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; 1 CPU worker process, ${CPU_CONCURRENCY} activity slots, parallelism ${FANOUT_PARALLELISM}; ` +
+      `shards of ${limits.shardSize}, ${limits.shardWindow} in flight; raw worker in the bench process)`,
+  );
+  ctx.print(`    items    Sluice        raw  ratio  peak RSS  longest history (Sluice)  longest history (raw)`);
+  for (const r of rows) ctx.print(r);
+  ctx.print('  ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7); peak RSS: the CPU worker (workflows and activities) during the Sluice run');
+}
+
+/** The longest history among an execution and all its descendants (children found in each history). */
+async function longestHistory(client: Client, workflowId: string): Promise<{ max: number; executions: number }> {
+  let max = 0;
+  let executions = 0;
+  const queue = [workflowId];
+  while (queue.length) {
+    const batch = queue.splice(0, 16);
+    const histories = await Promise.all(batch.map((id) => client.workflow.getHandle(id).fetchHistory()));
+    for (const h of histories) {
+      const events = h.events ?? [];
+      executions++;
+      max = Math.max(max, events.length);
+      for (const e of events) {
+        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+        if (child) queue.push(child);
+      }
+    }
+  }
+  return { max, executions };
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
