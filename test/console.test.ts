@@ -49,6 +49,9 @@ let catalogue: Awaited<ReturnType<typeof cliCatalogue>>;
 const queue = uniqueId('console-q-');
 const liveRun = { runId: uniqueId('run-live-'), workflowId: uniqueId('hello-') };
 const fanRun = { runId: uniqueId('run-fan-'), workflowId: uniqueId('batch-') };
+const waitingRun = { runId: uniqueId('run-wait-'), workflowId: uniqueId('hello-') };
+/** What the console sent as approvals (the CLI's sendApproval in production). */
+const approvals: unknown[] = [];
 
 /** The little of the browser's DOM the page functions use (the project compiles without the DOM library). */
 interface Dom {
@@ -69,6 +72,7 @@ async function seed(store: LocalArtifactStore): Promise<void> {
   // A run in progress (hello: greet runs, inspect-device waits) and a finished one with a fan-out.
   await recordRunStart(db, { ...liveRun, pipelineName: 'hello', pipelineVersion: 'abcdefabcdef', params: { name: 'Ada' } } as never);
   await recordStepStart(db, { runId: liveRun.runId, node: 'greet', step: 'hello.greet', stepVersion: '1', queue: 'cpu', attempt: 1 });
+  await recordRunStart(db, { ...waitingRun, pipelineName: 'hello', pipelineVersion: 'abcdefabcdef', params: {} } as never);
   await recordRunStart(db, { ...fanRun, pipelineName: 'batch-scoring', pipelineVersion: 'abcdefabcdef', params: {} } as never);
   for (let i = 0; i < 40; i++) {
     await recordStepStart(db, { runId: fanRun.runId, node: `score[${i}]`, step: 'scoring.chunk', stepVersion: '1', queue: 'cpu', attempt: i === 3 ? 2 : 1 });
@@ -137,7 +141,15 @@ before(async () => {
     temporalUi: { url: 'http://temporal-ui.test', namespace: 'default' },
     actions: {
       startRun: async (pipeline, params) => startRun(client, config, pipeline, { params: params as never }),
-      approve: async () => ({ approved: true }),
+      approve: async (workflowId, req) => {
+        approvals.push({ workflowId, ...req });
+        return { approved: req.decision === 'approve' };
+      },
+      // The run's state query: one run waits for a person at inspect-device.
+      runState: async (workflowId) =>
+        workflowId === waitingRun.workflowId
+          ? { pipeline: 'hello', version: 'abcdefabcdef', status: 'running', nodes: { greet: { status: 'succeeded', step: 'hello.greet', queue: 'cpu' }, 'inspect-device': { status: 'running', step: 'hello.inspect-device', queue: 'gpu', awaiting: 'approval' } } }
+          : undefined,
       // The rollout workflow's status query, as `sluice rollout status` reads it.
       rolloutStatus: async (model) => ({
         model, strategy: 'ab', control: 1, candidate: 2, phase: 'testing', paused: false, weights: { control: 0.8, candidate: 0.2 }, step: null, counts: {},
@@ -179,10 +191,10 @@ async function axeSerious(): Promise<string[]> {
 test('every page loads without a console error or a serious accessibility violation; screenshots kept', async () => {
   // The main pages (one of each kind) are screenshotted and checked by axe; the listings share their markup.
   const pages: [name: string, url: string, main: boolean][] = [
-    ['pipelines', '/pipelines', false], ['pipeline', '/pipelines/train-model', true], ['runs', '/runs', true], ['run-fanout', `/runs/${fanRun.runId}`, true],
+    ['pipelines', '/pipelines', false], ['pipeline', '/pipelines/train-model', true], ['runs', '/runs', false], ['run-fanout', `/runs/${fanRun.runId}`, true],
     ['models', '/models', false], ['model', `/models/${MODEL}`, true], ['model-version', `/models/${MODEL}/versions/2`, false], ['compare', `/models/${MODEL}/compare?a=1&b=2`, true],
     ['datasets', '/datasets', false], ['dataset', '/datasets/customers', false], ['dataset-version', '/datasets/customers/1', true],
-    ['monitoring', '/monitoring', false], ['monitoring-model', `/monitoring/${MODEL}`, true], ['reports', '/reports', true], ['rollouts', '/rollouts', true],
+    ['monitoring', '/monitoring', false], ['monitoring-model', `/monitoring/${MODEL}`, true], ['reports', '/reports', false], ['rollouts', '/rollouts', true],
   ];
   const problems: string[] = [];
   for (const [name, url, main] of pages) {
@@ -257,6 +269,15 @@ test('a running run\'s DAG turns its nodes green as the run progresses', async (
   await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#run-dag')?.getAttribute('data-final') === 'true'); // reloaded once it ended
   assert.match((await node('inspect-device').getAttribute('class'))!, /n-succeeded/);
   assert.equal(await page.locator('#run-status .badge').innerText(), 'succeeded');
+});
+
+test('an approval waiting in a run is decided from its page, with the reason and who', async () => {
+  await page.goto(`${base}/runs/${waitingRun.runId}`);
+  assert.match((await page.locator('svg.dag g[data-node="inspect-device"]').getAttribute('class'))!, /n-awaiting/);
+  await page.fill('#reason-inspect-device', 'looks right');
+  await Promise.all([page.waitForURL(/done=/), page.click('form[aria-label="Decide inspect-device"] button[value="approve"]')]);
+  assert.match(await page.locator('.notice.ok').innerText(), /inspect-device: approved/);
+  assert.deepEqual(approvals, [{ workflowId: waitingRun.workflowId, node: 'inspect-device', decision: 'approve', reason: 'looks right', by: ACTOR }]);
 });
 
 test('starting a run from the pipeline form goes through `sluice run`\'s checks and starts the workflow', async () => {
