@@ -13,7 +13,7 @@ import { registerDatasetVersion } from '../infra/db/datasets';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
 import { listAliasEvents, registerModelVersion, setAlias } from '../infra/db/registry';
-import { recordRunEnd, recordRunStart, recordStepEnd, recordStepOutput, recordStepStart } from '../infra/db/runs';
+import { recordRunEnd, recordRunStart, recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../infra/db/runs';
 import { recordValidationReport } from '../infra/db/validation';
 import { projectRoot } from '../infra/paths';
 import { ensureChromium } from '../infra/setup/chromium';
@@ -80,6 +80,7 @@ async function seed(store: LocalArtifactStore): Promise<void> {
   }
   const out = await store.putContent('predictions\n');
   await recordStepOutput(db, fanRun.runId, 'score[0]', { uri: out.uri, sha256: out.sha256, size: out.size });
+  await recordStepInput(db, fanRun.runId, 'score[1]', out.uri);
   await recordRunEnd(db, fanRun.runId, 'failed', 'score[3] failed');
 
   // A model with two versions, champion on v1.
@@ -188,7 +189,7 @@ async function axeSerious(): Promise<string[]> {
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.where.join(', ')}`);
 }
 
-test('every page loads without a console error or a serious accessibility violation; screenshots kept', async () => {
+test('every page loads without a console error; the main pages have no serious accessibility violation and are screenshotted', async () => {
   // The main pages (one of each kind) are screenshotted and checked by axe; the listings share their markup.
   const pages: [name: string, url: string, main: boolean][] = [
     ['pipelines', '/pipelines', false], ['pipeline', '/pipelines/train-model', true], ['runs', '/runs', false], ['run-fanout', `/runs/${fanRun.runId}`, true],
@@ -215,6 +216,10 @@ test('every page loads without a console error or a serious accessibility violat
   assert.match(await page.locator('pre.error').first().innerText(), /<b>bad<\/b>|score\[3\] failed/);
   assert.equal(await page.locator('svg.dag g[data-node="score"] text.n-sub').textContent(), '39/40 done · 1 failed');
   assert.equal(await page.locator('svg.dag g.node').count(), catalogue.specs.get('batch-scoring')!.nodes.length);
+  // Lineage: the artifact score[0] produced and score[1] read, both ways from the artifact.
+  await page.click('h2:text("Input artifacts") + div a:text("made by")');
+  const edges = (await page.locator('tbody tr').allInnerTexts()).map((r) => r.split('\t').slice(0, 3).join(' ').replace(new RegExp(fanRun.runId, 'g'), 'RUN'));
+  assert.deepEqual(edges.map((e) => e.replace(/file:\S+/, 'URI')).sort(), ['artifact URI consumed_by step_run RUN/score[1]', 'step_run RUN/score[0] produced artifact URI']);
   // Rollouts: the rollout's posteriors next to the routes and the traffic the table counted.
   await page.goto(`${base}/rollouts`);
   assert.deepEqual((await page.locator('table:has(caption:text("Posteriors")) tbody tr').allInnerTexts()).map((r) => r.split('\t').map((c) => c.trim())), [['control', '11', '91', '0.1078', '0.1234'], ['candidate', '15', '87', '0.147', '0.8766']]);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { listRunsPage, runNodeSummary, runPipelineNames, runProblems, type NodeStatusCount } from '../../infra/db/console-queries';
+import { listRunsPage, runInputArtifacts, runNodeSummary, runPipelineNames, runProblems, type NodeStatusCount } from '../../infra/db/console-queries';
 import { findRun, listStepArtifacts, type RunDetailRow } from '../../infra/db/runs';
 import type { PipelineSpec } from '../../pipelines/dsl/spec';
 import { renderDag, type DagNodeState } from '../dag';
@@ -91,7 +91,7 @@ ${table(['Workflow', 'Pipeline', 'Status', 'Started', 'Duration', 'Error'], rows
     const run = await findRun(deps.db, req.params.id);
     if (!run) return sendPage(reply, page({ title: 'Run not found', section: 'runs' }, html`<p>No run recorded as <code>${req.params.id}</code> (a run is recorded once it starts running).</p>`), 404);
     const { spec, sameVersion } = specOf(deps, run);
-    const [{ rows, live, states }, problems, artifacts] = await Promise.all([liveStates(deps, run), runProblems(deps.db, run.run_id), listStepArtifacts(deps.db, run.run_id)]);
+    const [{ rows, live, states }, problems, artifacts, inputs] = await Promise.all([liveStates(deps, run), runProblems(deps.db, run.run_id), listStepArtifacts(deps.db, run.run_id), runInputArtifacts(deps.db, run.run_id)]);
     const payload = statePayload(spec, run.status, states);
     const drawn: Record<string, DagNodeState> = Object.fromEntries(Object.entries(payload.nodes).map(([id, n]) => [id, { status: n.status, ...(states[id]?.items ? { items: states[id]!.items } : {}) }]));
     const t0 = run.started_at.getTime();
@@ -147,6 +147,8 @@ ${gantt.length ? chart('gantt', `Step timeline of ${run.workflow_id}`, {
 ${table(['Node', 'Status', 'Attempt', 'Started', 'Ended', 'Error'], problems.map((p) => [html`<code>${p.node_id}</code>`, statusBadge(p.status), p.attempt, time(p.started_at), time(p.ended_at), html`<pre tabindex="0" class="error small">${p.error ?? ''}</pre>`]), 'every step succeeded on its first attempt')}
 <h2>Nodes</h2>
 ${table(['Node', 'Step', 'Queue', 'Status', 'Count', 'Max attempt', 'First start', 'Last end'], rows.map((r) => [html`<code>${r.node}</code>`, r.step ?? '', r.queue, statusBadge(r.status), r.fanout ? r.count : '', r.max_attempt, time(r.first_started), time(r.last_ended)]), 'no node has run yet')}
+<h2>Input artifacts</h2>
+${table(['Node', 'Artifact', 'Lineage'], inputs.map((a) => [html`<code>${a.to_id.slice(run.run_id.length + 1)}</code>`, html`<a href="${artifactLink(a.from_id)}">${a.from_id}</a>`, html`<a href="${lineageLink('artifact', a.from_id)}">made by</a>`]), 'no input artifacts recorded')}
 <h2>Output artifacts</h2>
 ${table(['Node', 'Relation', 'Artifact', 'Lineage'], artifacts.slice(0, 500).map((a) => [html`<code>${a.from_id.slice(run.run_id.length + 1)}</code>`, a.relation, html`<a href="${artifactLink(a.to_id)}">${a.to_id}</a>`, html`<a href="${lineageLink('artifact', a.to_id)}">lineage</a>`]), 'no artifacts recorded')}
 ${artifacts.length > 500 ? html`<p class="hint">${artifacts.length - 500} more not shown.</p>` : ''}

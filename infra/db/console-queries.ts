@@ -95,6 +95,17 @@ export async function runProblems(db: Db, runId: string, limit = 50): Promise<St
   return rows;
 }
 
+/** Artifacts a run's steps read (edges "artifact consumed_by step_run"), at most `limit`. */
+export async function runInputArtifacts(db: Db, runId: string, limit = 500): Promise<{ from_id: string; to_id: string }[]> {
+  const { rows } = await db.query<{ from_id: string; to_id: string }>(
+    `SELECT from_id, to_id FROM lineage_edges
+      WHERE run_id = $1 AND from_kind = 'artifact' AND to_kind = 'step_run' AND relation = 'consumed_by'
+      ORDER BY to_id, id LIMIT $2`,
+    [runId, limit],
+  );
+  return rows;
+}
+
 export interface LineageEdgeRow {
   from_kind: string;
   from_id: string;
