@@ -139,7 +139,7 @@ export interface BinMatrix {
 export function binTable(raw: RawTable, features: readonly BinnedFeature[]): BinMatrix {
   const n = raw.n;
   const F = features.length;
-  const bins = new Uint8Array(n * F);
+  const bins = new Uint8Array(new SharedArrayBuffer(n * F)); // shared: histogram threads read it
   const columns = features.map((f, j) => {
     const col = binValues(featureValues(raw, f), f);
     for (let i = 0; i < n; i++) bins[i * F + j] = col[i]!;

@@ -4,6 +4,7 @@ import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
 import { binTable, fitBinning, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
+import { HistogramThreads, histogramThreadCount } from './histogram-threads';
 import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
 
 /**
@@ -45,6 +46,8 @@ export interface GbdtState {
 export interface GbdtHooks {
   resume?: GbdtState | undefined;
   onIteration?: (state: GbdtState, info: { trainLoss: number; validationLoss?: number }) => Promise<void> | void;
+  /** Histogram threads (default: histogramThreadCount, by data size and cores); the trees do not depend on it. */
+  threads?: number;
 }
 
 export interface GbdtData {
@@ -85,87 +88,98 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
   state.trees.forEach((t, j) => apply(t, j % K));
   const rng = new Rng(state.rng);
-  const grad = Array.from({ length: K }, () => new Float64Array(n));
-  const hess = Array.from({ length: K }, () => new Float64Array(n));
+  // gradients and hessians, class k's at k * n, shared with the histogram threads when there are any
+  const nThreads = hooks.threads ?? histogramThreadCount(bins);
+  const buffer = (bytes: number) => (nThreads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const gradAll = new Float64Array(buffer(8 * K * n));
+  const hessAll = new Float64Array(buffer(8 * K * n));
+  const grad = Array.from({ length: K }, (_, k) => gradAll.subarray(k * n, (k + 1) * n));
+  const hess = Array.from({ length: K }, (_, k) => hessAll.subarray(k * n, (k + 1) * n));
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
-  const workspace = growWorkspace(n);
+  const workspace = growWorkspace(n, nThreads > 1);
+  const threads = nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows }, nThreads) : undefined;
   const probs = new Float64Array(K);
   // binary: one pass over the margins gives the loss and the next round's gradients
   const binary = K === 1 && ty.kind === 'class';
   if (binary) binaryRound(F, ty.y, grad[0]!, hess[0]!);
 
-  while (!state.stopped && state.iteration < params.nEstimators) {
-    // gradients at the start of the round (binary: binaryRound wrote them with the last loss)
-    if (ty.kind === 'value') {
-      const g = grad[0]!;
-      const h = hess[0]!;
-      for (let i = 0; i < n; i++) {
-        g[i] = F[i]! - ty.y[i]!;
-        h[i] = 1;
-      }
-    } else if (!binary) {
-      for (let i = 0; i < n; i++) {
-        softmaxRow(F, i * K, K, probs, 0);
-        for (let k = 0; k < K; k++) {
-          const p = probs[k]!;
-          grad[k]![i] = p - (ty.y[i] === k ? 1 : 0);
-          hess[k]![i] = Math.max(p * (1 - p), 1e-16);
+  try {
+    while (!state.stopped && state.iteration < params.nEstimators) {
+      // gradients at the start of the round (binary: binaryRound wrote them with the last loss)
+      if (ty.kind === 'value') {
+        const g = grad[0]!;
+        const h = hess[0]!;
+        for (let i = 0; i < n; i++) {
+          g[i] = F[i]! - ty.y[i]!;
+          h[i] = 1;
+        }
+      } else if (!binary) {
+        for (let i = 0; i < n; i++) {
+          softmaxRow(F, i * K, K, probs, 0);
+          for (let k = 0; k < K; k++) {
+            const p = probs[k]!;
+            grad[k]![i] = p - (ty.y[i] === k ? 1 : 0);
+            hess[k]![i] = Math.max(p * (1 - p), 1e-16);
+          }
         }
       }
-    }
-    let rows = allRows;
-    if (params.subsample < 1) {
-      const picked: number[] = [];
-      for (let i = 0; i < n; i++) if (rng.next() < params.subsample) picked.push(i);
-      if (picked.length === 0) picked.push(rng.int(n));
-      rows = Uint32Array.from(picked);
-    }
-    const roundTrees: Tree[] = [];
-    for (let k = 0; k < K; k++) {
-      let allowed = allFeatures;
-      if (params.colsample < 1) {
-        const m = Math.max(1, Math.round(binning.length * params.colsample));
-        const order = rng.shuffle([...allFeatures]);
-        allowed = order.slice(0, m).sort((a, b) => a - b);
+      let rows = allRows;
+      if (params.subsample < 1) {
+        const picked: number[] = [];
+        for (let i = 0; i < n; i++) if (rng.next() < params.subsample) picked.push(i);
+        if (picked.length === 0) picked.push(rng.int(n));
+        rows = Uint32Array.from(picked);
       }
-      // training margins from the grown tree's own partition when it saw every row (the gradients
-      // of the round are already computed, so updating F now changes nothing else)
-      const onLeaf =
-        rows === allRows
-          ? (value: number, leafRows: Uint32Array) => {
-              for (let r = 0; r < leafRows.length; r++) {
-                const j = leafRows[r]! * K + k;
-                F[j] = F[j]! + value;
+      const roundTrees: Tree[] = [];
+      for (let k = 0; k < K; k++) {
+        let allowed = allFeatures;
+        if (params.colsample < 1) {
+          const m = Math.max(1, Math.round(binning.length * params.colsample));
+          const order = rng.shuffle([...allFeatures]);
+          allowed = order.slice(0, m).sort((a, b) => a - b);
+        }
+        // training margins from the grown tree's own partition when it saw every row (the gradients
+        // of the round are already computed, so updating F now changes nothing else)
+        const onLeaf =
+          rows === allRows
+            ? (value: number, leafRows: Uint32Array) => {
+                for (let r = 0; r < leafRows.length; r++) {
+                  const j = leafRows[r]! * K + k;
+                  F[j] = F[j]! + value;
+                }
               }
-            }
-          : undefined;
-      const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}) }, params, workspace);
-      if (onLeaf) applyValidation(tree, k);
-      else apply(tree, k);
-      roundTrees.push(tree);
-    }
-    state.trees.push(...roundTrees);
-    state.iteration++;
-    state.rng = rng.state();
-
-    const trainLoss = binary ? binaryRound(F, ty.y, grad[0]!, hess[0]!) : loss(F, ty, K);
-    state.history.train.push(trainLoss);
-    let validationLoss: number | undefined;
-    if (data.validation) {
-      validationLoss = loss(Fv, data.validation.y, K);
-      state.history.validation.push(validationLoss);
-      if (state.bestLoss === null || validationLoss < state.bestLoss) {
-        state.bestLoss = validationLoss;
-        state.bestIteration = state.iteration;
-      } else if (params.earlyStoppingRounds > 0 && state.iteration - state.bestIteration >= params.earlyStoppingRounds) {
-        state.stopped = true;
+            : undefined;
+        const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array) => threads.build(hist, start, end, k, features));
+        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}), ...(histograms ? { histograms } : {}) }, params, workspace);
+        if (onLeaf) applyValidation(tree, k);
+        else apply(tree, k);
+        roundTrees.push(tree);
       }
-    } else {
-      state.bestIteration = state.iteration;
-      state.bestLoss = trainLoss;
+      state.trees.push(...roundTrees);
+      state.iteration++;
+      state.rng = rng.state();
+
+      const trainLoss = binary ? binaryRound(F, ty.y, grad[0]!, hess[0]!) : loss(F, ty, K);
+      state.history.train.push(trainLoss);
+      let validationLoss: number | undefined;
+      if (data.validation) {
+        validationLoss = loss(Fv, data.validation.y, K);
+        state.history.validation.push(validationLoss);
+        if (state.bestLoss === null || validationLoss < state.bestLoss) {
+          state.bestLoss = validationLoss;
+          state.bestIteration = state.iteration;
+        } else if (params.earlyStoppingRounds > 0 && state.iteration - state.bestIteration >= params.earlyStoppingRounds) {
+          state.stopped = true;
+        }
+      } else {
+        state.bestIteration = state.iteration;
+        state.bestLoss = trainLoss;
+      }
+      await hooks.onIteration?.(state, validationLoss === undefined ? { trainLoss } : { trainLoss, validationLoss });
     }
-    await hooks.onIteration?.(state, validationLoss === undefined ? { trainLoss } : { trainLoss, validationLoss });
+  } finally {
+    await threads?.close();
   }
 
   const model: GbdtModel = {

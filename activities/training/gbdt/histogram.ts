@@ -1,4 +1,4 @@
-import { MISSING_BIN, type BinMatrix } from './binning';
+import type { BinMatrix } from './binning';
 
 /**
  * Gradient histograms: per feature and bin, the sum of gradients, the sum of hessians and the
@@ -17,7 +17,8 @@ import { MISSING_BIN, type BinMatrix } from './binning';
 
 export const SLOTS = 256;
 export const STRIDE = 3;
-export const MISSING_SLOT = MISSING_BIN;
+/** = MISSING_BIN (this module stays free of binning's imports: histogram worker threads load it). */
+export const MISSING_SLOT = 255;
 
 /** A histogram over nFeatures features (zeroed). */
 export function newHistogram(nFeatures: number): Float64Array {

@@ -64,6 +64,11 @@ export interface GrowInput {
   allowed: readonly number[];
   /** Called once the tree is grown, per leaf: its value and its rows (spares the caller routing them again). */
   onLeaf?: (value: number, rows: Uint32Array) => void;
+  /**
+   * Adds the workspace's rows[start, end) to a zeroed histogram for the given features (default:
+   * on this thread; histogram-threads.ts spreads it over cores).
+   */
+  histograms?: (hist: Float64Array, start: number, end: number, features: Int32Array) => void;
 }
 
 /** Buffers a tree's growth reuses (one per trainer run, sized for its largest sample). */
@@ -72,8 +77,9 @@ export interface GrowWorkspace {
   scratch: Uint32Array;
 }
 
-export function growWorkspace(n: number): GrowWorkspace {
-  return { rows: new Uint32Array(n), scratch: new Uint32Array(n) };
+/** shared: rows in a SharedArrayBuffer, for histogram threads to read. */
+export function growWorkspace(n: number, shared = false): GrowWorkspace {
+  return { rows: new Uint32Array(shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n)), scratch: new Uint32Array(n) };
 }
 
 export interface Split {
@@ -120,7 +126,8 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
 
   const build = (start: number, end: number): Float64Array => {
     const hist = newHistogram(nFeatures);
-    accumulate(hist, data, rows, start, end, grad, hess, allowed);
+    if (inp.histograms) inp.histograms(hist, start, end, allowed);
+    else accumulate(hist, data, rows, start, end, grad, hess, allowed);
     return hist;
   };
 

@@ -1,0 +1,102 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pl from 'nodejs-polars';
+import { gbdtParams } from '../pipelines/steps/training';
+import { extractRaw, extractTarget, resolveFeatures } from '../activities/training/data/design-matrix';
+import { trainGbdt } from '../activities/training/gbdt/boost';
+import { accumulate, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
+import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
+import { Rng } from '../activities/training/rng';
+
+/**
+ * GBDT histograms (gbdt/histogram.ts, gbdt/histogram-threads.ts): the grouped passes against a
+ * plain per-row sum, and histograms built over several threads against the calling thread's:
+ * equal bit for bit, so the trees do not depend on the number of cores.
+ */
+
+const shared = <T extends Float64Array | Uint32Array | Uint8Array>(make: (b: SharedArrayBuffer) => T, bytes: number) => make(new SharedArrayBuffer(bytes));
+
+function randomData(n: number, F: number, seed: number) {
+  const rng = new Rng(seed);
+  const bins = shared((b) => new Uint8Array(b), n * F);
+  // some features with few bins, some with many; about 5% missing (bin 255)
+  for (let i = 0; i < n; i++) for (let f = 0; f < F; f++) bins[i * F + f] = rng.next() < 0.05 ? 255 : rng.int(f % 2 ? 7 : 250);
+  const grad = shared((b) => new Float64Array(b), 8 * 2 * n); // two classes: class k's at k * n
+  const hess = shared((b) => new Float64Array(b), 8 * 2 * n);
+  for (let i = 0; i < 2 * n; i++) {
+    grad[i] = rng.next() - 0.5;
+    hess[i] = rng.next() * 0.25;
+  }
+  // a node's rows: an ascending subset, as partitions leave them
+  const rows = shared((b) => new Uint32Array(b), 4 * n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (rng.next() < 0.8) rows[m++] = i;
+  return { data: { n, nFeatures: F, bins, columns: [] }, grad, hess, rows, m };
+}
+
+describe('GBDT histograms', () => {
+  test('grouped passes (4, 2, 1 features at a time) give the per-row sums, missing values in slot 255', () => {
+    const F = 7;
+    const { data, grad, hess, rows, m } = randomData(3000, F, 1);
+    const features = Int32Array.from([0, 1, 2, 4, 5, 6, 3]); // 4 + 2 + 1, not in order
+    const hist = newHistogram(F);
+    accumulate(hist, data, rows, 10, m, grad, hess, features);
+    const expected = new Float64Array(hist.length);
+    for (let r = 10; r < m; r++) {
+      const i = rows[r]!;
+      for (const f of features) {
+        const s = STRIDE * (f * SLOTS + data.bins[i * F + f]!);
+        expected[s] = expected[s]! + grad[i]!;
+        expected[s + 1] = expected[s + 1]! + hess[i]!;
+        expected[s + 2] = expected[s + 2]! + 1;
+      }
+    }
+    assert.deepEqual(hist, expected);
+    assert.ok(hist[STRIDE * (1 * SLOTS + 255) + 2]! > 0, 'missing rows counted in slot 255');
+  });
+
+  test('histograms built by several threads equal the calling thread’s, for any split of the features', async () => {
+    const F = 6;
+    const n = 2 * MIN_PARALLEL_ROWS + 5000;
+    const { data, grad, hess, rows, m } = randomData(n, F, 2);
+    const threads = await HistogramThreads.start(data, { grad, hess, rows }, 3);
+    assert.ok(threads, 'threads started');
+    try {
+      for (const [features, k] of [
+        [[0, 1, 2, 3, 4, 5], 0],
+        [[1, 3, 4, 5], 1],
+        [[2, 5], 1], // fewer features than threads: one thread has none
+      ] as const) {
+        const f = Int32Array.from(features);
+        const one = newHistogram(F);
+        accumulate(one, data, rows, 7, m, grad.subarray(k * n, (k + 1) * n), hess.subarray(k * n, (k + 1) * n), f);
+        // twice: the second job must not see the first's sums
+        for (let rep = 0; rep < 2; rep++) {
+          const many = newHistogram(F);
+          threads.build(many, 7, m, k, f);
+          assert.deepEqual(many, one, `features ${features}, class ${k}`);
+        }
+      }
+    } finally {
+      await threads.close();
+    }
+  });
+
+  test('a model trained with histogram threads is the one trained without', async () => {
+    const rng = new Rng(3);
+    const n = MIN_PARALLEL_ROWS + 10_000;
+    const a = Array.from({ length: n }, () => rng.next() * 10);
+    const b = Array.from({ length: n }, () => (rng.next() < 0.1 ? null : rng.int(40)));
+    const c = Array.from({ length: n }, () => ['x', 'y', 'z', 'w'][rng.int(4)]!);
+    const y = a.map((v, i) => v + (b[i] ?? 20) / 4 + (c[i] === 'x' ? 3 : 0) + rng.next() * 4 > 12);
+    const df = pl.DataFrame({ a, b, c, y });
+    const features = resolveFeatures(df, { target: 'y' });
+    const data = { target: 'y', task: 'binary' as const, features, train: { raw: extractRaw(df, features), y: extractTarget(df, 'y', 'binary') } };
+    const params = gbdtParams.parse({ nEstimators: 8, earlyStoppingRounds: 0, validationFraction: 0 });
+    const single = await trainGbdt(data, params, { threads: 1 });
+    const threaded = await trainGbdt(data, params, { threads: 2 });
+    assert.ok(single.model.trees.every((t) => t.feature.length > 1));
+    assert.deepEqual(threaded.model, single.model);
+    assert.deepEqual(threaded.state.history, single.state.history);
+  });
+});
