@@ -19,6 +19,7 @@ import { projectRoot } from '../infra/paths';
 import { ensureChromium } from '../infra/setup/chromium';
 import type { ModelSignature } from '../pipelines/steps/model';
 import { startRun } from '../cli/commands/run';
+import { startConsole } from '../cli/commands/ui';
 import { cliCatalogue } from '../cli/pipelines';
 import { authenticate } from '../console/auth';
 import { createConsole } from '../console/server';
@@ -311,6 +312,20 @@ test('reports are served as what they are; unknown URIs are not served', async (
   const jsonRes = await fetch(`${base}/reports/view?uri=${encodeURIComponent(rows[0]!.report_uri)}`);
   assert.match(jsonRes.headers.get('content-type')!, /^application\/json/);
   assert.equal((await fetch(`${base}/reports/view?uri=${encodeURIComponent('file:///etc/passwd')}`)).status, 404);
+});
+
+test('`sluice ui` wires the console to Temporal: a pipeline\'s schedules come from the server, a run Temporal does not know falls back to the database', async () => {
+  const config = { ...loadConfig(), databaseUrl: pgh.url, temporal: { address: temporal.address, namespace: 'default' } };
+  const ui = await startConsole(config, { port: 0 });
+  try {
+    assert.match(ui.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const pipelinePage = await (await fetch(`${ui.url}/pipelines/hello`)).text();
+    assert.match(pipelinePage, /<h2>Schedules<\/h2>\s*<p class="muted">none \(<code>sluice schedule create/);
+    const state = (await (await fetch(`${ui.url}/runs/${waitingRun.runId}/state.json`)).json()) as { status: string; nodes: Record<string, { status: string }> };
+    assert.deepEqual(state.nodes, { greet: { status: 'pending' }, 'inspect-device': { status: 'pending' } });
+  } finally {
+    await ui.close();
+  }
 });
 
 test('with a token, every request needs it: bearer, or basic auth whose user is who acts', async () => {

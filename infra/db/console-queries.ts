@@ -1,3 +1,5 @@
+import type { ColumnDriftSummary } from '../../pipelines/steps/drift';
+import type { DriftResultRow } from './drift';
 import type { Db } from './pool';
 import type { RunRow } from './runs';
 
@@ -138,17 +140,9 @@ export async function isKnownArtifact(db: Db, uri: string): Promise<boolean> {
   return rows[0]?.known ?? false;
 }
 
-export interface DriftPoint {
-  batch_id: string;
-  checked_at: Date;
-  dataset_name: string;
-  dataset_version: number;
-  share: number;
-  dataset_drift: boolean;
-  drifted: string[];
-  /** column → { test, statistic, threshold, drift, … } (pipelines/steps/drift.ts columnDriftSummary). */
-  columns: Record<string, { test: string | null; statistic: number | null; threshold: number | null; drift: boolean; pValue?: number }>;
-  html_uri: string;
+/** A drift_results row with its per-column results (pipelines/steps/drift.ts columnDriftSummary) and JSON report. */
+export interface DriftPoint extends DriftResultRow {
+  columns: Record<string, Pick<ColumnDriftSummary, 'test' | 'statistic' | 'threshold' | 'drift' | 'pValue'>>;
   report_uri: string;
 }
 
