@@ -162,7 +162,10 @@ test('the README walk-through: raw flights to a scheduled, monitored model that 
   assert.match(early.err, /retrain of flight-delays not started: no data to retrain on yet/);
   assert.ok((await status()).decisions.some((d) => d.kind === 'retrain-skipped' && /no data to retrain on yet/.test(d.reason)));
   assert.equal(policy.code, 0, policy.err);
-  assert.deepEqual(JSON.parse(policy.out).performance, { metric: 'roc_auc', minValue: 0.7 });
+  const set = JSON.parse(policy.out) as MonitorStatus['policy'];
+  assert.deepEqual([set.consecutive, set.performance, set.retrainWindow], [4, { metric: 'roc_auc', minValue: 0.7 }, '21d']);
+  // Without columns in a policy, drift compares the training params' features, their declared categoricals as categories.
+  assert.deepEqual([set.columns, set.categorical], [['hour', 'weekday', 'distance', 'origin'], ['weekday']]);
   mark('monitor started, early retrain refused, policy set');
 
   // 3. A weekly schedule, backfilled over three weeks: each run scores its own week and tells the monitor.
@@ -185,11 +188,13 @@ test('the README walk-through: raw flights to a scheduled, monitored model that 
     assert.ok(b, `a batch for the week from ${from}: ${scored.scored!.map((x) => JSON.stringify(x.window)).join(' ')}`);
     assert.deepEqual([b.window?.end.slice(0, 10), b.rows], [to, within(from, to).length], `the week from ${from} scored its own rows`);
   }
-  const drift = (await db.query('SELECT batch_id, columns, report_uri FROM drift_results WHERE model = $1', [MODEL])).rows as { batch_id: string; columns: Record<string, { statistic: number; currentCount: number }>; report_uri: string }[];
+  const drift = (await db.query('SELECT batch_id, columns, report_uri FROM drift_results WHERE model = $1', [MODEL])).rows as { batch_id: string; columns: Record<string, { kind: string; statistic: number; currentCount: number }>; report_uri: string }[];
   const reportOf = (from: string) => drift.find((r) => r.batch_id === byStart.get(from)!.batchId)!;
   const [w1, w2] = [reportOf(weeks[0][0]), reportOf(weeks[1][0])];
   assert.deepEqual([w1.columns.hour!.currentCount, w2.columns.hour!.currentCount], [within(...weeks[0]).length, within(...weeks[1]).length], 'each report compared its own week');
   assert.notEqual(w1.columns.distance!.statistic, w2.columns.distance!.statistic);
+  assert.deepEqual(Object.keys(w1.columns).sort(), ['distance', 'hour', 'origin', 'weekday'], "the model's inputs, not the time column, the key or the outcome");
+  assert.deepEqual([w1.columns.weekday!.kind, w1.columns.origin!.kind, w1.columns.hour!.kind], ['categorical', 'categorical', 'numeric']);
   assert.notEqual(w1.report_uri, w2.report_uri, "two weeks' drift reports differ");
   assert.ok(!scored.decisions.some((d) => d.kind === 'retrain-started'), 'drift alone starts nothing (4 drifted weeks in a row are needed)');
 

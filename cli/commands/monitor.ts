@@ -6,7 +6,7 @@ import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
 import { createPool } from '../../infra/db/pool';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { Client } from '@temporalio/client';
-import type { MonitorDecision, MonitorStart } from '../../pipelines/monitor/protocol';
+import type { MonitorDecision, MonitorPolicy, MonitorStart } from '../../pipelines/monitor/protocol';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
@@ -23,7 +23,7 @@ export function registerMonitorCommands(program: Command): void {
     .option('--target <column>', 'the column the model predicts')
     .option('--training-params <file>', 'JSON params for the training pipeline a retrain runs')
     .option('--pipeline <name>', 'training pipeline', 'train-model')
-    .option('--policy <file>', 'JSON policy (driftShare, consecutive, cooldown, dailyCap, performance, columns)')
+    .option('--policy <file>', "JSON policy (driftShare, consecutive, cooldown, dailyCap, performance, columns, categorical, retrainWindow, labelDrift); columns default to the training params' features")
     .action(async (model: string, o: { reference: string; target?: string; trainingParams?: string; pipeline: string; policy?: string }) => {
       const config = loadConfig();
       const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
@@ -32,13 +32,15 @@ export function registerMonitorCommands(program: Command): void {
         const spec = parseDatasetSpec(o.reference);
         const v = await getDatasetVersion(db, spec.name, spec.version);
         if (!v) throw new Error(`no dataset version ${o.reference}`);
+        const trainingParams = o.trainingParams ? (JSON.parse(fs.readFileSync(o.trainingParams, 'utf8')) as Record<string, unknown>) : { model };
+        const policy = o.policy ? (JSON.parse(fs.readFileSync(o.policy, 'utf8')) as Partial<MonitorPolicy>) : undefined;
         start = {
           model,
           reference: { uri: v.uri, sha256: v.sha256, size: v.sizeBytes, name: v.name, version: v.version, rows: v.rows, schema: v.schema },
           trainingPipeline: o.pipeline,
-          trainingParams: o.trainingParams ? JSON.parse(fs.readFileSync(o.trainingParams, 'utf8')) : { model },
+          trainingParams,
           ...(o.target ? { target: o.target } : {}),
-          ...(o.policy ? { policy: JSON.parse(fs.readFileSync(o.policy, 'utf8')) } : {}),
+          ...withModelColumns(policy, trainingParams),
         };
       } finally {
         await db.end();
@@ -142,6 +144,19 @@ export function registerMonitorCommands(program: Command): void {
         await client.connection.close();
       }
     });
+}
+
+/**
+ * Drift compares what the model reads: without `columns` in the policy, the training params'
+ * `features` (and their declared `categorical` codes), not every column the data has (a time
+ * column, a key and the raw outcome drift by nature and say nothing about the model's inputs).
+ */
+function withModelColumns(policy: Partial<MonitorPolicy> | undefined, trainingParams: Record<string, unknown>): { policy?: Partial<MonitorPolicy> } {
+  const strings = (v: unknown) => (Array.isArray(v) && v.length && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+  const features = strings(trainingParams.features);
+  if (!features || policy?.columns) return policy ? { policy } : {};
+  const categorical = strings(trainingParams.categorical)?.filter((c) => features.includes(c));
+  return { policy: { ...policy, columns: features, ...(categorical?.length && !policy?.categorical ? { categorical } : {}) } };
 }
 
 /** The start of the reason the monitor records for a person's request (workflows/monitor/monitor-state.ts). */
