@@ -21,8 +21,13 @@ import { FANOUT_PARALLELISM, fanoutBench } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
 import type { Benchmark, BenchContext } from './run';
 
-/** `100k` among the bench arguments adds the 100,000-item width (about 10× the 10,000 one's time). */
-const WIDTHS = process.argv.slice(2).includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+/**
+ * Widths: 1,000 and 10,000; `100k` among the bench arguments adds 100,000 (about 10× the 10,000
+ * one's time); numbers among them (`npm run bench -- fanout 2000`) run those widths instead.
+ */
+const ARGS = process.argv.slice(2);
+const NUMBERS = ARGS.filter((a) => /^\d+$/.test(a)).map(Number);
+const WIDTHS = NUMBERS.length ? NUMBERS : ARGS.includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
 const CPU_CONCURRENCY = FANOUT_PARALLELISM;
 
 export const benchmark: Benchmark = {

@@ -15,14 +15,21 @@ import { runFailure } from './helpers/runs';
 import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
 
 /**
- * The engine at scale, scaled down: shards of 10 items (SLUICE_MAP_SHARD_SIZE) make a 200-item
- * fan-out two levels deep (2 fanning shards of 100 items, 20 leaves), and a claim threshold of
- * 1 KiB sends the fan-out list, the fan-in and a 200 kB output by reference.
+ * The engine at scale, scaled down: shards of 5 items (SLUICE_MAP_SHARD_SIZE) make a 40-item
+ * fan-out two levels deep (2 fanning shards, [0, 25) and [25, 40), over 8 leaves), and a claim
+ * threshold of 100 bytes sends the fan-out list, the fan-in and a 200 kB output by reference.
  */
-const SHARD = 10;
-const N = 200;
+const SHARD = 5;
+const N = 40;
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** Shard ranges (`from-to`) by start, the wider first. */
+const byRange = (a: string, b: string) => {
+  const [fa, ta] = a.split('-').map(Number);
+  const [fb, tb] = b.split('-').map(Number);
+  return fa! - fb! || tb! - ta!;
+};
 
 describe('fan-outs wider than a shard, values larger than history should carry', () => {
   let stack: TestStack;
@@ -36,7 +43,7 @@ describe('fan-outs wider than a shard, values larger than history should carry',
         SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'fanout-scale-pipelines.ts'),
         SLUICE_MAP_SHARD_SIZE: String(SHARD),
         SLUICE_MAP_SHARD_WINDOW: '4',
-        SLUICE_CLAIM_THRESHOLD: '1024',
+        SLUICE_CLAIM_THRESHOLD: '100',
         SLUICE_CPU_CONCURRENCY: '32',
       },
     });
@@ -67,7 +74,7 @@ describe('fan-outs wider than a shard, values larger than history should carry',
 
   let firstRun: { workflowId: string; runId: string } | undefined;
 
-  test('a 200-item fan-out runs as shards and reaches the next step as the typed list', async () => {
+  test('a 40-item fan-out runs as shards and reaches the next step as the typed list', async () => {
     const handle = await start(wideSquares, { n: N });
     const { outputs, runId } = await handle.result();
     firstRun = { workflowId: handle.workflowId, runId };
@@ -80,15 +87,17 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.ok(isClaim(state.nodes.square!.output), 'the fan-in is a reference in the state, not 500 results');
     assert.ok(JSON.stringify(state).length < 10_000, `state query answer is small (${JSON.stringify(state).length} chars)`);
 
-    // 2 fanning shards ([0, 100), [100, 200)) and 20 leaves of 10 items.
-    const shards = await shardsOf(handle.workflowId, 22);
-    assert.equal(shards.length, 22);
-    assert.ok(shards.some((s) => s.workflowId.endsWith('/square/100-200')) && shards.some((s) => s.workflowId.endsWith('/square/190-200')));
+    // 2 fanning shards ([0, 25), [25, 40)) and 8 leaves of 5 items.
+    const shards = await shardsOf(handle.workflowId, 10);
+    assert.deepEqual(
+      shards.map((s) => s.workflowId.slice(handle.workflowId.length + '/square/'.length)).sort(byRange),
+      ['0-25', '0-5', '5-10', '10-15', '15-20', '20-25', '25-40', '25-30', '30-35', '35-40'],
+    );
     assert.ok(shards.every((s) => s.status === 'COMPLETED'));
     for (const id of [handle.workflowId, ...shards.map((s) => s.workflowId)]) {
       const h = await events(id);
-      // A leaf: 10 activities (3 events each) and its workflow tasks; a fanning execution: ≤ 10 children.
-      assert.ok(h.length < 120, `${id}: ${h.length} events`);
+      // A leaf: 5 activities (3 events each) and its workflow tasks; a fanning execution: ≤ 5 children.
+      assert.ok(h.length < 80, `${id}: ${h.length} events`);
       // Markers hold the run's compiled spec (the same size at any width): every other event is small.
       const sized = h.filter((e) => !e.markerRecordedEventAttributes).sort((a, b) => payloadBytes(b) - payloadBytes(a));
       assert.ok(payloadBytes(sized[0]!) < 6_000, `${id}: an event of ${payloadBytes(sized[0]!)} bytes: ${JSON.stringify(sized[0]).slice(0, 300)}`);
@@ -110,11 +119,11 @@ describe('fan-outs wider than a shard, values larger than history should carry',
   });
 
   test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {
-    const message = await runFailure(stack, wideSquares.name, { n: 60, failAt: 37 });
-    assert.match(message, /step "square" \(fs\.square\) failed: item 37 failed: .*no square for 37 today/);
+    const message = await runFailure(stack, wideSquares.name, { n: 20, failAt: 13 });
+    assert.match(message, /step "square" \(fs\.square\) failed: item 13 failed: .*no square for 13 today/);
     const failedRun = (await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM runs WHERE pipeline_name = 'fs-wide' AND status = 'failed'`)).rows[0]!;
     const shards = await shardsOf(failedRun.workflow_id, 1);
-    assert.ok(shards.some((s) => s.workflowId.endsWith('/square/30-40')), `the shard of item 37 ran: ${shards.map((s) => s.workflowId).join(', ')}`);
+    assert.ok(shards.some((s) => s.workflowId.endsWith('/square/10-15')), `the shard of item 13 ran: ${shards.map((s) => s.workflowId).join(', ')}`);
     for (let i = 0; i < 50 && (await shardsOf(failedRun.workflow_id, 1)).some((s) => s.status === 'RUNNING'); i++) await new Promise((r) => setTimeout(r, 200));
     assert.ok((await shardsOf(failedRun.workflow_id, 1)).every((s) => s.status !== 'RUNNING'), 'no shard is left running');
   });

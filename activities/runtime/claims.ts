@@ -20,14 +20,16 @@ export async function claimLargeOutput(store: ArtifactStore, output: unknown, th
   const out: Record<string, unknown> = { ...output };
   let left = size;
   for (const f of fields.sort((a, b) => b.size - a.size)) {
-    if (left <= threshold) break;
-    if (f.v === undefined) continue;
+    if (left <= threshold || f.size < MIN_CLAIMED_FIELD) break;
     const claim = await storeClaim(store, f.v);
     out[f.k] = claim;
     left += jsonSize(claim) - f.size;
   }
   return out;
 }
+
+/** Fields smaller than this stay inline: a flag or a count costs less than its claim would. */
+const MIN_CLAIMED_FIELD = 64;
 
 /** Stores a value as JSON, content-addressed, and returns its claim (with its length when it is a list). */
 export async function storeClaim(store: ArtifactStore, value: unknown): Promise<ClaimCheck> {

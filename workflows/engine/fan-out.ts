@@ -109,16 +109,7 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
     }
   };
   await scope.run(() => Promise.all(Array.from({ length: Math.min(task.parallelism, to - from) }, lane)));
-  if (failure) {
-    if (isCancellation(failure.error)) throw failure.error;
-    throw ApplicationFailure.create({
-      type: 'StepFailed',
-      message: `item ${failure.index} failed: ${describeFailure(failure.error)}`,
-      nonRetryable: true,
-      details: [{ node, index: failure.index }],
-      cause: failure.error instanceof Error ? failure.error : undefined,
-    });
-  }
+  if (failure) throw itemFailed(node, failure.index, failure.error);
   return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
 }
 
@@ -135,6 +126,18 @@ function itemOf(items: MapShardTask['items'], i: number): unknown {
 
 function sliceItems(items: MapShardTask['items'], a: number, b: number): MapShardTask['items'] {
   return 'claim' in items ? items : { inline: items.inline.slice(a - items.offset, b - items.offset), offset: a };
+}
+
+/** An item's failure as the node's: its index and cause (a cancellation stays one). */
+export function itemFailed(node: string, index: number, error: unknown): unknown {
+  if (isCancellation(error)) return error;
+  return ApplicationFailure.create({
+    type: 'StepFailed',
+    message: `item ${index} failed: ${describeFailure(error)}`,
+    nonRetryable: true,
+    details: [{ node, index }],
+    cause: error instanceof Error ? error : undefined,
+  });
 }
 
 /** A shard's failure as the item failure it carries (a child's failure wraps its cause). */

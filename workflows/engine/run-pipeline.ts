@@ -23,7 +23,7 @@ import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
 import { bindAllButItem, evaluateCondition, resolveBinding, type Scope } from './bindings';
-import { describeFailure, runShards } from './fan-out';
+import { describeFailure, itemFailed, runShards } from './fan-out';
 import { callStep } from './call-step';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
@@ -210,7 +210,9 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
     const worker = async () => {
       while (next < count) {
         const i = next++;
-        const r = await call(n, `${n.id}[${i}]`, resolveBinding(n.inputs, { ...scope, item: { node: n.id, value: itemAt(list, i) } }));
+        const r = await call(n, `${n.id}[${i}]`, resolveBinding(n.inputs, { ...scope, item: { node: n.id, value: itemAt(list, i) } })).catch((e: unknown) => {
+          throw itemFailed(n.id, i, e);
+        });
         (results as unknown[])[i] = r.output;
         cachedAll &&= r.cached;
         s.items!.done++;
