@@ -117,6 +117,9 @@ async function seed(store: LocalArtifactStore): Promise<void> {
     });
     await db.query(`UPDATE drift_results SET checked_at = now() - make_interval(days => $1) WHERE batch_id = $2`, [3 - w, `batch-${w}`]);
   }
+  for (const [seq, value] of [[2, 0.83], [3, 0.71]] as const) {
+    await recordMonitorDecision(db, { model: MODEL, workflowId: 'drift-monitor-churn', seq, decidedAt: new Date(Date.now() - (4 - seq) * 86_400_000), kind: 'performance-checked', reason: `accuracy = ${value}`, numbers: { metric: 'accuracy', value, minValue: 0.75, decayed: value < 0.75 } });
+  }
   await recordMonitorDecision(db, { model: MODEL, workflowId: 'drift-monitor-churn', seq: 1, decidedAt: new Date(), kind: 'retrain-skipped', reason: 'daily cap of 0', numbers: { share: 1 } });
 
   // A rollout's routes and a little traffic.
@@ -243,6 +246,12 @@ test('a drift chart has one point per scored window, with its threshold line', a
     return { points: col.data.length, threshold: col.markLine?.data[0]?.yAxis };
   });
   assert.deepEqual(s, { points: 3, threshold: 0.1 });
+  const perf = await page.evaluate(() => {
+    const c = (globalThis as unknown as { sluiceCharts: { getDom(): { id: string }; getOption(): { series: { data: [string, number][]; markLine?: { data: { yAxis: number }[] } }[] } }[] }).sluiceCharts;
+    const line = c.find((x) => x.getDom().id === 'performance')!.getOption().series[0]!;
+    return { values: line.data.map((d) => d[1]), minimum: line.markLine?.data[0]?.yAxis };
+  });
+  assert.deepEqual(perf, { values: [0.83, 0.71], minimum: 0.75 });
 });
 
 test('moving an alias from the model page works and is audited; a POST without the CSRF token is refused', async () => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { driftSeries, listMonitorDecisions, monitoredModels } from '../../infra/db/console-queries';
+import { driftSeries, listMonitorDecisions, monitoredModels, performanceSeries } from '../../infra/db/console-queries';
 import type { ConsoleDeps } from '../deps';
 import { html, num, query, time } from '../html';
 import { chart, page, statusBadge, table } from '../layout';
@@ -21,11 +21,14 @@ export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps)
 
   app.get<{ Params: { model: string } }>('/monitoring/:model', async (req, reply) => {
     const { model } = req.params;
-    const [points, decisions, status] = await Promise.all([
+    const [points, decisions, status, perf] = await Promise.all([
       driftSeries(deps.db, model),
       listMonitorDecisions(deps.db, model),
       within(deps.actions.monitorStatus?.(model)),
+      performanceSeries(deps.db, model),
     ]);
+    const perfMetrics = [...new Set(perf.map((p) => p.metric))];
+    const minValue = [...perf].reverse().find((p) => p.min_value !== null)?.min_value;
     const windows = points.map((p) => p.checked_at.toISOString());
     const columns = [...new Set(points.flatMap((p) => Object.keys(p.columns ?? {})))].sort().slice(0, MAX_COLUMNS);
     const policy = (status as { policy?: unknown } | undefined)?.policy;
@@ -68,6 +71,18 @@ ${table(['Checked', 'Batch', 'Dataset', 'Drifted share', 'Dataset drift', 'Drift
   time(p.checked_at), p.batch_id, `${p.dataset_name}@${p.dataset_version}`, num(p.share), statusBadge(p.dataset_drift ? 'failed' : 'succeeded'), p.drifted.join(', '),
   html`<a href="/reports/view${query({ uri: p.html_uri })}">report</a>`,
 ]))}` : html`<p class="muted">no drift checks recorded for ${model}</p>`}
+<h2>Performance</h2>
+${perf.length ? chart('performance', `Task metric of ${model} per labelled window`, {
+  ...base,
+  legend: { top: 0 },
+  xAxis: { type: 'time' },
+  yAxis: { type: 'value', scale: true },
+  series: perfMetrics.map((m, k) => ({
+    type: 'line', name: m, showSymbol: true,
+    data: perf.filter((p) => p.metric === m).map((p) => [p.decided_at.toISOString(), p.value]),
+    ...(k === 0 && typeof minValue === 'number' ? { markLine: { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: '#c0392b' }, label: { formatter: 'minimum' }, data: [{ yAxis: minValue }] } } : {}),
+  })),
+}, { height: 220 }) : html`<p class="muted">no labelled window yet (<code>sluice monitor labels ${model} …</code> joins outcomes with the scored rows)</p>`}
 <h2>Decisions</h2>
 ${table(['When', 'Kind', 'Reason', 'Numbers'], decisions.map((d) => [time(d.decided_at), d.kind, d.reason, d.numbers ? JSON.stringify(d.numbers) : '']), 'no decisions')}
 <h2>Policy</h2>

@@ -200,6 +200,18 @@ export async function listMonitorDecisions(db: Db, model: string, limit = 50): P
   return rows;
 }
 
+/** The task metric on each labelled window (the monitor's `performance-checked` decisions), oldest first. */
+export async function performanceSeries(db: Db, model: string, limit = 200): Promise<{ decided_at: Date; metric: string; value: number; min_value: number | null }[]> {
+  const { rows } = await db.query<{ decided_at: Date; metric: string; value: number; min_value: number | null }>(
+    `SELECT * FROM (
+       SELECT decided_at, numbers->>'metric' AS metric, (numbers->>'value')::float8 AS value, (numbers->>'minValue')::float8 AS min_value
+         FROM monitor_decisions WHERE model = $1 AND kind = 'performance-checked' AND jsonb_typeof(numbers->'value') = 'number'
+        ORDER BY decided_at DESC LIMIT $2) t ORDER BY decided_at`,
+    [model, limit],
+  );
+  return rows;
+}
+
 export interface RouteRow {
   model_name: string;
   variant: string;
