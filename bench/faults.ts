@@ -77,7 +77,8 @@ interface RoundResult {
   stepsRunning: number | null;
   dupEdges: number | null;
   retries: number | null;
-  faults: { what: string; atS: number; outageS: number; recoveryS: number | null }[];
+  /** Per fault: seconds until every broken piece was back, then until the next step completed; for killed workers, until a killed step's retry started. */
+  faults: { what: string; atS: number; outageS: number; recoveryS: number | null; retryS: number | null }[];
   crashes: number;
 }
 
@@ -137,6 +138,7 @@ async function round(ctx: Ctx, n: number, fault: Fault, baselineS: number | unde
   const table = `fault_predictions_r${n}`;
   const on = { client, workers: stack.workers };
   const t0 = performance.now();
+  const wallT0 = Date.now();
   const since = () => performance.now() - t0;
   const features = await startRun(on, materializeFeatures, {
     source: { kind: 'file', path: ev.file },
@@ -208,6 +210,11 @@ async function round(ctx: Ctx, n: number, fault: Fault, baselineS: number | unde
     [runIds],
   );
   const retries = await q<{ n: number }>(`SELECT coalesce(sum(attempt - 1), 0)::int AS n FROM step_runs WHERE run_id = ANY($1)`, [runIds]);
+  // When steps' later attempts started (each row keeps its latest attempt's start): how long a
+  // killed step waited for its retry, which its heartbeat timeout decides.
+  const retried = await db
+    .query<{ at: number }>(`SELECT (extract(epoch FROM started_at) * 1000)::float8 AS at FROM step_runs WHERE run_id = ANY($1) AND attempt > 1 ORDER BY started_at`, [runIds])
+    .then((r) => r.rows.map((x) => x.at - wallT0), () => [] as number[]);
 
   return {
     round: n,
@@ -232,7 +239,7 @@ async function round(ctx: Ctx, n: number, fault: Fault, baselineS: number | unde
     stepsRunning: running?.n ?? null,
     dupEdges: edges?.n ?? null,
     retries: retries?.n ?? null,
-    faults: faults.map((f) => ({ what: f.what, atS: f.at / 1000, outageS: (f.over - f.at) / 1000, recoveryS: recoveryAfter(progress, f.over) })),
+    faults: faults.map((f) => ({ what: f.what, atS: f.at / 1000, outageS: (f.over - f.at) / 1000, recoveryS: recoveryAfter(progress, f.over), retryS: f.killsWorkers ? recoveryAfter(retried, f.at) : null })),
     crashes: stack.crashes.cpu + stack.crashes.gpu - crashesBefore,
   };
 }
@@ -270,6 +277,7 @@ interface Injected {
   /** ms since the round started: when the fault began, and when every broken piece was back. */
   at: number;
   over: number;
+  killsWorkers: boolean;
 }
 
 /** Breaks the round's pieces at random moments while its runs go on (none once they are all done). */
@@ -300,7 +308,7 @@ async function inject(ctx: Ctx, fault: Fault, baselineS: number, since: () => nu
           await new Promise((r) => setTimeout(r, 1_000));
           await stack.startTemporal();
         }
-        out.push({ what: fault === 'worker' ? 'cpu worker SIGKILL' : 'Temporal kill -9', at, over: since() });
+        out.push({ what: fault === 'worker' ? 'cpu worker SIGKILL' : 'Temporal kill -9', at, over: since(), killsWorkers: fault === 'worker' });
         next = since() + between(0.1, 0.4) * base;
       }
       return out;
@@ -312,7 +320,7 @@ async function inject(ctx: Ctx, fault: Fault, baselineS: number, since: () => nu
       await stack.stopPostgres();
       await new Promise((r) => setTimeout(r, Math.max(0, down - (since() - at))));
       await stack.startPostgres();
-      out.push({ what: `PostgreSQL down ${(down / 1000).toFixed(0)} s`, at, over: since() });
+      out.push({ what: `PostgreSQL down ${(down / 1000).toFixed(0)} s`, at, over: since(), killsWorkers: false });
       return out;
     }
     case 'all': {
@@ -327,7 +335,7 @@ async function inject(ctx: Ctx, fault: Fault, baselineS: number, since: () => nu
       await stack.startTemporal();
       stack.release();
       await stack.workersUp();
-      out.push({ what: `everything down ${(down / 1000).toFixed(0)} s`, at, over: since() });
+      out.push({ what: `everything down ${(down / 1000).toFixed(0)} s`, at, over: since(), killsWorkers: true });
       return out;
     }
   }
@@ -348,7 +356,13 @@ function line(r: RoundResult, base: RoundResult): string {
   ];
   if (r.faults.length) {
     parts.push(
-      `faults: ${r.faults.map((x) => `${x.what} at ${x.atS.toFixed(0)} s, back after ${x.outageS.toFixed(0)} s, next step done ${x.recoveryS === null ? '— (none after)' : `${x.recoveryS.toFixed(1)} s later`}`).join('; ')}`,
+      `faults: ${r.faults
+        .map(
+          (x) =>
+            `${x.what} at ${x.atS.toFixed(0)} s, back after ${x.outageS.toFixed(0)} s, next step done ${x.recoveryS === null ? '— (none after)' : `${x.recoveryS.toFixed(1)} s later`}` +
+            (x.retryS === null ? '' : `, a killed step's retry started ${x.retryS.toFixed(0)} s after the kill`),
+        )
+        .join('; ')}`,
     );
   } else if (r.fault !== 'none') parts.push('faults: none injected (the runs finished first)');
   if (r.crashes) parts.push(`WORKER CRASHES ${r.crashes}`);
