@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { openArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
@@ -13,7 +14,7 @@ import { copyPredictions, readRoutes, type OnlinePrediction } from '../infra/db/
 import { projectRoot } from '../infra/paths';
 import { rolloutStatus, setRolloutWeights, startRollout } from '../cli/commands/rollout';
 import { abortSignal, pauseSignal } from '../pipelines/rollout/messages';
-import type { RolloutResult, RolloutStart, RolloutStatus } from '../pipelines/rollout/protocol';
+import type { RolloutResult, RolloutStart } from '../pipelines/rollout/protocol';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 /**
@@ -106,6 +107,11 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 6
   throw new Error(`timed out waiting for ${what}`);
 }
 
+const pendingOf = (d: Awaited<ReturnType<WorkflowHandle['describe']>>) => ({
+  status: d.status.name,
+  activities: (d.raw.pendingActivities ?? []).map((a) => ({ type: a.activityType?.name, attempt: a.attempt, failure: a.lastFailure?.message })),
+  task: d.raw.pendingWorkflowTask ? { attempt: d.raw.pendingWorkflowTask.attempt, state: d.raw.pendingWorkflowTask.state } : null,
+});
 const champion = async (model: string) => (await stack.db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
 const decisionKinds = async (model: string) => (await stack.db.query('SELECT kind FROM monitor_decisions WHERE model = $1 ORDER BY id', [model])).rows.map((r) => r.kind as string);
 
@@ -157,7 +163,11 @@ test('rollouts: Thompson sampling promotes the better variant, a failing canary 
     await assert.rejects(startRollout(client, config, starts[0]!), /a rollout of ab-model is running already/);
 
     // Every rollout has set its routes; then the worker dies and another takes over.
-    await waitFor('all rollouts to set their routes', async () => ((await Promise.all(starts.map((s) => readRoutes(stack.db, s.model)))).every((r) => r) ? true : undefined));
+    await waitFor('all rollouts to set their routes', async () => ((await Promise.all(starts.map((s) => readRoutes(stack.db, s.model)))).every((r) => r) ? true : undefined)).catch(async (e: Error) => {
+      // Say what they wait for (a failing activity, a workflow task), not only that they wait.
+      const pending = await Promise.all(handles.map(async (h) => ({ id: h.workflowId, ...pendingOf(await h.describe()) })));
+      throw new Error(`${e.message}: ${JSON.stringify(pending)}`);
+    });
     const killed = stack.workers.cpu!;
     killed.child.kill('SIGKILL');
     await new Promise((r) => killed.child.once('exit', r));
@@ -180,14 +190,17 @@ test('rollouts: Thompson sampling promotes the better variant, a failing canary 
 
     const [ab, bad, shadow, aborted] = (await Promise.all(handles.map((h) => h.result()))) as RolloutResult[];
 
+    if (process.env.ROLLOUT_DEBUG) for (const h of handles) fs.writeFileSync(`/tmp/${h.workflowId}.json`, historyToJSON(await h.fetchHistory()));
     // A/B: weight moved to B by Thompson sampling, then B won and became champion, audited with its numbers.
     assert.equal(ab!.outcome, 'promoted', ab!.reason);
-    const abStatus: RolloutStatus = await rolloutStatus(client, 'ab-model');
-    const reweights = abStatus.decisions.filter((d) => d.kind === 'weights');
-    assert.ok(reweights.some((d) => ((d.numbers?.weights as { candidate: number }).candidate ?? 0) > 0.5), `re-weightings: ${JSON.stringify(reweights.map((d) => d.numbers?.weights))}`);
-    const winner = abStatus.decisions.find((d) => d.kind === 'winner')!;
+    // (Read from the audit table: a finished workflow's status query would replay its whole history.)
+    const abDecisions = (await stack.db.query('SELECT kind, reason, numbers FROM monitor_decisions WHERE model = $1 ORDER BY seq', ['ab-model'])).rows as { kind: string; reason: string; numbers: Record<string, unknown> }[];
+    const reweights = abDecisions.filter((d) => d.kind === 'rollout-weights');
+    assert.ok(reweights.some((d) => ((d.numbers.weights as { candidate: number }).candidate ?? 0) > 0.5), `re-weightings: ${JSON.stringify(reweights.map((d) => d.numbers.weights))}`);
+    const winner = abDecisions.find((d) => d.kind === 'rollout-winner')!;
     assert.match(winner.reason, /^candidate v2 wins: P\(best\) (0\.9[5-9]\d*|1) ≥ 0\.95$/);
-    assert.ok(abStatus.posteriors!.candidate!.mean > abStatus.posteriors!.control!.mean);
+    const posterior = winner.numbers.posteriors as Record<'control' | 'candidate', { mean: number }>;
+    assert.ok(posterior.candidate.mean > posterior.control.mean, JSON.stringify(posterior));
     assert.equal(await champion('ab-model'), 2);
     const moved = (await listAliasEvents(stack.db, 'ab-model', { alias: 'champion' })).at(-1)!;
     assert.deepEqual([moved.from_version, moved.to_version, moved.actor], [1, 2, 'rollout-test']);

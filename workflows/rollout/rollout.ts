@@ -83,11 +83,11 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
   upsertSearchAttributes([{ key: ModelName, value: args.model }]);
   const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s' });
   const queues = await local.sluiceTaskQueues();
-  const acts = proxyActivities<RolloutActivities>({
-    taskQueue: queues.cpu,
-    startToCloseTimeout: '1m',
-    retry: { maximumInterval: '30s', nonRetryableErrorTypes: nonRetryableErrorTypes() },
-  });
+  // Short database calls: a worker that dies mid-call costs its retry 10 s, not a minute of a
+  // rollout holding its weights. The shadow report aggregates a whole window: longer.
+  const retry = { maximumInterval: '30s', nonRetryableErrorTypes: nonRetryableErrorTypes() };
+  const acts = proxyActivities<RolloutActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '10s', retry });
+  const reports = proxyActivities<Pick<RolloutActivities, 'rolloutShadowReport'>>({ taskQueue: queues.cpu, startToCloseTimeout: '5m', retry });
   const checkEveryMs = durationMs(args.checkEvery);
 
   const s: RolloutState = carried ?? {
@@ -199,7 +199,7 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
       const mirrored = stats[CANDIDATE]?.requests ?? 0;
       const timeUp = sinceMs(s.phaseSince) >= durationMs(args.shadow.duration);
       if (!timeUp && !(args.shadow.requests !== undefined && mirrored >= args.shadow.requests)) return;
-      const report = await acts.rolloutShadowReport({ model: args.model, rolloutId: info.workflowId, since: s.phaseSince, control: s.control!, candidate: args.candidate });
+      const report = await reports.rolloutShadowReport({ model: args.model, rolloutId: info.workflowId, since: s.phaseSince, control: s.control!, candidate: args.candidate });
       s.report = report;
       await acts.rolloutClearRoutes({ model: args.model, rolloutId: info.workflowId });
       s.weights = {};
