@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import pl from 'nodejs-polars';
+import ort from 'onnxruntime-node';
 import { loadScoringModel, type ScoringModel } from '../activities/onnx/scoring';
 import type { ModelInput } from '../pipelines/steps/model';
 import type { BatchColumns, FromThread, ToThread } from './inference-protocol';
@@ -53,25 +53,49 @@ async function run(job: Extract<ToThread, { kind: 'run' }>): Promise<FromThread>
   try {
     const model = await models.get(job.key);
     if (!model) return { kind: 'result', id: job.id, ok: false, error: `model ${job.key} is not loaded in this thread` };
-    const p = await model.run(frameOf(model.signature.inputs, job.columns));
+    const p = await model.runFeeds(feedsOf(model.signature.inputs, job.columns, job.rows), job.rows);
     return { kind: 'result', id: job.id, ok: true, ...(p.labelIndex ? { labelIndex: p.labelIndex } : {}), ...(p.probabilities ? { probabilities: p.probabilities } : {}), ...(p.values ? { values: p.values } : {}) };
   } catch (e) {
     return { kind: 'result', id: job.id, ok: false, error: (e as Error).message };
   }
 }
 
-/** The batch as the frame the loader's feeders read, each column typed as its input wants (numbers as Float64 or Int64, strings as Utf8). */
-function frameOf(inputs: readonly ModelInput[], columns: BatchColumns): pl.DataFrame {
-  const series: pl.Series[] = [];
-  const seen = new Set<string>();
+/**
+ * The batch's input tensors, built straight from the JSON values (a polars frame costs more than
+ * the whole inference for a few rows), converted as batch scoring's feeders convert a frame's
+ * columns: numbers through float64 to the input's type, a missing value NaN for float and double
+ * inputs and '' for string inputs; a 2-D input interleaves its columns row by row. Values are
+ * checked before they get here (serving/input.ts): int64 inputs never see a missing value.
+ */
+function feedsOf(inputs: readonly ModelInput[], columns: BatchColumns, n: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
   for (const input of inputs) {
-    const cols = 'columns' in input ? input.columns : [input.column];
-    const dtype = input.type === 'string' ? pl.Utf8 : input.type === 'int64' && !('columns' in input) ? pl.Int64 : pl.Float64;
-    for (const c of cols) {
-      if (seen.has(c)) continue;
-      seen.add(c);
-      series.push(pl.Series(c, columns[c] ?? [], dtype));
+    if ('columns' in input) {
+      const k = input.columns.length;
+      const out = input.type === 'float' ? new Float32Array(n * k) : new Float64Array(n * k);
+      for (const [j, c] of input.columns.entries()) {
+        const v = columns[c] ?? [];
+        for (let i = 0; i < n; i++) out[i * k + j] = v[i] === null || v[i] === undefined ? NaN : Number(v[i]);
+      }
+      feeds[input.name] = new ort.Tensor(input.type === 'float' ? 'float32' : 'float64', out, [n, k]);
+      continue;
+    }
+    const v = columns[input.column] ?? [];
+    switch (input.type) {
+      case 'float':
+      case 'double': {
+        const out = input.type === 'float' ? new Float32Array(n) : new Float64Array(n);
+        for (let i = 0; i < n; i++) out[i] = v[i] === null || v[i] === undefined ? NaN : Number(v[i]);
+        feeds[input.name] = new ort.Tensor(input.type === 'float' ? 'float32' : 'float64', out, [n, 1]);
+        break;
+      }
+      case 'int64':
+        feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(v[i] as number)), [n, 1]);
+        break;
+      case 'string':
+        feeds[input.name] = new ort.Tensor('string', Array.from({ length: n }, (_, i) => (v[i] === null || v[i] === undefined ? '' : String(v[i]))), [n, 1]);
+        break;
     }
   }
-  return pl.DataFrame(series);
+  return feeds;
 }

@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import pl from 'nodejs-polars';
+import { openModel } from '../activities/onnx/scoring';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
@@ -85,6 +87,16 @@ test('rows in, predictions out: each with an id, a class of the model and probab
   assert.equal(new Set(body.predictions.map((p) => p.id)).size, 5, 'ids are distinct');
   // The first rows of penguins are Adelie; the logistic model gets them right.
   assert.equal(body.predictions[0]!.prediction, 'Adelie');
+  // Online scores what batch scoring scores: the same loader over a frame of the same rows.
+  const offline = await openModel(store, models.v1);
+  try {
+    const p = await offline.run(pl.readRecords(rows));
+    for (const [i, online] of body.predictions.entries()) {
+      for (const [k, c] of classes.entries()) assert.equal(online.probabilities[c], p.probabilities![i * classes.length + k], `row ${i}, p(${c})`);
+    }
+  } finally {
+    await offline.release();
+  }
 
   // The same rows as named tensors (Open Inference Protocol).
   const features = Object.keys(rows[0]!);

@@ -53,6 +53,12 @@ export interface ScoringModel {
   readonly outputs: readonly string[];
   /** Scores one batch: a frame holding (at least) the input columns. */
   run(frame: pl.DataFrame): Promise<BatchPrediction>;
+  /**
+   * Scores `n` rows already made into the graph's input tensors (one per signature input, named
+   * as it is): what `run` does after building its feeds, for callers that hold rows rather than
+   * a frame (the online server builds small batches' tensors straight from JSON values).
+   */
+  runFeeds(feeds: Record<string, ort.Tensor>, n: number): Promise<BatchPrediction>;
   release(): Promise<void>;
 }
 
@@ -180,7 +186,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
   const classIndex = new Map(classes.map((c, i) => [String(c), i]));
   const C = classes.length;
   const s = session;
-  return {
+  const scoring: ScoringModel = {
     ref: model,
     signature: sig,
     task: sig.task,
@@ -192,9 +198,13 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     async run(frame) {
       const n = frame.height;
       const feeds: Record<string, ort.Tensor> = {};
-      let t = PROFILE ? performance.now() : 0;
+      const t = PROFILE ? performance.now() : 0;
       for (const [i, input] of sig.inputs.entries()) feeds[input.name] = feeders[i]!(frame, n);
-      if (PROFILE) t = tick('feeds', t);
+      if (PROFILE) tick('feeds', t);
+      return scoring.runFeeds(feeds, n);
+    },
+    async runFeeds(feeds, n) {
+      let t = PROFILE ? performance.now() : 0;
       const runWith = async (outputs: string[]) => {
         try {
           return await s.run(feeds, outputs);
@@ -251,6 +261,7 @@ export async function loadScoringModel(modelBytes: Uint8Array, model: ModelRef, 
     },
     release: () => s.release(),
   };
+  return scoring;
 }
 
 /** SLUICE_SCORING_PROFILE=1: time in feed building and session.run (ms), summed over the process. */
