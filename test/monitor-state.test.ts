@@ -290,6 +290,16 @@ describe('MonitorState', () => {
     const carried = m.continued();
     const resumed = new MonitorState(monitorStart.parse(carried.args), 'drift-monitor-m', carried.carried);
     assert.equal(resumed.status(at(3)).labelled?.length, 2, 'labelled batches are carried across continue-as-new');
+    // Labels for an older week delivered last: the data is that delivery's accumulation, the
+    // evaluation window still the week that ends last.
+    const late = monitor({ trainingParams: { model: 'm', target: 'label' }, policy: { retrainWindow: '90d' } });
+    late.labelsJoined('l1', joined(1, labelled('w2', '2013-03-03T00:00:00.000Z')), at(0));
+    late.labelsJoined('l2', joined(2, labelled('w1', '2013-02-01T00:00:00.000Z')), at(1));
+    const latePlan = late.planRetrain({ trigger: 'manual', reason: 'asked' }, at(2));
+    assert.ok('start' in latePlan);
+    const lateParams = latePlan.start.params as Record<string, { to?: string; uri?: string }>;
+    assert.equal(lateParams.evaluation?.to, '2013-03-03T00:00:00.000Z', 'evaluated on the newest week, not the last delivered');
+    assert.equal(lateParams.source?.uri, 'cas/m.labelled-2', 'trained on everything accumulated');
     const noWindow = monitor();
     noWindow.labelsJoined('l1', joined(1, labelled('w1', '2013-02-01T00:00:00.000Z')), at(0));
     const whole = noWindow.planRetrain({ trigger: 'manual', reason: 'asked' }, at(1));

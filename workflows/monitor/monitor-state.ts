@@ -252,12 +252,17 @@ export class MonitorState {
    * the rest of the last `retrainWindow` before its end; else the newest data as a whole.
    */
   retrainData(): { data: DatasetRef; evaluation?: { column: string; from: string; to: string; trainFrom: string } } | null {
-    const newest = this.s.labelled?.at(-1);
+    // The data is the last delivery's accumulation (each join appends to the one before); the
+    // evaluation window is the one that ends last, not the last to arrive: labels for an older
+    // week may be delivered after a newer week's.
+    const labelled = this.s.labelled ?? [];
+    let newest: LabelledBatch | undefined;
+    for (const l of labelled) if (l.window && (!newest?.window || Date.parse(l.window.end) > Date.parse(newest.window.end))) newest = l;
     const span = this.policyNow.retrainWindow;
-    if (newest && span && newest.window) {
+    if (newest?.window && span) {
       const end = Date.parse(newest.window.end);
       return {
-        data: newest.data,
+        data: labelled.at(-1)!.data,
         evaluation: { column: newest.window.column, from: newest.window.start, to: newest.window.end, trainFrom: new Date(end - durationMs(span)).toISOString() },
       };
     }
