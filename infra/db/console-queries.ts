@@ -60,16 +60,18 @@ export interface NodeStatusCount {
   max_attempt: number;
   first_started: Date;
   last_ended: Date | null;
-  /** The latest error of these rows, if any. */
-  error: string | null;
 }
 
+/**
+ * Summed by hash (no ordered aggregate, and migration 0011's statistics tell the planner how few
+ * nodes there are), so a 100,000-item fan-out is one pass, not a sort spilled to disk; its errors
+ * come from runProblems.
+ */
 export async function runNodeSummary(db: Db, runId: string): Promise<NodeStatusCount[]> {
   const { rows } = await db.query<NodeStatusCount>(
     `SELECT split_part(node_id, '[', 1) AS node, bool_or(strpos(node_id, '[') > 0) AS fanout,
             min(step) AS step, min(queue) AS queue, status, count(*)::int AS count, max(attempt) AS max_attempt,
-            min(started_at) AS first_started, max(ended_at) AS last_ended,
-            (array_agg(error ORDER BY ended_at DESC NULLS LAST) FILTER (WHERE error IS NOT NULL))[1] AS error
+            min(started_at) AS first_started, max(ended_at) AS last_ended
        FROM step_runs WHERE run_id = $1
       GROUP BY 1, status ORDER BY min(started_at), 1, status`,
     [runId],
