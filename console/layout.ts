@@ -1,4 +1,4 @@
-import { html, raw, type Html, type Interpolation } from './html';
+import { html, jsonScript, type Html, type Interpolation } from './html';
 
 /** The console's sections, in the order of its navigation bar. */
 export const SECTIONS = [
@@ -73,7 +73,6 @@ export function facts(pairs: readonly [string, Interpolation][]): Html {
  * only draws. `label` is the chart's accessible name.
  */
 export function chart(id: string, label: string, option: unknown, opts: { height?: number } = {}): Html {
-  const text = JSON.stringify(option).replace(/</g, '\\u003c');
   return html`<figure class="chart-box"><div class="chart" id="${id}" role="img" aria-label="${label}" data-chart="${id}-option" style="height:${opts.height ?? 280}px"></div>
-<script type="application/json" id="${id}-option">${raw(text)}</script></figure>`;
+${jsonScript(`${id}-option`, option)}</figure>`;
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
+import { ArtifactNotFoundError } from '../infra/artifacts';
 import { projectRoot } from '../infra/paths';
 import { registerAuth } from './auth';
 import { registerCsrf } from './csrf';
@@ -37,7 +38,8 @@ const CSP = [
 /** Errors a page shows as 4xx: a name or version that does not exist, a value the registry refuses. */
 function statusOf(e: Error & { code?: unknown; statusCode?: number; type?: unknown }): number {
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return e.statusCode;
-  if (e.code === 'NOT_FOUND' || /^unknown pipeline /.test(e.message) || /^no (registered model|such)/.test(e.message)) return 404;
+  // A recorded artifact whose bytes are gone (deleted from the store) is not found either.
+  if (e.code === 'NOT_FOUND' || e instanceof ArtifactNotFoundError || /^unknown pipeline /.test(e.message) || /^no (registered model|such)/.test(e.message)) return 404;
   if (e.code === 'INVALID' || e.code === 'CONFLICT' || e.name === 'InvalidDatasetNameError') return 400;
   return 500;
 }

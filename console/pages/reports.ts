@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isKnownArtifact, lineageAround, recentDriftChecks } from '../../infra/db/console-queries';
 import { listValidationReports } from '../../infra/db/validation';
@@ -35,7 +36,6 @@ async function serveArtifact(deps: ConsoleDeps, uri: string | undefined, reply: 
   reply.type(type).header('X-Content-Type-Options', 'nosniff');
   if (type.startsWith('text/html')) reply.header('Content-Security-Policy', "sandbox allow-scripts; default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
   if (type === 'application/octet-stream' || type.startsWith('application/vnd')) reply.header('Content-Disposition', 'attachment');
-  const { Readable } = await import('node:stream');
   return reply.send(Readable.from((async function* () {
     yield* first;
     for (let s = await it.next(); !s.done; s = await it.next()) yield s.value as Buffer;
