@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { betaOf, checkGuardrails, liveRoutes, posteriors, sampleBeta, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
 import { guardrails, rolloutStart, setWeightsRequest, type VariantStats } from '../pipelines/rollout/protocol';
 import { RouteTable } from '../pipelines/serving/routes';
-import { parseWeights, startFromOptions } from '../cli/commands/rollout';
+import { checkStart, parseWeights, startFromOptions } from '../cli/commands/rollout';
 import { previousChampion } from '../cli/commands/models';
 
 /** The rollout's pure decisions and its contracts: no services. */
@@ -99,6 +99,7 @@ test('CLI: weights and start flags', () => {
   const start = startFromOptions('churn', { candidate: '3', strategy: 'canary', steps: '10,100', hold: '5m', maxErrorRate: '0.01', by: 'ada' });
   const parsed = rolloutStart.parse(start);
   assert.deepEqual([parsed.canary.steps, parsed.canary.hold, parsed.canary.minRequests, parsed.guardrails.maxErrorRate, parsed.by], [[10, 100], '5m', 100, 0.01, 'ada']);
+  assert.throws(() => checkStart(startFromOptions('churn', { candidate: 'two', strategy: 'blue-green' })), /invalid rollout: candidate: .*; strategy: Invalid option/);
 });
 
 test('models rollback: the previous champion is where the latest move onto the current one came from', () => {

@@ -15,8 +15,7 @@ import { connectClient } from '../client';
 
 /** Starts the rollout; the params are checked here first, so a mistake names its field before anything starts. */
 export async function startRollout(client: Client, config: Pick<SluiceConfig, 'queues'>, start: RolloutStart): Promise<WorkflowHandle> {
-  const parsed = rolloutStart.safeParse(start);
-  if (!parsed.success) throw new Error(`invalid rollout: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
+  checkStart(start);
   try {
     return await client.workflow.start('rollout', {
       workflowId: rolloutId(start.model),
@@ -29,6 +28,12 @@ export async function startRollout(client: Client, config: Pick<SluiceConfig, 'q
     if ((e as Error).name === 'WorkflowExecutionAlreadyStartedError') throw new Error(`a rollout of ${start.model} is running already (sluice rollout status ${start.model}; abort it first)`);
     throw e;
   }
+}
+
+/** Throws naming every field of `start` that does not fit the rollout's schema. */
+export function checkStart(start: RolloutStart): void {
+  const parsed = rolloutStart.safeParse(start);
+  if (!parsed.success) throw new Error(`invalid rollout: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
 }
 
 /** Runs `fn` on the model's rollout; a model without one reads "no rollout for model X", not Temporal's "workflow not found". */
@@ -174,13 +179,15 @@ export function registerRolloutCommands(program: Command): void {
     .option('--by <who>', BY_HELP)
     .option('--wait', 'wait for the rollout to end and print its outcome')
     .addHelpText('after', '\nExamples:\n  sluice rollout start churn --candidate 7 --strategy canary --steps 5,25,50,100 --hold 15m\n  sluice rollout start churn --candidate 7 --strategy ab --interval 10m --min-samples 500\n  sluice rollout start churn --candidate 7 --strategy shadow --duration 2h')
-    .action((model: string, o: StartOptions) =>
-      withClient(async (client, config) => {
-        const handle = await startRollout(client, config, startFromOptions(model, o));
+    .action((model: string, o: StartOptions) => {
+      const start = startFromOptions(model, o);
+      checkStart(start); // before connecting: a typo is named even with no Temporal around
+      return withClient(async (client, config) => {
+        const handle = await startRollout(client, config, start);
         console.log(`rollout of ${model} started (workflow ${handle.workflowId}); see \`sluice rollout status ${model}\``);
         if (o.wait) console.log(JSON.stringify(await handle.result(), null, 2));
-      }),
-    );
+      });
+    });
 
   cmd
     .command('status <model>')
