@@ -42,6 +42,7 @@ export interface ServingServer {
   app: FastifyInstance;
   db: Db;
   router: Router;
+  predictor: Predictor;
   predictionLog: PredictionLog;
   close(): Promise<void>;
 }
@@ -81,13 +82,14 @@ export async function startServing(o: ServeOptions): Promise<ServingServer> {
     const predictionLog = new PredictionLog(db, log, { ...DEFAULT_LOG_OPTIONS, ...o.predictionLog, onDropped: (n) => metrics.logDropped.inc(n) });
     closers.push(() => predictionLog.close());
     let ready = false;
-    const app = await buildServingApp({ db, router, predictor: new Predictor(router, predictionLog, metrics, log), metrics, log, token: o.token, rateLimit: o.rateLimit, ready: () => ready });
+    const predictor = new Predictor(router, predictionLog, metrics, log);
+    const app = await buildServingApp({ db, router, predictor, metrics, log, token: o.token, rateLimit: o.rateLimit, ready: () => ready });
     closers.push(() => app.close());
     await Promise.all([inference.ready(), listener.ready]);
     ready = true;
     const address = await app.listen({ host: o.host, port: o.port });
     log.info('serving', { url: address, auth: o.token ? 'bearer token' : 'none', rateLimit: o.rateLimit || 'off' });
-    return { url: address, app, db, router, predictionLog, close: closeAll };
+    return { url: address, app, db, router, predictor, predictionLog, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

@@ -8,6 +8,8 @@ import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
 import { feedbackStats, getPrediction, variantCounts } from '../infra/db/serving';
 import { createLogger } from '../infra/log';
+import { buildServingApp } from '../serving/app';
+import { servingMetrics } from '../serving/metrics';
 import { startServing, type ServeOptions, type ServingServer } from '../serving/server';
 import { registerPenguinModels, SERVING_MODEL, type PenguinModels } from './helpers/serving-models';
 import { tempDir, usePostgres } from './helpers/stack';
@@ -208,7 +210,9 @@ test('every prediction is logged in batches with its version, variant, latency a
 });
 
 test('a bearer token guards everything, and a client over its rate gets 429', async () => {
-  const guarded = await startServing(options({ token: 's3cret-token', rateLimit: 5 }));
+  // The same routes and models behind an app with a token and a limit (no second set of threads).
+  const app = await buildServingApp({ db: server.db, router: server.router, predictor: server.predictor, metrics: servingMetrics(), log: quiet, token: 's3cret-token', rateLimit: 5, ready: () => true });
+  const guarded = { app } as ServingServer;
   try {
     const row = models.rows[0]!;
     const none = await inject(guarded, 'POST', predictUrl, { instances: [row] });
@@ -222,6 +226,6 @@ test('a bearer token guards everything, and a client over its rate gets 429', as
     assert.ok(statuses.includes(429), `${statuses}`);
     assert.ok(statuses.indexOf(429) >= 2, 'the first requests of the second pass');
   } finally {
-    await guarded.close();
+    await app.close();
   }
 });
