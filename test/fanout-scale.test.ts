@@ -116,6 +116,10 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.equal(state.nodes.square!.status, 'cached');
     const rows = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' GROUP BY status`, [runId]);
     assert.deepEqual(rows.rows.map((r) => [r.status, Number(r.n)]), [['cached', N]]);
+    // Each leaf asked the cache about its 5 items in one activity (the probe) and ran none of them.
+    const leaf = await events(`${handle.workflowId}/square/0-5`);
+    const scheduled = leaf.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(scheduled, ['fs.square', 'collectFanIn'], 'one cache probe, then the fan-in');
   });
 
   test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {

@@ -7,7 +7,9 @@ import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } fro
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import { failure, invalidInput, isFailure, SluiceFailure } from '../../pipelines/failures';
 import type { StepActivity } from '../../pipelines/dsl/engine-activities';
-import type { StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { CacheProbe, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import { resolveBinding } from '../../pipelines/dsl/bindings';
+import { shardItem } from '../../pipelines/dsl/fan-out';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
 import { claimLargeOutput, resolveClaims } from './claims';
@@ -34,21 +36,48 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
   // The configuration never changes while a worker runs: parse its retry window once.
   const infraRetryMs = parseDuration(deps.config.infraRetry);
   const claimThreshold = deps.config.engine?.claimThreshold ?? Infinity;
+  const keyOf = (call: StepCall, input: unknown) =>
+    sha256Hex(canonicalJson({ step: step.name, version: step.version, code: call.cache.key === 'version' ? undefined : fingerprint, input: contentOnly(input) }));
+  /** A shard's cache probe (StepCall.probe): every item's input, one batch of look-ups, the hits recorded as cached step runs. */
+  const probeCache = async (call: StepCall, probe: CacheProbe): Promise<StepResult> => {
+    const info = activityInfo();
+    const { run } = call;
+    const hits: number[] = [];
+    const probeItem = async (i: number) => {
+      const node = `${probe.node}[${i}]`;
+      const raw = resolveBinding(probe.inputs, { params: {}, outputs: new Map(), item: { node: probe.node, value: shardItem(probe.items, i) } });
+      const parsed = step.input.safeParse(await resolveClaims(deps.store, raw));
+      // An input that does not parse is no hit: running the item fails it, naming the field.
+      if (!parsed.success) return;
+      const cacheKey = keyOf(call, parsed.data);
+      const hit = await lookupStepCache(deps.db, cacheKey);
+      if (!hit || !(await artifactsStillExist(deps, hit.output))) return;
+      await recordStepStart(deps.db, { runId: run.runId, node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: 1 });
+      for (const ref of collectArtifactRefs(parsed.data)) await recordStepInput(deps.db, run.runId, node, ref.uri);
+      for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, node, ref, 'reused');
+      const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
+      await recordStepEnd(deps.db, { runId: run.runId, node, status: 'cached', outputs: sent, cacheKey });
+      hits.push(i);
+    };
+    // All at once: the look-ups and writes of the whole shard go out in a few batched statements.
+    await Promise.all(Array.from({ length: probe.to - probe.from }, (_, k) => probeItem(probe.from + k)));
+    deps.log.info('cache probe', { runId: run.runId, node: `${probe.node}[${probe.from}..${probe.to - 1}]`, step: step.name, items: probe.to - probe.from, hits: hits.length });
+    return { output: null, cached: true, attempt: info.attempt, probe: { hits: hits.sort((a, b) => a - b) } };
+  };
   const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
-    const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
     if (call.stepVersion !== step.version) {
       throw failure('StepVersionMismatch', `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`);
     }
     await assertRunInterface(call, step);
+    if (call.probe) return probeCache(call, call.probe);
+    const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
     // Values passed by reference (claim checks) are read back here: the implementation, its
     // schema and its cache key see the value itself, never the reference.
     const input = parseOrFail(step.input, await resolveClaims(deps.store, call.input), `input of step ${step.name} (node ${run.node})`);
-    const cacheKey = sha256Hex(
-      canonicalJson({ step: step.name, version: step.version, code: call.cache.key === 'version' ? undefined : fingerprint, input: contentOnly(input) }),
-    );
+    const cacheKey = keyOf(call, input);
     await recordStepStart(deps.db, { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt });
     // From here on the step has a `running` row: whatever ends this try writes its final state,
     // except an infrastructure fault, which retryInfrastructure retries (and records if it gives up).

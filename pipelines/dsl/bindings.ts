@@ -1,5 +1,9 @@
-import { claimAt, isClaim } from '../../pipelines/dsl/claim';
-import type { BindingExpr, ConditionExpr, RefExpr } from '../../pipelines/dsl/spec';
+/**
+ * Resolving bindings and conditions against the values of a run in progress. Deterministic and
+ * pure: workflow code runs it, and so does a step worker probing the cache for a shard of items.
+ */
+import { claimAt, isClaim } from './claim';
+import type { BindingExpr, ConditionExpr, RefExpr } from './spec';
 
 /** Values a binding can refer to while a run is in progress. Deterministic, pure. */
 export interface Scope {

@@ -1,6 +1,6 @@
-import type { ClaimCheck } from './claim';
+import { itemAt, type ClaimCheck } from './claim';
 import type { EngineLimits, TaskQueues } from './engine-activities';
-import type { RunInfo } from './protocol';
+import type { CacheProbe, RunInfo } from './protocol';
 import type { BindingExpr, NodeStep } from './spec';
 
 /**
@@ -21,7 +21,7 @@ export interface MapShardTask {
   /** The node's input binding with every ref but the item's already resolved. */
   inputs: BindingExpr;
   /** The run's fan-out list: the slice `[from, to)` inline (`inline[k]` is item `offset + k`), or a claim of the whole list. */
-  items: { inline: unknown[]; offset: number } | { claim: ClaimCheck };
+  items: CacheProbe['items'];
   from: number;
   to: number;
   /** Items of this shard in flight at once. */
@@ -34,4 +34,9 @@ export interface MapShardResult {
   results: ClaimCheck;
   /** Items answered from the cache. */
   cached: number;
+}
+
+/** Item `i` (an index in the run's list) of a shard's items: inline, or a claim of the item. */
+export function shardItem(items: MapShardTask['items'], i: number): unknown {
+  return 'claim' in items ? itemAt(items.claim, i) : items.inline[i - items.offset];
 }

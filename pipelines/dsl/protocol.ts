@@ -1,6 +1,7 @@
 import type { FailureType } from '../failures';
 import type { Queue } from '../vocab/queue';
-import type { PipelineSpec } from './spec';
+import type { ClaimCheck } from './claim';
+import type { BindingExpr, PipelineSpec } from './spec';
 
 /**
  * What the engine workflow and the workers exchange. Plain JSON, small: references to artifacts,
@@ -30,6 +31,22 @@ export interface StepCall {
    */
   inputSchemaHash?: string;
   outputSchemaHash?: string;
+  /**
+   * Set on a shard's cache probe (workflows/engine/fan-out.ts): instead of running the step, the
+   * worker builds the input of items `[from, to)` of fan-out `node`, looks all their cache keys up
+   * at once, records every hit as a `cached` step run `node[i]`, and answers which items hit
+   * (StepResult.probe). `input` is unused. The shard then runs only the misses.
+   */
+  probe?: CacheProbe;
+}
+
+/** The items of a shard, as a probe reads them: the node's input binding (item refs only left) and the list. */
+export interface CacheProbe {
+  node: string;
+  inputs: BindingExpr;
+  items: { inline: unknown[]; offset: number } | { claim: ClaimCheck };
+  from: number;
+  to: number;
 }
 
 export interface StepResult {
@@ -37,6 +54,8 @@ export interface StepResult {
   cached: boolean;
   cacheKey?: string;
   attempt: number;
+  /** A probe's answer: the items (indexes in the run's list) answered from the cache, ascending. */
+  probe?: { hits: number[] };
 }
 
 /** Run-level options callers may add to the params object under this key (the UI form takes one object). */
@@ -85,8 +104,8 @@ export interface NodeState {
   endedAt?: number;
   output?: unknown;
   error?: string;
-  /** Fan-out progress. */
-  items?: { total: number; done: number };
+  /** Fan-out progress; `running`: items in shards in flight (sharded fan-outs, counted per shard). */
+  items?: { total: number; done: number; running?: number };
   /** Set while an approval node waits for a person. */
   awaiting?: 'approval';
 }

@@ -1,5 +1,5 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { CacheProbe, RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import type { NodeStep } from '../../pipelines/dsl/spec';
 import { isStep, stepOptions, type AnyStep, type StepInput, type StepOutput } from '../../pipelines/dsl/step';
 import { nonRetryableErrorTypes } from '../../pipelines/failures';
@@ -13,6 +13,8 @@ export interface StepCallRun {
   cache?: { enabled: boolean; force: boolean };
   /** What the Temporal UI shows for the activity; default `node · step@version (queue)`. */
   summary?: string;
+  /** A shard's cache probe instead of a run of the step (StepCall.probe). */
+  probe?: CacheProbe;
 }
 
 /** A step's result with its output typed by the step's output schema. */
@@ -43,6 +45,7 @@ export function callStep(step: AnyStep | NodeStep, input: unknown, run: StepCall
     cache: { enabled: options.cache.enabled && (run.cache?.enabled ?? true), key: options.cache.key ?? 'code', force: run.cache?.force ?? false },
     stepVersion: st.version,
     ...(st.inputSchemaHash ? { inputSchemaHash: st.inputSchemaHash, outputSchemaHash: st.outputSchemaHash } : {}),
+    ...(run.probe ? { probe: run.probe } : {}),
   };
   const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
   return acts[st.name]!(call);

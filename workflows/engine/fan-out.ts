@@ -7,9 +7,9 @@ import {
   proxyActivities,
   startChild,
 } from '@temporalio/workflow';
-import { CLAIM, concatClaims, itemAt } from '../../pipelines/dsl/claim';
+import { CLAIM, concatClaims } from '../../pipelines/dsl/claim';
 import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
-import { MAP_SHARD_WORKFLOW, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
+import { MAP_SHARD_WORKFLOW, shardItem, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
 import { resolveBinding } from './bindings';
 import { callStep } from './call-step';
 
@@ -88,15 +88,29 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
 /** Runs items `[from, to)` as activities, `parallelism` at a time, and stores their outputs as one list. */
 async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
   const { node, step, run, from, to } = task;
-  let next = from;
-  let cached = 0;
+  // One activity asks the cache about every item of the shard (a rerun: all of them hit) and
+  // records the hits; only the misses are scheduled.
+  let hits = new Set<number>();
+  if (run.cache.enabled && !run.cache.force && step.options.cache.enabled) {
+    const probe = await callStep(step, null, {
+      info: { ...run.info, node: `${node}[${from}..${to - 1}]` },
+      queues: run.queues,
+      cache: run.cache,
+      summary: `${node}[${from}..${to - 1}] · cache probe · ${step.name}@${step.version}`,
+      probe: { node, inputs: task.inputs, items: task.items, from, to },
+    });
+    hits = new Set(probe.probe?.hits ?? []);
+  }
+  const misses = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => !hits.has(i));
+  let next = 0;
+  let cached = hits.size;
   let failure: { index: number; error: unknown } | undefined;
   const scope = new CancellationScope();
   const lane = async () => {
-    while (failure === undefined && next < to) {
-      const i = next++;
+    while (failure === undefined && next < misses.length) {
+      const i = misses[next++]!;
       try {
-        const input = resolveBinding(task.inputs, { params: {}, outputs: new Map(), item: { node, value: itemOf(task.items, i) } });
+        const input = resolveBinding(task.inputs, { params: {}, outputs: new Map(), item: { node, value: shardItem(task.items, i) } });
         const r = await callStep(step, input, { info: { ...run.info, node: `${node}[${i}]` }, queues: run.queues, cache: run.cache });
         if (r.cached) cached++;
       } catch (error) {
@@ -108,7 +122,7 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
       }
     }
   };
-  await scope.run(() => Promise.all(Array.from({ length: Math.min(task.parallelism, to - from) }, lane)));
+  await scope.run(() => Promise.all(Array.from({ length: Math.min(task.parallelism, misses.length) }, lane)));
   if (failure) throw itemFailed(node, failure.index, failure.error);
   return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
 }
@@ -118,10 +132,6 @@ const INLINE_PARTS = 4;
 
 function fanInActivities(task: MapShardTask): FanInActivities {
   return proxyActivities<FanInActivities>({ taskQueue: task.run.queues.cpu, startToCloseTimeout: '5m', retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 } });
-}
-
-function itemOf(items: MapShardTask['items'], i: number): unknown {
-  return 'claim' in items ? itemAt(items.claim, i) : items.inline[i - items.offset];
 }
 
 function sliceItems(items: MapShardTask['items'], a: number, b: number): MapShardTask['items'] {
