@@ -20,7 +20,7 @@ export function createEngineLocalActivities(config: SluiceConfig, catalogue: Cat
       return { ok: true, spec, params: checked.params, options: checked.options };
     },
     async sluiceTaskQueues() {
-      return { cpu: config.queues.cpu, gpu: config.queues.gpu };
+      return { cpu: config.queues.cpu, gpu: config.queues.gpu, limits: config.engine };
     },
   };
 }
