@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { migrate } from '../infra/db/migrate';
 import { listAliasEvents, registerModelVersion, setAlias } from '../infra/db/registry';
 import { copyPredictions, readRoutes, type OnlinePrediction } from '../infra/db/serving';
 import { projectRoot } from '../infra/paths';
+import { rollbackChampion } from '../cli/commands/models';
 import { rolloutStatus, setRolloutWeights, startRollout } from '../cli/commands/rollout';
 import { abortSignal, pauseSignal } from '../pipelines/rollout/messages';
 import type { RolloutResult, RolloutStart } from '../pipelines/rollout/protocol';
@@ -231,15 +231,8 @@ test('rollouts: Thompson sampling promotes the better variant, a failing canary 
     assert.equal(await champion('canary-hand'), 1);
 
     // `sluice models rollback`: champion back to v1, audited.
-    const cli = await new Promise<{ code: number; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(projectRoot, 'cli', 'sluice.mjs'), 'models', 'rollback', 'ab-model', '--by', 'ada'], { cwd: projectRoot, env: { ...stack.workers.env } });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      child.on('exit', (code) => resolve({ code: code ?? 1, out }));
-    });
-    assert.equal(cli.code, 0, cli.out);
-    assert.match(cli.out, /ab-model@champion: v2 → v1 \(rolled back\)/);
+    const rolledBack = await rollbackChampion(stack.db, 'ab-model', { actor: 'ada' });
+    assert.deepEqual([rolledBack.from, rolledBack.to], [2, 1]);
     const back = (await listAliasEvents(stack.db, 'ab-model', { alias: 'champion' })).at(-1)!;
     assert.deepEqual([back.from_version, back.to_version, back.actor, back.reason], [2, 1, 'ada', 'rollback of v2 to the previous champion v1']);
 

@@ -15,6 +15,7 @@ import {
   RegistryError,
   resolveModelUri,
   setAlias,
+  type AliasChange,
   type AliasEventRow,
   type ModelVersionRow,
 } from '../../infra/db/registry';
@@ -86,6 +87,17 @@ export function cardRef(ref: string): string {
 export function previousChampion(events: readonly Pick<AliasEventRow, 'alias' | 'action' | 'from_version' | 'to_version'>[], current: number): number | null {
   const moved = events.filter((e) => e.alias === 'champion' && e.action === 'set' && e.to_version === current).at(-1);
   return moved?.from_version ?? null;
+}
+
+/** Moves `champion` back to the previous champion (previousChampion), audited in alias_events. */
+export async function rollbackChampion(db: Db, name: string, by: { actor: string; reason?: string }): Promise<AliasChange> {
+  const model = await getRegisteredModel(db, checkModelName(name));
+  if (!model) throw new RegistryError('NOT_FOUND', `no registered model "${name}" (see \`sluice models list\`)`);
+  const current = model.aliases.champion;
+  if (current === undefined) throw new RegistryError('NOT_FOUND', `model "${name}" has no champion to roll back`);
+  const previous = previousChampion(await listAliasEvents(db, name, { alias: 'champion' }), current);
+  if (previous === null) throw new RegistryError('NOT_FOUND', `model "${name}" has had no champion before v${current}: nothing to roll back to`);
+  return setAlias(db, { name, alias: 'champion', version: previous, actor: by.actor, reason: by.reason ?? `rollback of v${current} to the previous champion v${previous}` });
 }
 
 export function registerModelsCommands(program: Command): void {
@@ -212,15 +224,7 @@ export function registerModelsCommands(program: Command): void {
     .option('--by <who>', BY_HELP)
     .option('--json', 'print JSON')
     .action(async (name: string, o: { reason?: string; by?: string; json?: boolean }) => {
-      const change = await withDb(async (db) => {
-        const model = await getRegisteredModel(db, checkModelName(name));
-        if (!model) throw new RegistryError('NOT_FOUND', `no registered model "${name}" (see \`sluice models list\`)`);
-        const current = model.aliases.champion;
-        if (current === undefined) throw new RegistryError('NOT_FOUND', `model "${name}" has no champion to roll back`);
-        const previous = previousChampion(await listAliasEvents(db, name, { alias: 'champion' }), current);
-        if (previous === null) throw new RegistryError('NOT_FOUND', `model "${name}" has had no champion before v${current}: nothing to roll back to`);
-        return setAlias(db, { name, alias: 'champion', version: previous, actor: o.by ?? defaultActor(), reason: o.reason ?? `rollback of v${current} to the previous champion v${previous}` });
-      });
+      const change = await withDb((db) => rollbackChampion(db, name, { actor: o.by ?? defaultActor(), ...(o.reason ? { reason: o.reason } : {}) }));
       if (o.json) return void console.log(JSON.stringify(change, null, 2));
       console.log(`${name}@champion: v${change.from} → v${change.to} (rolled back)`);
     });
