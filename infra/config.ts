@@ -106,17 +106,6 @@ export const envSchema = z.object({
   SLUICE_FAULT_ROUNDS: positiveInt.default(1),
   /** Fault campaign: events materialized per round (scored rows: 3/4 of it). */
   SLUICE_FAULT_EVENTS: positiveInt.default(50_000),
-  // --- web console (sluice ui, console/) ---
-  /** Address the console binds. Unset: 127.0.0.1 (only this machine); any other needs SLUICE_UI_TOKEN_ENV. */
-  SLUICE_UI_HOST: z.string().min(1).default('127.0.0.1'),
-  SLUICE_UI_PORT: port.default(8234),
-  /** The NAME of the variable holding the console's token: a bearer token, or the password of basic auth (never a setting itself, nor logged). Unset: no authentication. */
-  SLUICE_UI_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
-  /** The Temporal UI the console links runs to. Unset: http://localhost:8233 (sluice up's). */
-  SLUICE_TEMPORAL_UI_URL: z.url({ message: 'an http(s) URL such as http://localhost:8233' }).optional(),
-  /** Console benchmark (npm run bench -- console): runs and node runs seeded into PostgreSQL. */
-  SLUICE_CONSOLE_BENCH_RUNS: positiveInt.default(10_000),
-  SLUICE_CONSOLE_BENCH_NODE_RUNS: positiveInt.default(1_000_000),
   // --- online serving (sluice serve, serving/) ---
   /** Address the serving process binds. Unset: 127.0.0.1 (only this machine). */
   SLUICE_SERVE_HOST: z.string().min(1).default('127.0.0.1'),
@@ -128,6 +117,17 @@ export const envSchema = z.object({
   /** Micro-batching: rows per onnxruntime run at most, and how long the first request of a batch may wait for others. */
   SLUICE_SERVE_BATCH_ROWS: positiveInt.max(65_536).default(256),
   SLUICE_SERVE_BATCH_WAIT: duration.default('1ms'),
+  // --- web console (sluice ui, console/) ---
+  /** Address the console binds. Unset: 127.0.0.1 (only this machine); any other needs SLUICE_UI_TOKEN_ENV. */
+  SLUICE_UI_HOST: z.string().min(1).default('127.0.0.1'),
+  SLUICE_UI_PORT: port.default(8234),
+  /** The NAME of the variable holding the console's token: a bearer token, or the password of basic auth (never a setting itself, nor logged). Unset: no authentication. */
+  SLUICE_UI_TOKEN_ENV: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  /** The Temporal UI the console links runs to. Unset: http://localhost:8233 (sluice up's). */
+  SLUICE_TEMPORAL_UI_URL: z.url({ message: 'an http(s) URL such as http://localhost:8233' }).optional(),
+  /** Console benchmark (npm run bench -- console): runs and node runs seeded into PostgreSQL. */
+  SLUICE_CONSOLE_BENCH_RUNS: positiveInt.default(10_000),
+  SLUICE_CONSOLE_BENCH_NODE_RUNS: positiveInt.default(1_000_000),
   // --- setup (npm run setup, test browsers) ---
   /** PostgreSQL server binaries. Unset: found on the system (Debian's /usr/lib/postgresql/<v>/bin). */
   PG_BINDIR: z.string().startsWith('/', 'an absolute directory path').optional(),
@@ -260,15 +260,6 @@ function dataRoots(e: Env, home: string): string[] {
   return [projectRoot, ...(artifacts.kind === 'local' ? [artifacts.root] : [])];
 }
 
-/** The console's token, read from the variable SLUICE_UI_TOKEN_ENV names; as readServeToken, a named variable that is unset is an error. */
-export function readUiToken(config: Pick<SluiceConfig, 'ui'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const name = config.ui.tokenEnv;
-  if (!name) return undefined;
-  const token = env[name];
-  if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_UI_TOKEN_ENV: names ${name}, which is not set (it must hold the console's token)`);
-  return token;
-}
-
 /**
  * The serving bearer token, read (by the serving process only) from the variable
  * SLUICE_SERVE_TOKEN_ENV names. A named variable that is unset or empty is an error: a server
@@ -279,6 +270,15 @@ export function readServeToken(config: Pick<SluiceConfig, 'serve'>, env: NodeJS.
   if (!name) return undefined;
   const token = env[name];
   if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_SERVE_TOKEN_ENV: names ${name}, which is not set (it must hold the serving bearer token)`);
+  return token;
+}
+
+/** The console's token, read from the variable SLUICE_UI_TOKEN_ENV names; as readServeToken, a named variable that is unset is an error. */
+export function readUiToken(config: Pick<SluiceConfig, 'ui'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const name = config.ui.tokenEnv;
+  if (!name) return undefined;
+  const token = env[name];
+  if (!token) throw new ConfigError(`invalid Sluice configuration:\n  SLUICE_UI_TOKEN_ENV: names ${name}, which is not set (it must hold the console's token)`);
   return token;
 }
 
