@@ -7,7 +7,7 @@ import { recordFeedback } from '../infra/db/serving';
 import type { Logger } from '../infra/log';
 import { ServingError, type ErrorBody } from './errors';
 import type { ServingMetrics } from './metrics';
-import { datatypeOf, outputTensors, tensorsToInstances, type InferTensor } from './open-inference';
+import { datatypeOf, outputTensors, predictionDatatype, tensorsToInstances, type InferTensor } from './open-inference';
 import type { Predictor } from './predict';
 import { UnknownModel, type Router } from './router';
 
@@ -115,7 +115,7 @@ export async function buildServingApp(o: AppOptions): Promise<FastifyInstance> {
       platform: 'onnxruntime',
       inputs: served.features.map((f) => ({ name: f.name, datatype: datatypeOf(f.type), shape: [-1, 1] })),
       outputs: [
-        { name: 'prediction', datatype: served.ref.signature.task === 'regression' ? 'FP64' : 'BYTES', shape: [-1] },
+        { name: 'prediction', datatype: predictionDatatype(served.ref), shape: [-1] },
         ...(served.ref.signature.task !== 'regression' ? [{ name: 'probabilities', datatype: 'FP32', shape: [-1, served.ref.signature.classes?.length ?? 0] }] : []),
         { name: 'prediction_id', datatype: 'BYTES', shape: [-1] },
       ],

@@ -81,11 +81,20 @@ function checkDatatype(f: Feature, datatype: string, field: string): void {
 }
 
 /** The response's tensors: prediction, probabilities (classification with them), and the prediction ids. */
+/** The `prediction` tensor's datatype: FP64 (regression), BOOL (a boolean target), INT64 or FP64 (numeric classes), else BYTES. */
+export function predictionDatatype(ref: ModelRef): string {
+  const sig = ref.signature;
+  const classes = sig.classes ?? [];
+  if (sig.task === 'regression') return 'FP64';
+  if (sig.labelType === 'bool') return 'BOOL';
+  if (classes.length && classes.every((c) => typeof c === 'number')) return classes.every(Number.isInteger) ? 'INT64' : 'FP64';
+  return 'BYTES';
+}
+
 export function outputTensors(ref: ModelRef, outputs: readonly PredictionOutput[], ids: readonly string[]): InferTensor[] {
   const n = outputs.length;
   const sig = ref.signature;
-  const first = outputs[0]?.prediction;
-  const datatype = sig.task === 'regression' ? 'FP64' : sig.labelType === 'bool' ? 'BOOL' : typeof first === 'number' ? (Number.isInteger(first) && (sig.classes ?? []).every(Number.isInteger) ? 'INT64' : 'FP64') : 'BYTES';
+  const datatype = predictionDatatype(ref);
   const tensors: InferTensor[] = [{ name: 'prediction', shape: [n], datatype, data: outputs.map((o) => o.prediction) }];
   const classes = sig.classes ?? [];
   if (sig.task !== 'regression' && outputs[0]?.probabilities) {
