@@ -7,6 +7,7 @@
  * the server's work, queries and HTML. Target: under 300 ms each. Baseline in the same run: the
  * same pages with migration 0011's indexes dropped, and /healthz (the server's floor).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { envSchema } from '../infra/config';
 import { LocalArtifactStore } from '../infra/artifacts';
@@ -147,7 +148,9 @@ async function run(ctx: BenchContext): Promise<void> {
   const t0 = Date.now();
   const seeded = await seed(db, catalogue, runs, nodeRuns, ctx.log);
   ctx.log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${seeded.runs} runs, ${seeded.node_runs} node runs, ${seeded.edges} lineage edges`);
-  const store = await LocalArtifactStore.open(path.join(tempDir('bench-console'), 'artifacts'));
+  const scratch = tempDir('bench-console');
+  ctx.onCleanup(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  const store = await LocalArtifactStore.open(path.join(scratch, 'artifacts'));
   const app = await createConsole({ db, store, catalogue, defaultActor: 'bench', actions: { startRun: async () => ({ workflowId: '', runId: '' }), approve: async () => ({ approved: true }) } });
   ctx.onCleanup(() => app.close());
 

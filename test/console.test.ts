@@ -34,6 +34,7 @@ import { tempDir, temporalClient, uniqueId, usePostgres, useTemporal } from './h
  */
 
 const shots = tempDir('console-shots');
+const storeDir = tempDir('console-store');
 const AXE = fs.readFileSync(path.join(projectRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const ACTOR = 'console-test';
 const MODEL = 'churn';
@@ -135,7 +136,7 @@ before(async () => {
   [pgh, temporal] = await Promise.all([usePostgres(), useTemporal()]);
   db = createPool(pgh.url, { max: 4 });
   await migrate(db);
-  const store = await LocalArtifactStore.open(path.join(tempDir('console-store'), 'artifacts'));
+  const store = await LocalArtifactStore.open(path.join(storeDir, 'artifacts'));
   let executablePath: string;
   // The CLI's catalogue, which `sluice run`'s start (the console's) reads too.
   [executablePath, catalogue] = await Promise.all([ensureChromium(), cliCatalogue(), seed(store)]);
@@ -181,6 +182,7 @@ after(async () => {
   await db?.end();
   await pgh?.stop();
   await temporal?.stop();
+  fs.rmSync(storeDir, { recursive: true, force: true });
 });
 
 async function axeSerious(): Promise<string[]> {
@@ -342,7 +344,7 @@ test('with a token, every request needs it: bearer, or basic auth whose user is 
   assert.equal(authenticate(`Basic ${Buffer.from('ada:s3cret').toString('base64')}`, 's3cret'), 'ada');
   assert.equal(authenticate('Bearer nope', 's3cret'), undefined);
   assert.equal(authenticate(undefined, 's3cret'), undefined);
-  const guarded = await createConsole({ db, store: await LocalArtifactStore.open(tempDir('console-guarded')), catalogue, defaultActor: ACTOR, token: 's3cret', actions: { startRun: async () => assert.fail('no start'), approve: async () => assert.fail('no approval') } });
+  const guarded = await createConsole({ db, store: await LocalArtifactStore.open(path.join(storeDir, 'artifacts')), catalogue, defaultActor: ACTOR, token: 's3cret', actions: { startRun: async () => assert.fail('no start'), approve: async () => assert.fail('no approval') } });
   try {
     const anon = await guarded.inject({ url: '/models' });
     assert.equal(anon.statusCode, 401);
