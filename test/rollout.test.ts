@@ -190,7 +190,6 @@ test('rollouts: Thompson sampling promotes the better variant, a failing canary 
 
     const [ab, bad, shadow, aborted] = (await Promise.all(handles.map((h) => h.result()))) as RolloutResult[];
 
-    if (process.env.ROLLOUT_DEBUG) for (const h of handles) fs.writeFileSync(`/tmp/${h.workflowId}.json`, historyToJSON(await h.fetchHistory()));
     // A/B: weight moved to B by Thompson sampling, then B won and became champion, audited with its numbers.
     assert.equal(ab!.outcome, 'promoted', ab!.reason);
     // (Read from the audit table: a finished workflow's status query would replay its whole history.)
