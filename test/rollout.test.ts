@@ -97,7 +97,7 @@ function simulateTraffic(model: string, b: Behaviour, gate?: (rewarded: number) 
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const v = await fn().catch(() => undefined);
