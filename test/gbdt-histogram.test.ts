@@ -6,6 +6,7 @@ import { extractRaw, extractTarget, resolveFeatures } from '../activities/traini
 import { trainGbdt } from '../activities/training/gbdt/boost';
 import { accumulate, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
 import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
+import { partition } from '../activities/training/gbdt/partition';
 import { Rng } from '../activities/training/rng';
 
 /**
@@ -31,7 +32,9 @@ function randomData(n: number, F: number, seed: number) {
   const rows = shared((b) => new Uint32Array(b), 4 * n);
   let m = 0;
   for (let i = 0; i < n; i++) if (rng.next() < 0.8) rows[m++] = i;
-  return { data: { n, nFeatures: F, bins, columns: [] }, grad, hess, rows, m };
+  const columns = Array.from({ length: F }, (_, f) => shared((b) => new Uint8Array(b), n).map((_, i) => bins[i * F + f]!));
+  const scratch = shared((b) => new Uint32Array(b), 4 * n);
+  return { data: { n, nFeatures: F, bins, columns }, grad, hess, rows, scratch, m };
 }
 
 describe('GBDT histograms', () => {
@@ -55,11 +58,11 @@ describe('GBDT histograms', () => {
     assert.ok(hist[STRIDE * (1 * SLOTS + 255) + 2]! > 0, 'missing rows counted in slot 255');
   });
 
-  test('histograms built by several threads equal the calling thread’s, for any split of the features', async () => {
+  test('histograms and partitions made by several threads equal the calling thread’s', async () => {
     const F = 6;
-    const n = 2 * MIN_PARALLEL_ROWS + 5000;
-    const { data, grad, hess, rows, m } = randomData(n, F, 2);
-    const threads = await HistogramThreads.start(data, { grad, hess, rows }, 3);
+    const n = 3 * MIN_PARALLEL_ROWS + 5000;
+    const { data, grad, hess, rows, scratch, m } = randomData(n, F, 2);
+    const threads = await HistogramThreads.start(data, { grad, hess, rows, scratch }, 3);
     assert.ok(threads, 'threads started');
     try {
       for (const [features, k] of [
@@ -76,6 +79,21 @@ describe('GBDT histograms', () => {
           threads.build(many, 7, m, k, f);
           assert.deepEqual(many, one, `features ${features}, class ${k}`);
         }
+      }
+      // partitions: bins under 100 or missing go left (feature 0), then bins 2 and 5 (feature 1)
+      for (const [f, left] of [[0, (b: number) => b < 100 || b === 255], [1, (b: number) => b === 2 || b === 5]] as const) {
+        const goesLeft = Uint8Array.from({ length: 256 }, (_, b) => (left(b) ? 1 : 0));
+        const before = rows.slice(0, m);
+        const isLeft = (i: number) => left(data.bins[i * F + f]!);
+        const part = [...before.subarray(3)];
+        const mid = threads.partition(3, m, f, goesLeft);
+        assert.deepEqual([...rows.subarray(0, m)], [...before.subarray(0, 3), ...part.filter(isLeft), ...part.filter((i) => !isLeft(i))], `feature ${f}: stable`);
+        assert.equal(mid, 3 + part.filter(isLeft).length);
+        const threaded = rows.slice(0, m);
+        rows.set(before);
+        assert.equal(partition(rows, scratch, 3, m, data.columns[f]!, goesLeft), mid);
+        assert.deepEqual(rows.subarray(0, m), threaded);
+        rows.set(before);
       }
     } finally {
       await threads.close();

@@ -139,9 +139,10 @@ export interface BinMatrix {
 export function binTable(raw: RawTable, features: readonly BinnedFeature[]): BinMatrix {
   const n = raw.n;
   const F = features.length;
-  const bins = new Uint8Array(new SharedArrayBuffer(n * F)); // shared: histogram threads read it
+  const bins = new Uint8Array(new SharedArrayBuffer(n * F)); // shared (as the columns): histogram threads read them
   const columns = features.map((f, j) => {
-    const col = binValues(featureValues(raw, f), f);
+    const col = new Uint8Array(new SharedArrayBuffer(n));
+    col.set(binValues(featureValues(raw, f), f));
     for (let i = 0; i < n; i++) bins[i * F + j] = col[i]!;
     return col;
   });

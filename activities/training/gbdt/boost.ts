@@ -98,7 +98,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
   const workspace = growWorkspace(n, nThreads > 1);
-  const threads = nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows }, nThreads) : undefined;
+  const threads = nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch }, nThreads) : undefined;
   const probs = new Float64Array(K);
   // binary: one pass over the margins gives the loss and the next round's gradients
   const binary = K === 1 && ty.kind === 'class';
@@ -151,7 +151,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
               }
             : undefined;
         const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array) => threads.build(hist, start, end, k, features));
-        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}), ...(histograms ? { histograms } : {}) }, params, workspace);
+        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
         if (onLeaf) applyValidation(tree, k);
         else apply(tree, k);
         roundTrees.push(tree);

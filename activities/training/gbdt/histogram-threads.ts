@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulate, SLOTS, STRIDE } from './histogram';
+import { joinChunks, partition, partitionChunk } from './partition';
 
 /**
  * Histogram building on several cores, as scikit-learn (OpenMP) and LightGBM do: a node's
@@ -11,8 +12,11 @@ import { accumulate, SLOTS, STRIDE } from './histogram';
  * which it then copies in. The bins, gradients and row order live in SharedArrayBuffers, so a job
  * is a few integers in a shared control array (Atomics.wait/notify), not a message.
  *
- * Each feature's slots still add its rows in row order, on whichever thread: the trees are the
- * ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
+ * Large node partitions are split too: each thread partitions a chunk of the node's rows stably
+ * (partition.ts), and the calling thread joins the chunks' left and right rows in chunk order.
+ *
+ * Each feature's slots still add its rows in row order, and a partition keeps rows in order, on
+ * whichever thread: the trees are the ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
  * alone (waking threads costs tens of µs), and data under MIN_PARALLEL_WORK row×features does
  * not start threads at all (starting one costs a few hundred ms of module loading).
  */
@@ -22,8 +26,15 @@ export const MIN_PARALLEL_WORK = 1_000_000;
 const MAX_THREADS = 8;
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6 } as const;
-const CTRL_LENGTH = 8;
+export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, lefts: 16 } as const;
+/** ctrl[CTRL.job] */
+export const JOB = { histogram: 0, partition: 1 } as const;
+const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
+
+/** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
+export function chunkBound(start: number, end: number, T: number, t: number): number {
+  return start + Math.round(((end - start) * t) / T);
+}
 
 export interface HistogramThreadData {
   index: number;
@@ -39,6 +50,10 @@ export interface HistogramThreadData {
   grad: SharedArrayBuffer;
   hess: SharedArrayBuffer;
   rows: SharedArrayBuffer;
+  scratch: SharedArrayBuffer;
+  columns: SharedArrayBuffer[];
+  /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
+  goesLeft: SharedArrayBuffer;
   result: SharedArrayBuffer;
 }
 
@@ -46,6 +61,7 @@ export interface SharedGrowBuffers {
   grad: Float64Array;
   hess: Float64Array;
   rows: Uint32Array;
+  scratch: Uint32Array;
 }
 
 /** Threads for a trainer run, or none when the data is too small or there is one core. */
@@ -59,6 +75,7 @@ export class HistogramThreads {
   private readonly ctrl: Int32Array;
   private readonly jobs: Int32Array;
   private readonly result: Float64Array;
+  private readonly goesLeft = new Uint8Array(new SharedArrayBuffer(SLOTS));
   private readonly workers: Worker[] = [];
   private readonly featureWidth = SLOTS * STRIDE;
   private readonly jobStride: number;
@@ -72,6 +89,7 @@ export class HistogramThreads {
     this.jobStride = data.nFeatures + 1;
     this.jobs = new Int32Array(new SharedArrayBuffer(nThreads * this.jobStride * 4));
     this.result = new Float64Array(new SharedArrayBuffer(data.nFeatures * this.featureWidth * 8));
+    this.ctrl[CTRL.threads] = nThreads;
   }
 
   /**
@@ -92,6 +110,9 @@ export class HistogramThreads {
       grad: shared.grad.buffer as SharedArrayBuffer,
       hess: shared.hess.buffer as SharedArrayBuffer,
       rows: shared.rows.buffer as SharedArrayBuffer,
+      scratch: shared.scratch.buffer as SharedArrayBuffer,
+      columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
+      goesLeft: pool.goesLeft.buffer as SharedArrayBuffer,
       result: pool.result.buffer as SharedArrayBuffer,
     };
     try {
@@ -139,19 +160,43 @@ export class HistogramThreads {
       this.jobs[at] = to - from;
       for (let j = from; j < to; j++) this.jobs[at + 1 + j - from] = features[j]!;
     }
-    this.ctrl[CTRL.start] = start;
-    this.ctrl[CTRL.end] = end;
     this.ctrl[CTRL.k] = k;
-    Atomics.store(this.ctrl, CTRL.pending, this.nThreads - 1);
-    Atomics.add(this.ctrl, CTRL.seq, 1);
-    Atomics.notify(this.ctrl, CTRL.seq);
+    this.post(JOB.histogram, start, end);
     accumulate(hist, data, shared.rows, start, end, gradK, hessK, features.subarray(0, bound(1)));
-    for (let p = Atomics.load(this.ctrl, CTRL.pending); p !== 0; p = Atomics.load(this.ctrl, CTRL.pending)) Atomics.wait(this.ctrl, CTRL.pending, p);
+    this.wait();
     const W = this.featureWidth;
     for (let j = bound(1); j < nf; j++) {
       const o = features[j]! * W;
       hist.set(this.result.subarray(o, o + W), o);
     }
+  }
+
+  /** Stable partition of rows[start, end) by feature f's bins (see partition.ts); returns the first right row's position. */
+  partition(start: number, end: number, f: number, goesLeft: Uint8Array): number {
+    const { rows, scratch } = this.shared;
+    const column = this.data.columns[f]!;
+    const T = this.nThreads;
+    if (end - start < 2 * MIN_PARALLEL_ROWS) return partition(rows, scratch, start, end, column, goesLeft);
+    this.goesLeft.set(goesLeft);
+    this.ctrl[CTRL.feature] = f;
+    this.post(JOB.partition, start, end);
+    this.ctrl[CTRL.lefts] = partitionChunk(rows, scratch, start, chunkBound(start, end, T, 1), column, goesLeft);
+    this.wait();
+    const bounds = Array.from({ length: T + 1 }, (_, t) => chunkBound(start, end, T, t));
+    return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
+  }
+
+  private post(job: number, start: number, end: number): void {
+    this.ctrl[CTRL.job] = job;
+    this.ctrl[CTRL.start] = start;
+    this.ctrl[CTRL.end] = end;
+    Atomics.store(this.ctrl, CTRL.pending, this.nThreads - 1);
+    Atomics.add(this.ctrl, CTRL.seq, 1);
+    Atomics.notify(this.ctrl, CTRL.seq);
+  }
+
+  private wait(): void {
+    for (let p = Atomics.load(this.ctrl, CTRL.pending); p !== 0; p = Atomics.load(this.ctrl, CTRL.pending)) Atomics.wait(this.ctrl, CTRL.pending, p);
   }
 
   async close(): Promise<void> {

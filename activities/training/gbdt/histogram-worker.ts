@@ -1,10 +1,12 @@
 import { workerData } from 'node:worker_threads';
 import { accumulate } from './histogram';
-import { CTRL, type HistogramThreadData } from './histogram-threads';
+import { chunkBound, CTRL, JOB, type HistogramThreadData } from './histogram-threads';
+import { partitionChunk } from './partition';
 
 /**
  * A histogram thread (see histogram-threads.ts): waits on the shared control word for a job,
- * accumulates its share of the features into the shared result histogram, counts itself done.
+ * accumulates its share of the features into the shared result histogram (or partitions its
+ * chunk of a node's rows), counts itself done.
  * Everything it reads (bins, gradients, row order) is shared memory the trainer writes between
  * jobs, so a job is a few integers.
  */
@@ -16,6 +18,9 @@ const data = { n: d.n, nFeatures: d.nFeatures, bins: new Uint8Array(d.bins), col
 const gradAll = new Float64Array(d.grad);
 const hessAll = new Float64Array(d.hess);
 const rows = new Uint32Array(d.rows);
+const scratch = new Uint32Array(d.scratch);
+const columns = d.columns.map((c) => new Uint8Array(c));
+const goesLeft = new Uint8Array(d.goesLeft);
 const result = new Float64Array(d.result);
 const at = d.index * d.jobStride;
 
@@ -26,12 +31,22 @@ for (;;) {
   Atomics.wait(ctrl, CTRL.seq, seen);
   seen = Atomics.load(ctrl, CTRL.seq);
   if (Atomics.load(ctrl, CTRL.stop) === 1) break;
-  const k = ctrl[CTRL.k]!;
-  const nf = jobs[at]!;
-  if (nf > 0) {
-    const features = jobs.subarray(at + 1, at + 1 + nf);
-    for (const f of features) result.fill(0, f * d.featureWidth, (f + 1) * d.featureWidth);
-    accumulate(result, data, rows, ctrl[CTRL.start]!, ctrl[CTRL.end]!, gradAll.subarray(k * d.n, (k + 1) * d.n), hessAll.subarray(k * d.n, (k + 1) * d.n), features);
+  const start = ctrl[CTRL.start]!;
+  const end = ctrl[CTRL.end]!;
+  if (ctrl[CTRL.job] === JOB.partition) {
+    // chunk index + 1 (chunk 0 is the caller's)
+    const T = ctrl[CTRL.threads]!;
+    const t = d.index + 1;
+    const from = chunkBound(start, end, T, t);
+    ctrl[CTRL.lefts + t] = partitionChunk(rows, scratch, from, chunkBound(start, end, T, t + 1), columns[ctrl[CTRL.feature]!]!, goesLeft);
+  } else {
+    const k = ctrl[CTRL.k]!;
+    const nf = jobs[at]!;
+    if (nf > 0) {
+      const features = jobs.subarray(at + 1, at + 1 + nf);
+      for (const f of features) result.fill(0, f * d.featureWidth, (f + 1) * d.featureWidth);
+      accumulate(result, data, rows, start, end, gradAll.subarray(k * d.n, (k + 1) * d.n), hessAll.subarray(k * d.n, (k + 1) * d.n), features);
+    }
   }
   if (Atomics.sub(ctrl, CTRL.pending, 1) === 1) Atomics.notify(ctrl, CTRL.pending);
 }

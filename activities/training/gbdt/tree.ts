@@ -1,5 +1,6 @@
 import { MISSING_BIN, type BinMatrix, type BinnedFeature } from './binning';
 import { bestCategoricalSplit, type CategoricalParams } from './categorical';
+import { partition } from './partition';
 import { accumulate, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
@@ -69,6 +70,8 @@ export interface GrowInput {
    * on this thread; histogram-threads.ts spreads it over cores).
    */
   histograms?: (hist: Float64Array, start: number, end: number, features: Int32Array) => void;
+  /** Stable partition of the workspace's rows[start, end) by feature f's bins (default: partition.ts on this thread); returns the first right row. */
+  partition?: (start: number, end: number, feature: number, goesLeft: Uint8Array) => number;
 }
 
 /** Buffers a tree's growth reuses (one per trainer run, sized for its largest sample). */
@@ -77,9 +80,10 @@ export interface GrowWorkspace {
   scratch: Uint32Array;
 }
 
-/** shared: rows in a SharedArrayBuffer, for histogram threads to read. */
+/** shared: in SharedArrayBuffers, for histogram threads. */
 export function growWorkspace(n: number, shared = false): GrowWorkspace {
-  return { rows: new Uint32Array(shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n)), scratch: new Uint32Array(n) };
+  const buffer = () => (shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n));
+  return { rows: new Uint32Array(buffer()), scratch: new Uint32Array(buffer()) };
 }
 
 export interface Split {
@@ -222,7 +226,7 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     const f = sp.feature;
     const cats = sp.cats;
     for (let b = 0; b < SLOTS; b++) goesLeft[b] = b === MISSING_BIN ? (sp.missingLeft ? 1 : 0) : cats ? (cats[b] ?? 0) : b <= sp.bin ? 1 : 0;
-    const mid = partition(rows, scratch, leaf.start, leaf.end, data.columns[f]!, goesLeft);
+    const mid = inp.partition ? inp.partition(leaf.start, leaf.end, f, goesLeft) : partition(rows, scratch, leaf.start, leaf.end, data.columns[f]!, goesLeft);
     const nl = mid - leaf.start;
     const nr = leaf.end - mid;
 
@@ -263,27 +267,6 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
   for (const leaf of leaves) tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
   if (inp.onLeaf) for (const leaf of leaves) inp.onLeaf(tree.value[leaf.node]!, rows.subarray(leaf.start, leaf.end));
   return tree;
-}
-
-/**
- * Stable partition of rows[start, end) by the split feature's bin (its column): left rows first (in place),
- * then right rows (through scratch). Branch-free: every row is written to both sides and the
- * side it belongs to advances, so an unpredictable split costs no mispredictions. Returns the
- * first right row's position.
- */
-function partition(rows: Uint32Array, scratch: Uint32Array, start: number, end: number, column: Uint8Array, goesLeft: Uint8Array): number {
-  let nl = start;
-  let nr = 0;
-  for (let r = start; r < end; r++) {
-    const i = rows[r]!;
-    const l = goesLeft[column[i]!]!;
-    rows[nl] = i;
-    scratch[nr] = i;
-    nl += l;
-    nr += 1 - l;
-  }
-  rows.set(scratch.subarray(0, nr), nl);
-  return nl;
 }
 
 /** Leaf reached by row i of binned data. */
