@@ -4,6 +4,7 @@ import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
 import { binTable, fitBinning, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
+import { binaryTerms, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
 import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
 
@@ -70,7 +71,10 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
 
   const vbins = data.validation ? binTable(data.validation.raw, binning) : undefined;
   const nv = data.validation?.raw.n ?? 0;
-  const F = new Float64Array(n * K);
+  // margins, gradients and hessians are shared with the histogram threads when there are any
+  const nThreads = hooks.threads ?? histogramThreadCount(bins);
+  const buffer = (bytes: number) => (nThreads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const F = new Float64Array(buffer(8 * n * K));
   const Fv = new Float64Array(nv * K);
   for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) F[i * K + k] = base[k]!;
   for (let i = 0; i < nv; i++) for (let k = 0; k < K; k++) Fv[i * K + k] = base[k]!;
@@ -88,9 +92,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
   state.trees.forEach((t, j) => apply(t, j % K));
   const rng = new Rng(state.rng);
-  // gradients and hessians, class k's at k * n, shared with the histogram threads when there are any
-  const nThreads = hooks.threads ?? histogramThreadCount(bins);
-  const buffer = (bytes: number) => (nThreads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  // class k's gradients and hessians at k * n
   const gradAll = new Float64Array(buffer(8 * K * n));
   const hessAll = new Float64Array(buffer(8 * K * n));
   const grad = Array.from({ length: K }, (_, k) => gradAll.subarray(k * n, (k + 1) * n));
@@ -98,11 +100,19 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
   const workspace = growWorkspace(n, nThreads > 1);
-  const threads = nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch }, nThreads) : undefined;
   const probs = new Float64Array(K);
   // binary: one pass over the margins gives the loss and the next round's gradients
-  const binary = K === 1 && ty.kind === 'class';
-  if (binary) binaryRound(F, ty.y, grad[0]!, hess[0]!);
+  const binary = K === 1 && ty.kind === 'class' ? { margins: F, y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * n)) } : undefined;
+  binary?.y.set(ty.y);
+  const threads =
+    nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
+  const binaryRound = (): number => {
+    if (!binary) throw new Error('not a binary task');
+    if (threads) threads.binaryTerms();
+    else binaryTerms(F, binary.y, grad[0]!, hess[0]!, binary.logp, 0, n);
+    return meanLoss(binary.logp, n);
+  };
+  if (binary) binaryRound();
 
   try {
     while (!state.stopped && state.iteration < params.nEstimators) {
@@ -160,7 +170,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
       state.iteration++;
       state.rng = rng.state();
 
-      const trainLoss = binary ? binaryRound(F, ty.y, grad[0]!, hess[0]!) : loss(F, ty, K);
+      const trainLoss = binary ? binaryRound() : loss(F, ty, K);
       state.history.train.push(trainLoss);
       let validationLoss: number | undefined;
       if (data.validation) {
@@ -210,25 +220,6 @@ function baseScores(y: TargetData, task: ModelTask, K: number): number[] {
     return [Math.fround(Math.log(p / (1 - p)))];
   }
   return Array.from(counts, (c) => Math.fround(Math.log(clamp(c / n))));
-}
-
-const EPS = 1e-15;
-
-/**
- * Binary log loss: from the margins, the probabilities' mean log loss (the figure loss() gives)
- * and, written to grad/hess, the gradients the next round starts from.
- */
-function binaryRound(F: Float64Array, y: ArrayLike<number>, grad: Float64Array, hess: Float64Array): number {
-  const n = y.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) {
-    const p = sigmoid(F[i]!);
-    const pos = y[i] === 1;
-    s -= Math.log(Math.min(1 - EPS, Math.max(EPS, pos ? p : 1 - p)));
-    grad[i] = p - (pos ? 1 : 0);
-    hess[i] = Math.max(p * (1 - p), 1e-16);
-  }
-  return n === 0 ? 0 : s / n;
 }
 
 function loss(F: Float64Array, y: TargetData, K: number): number {

@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulate, SLOTS, STRIDE } from './histogram';
+import { binaryTerms } from './binary-loss';
 import { joinChunks, partition, partitionChunk } from './partition';
 
 /**
@@ -12,7 +13,7 @@ import { joinChunks, partition, partitionChunk } from './partition';
  * which it then copies in. The bins, gradients and row order live in SharedArrayBuffers, so a job
  * is a few integers in a shared control array (Atomics.wait/notify), not a message.
  *
- * Large node partitions are split too: each thread partitions a chunk of the node's rows stably
+ * Binary tasks' per-row loss terms and gradients are computed in chunks of rows too, and large node partitions are split: each thread partitions a chunk of the node's rows stably
  * (partition.ts), and the calling thread joins the chunks' left and right rows in chunk order.
  *
  * Each feature's slots still add its rows in row order, and a partition keeps rows in order, on
@@ -28,7 +29,7 @@ const MAX_THREADS = 8;
 /** Indices in the control array. */
 export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, lefts: 16 } as const;
 /** ctrl[CTRL.job] */
-export const JOB = { histogram: 0, partition: 1 } as const;
+export const JOB = { histogram: 0, partition: 1, binary: 2 } as const;
 const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
 
 /** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
@@ -55,6 +56,8 @@ export interface HistogramThreadData {
   /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
   goesLeft: SharedArrayBuffer;
   result: SharedArrayBuffer;
+  /** Binary tasks: margins, labels (0/1) and per-row log-probabilities (binary-loss.ts). */
+  binary?: { margins: SharedArrayBuffer; y: SharedArrayBuffer; logp: SharedArrayBuffer };
 }
 
 export interface SharedGrowBuffers {
@@ -62,6 +65,7 @@ export interface SharedGrowBuffers {
   hess: Float64Array;
   rows: Uint32Array;
   scratch: Uint32Array;
+  binary?: { margins: Float64Array; y: Int32Array; logp: Float64Array };
 }
 
 /** Threads for a trainer run, or none when the data is too small or there is one core. */
@@ -114,6 +118,9 @@ export class HistogramThreads {
       columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
       goesLeft: pool.goesLeft.buffer as SharedArrayBuffer,
       result: pool.result.buffer as SharedArrayBuffer,
+      ...(shared.binary
+        ? { binary: { margins: shared.binary.margins.buffer as SharedArrayBuffer, y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
+        : {}),
     };
     try {
       await Promise.all(
@@ -184,6 +191,15 @@ export class HistogramThreads {
     this.wait();
     const bounds = Array.from({ length: T + 1 }, (_, t) => chunkBound(start, end, T, t));
     return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
+  }
+
+  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks over the threads. */
+  binaryTerms(): void {
+    const b = this.shared.binary!;
+    const n = this.data.n;
+    this.post(JOB.binary, 0, n);
+    binaryTerms(b.margins, b.y, this.shared.grad, this.shared.hess, b.logp, 0, chunkBound(0, n, this.nThreads, 1));
+    this.wait();
   }
 
   private post(job: number, start: number, end: number): void {

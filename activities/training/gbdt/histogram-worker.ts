@@ -2,11 +2,12 @@ import { workerData } from 'node:worker_threads';
 import { accumulate } from './histogram';
 import { chunkBound, CTRL, JOB, type HistogramThreadData } from './histogram-threads';
 import { partitionChunk } from './partition';
+import { binaryTerms } from './binary-loss';
 
 /**
  * A histogram thread (see histogram-threads.ts): waits on the shared control word for a job,
  * accumulates its share of the features into the shared result histogram (or partitions its
- * chunk of a node's rows), counts itself done.
+ * chunk of a node's rows, or computes a chunk of binary loss terms), counts itself done.
  * Everything it reads (bins, gradients, row order) is shared memory the trainer writes between
  * jobs, so a job is a few integers.
  */
@@ -21,6 +22,9 @@ const rows = new Uint32Array(d.rows);
 const scratch = new Uint32Array(d.scratch);
 const columns = d.columns.map((c) => new Uint8Array(c));
 const goesLeft = new Uint8Array(d.goesLeft);
+const margins = d.binary && new Float64Array(d.binary.margins);
+const y = d.binary && new Int32Array(d.binary.y);
+const logp = d.binary && new Float64Array(d.binary.logp);
 const result = new Float64Array(d.result);
 const at = d.index * d.jobStride;
 
@@ -33,7 +37,11 @@ for (;;) {
   if (Atomics.load(ctrl, CTRL.stop) === 1) break;
   const start = ctrl[CTRL.start]!;
   const end = ctrl[CTRL.end]!;
-  if (ctrl[CTRL.job] === JOB.partition) {
+  if (ctrl[CTRL.job] === JOB.binary) {
+    const T = ctrl[CTRL.threads]!;
+    const t = d.index + 1;
+    binaryTerms(margins!, y!, gradAll, hessAll, logp!, chunkBound(start, end, T, t), chunkBound(start, end, T, t + 1));
+  } else if (ctrl[CTRL.job] === JOB.partition) {
     // chunk index + 1 (chunk 0 is the caller's)
     const T = ctrl[CTRL.threads]!;
     const t = d.index + 1;
