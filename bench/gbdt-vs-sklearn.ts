@@ -20,7 +20,9 @@ import type { Benchmark } from './run';
  *
  * scikit-learn runs from a virtual environment under ~/.cache/sluice/pyenv, made (pip install
  * scikit-learn pandas pyarrow from PyPI) on first use; npm test never needs it. Both fits use
- * the machine's cores as they will: scikit-learn its OpenMP threads, Sluice one thread.
+ * the machine's cores as they will: scikit-learn its OpenMP threads, Sluice its histogram threads
+ * (gbdt/histogram-threads.ts). Each fit's CPU seconds (all threads) are printed too: on a shared
+ * machine the wall times also count waiting for a core (OpenMP's spinning threads suffer most).
  */
 
 const PYENV = path.join(os.homedir(), '.cache', 'sluice', 'pyenv');
@@ -44,6 +46,8 @@ function ensurePython(log: (m: string) => void): void {
 export interface SideResult {
   auc: number;
   fitSeconds: number;
+  /** CPU seconds of the fit, all threads: on a shared machine, wall time also counts waiting for a core. */
+  cpuSeconds: number;
 }
 
 /** Sluice's trainer in this process: binning included in the fit time, as in scikit-learn's. */
@@ -53,7 +57,9 @@ export async function fitSluice(d: BenchDataset, train: typeof trainGbdt = train
   const y = extractTarget(d.train, d.target, 'binary');
   const params = gbdtParams.parse({ ...benchParams, earlyStoppingRounds: 0, validationFraction: 0 });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const { model } = await train({ target: d.target, task: 'binary', features, train: { raw, y } }, params);
+  const cpu = process.cpuUsage(c0);
   const fitSeconds = (performance.now() - t0) / 1000;
   const test = extractRaw(d.test, features);
   const yt = extractTarget(d.test, d.target, 'binary', y.kind === 'class' ? { classes: y.classes, labelType: y.labelType } : undefined);
@@ -61,7 +67,7 @@ export async function fitSluice(d: BenchDataset, train: typeof trainGbdt = train
   if (pred.kind !== 'class') throw new Error('binary model predicted values');
   const p1 = new Float64Array(pred.n);
   for (let i = 0; i < pred.n; i++) p1[i] = pred.probabilities[2 * i + 1]!;
-  return { auc: rocAuc(Uint8Array.from(yt.y), p1)!, fitSeconds };
+  return { auc: rocAuc(Uint8Array.from(yt.y), p1)!, fitSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export function fitSklearn(d: BenchDataset, dir: string): SideResult & { threads: number } {
@@ -72,8 +78,8 @@ export function fitSklearn(d: BenchDataset, dir: string): SideResult & { threads
   const spec = { train, test, target: d.target, numeric: d.numeric, categorical: d.categorical, max_categories: benchParams.maxCategories, params: benchParams };
   const r = spawnSync(PYTHON, [SCRIPT, JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`scikit-learn run failed: ${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { auc: number; fit_s: number; threads: number };
-  return { auc: out.auc, fitSeconds: out.fit_s, threads: out.threads };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { auc: number; fit_s: number; cpu_s: number; threads: number };
+  return { auc: out.auc, fitSeconds: out.fit_s, cpuSeconds: out.cpu_s, threads: out.threads };
 }
 
 export const benchmark: Benchmark = {
@@ -84,15 +90,16 @@ export const benchmark: Benchmark = {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-gbdt-bench-'));
     ctx.onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
     ctx.print(`params: ${JSON.stringify(benchParams)}; ${os.cpus().length} cores`);
-    ctx.print('| dataset | train / test rows | Sluice AUC | scikit-learn AUC | ΔAUC | Sluice fit | scikit-learn fit (threads) | time ratio |');
-    ctx.print('|---|---|---|---|---|---|---|---|');
+    ctx.print(`load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    ctx.print('| dataset | train / test rows | Sluice AUC | scikit-learn AUC | ΔAUC | Sluice fit | scikit-learn fit (threads) | time ratio | Sluice / scikit-learn fit CPU s |');
+    ctx.print('|---|---|---|---|---|---|---|---|---|');
     for (const make of [flights, birdstrikes]) {
       const d = make();
       ctx.log(`${d.name}: ${d.train.height} train rows, ${d.test.height} test rows`);
       const sk = fitSklearn(d, dir);
       const sl = await fitSluice(d);
       ctx.print(
-        `| ${d.name} | ${d.train.height} / ${d.test.height} | ${sl.auc.toFixed(4)} | ${sk.auc.toFixed(4)} | ${(sl.auc - sk.auc >= 0 ? '+' : '') + (sl.auc - sk.auc).toFixed(4)} | ${sl.fitSeconds.toFixed(1)} s | ${sk.fitSeconds.toFixed(1)} s (${sk.threads}) | ${(sl.fitSeconds / sk.fitSeconds).toFixed(2)}× |`,
+        `| ${d.name} | ${d.train.height} / ${d.test.height} | ${sl.auc.toFixed(4)} | ${sk.auc.toFixed(4)} | ${(sl.auc - sk.auc >= 0 ? '+' : '') + (sl.auc - sk.auc).toFixed(4)} | ${sl.fitSeconds.toFixed(1)} s | ${sk.fitSeconds.toFixed(1)} s (${sk.threads}) | ${(sl.fitSeconds / sk.fitSeconds).toFixed(2)}× | ${sl.cpuSeconds.toFixed(1)} / ${sk.cpuSeconds.toFixed(1)} |`,
       );
     }
   },
