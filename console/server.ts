@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import { ArtifactNotFoundError } from '../infra/artifacts';
+import { createLogger, type Logger } from '../infra/log';
 import { projectRoot } from '../infra/paths';
 import { registerAuth } from './auth';
 import { registerCsrf } from './csrf';
@@ -44,8 +45,9 @@ function statusOf(e: Error & { code?: unknown; statusCode?: number; type?: unkno
   return 500;
 }
 
-export async function createConsole(deps: ConsoleDeps, opts: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false });
+export async function createConsole(deps: ConsoleDeps, opts: { log?: Logger } = {}): Promise<FastifyInstance> {
+  const log = opts.log ?? createLogger({ component: 'console' });
+  const app = Fastify({ logger: false });
   registerAuth(app, deps.token);
   await registerCsrf(app);
   await app.register(formbody);
@@ -64,7 +66,8 @@ export async function createConsole(deps: ConsoleDeps, opts: { logger?: boolean 
   });
   app.setErrorHandler((error: Error, req, reply) => {
     const code = statusOf(error);
-    if (code >= 500) req.log.error(error);
+    // The URL's path only: its query may hold what a user typed.
+    if (code >= 500) log.error('console request failed', { method: req.method, path: req.url.split('?')[0], error: error.stack ?? error.message });
     if (req.url.endsWith('.json') || req.headers.accept === 'application/json') return reply.code(code).send({ error: error.message });
     return sendPage(reply, page({ title: code === 404 ? 'Not found' : code === 403 ? 'Refused' : code < 500 ? 'Bad request' : 'Error' }, html`<p class="notice error" role="alert">${error.message}</p>`), code);
   });

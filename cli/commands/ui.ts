@@ -4,6 +4,7 @@ import { openArtifactStore } from '../../infra/artifacts';
 import { loadConfig, readUiToken, type SluiceConfig } from '../../infra/config';
 import { migrate } from '../../infra/db/migrate';
 import { createPool } from '../../infra/db/pool';
+import { createLogger } from '../../infra/log';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import { runStateQuery } from '../../pipelines/dsl/messages';
 import { readRunState } from '../../pipelines/dsl/protocol';
@@ -87,7 +88,7 @@ export async function startConsole(config: SluiceConfig, o: { temporalUiUrl?: st
       defaultActor: defaultActor(),
       temporalUi: { url: o.temporalUiUrl ?? config.ui.temporalUiUrl, namespace: config.temporal.namespace },
       token,
-    });
+    }, { log: createLogger({ component: 'console' }, config.logLevel) });
     const url = await serveConsole(app, { host: config.ui.host, port: o.port ?? config.ui.port, token });
     return {
       url,
