@@ -130,6 +130,10 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.ok(shards.some((s) => s.workflowId.endsWith('/square/10-15')), `the shard of item 13 ran: ${shards.map((s) => s.workflowId).join(', ')}`);
     for (let i = 0; i < 50 && (await shardsOf(failedRun.workflow_id, 1)).some((s) => s.status === 'RUNNING'); i++) await new Promise((r) => setTimeout(r, 200));
     assert.ok((await shardsOf(failedRun.workflow_id, 1)).every((s) => s.status !== 'RUNNING'), 'no shard is left running');
+    const square = (await client.workflow.getHandle(failedRun.workflow_id).query(runStateQuery)).nodes.square!;
+    assert.equal(square.status, 'failed');
+    assert.match(square.error!, /item 13 failed/);
+    assert.equal(square.items!.running, 0, 'the state counts no item of a stopped shard as running');
   });
 
   test('an output larger than the threshold goes by reference; the next step receives the value', async () => {

@@ -29,6 +29,8 @@ import { callStep } from './call-step';
 export interface ShardProgress {
   started(items: number): void;
   finished(items: number, cached: number): void;
+  /** A shard that failed or was cancelled: its items are no longer running. */
+  stopped(items: number): void;
 }
 
 export async function runMapShard(task: MapShardTask): Promise<MapShardResult> {
@@ -67,6 +69,7 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
         results[k] = await child.result();
         progress?.finished(b - a, results[k]!.cached);
       } catch (e) {
+        progress?.stopped(b - a);
         if (failure === undefined) {
           failure = e;
           scope.cancel();

@@ -198,7 +198,11 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
         parallelism: n.map.parallelism,
         limits,
       };
-      const r = await runShards(task, { started: (k) => (items.running += k, show()), finished: (k) => (items.running -= k, items.done += k, show()) });
+      const r = await runShards(task, {
+        started: (k) => (items.running += k, show()),
+        finished: (k) => (items.running -= k, items.done += k, show()),
+        stopped: (k) => (items.running -= k, show()),
+      });
       outputs.set(n.id, r.results);
       Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: r.results, endedAt: Date.now() });
       return;
