@@ -120,13 +120,23 @@ test('replicas follow route changes and alias moves, agree on sticky variants, m
       { variant: 'candidate', version: 2, mode: 'shadow', weight: 0 },
     ]);
     await converge((m) => m.parameters.epoch === sh.epoch);
-    for (let i = 0; i < 5; i++) assert.equal((await predict(replicas[i % 2]!, undefined, 3)).variant, 'control');
-    await new Promise((r) => setTimeout(r, 100)); // shadows answer after the live response
-    for (const r of replicas) await r.predictionLog.flush();
+    const liveIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = await predict(replicas[i % 2]!, undefined, 3);
+      assert.equal(a.variant, 'control');
+      liveIds.push(...a.predictions!.map((p) => p.id));
+    }
+    const mirrored = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM online_predictions WHERE mode = 'shadow' AND variant = 'candidate' AND shadow_of = ANY($1::uuid[])", [liveIds])).rows[0]!.n;
+    // Shadows score after the live answer is sent: wait until their rows are logged.
+    for (const t = performance.now(); (await mirrored()) < liveIds.length && performance.now() - t < 15_000; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      for (const r of replicas) await r.predictionLog.flush();
+    }
+    assert.equal(await mirrored(), liveIds.length, 'every live row has its shadow row');
     const cmp = await shadowComparison(db, SERVING_MODEL, since);
     assert.equal(cmp.length, 1);
     assert.equal(cmp[0]!.variant, 'candidate');
-    assert.ok(cmp[0]!.pairs >= 15, `every mirrored row is paired with its live prediction (${cmp[0]!.pairs})`);
+    assert.ok(cmp[0]!.pairs >= liveIds.length, `every mirrored row is paired with its live prediction (${cmp[0]!.pairs})`);
     assert.ok(cmp[0]!.agreed > 0 && cmp[0]!.agreed <= cmp[0]!.pairs);
 
     mark('shadow checked');
