@@ -27,7 +27,12 @@ export const MIN_PARALLEL_WORK = 1_000_000;
 const MAX_THREADS = 8;
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, lefts: 16 } as const;
+export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, lefts: 16 } as const;
+/**
+ * Every wait re-checks its condition at least this often (ms): a wake-up that is lost (seen once
+ * at full scale: both sides asleep) costs this much, never a hang.
+ */
+export const WAIT_RECHECK_MS = 20;
 /** ctrl[CTRL.job] */
 export const JOB = { histogram: 0, partition: 1, binary: 2 } as const;
 const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
@@ -212,7 +217,8 @@ export class HistogramThreads {
   }
 
   private wait(): void {
-    for (let p = Atomics.load(this.ctrl, CTRL.pending); p !== 0; p = Atomics.load(this.ctrl, CTRL.pending)) Atomics.wait(this.ctrl, CTRL.pending, p);
+    for (let p = Atomics.load(this.ctrl, CTRL.pending); p !== 0; p = Atomics.load(this.ctrl, CTRL.pending)) Atomics.wait(this.ctrl, CTRL.pending, p, WAIT_RECHECK_MS);
+    if (Atomics.load(this.ctrl, CTRL.failed) !== 0) throw new Error('a histogram thread failed (see its error on stderr)');
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { accumulate } from './histogram';
-import { chunkBound, CTRL, JOB, type HistogramThreadData } from './histogram-threads';
+import { chunkBound, CTRL, JOB, WAIT_RECHECK_MS, type HistogramThreadData } from './histogram-threads';
 import { partitionChunk } from './partition';
 import { binaryTerms } from './binary-loss';
 
@@ -32,29 +32,35 @@ Atomics.add(ctrl, CTRL.ready, 1);
 Atomics.notify(ctrl, CTRL.ready);
 let seen = 0;
 for (;;) {
-  Atomics.wait(ctrl, CTRL.seq, seen);
+  // re-checked every WAIT_RECHECK_MS: a lost wake-up must not leave the trainer waiting forever
+  while (Atomics.load(ctrl, CTRL.seq) === seen) Atomics.wait(ctrl, CTRL.seq, seen, WAIT_RECHECK_MS);
   seen = Atomics.load(ctrl, CTRL.seq);
   if (Atomics.load(ctrl, CTRL.stop) === 1) break;
+  try {
+    runJob();
+  } catch (e) {
+    // counted done all the same, so that the trainer wakes and reports it
+    Atomics.store(ctrl, CTRL.failed, 1);
+    console.error('histogram thread:', e);
+  }
+  if (Atomics.sub(ctrl, CTRL.pending, 1) === 1) Atomics.notify(ctrl, CTRL.pending);
+}
+
+function runJob(): void {
   const start = ctrl[CTRL.start]!;
   const end = ctrl[CTRL.end]!;
+  const T = ctrl[CTRL.threads]!;
+  const t = d.index + 1; // chunk index (chunk 0 is the caller's)
   if (ctrl[CTRL.job] === JOB.binary) {
-    const T = ctrl[CTRL.threads]!;
-    const t = d.index + 1;
     binaryTerms(margins!, y!, gradAll, hessAll, logp!, chunkBound(start, end, T, t), chunkBound(start, end, T, t + 1));
   } else if (ctrl[CTRL.job] === JOB.partition) {
-    // chunk index + 1 (chunk 0 is the caller's)
-    const T = ctrl[CTRL.threads]!;
-    const t = d.index + 1;
-    const from = chunkBound(start, end, T, t);
-    ctrl[CTRL.lefts + t] = partitionChunk(rows, scratch, from, chunkBound(start, end, T, t + 1), columns[ctrl[CTRL.feature]!]!, goesLeft);
+    ctrl[CTRL.lefts + t] = partitionChunk(rows, scratch, chunkBound(start, end, T, t), chunkBound(start, end, T, t + 1), columns[ctrl[CTRL.feature]!]!, goesLeft);
   } else {
     const k = ctrl[CTRL.k]!;
     const nf = jobs[at]!;
-    if (nf > 0) {
-      const features = jobs.subarray(at + 1, at + 1 + nf);
-      for (const f of features) result.fill(0, f * d.featureWidth, (f + 1) * d.featureWidth);
-      accumulate(result, data, rows, start, end, gradAll.subarray(k * d.n, (k + 1) * d.n), hessAll.subarray(k * d.n, (k + 1) * d.n), features);
-    }
+    if (nf === 0) return;
+    const features = jobs.subarray(at + 1, at + 1 + nf);
+    for (const f of features) result.fill(0, f * d.featureWidth, (f + 1) * d.featureWidth);
+    accumulate(result, data, rows, start, end, gradAll.subarray(k * d.n, (k + 1) * d.n), hessAll.subarray(k * d.n, (k + 1) * d.n), features);
   }
-  if (Atomics.sub(ctrl, CTRL.pending, 1) === 1) Atomics.notify(ctrl, CTRL.pending);
 }
