@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -120,7 +121,10 @@ async function replay(workflowIds: string[]): Promise<void> {
   const histories = await Promise.all(workflowIds.map(async (workflowId) => ({ workflowId, history: await stack.client.workflow.getHandle(workflowId).fetchHistory() })));
   const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
   const options = bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') };
-  for await (const r of Worker.runReplayHistories(options, histories)) assert.equal(r.error, undefined, `${r.workflowId} replays: ${r.error}`);
+  for await (const r of Worker.runReplayHistories(options, histories)) {
+    if (r.error) fs.writeFileSync(path.join(os.tmpdir(), `${r.workflowId}-unreplayable.json`), historyToJSON(histories.find((h) => h.workflowId === r.workflowId)!.history));
+    assert.equal(r.error, undefined, `${r.workflowId} replays (history kept in ${os.tmpdir()}): ${r.error}`);
+  }
   if (process.env.SLUICE_RECORD_FIXTURES) for (const h of histories) fs.writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${h.workflowId}.json`), historyToJSON(h.history));
 }
 
