@@ -52,15 +52,20 @@ export async function startFaultStack(home: string, workerEnv: NodeJS.ProcessEnv
   const killed = new Set<number>();
   const crashes: Record<WorkerKind, number> = { cpu: 0, gpu: 0 };
   const restarting = new Map<WorkerKind, Promise<void>>();
+  // As `sluice up` supervises (infra/stack/supervise.ts): a worker that keeps dying soon after
+  // starting (say, it refuses the database's migrations) is restarted ever more slowly, then given up.
+  const fastCrashes: Record<WorkerKind, number> = { cpu: 0, gpu: 0 };
+  const startedAt: Record<WorkerKind, number> = { cpu: Date.now(), gpu: Date.now() };
   let held: { promise: Promise<void>; release: () => void } | undefined;
 
-  const restart = async (kind: WorkerKind) => {
-    await sleep(1_000);
+  const restart = async (kind: WorkerKind, delayMs: number) => {
+    await sleep(delayMs);
     for (let tries = 1; !stopping; tries++) {
       await held?.promise;
       if (stopping) return;
       try {
         watch(kind, await workers.startWorker(kind));
+        startedAt[kind] = Date.now();
         return;
       } catch (e) {
         log(`${kind} worker did not start (try ${tries}): ${(e as Error).message.split('\n')[0]}`);
@@ -71,11 +76,19 @@ export async function startFaultStack(home: string, workerEnv: NodeJS.ProcessEnv
   const watch = (kind: WorkerKind, svc: { child: import('node:child_process').ChildProcess }) => {
     svc.child.once('exit', (code, signal) => {
       if (stopping) return;
+      let delay = 1_000;
       if (!killed.delete(svc.child.pid!)) {
         crashes[kind]++;
-        log(`${kind} worker exited by itself (${code !== null ? `code ${code}` : signal}); restarting it (log: ${path.join(workers.home, `worker-${kind}.log`)})`);
+        fastCrashes[kind] = Date.now() - startedAt[kind] < 60_000 ? fastCrashes[kind] + 1 : 1;
+        const logFile = path.join(workers.home, `worker-${kind}.log`);
+        if (fastCrashes[kind] > 5) {
+          log(`${kind} worker exited by itself (${code !== null ? `code ${code}` : signal}) ${fastCrashes[kind]} times in a row soon after starting; not restarting it (log: ${logFile})`);
+          return;
+        }
+        delay = Math.min(30_000, 1_000 * 2 ** (fastCrashes[kind] - 1));
+        log(`${kind} worker exited by itself (${code !== null ? `code ${code}` : signal}); restarting it in ${delay / 1000} s (log: ${logFile})`);
       }
-      const p = restart(kind).finally(() => restarting.delete(kind));
+      const p = restart(kind, delay).finally(() => restarting.delete(kind));
       restarting.set(kind, p);
     });
   };

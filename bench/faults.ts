@@ -103,9 +103,10 @@ async function run(bench: BenchContext): Promise<void> {
   const penguins = writePenguins(dataDir, 'penguins-many', Math.round(events * 0.75));
   const ctx: Ctx = { bench, stack, client, db, dataDir, events, penguins, rnd: seeded(SEED) };
   bench.log('training the champion that scoring uses');
-  await (await startRun({ client, workers: stack.workers }, trainModel, { model: 'fault-penguins', search: {}, gbdt: { nEstimators: 10 } })).result().catch((e: unknown) => {
+  const champion = await (await startRun({ client, workers: stack.workers }, trainModel, { model: 'fault-penguins', search: {}, gbdt: { nEstimators: 10 } })).result().catch((e: unknown) => {
     throw new Error(`the champion's training run failed: ${failureText(e)}`);
   });
+  if (!champion.outputs.promoted) throw new Error(`the first model was not made champion: ${JSON.stringify({ ...champion.outputs, report: undefined, trainingData: undefined })}`);
 
   const plan: Fault[] = ['none', ...Array.from({ length: repeat }, () => ['worker', 'temporal', 'postgres', 'all'] as const).flat()];
   const results: RoundResult[] = [];
