@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { betaOf, checkGuardrails, liveRoutes, posteriors, sampleBeta, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
+import { betaOf, checkGuardrails, seededRandom, liveRoutes, posteriors, sampleBeta, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
 import { guardrails, rolloutStart, setWeightsRequest, type VariantStats } from '../pipelines/rollout/protocol';
 import { RouteTable } from '../pipelines/serving/routes';
 import { checkStart, parseWeights, startFromOptions } from '../cli/commands/rollout';
@@ -48,8 +48,9 @@ test('P(best): a clearly better candidate wins, equal variants split, few sample
   // Thompson weight follows P(best), within [minWeight, 1 - minWeight].
   assert.equal(thompsonCandidateWeight(p, 0.05), 0.95);
   assert.ok(Math.abs(thompsonCandidateWeight(q, 0.05) - 0.5) < 0.05);
-  // The same seed gives the same estimate (what replay relies on).
-  assert.deepEqual(posteriors(better, 500, seeded(9)), posteriors(better, 500, seeded(9)));
+  // The same key gives the same estimate (what replay relies on), another key other draws.
+  assert.deepEqual(posteriors(better, 500, seededRandom('rollout-a/run/7')), posteriors(better, 500, seededRandom('rollout-a/run/7')));
+  assert.notDeepEqual(posteriors(equal, 500, seededRandom('rollout-a/run/7')), posteriors(equal, 500, seededRandom('rollout-a/run/8')));
 });
 
 test('rewards outside [0, 1] are clipped into the Beta counts', () => {

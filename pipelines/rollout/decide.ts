@@ -66,6 +66,25 @@ export function betaOf(s: VariantStats | undefined): { alpha: number; beta: numb
   return { alpha: 1 + k, beta: 1 + n - k };
 }
 
+/**
+ * A seeded generator (mulberry32) over a string key: the same key gives the same draws in any
+ * process. The rollout keys it by its workflow and decision number, so a replay draws exactly what
+ * the original run drew whatever else (other code, the SDK) takes from the workflow's own
+ * Math.random stream, and one estimate can be recomputed from the audit trail alone.
+ */
+export function seededRandom(key: string): () => number {
+  let h = 0x811c9dc5; // FNV-1a of the key: the 32-bit seed
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  let a = h >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A standard normal draw (Box-Muller). */
 function normal(rand: () => number): number {
   const u = 1 - rand(); // (0, 1]: log(0) is never taken

@@ -15,7 +15,7 @@ import type { EngineLocalActivities } from '../../pipelines/dsl/engine-activitie
 import type { RejectedMessage } from '../../pipelines/dsl/protocol';
 import { nonRetryableErrorTypes } from '../../pipelines/failures';
 import type { RolloutActivities } from '../../pipelines/rollout/activities';
-import { checkGuardrails, liveRoutes, posteriors, shadowRoutes, stepDone, thompsonCandidateWeight, winnerOf } from '../../pipelines/rollout/decide';
+import { checkGuardrails, liveRoutes, posteriors, seededRandom, shadowRoutes, stepDone, thompsonCandidateWeight, winnerOf } from '../../pipelines/rollout/decide';
 import { abortSignal, pauseSignal, resumeSignal, rolloutStatusQuery, setWeightsUpdate } from '../../pipelines/rollout/messages';
 import {
   CANDIDATE,
@@ -221,8 +221,8 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
     if (s.phase === 'testing') {
       if (s.lastReweightAt && sinceMs(s.lastReweightAt) < durationMs(args.ab.interval)) return;
       s.lastReweightAt = iso();
-      // Workflow Math.random is seeded by Temporal and replayed: the same draws every time.
-      const p = posteriors(stats, args.ab.draws, Math.random);
+      // Draws from a generator keyed by the rollout and this decision's number: a replay draws the same.
+      const p = posteriors(stats, args.ab.draws, seededRandom(`${info.workflowId}/${info.firstExecutionRunId}/${s.seq}`));
       s.posteriors = p;
       const numbers = {
         posteriors: Object.fromEntries(Object.entries(p).map(([v, x]) => [v, { alpha: x.alpha, beta: x.beta, mean: round(x.mean), pBest: round(x.pBest) }])),
@@ -289,15 +289,14 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
 
   try {
     if (!carried) await exclusive(begin);
-    let nextTick = Date.now() + checkEveryMs;
     while (!final()) {
-      await condition(() => events.length > 0 || workflowInfo().continueAsNewSuggested, Math.max(1, nextTick - Date.now()));
+      // The timer firing is what triggers a read, never a comparison of clock readings here: a
+      // worker answering a query replays a fired timer before its workflow task exists, at the
+      // last task's time, and a clock test would take another branch than a later replay does.
+      const woken = await condition(() => events.length > 0 || workflowInfo().continueAsNewSuggested, checkEveryMs);
       while (events.length && !final()) await exclusive(() => handle(events.shift()!));
       if (final()) break;
-      if (Date.now() >= nextTick) {
-        await exclusive(tick);
-        nextTick = Date.now() + checkEveryMs;
-      }
+      if (!woken) await exclusive(tick);
       if (!final() && workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
         if (events.length) continue;
