@@ -3,7 +3,7 @@ import type { Feature, FeatureRow, FeatureValue } from './models';
 
 /**
  * Requests' rows, checked against the features the chosen model version reads, before anything
- * reaches onnxruntime: every feature present, of its type (numbers for float and double inputs,
+ * reaches onnxruntime: every feature present, of its type (numbers, or booleans as 1/0, for float and double inputs,
  * safe integers for int64, strings for string inputs), null only where the model can take a
  * missing value (not int64). JSON has no NaN or Infinity, so a number is always finite; the
  * strings "NaN" and "Infinity" are not numbers here. Fields the model does not read are ignored
@@ -33,6 +33,9 @@ export function checkValue(f: Feature, v: unknown, field: string): FeatureValue 
   switch (f.type) {
     case 'float':
     case 'double':
+      // A boolean column (a derived flag such as `weight > 3000`) is a 0/1 input to the model, as
+      // batch scoring casts it; the request may send it as JSON's true/false.
+      if (typeof v === 'boolean') return v ? 1 : 0;
       if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(field, `expected a number, got ${describe(v)}`);
       return v;
     case 'int64':
