@@ -1,5 +1,6 @@
 import type { ArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
+import type { AliasChange } from '../infra/db/registry';
 import type { Catalogue } from '../pipelines/catalogue';
 import type { RunState } from '../pipelines/dsl/protocol';
 import type { RolloutStatus } from '../pipelines/rollout/protocol';
@@ -17,6 +18,14 @@ export interface ConsoleActions {
   approve(workflowId: string, req: { node: string; decision: 'approve' | 'reject'; by: string; reason: string }): Promise<{ approved: boolean }>;
   /** The run's `state` query (live node states while it runs); undefined when Temporal has no such run. */
   runState?(workflowId: string, runId: string): Promise<RunState | undefined>;
+  /**
+   * `sluice retrain MODEL --reason … --by …`: signals the model's drift monitor and waits for its
+   * decision; the message says what it decided (started with the run id, a duplicate, or why not).
+   * Throws "no drift monitor for model X" when the model has none.
+   */
+  retrain?(model: string, req: { reason: string; by: string }): Promise<{ kind: 'started' | 'duplicate' | 'not-started' | 'pending'; message: string }>;
+  /** `sluice models rollback NAME`: champion back to the previous champion, audited in alias_events. */
+  rollbackChampion?(model: string, by: { actor: string; reason: string }): Promise<AliasChange>;
   /** The drift monitor's status query (its policy and recent decisions); undefined when there is no monitor. */
   monitorStatus?(model: string): Promise<unknown>;
   /** The model's rollout workflow's status query (`sluice rollout status`): phase, posteriors, guardrails, decisions. */

@@ -18,6 +18,8 @@ import { recordValidationReport } from '../infra/db/validation';
 import { projectRoot } from '../infra/paths';
 import { ensureChromium } from '../infra/setup/chromium';
 import type { ModelSignature } from '../pipelines/steps/model';
+import { rollbackChampion } from '../cli/commands/models';
+import { retrainNow } from '../cli/commands/monitor';
 import { startRun } from '../cli/commands/run';
 import { startConsole } from '../cli/commands/ui';
 import { cliCatalogue } from '../cli/pipelines';
@@ -151,6 +153,9 @@ before(async () => {
         approvals.push({ workflowId, ...req });
         return { approved: req.decision === 'approve' };
       },
+      // `sluice retrain`'s and `sluice models rollback`'s own functions (no monitor runs for the model here).
+      retrain: async (model, req) => retrainNow(client, model, req),
+      rollbackChampion: async (model, by) => rollbackChampion(db, model, by),
       // The run's state query: one run waits for a person at inspect-device.
       runState: async (workflowId) =>
         workflowId === waitingRun.workflowId
@@ -269,6 +274,31 @@ test('moving an alias from the model page works and is audited; a POST without t
   const forged = await fetch(`${base}/models/${MODEL}/aliases`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'alias=champion&version=1&reason=forged' });
   assert.equal(forged.status, 403);
   assert.equal((await listAliasEvents(db, MODEL)).length, 2);
+});
+
+test('rolling the champion back from the model page goes through `sluice models rollback` and is audited; a forged POST is refused', async () => {
+  const forged = await fetch(`${base}/models/${MODEL}/rollback`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=forged' });
+  assert.equal(forged.status, 403);
+  const before = (await listAliasEvents(db, MODEL)).length;
+  // The previous test moved the champion v1 → v2: rolling back returns it to v1.
+  await page.goto(`${base}/models/${MODEL}`);
+  await page.fill('#rollback-reason', 'v2 hurts retention');
+  await Promise.all([page.waitForURL(/done=/), page.click('form[aria-label="Roll back champion"] button')]);
+  assert.match(await page.locator('.notice.ok').innerText(), /churn@champion v2 → v1/);
+  const events = await listAliasEvents(db, MODEL);
+  assert.equal(events.length, before + 1);
+  const last = events.at(-1)!;
+  assert.deepEqual([last.alias, last.from_version, last.to_version, last.actor, last.reason], ['champion', 2, 1, ACTOR, 'v2 hurts retention']);
+});
+
+test('retrain from the monitoring page goes through `sluice retrain`: a model without a monitor says so; a forged POST is refused', async () => {
+  const forged = await fetch(`${base}/monitoring/${MODEL}/retrain`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=forged' });
+  assert.equal(forged.status, 403);
+  await page.goto(`${base}/monitoring/${MODEL}`);
+  await page.fill('#retrain-reason', 'labels arrived');
+  const [res] = await Promise.all([page.waitForResponse((r) => r.url().includes('error=')), page.click('form[aria-label="Retrain"] button')]);
+  assert.equal(res.status(), 200);
+  assert.match(await page.locator('.notice.error').innerText(), /no drift monitor for model churn/);
 });
 
 test('a running run\'s DAG turns its nodes green as the run progresses', async () => {

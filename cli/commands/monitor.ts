@@ -129,17 +129,9 @@ export function registerMonitorCommands(program: Command): void {
       const client = await connectClient(loadConfig());
       try {
         const request = { reason: o.reason, by: o.by ?? defaultActor(), ...(o.requestId ? { requestId: o.requestId } : {}) };
-        const before = (await monitorStatus(client, model)).decisions.at(-1);
-        await requestRetrain(client, model, request);
-        // The signal only asks: say what the monitor made of it (started, or why not), not just "requested".
-        const decided = await retrainDecision(client, model, before, request);
-        if (!decided) return console.log(`retrain of ${model} requested; the monitor has not decided yet (\`sluice monitor status ${model}\` shows its decision)`);
-        const n = decided.numbers ?? {};
-        if (decided.kind === 'retrain-started') return console.log(`retrain of ${model} started: run ${String(n.workflowId)} on ${String(n.data)} (\`sluice monitor status ${model}\` follows it)`);
-        if (decided.kind === 'duplicate-ignored') return console.log(`${decided.reason}: nothing new started`);
-        const why = decided.reason.slice(requestPrefix(request).length).replace(/^: /, '');
-        const hint = /no data to retrain on/.test(why) ? ` (the monitor retrains on what was scored or labelled: let batch-scoring tell it about a batch, or send labels with \`sluice monitor labels ${model}\`)` : '';
-        throw new Error(`retrain of ${model} not started: ${why}${hint}`);
+        const outcome = await retrainNow(client, model, request);
+        if (outcome.kind === 'not-started') throw new Error(outcome.message);
+        console.log(outcome.message);
       } finally {
         await client.connection.close();
       }
@@ -157,6 +149,32 @@ function withModelColumns(policy: Partial<MonitorPolicy> | undefined, trainingPa
   if (!features || policy?.columns) return policy ? { policy } : {};
   const categorical = strings(trainingParams.categorical)?.filter((c) => features.includes(c));
   return { policy: { ...policy, columns: features, ...(categorical?.length && !policy?.categorical ? { categorical } : {}) } };
+}
+
+/** What the monitor made of a retrain request, with the sentence `sluice retrain` (and the console) shows for it. */
+export interface RetrainOutcome {
+  /** pending: not decided within the wait (the signal stays in the monitor's history and is decided later). */
+  kind: 'started' | 'duplicate' | 'not-started' | 'pending';
+  message: string;
+}
+
+/**
+ * `sluice retrain MODEL`: signals the model's monitor and waits for its decision on this request.
+ * The signal only asks, so the outcome says what the monitor made of it (started with its run,
+ * a duplicate, or why not), not just "requested". A model without a monitor throws withMonitor's
+ * "no drift monitor for model X".
+ */
+export async function retrainNow(client: Client, model: string, request: { reason: string; by: string; requestId?: string }): Promise<RetrainOutcome> {
+  const before = (await monitorStatus(client, model)).decisions.at(-1);
+  await requestRetrain(client, model, request);
+  const decided = await retrainDecision(client, model, before, request);
+  if (!decided) return { kind: 'pending', message: `retrain of ${model} requested; the monitor has not decided yet (\`sluice monitor status ${model}\` shows its decision)` };
+  const n = decided.numbers ?? {};
+  if (decided.kind === 'retrain-started') return { kind: 'started', message: `retrain of ${model} started: run ${String(n.workflowId)} on ${String(n.data)} (\`sluice monitor status ${model}\` follows it)` };
+  if (decided.kind === 'duplicate-ignored') return { kind: 'duplicate', message: `${decided.reason}: nothing new started` };
+  const why = decided.reason.slice(requestPrefix(request).length).replace(/^: /, '');
+  const hint = /no data to retrain on/.test(why) ? ` (the monitor retrains on what was scored or labelled: let batch-scoring tell it about a batch, or send labels with \`sluice monitor labels ${model}\`)` : '';
+  return { kind: 'not-started', message: `retrain of ${model} not started: ${why}${hint}` };
 }
 
 /** The start of the reason the monitor records for a person's request (workflows/monitor/monitor-state.ts). */

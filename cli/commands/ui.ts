@@ -16,13 +16,16 @@ import { monitorStatus } from '../monitor';
 import { listSchedules } from '../schedules';
 import { cliCatalogue } from '../pipelines';
 import { sendApproval } from './approve';
+import { rollbackChampion } from './models';
+import { retrainNow } from './monitor';
 import { rolloutStatus } from './rollout';
 import { startRun } from './run';
 
 /**
  * `sluice ui`: the web console. This is where its actions are wired to the CLI's own code paths:
  * a start is `sluice run`'s startRun (params checked against the pipeline's schema first), an
- * approval is `sluice approve`'s update. The Temporal client connects on first use, so the read
+ * approval is `sluice approve`'s update, a retrain `sluice retrain`'s retrainNow, a rollback
+ * `sluice models rollback`'s rollbackChampion. The Temporal client connects on first use, so the read
  * pages work while Temporal is down.
  */
 
@@ -56,6 +59,9 @@ function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Prom
       const state = await (await connect()).workflow.getHandle(workflowId, runId).query(runStateQuery);
       return readRunState(state);
     },
+    async retrain(model, req) {
+      return retrainNow(await connect(), model, req);
+    },
     async monitorStatus(model) {
       return monitorStatus(await connect(), model);
     },
@@ -79,7 +85,8 @@ export async function startConsole(config: SluiceConfig, o: { temporalUiUrl?: st
   try {
     await migrate(db);
     const [store, catalogue] = await Promise.all([openArtifactStore(config.artifacts), cliCatalogue()]);
-    const actions = temporalActions(config);
+    // The rollback is the registry's, on the console's own pool.
+    const actions = { ...temporalActions(config), rollbackChampion: (model: string, by: { actor: string; reason: string }) => rollbackChampion(db, model, by) };
     const app = await createConsole({
       db,
       store,

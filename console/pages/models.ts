@@ -78,6 +78,11 @@ ${table(['Alias', 'Version'], Object.entries(model.aliases).sort().map(([a, v]) 
   <label for="alias-reason">Reason</label><input id="alias-reason" name="reason" required size="30">
   <button type="submit">Move alias</button>
 </form>
+${model.aliases.champion !== undefined ? html`<form method="post" action="/models/${encodeURIComponent(name)}/rollback" class="inline-form" aria-label="Roll back champion">
+  ${csrfField(csrf)}
+  <label for="rollback-reason">Reason</label><input id="rollback-reason" name="reason" required size="30">
+  <button type="submit">Roll back champion</button>
+</form>` : ''}
 <h2>Versions</h2>
 ${metrics.length && ascending.length > 1 ? chart('metrics', `Metrics of ${name} across versions`, {
   animation: false,
@@ -179,6 +184,22 @@ ${table(['', `v${a}`, `v${b}`], [
       // The registry validates name, alias, version, actor and reason, and audits the move.
       const change = await setAlias(deps.db, { name, alias, version: v, actor: req.user ?? deps.defaultActor, reason });
       const done = change.changed ? `${name}@${alias}: ${change.from === null ? '(none)' : `v${change.from}`} → v${change.to}` : `${name}@${alias} already points at v${change.to}: nothing changed`;
+      return reply.redirect(`${back}${query({ done })}`, 303);
+    } catch (e) {
+      return reply.redirect(`${back}${query({ error: (e as Error).message })}`, 303);
+    }
+  });
+
+  app.post<{ Params: { name: string }; Body: { reason?: string } }>('/models/:name/rollback', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const { name } = req.params;
+    const back = `/models/${encodeURIComponent(name)}`;
+    const reason = (req.body?.reason ?? '').trim();
+    try {
+      if (!reason) throw new RegistryError('INVALID', 'a rollback needs a reason (kept in the audit trail)');
+      if (!deps.actions.rollbackChampion) throw new Error('this console cannot roll back (use `sluice models rollback`)');
+      // `sluice models rollback`'s own function: the previous champion from the audit trail, the move audited.
+      const change = await deps.actions.rollbackChampion(name, { actor: req.user ?? deps.defaultActor, reason });
+      const done = `${name}@champion v${change.from} → v${change.to}`;
       return reply.redirect(`${back}${query({ done })}`, 303);
     } catch (e) {
       return reply.redirect(`${back}${query({ error: (e as Error).message })}`, 303);

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { driftSeries, listMonitorDecisions, monitoredModels, performanceSeries } from '../../infra/db/console-queries';
 import type { ConsoleDeps } from '../deps';
+import { csrfField, notice } from '../forms';
 import { html, num, query, time } from '../html';
 import { chart, page, statusBadge, table } from '../layout';
-import { sendPage, within } from '../respond';
+import { sendPage, within, type Flash } from '../respond';
 
 /** Monitoring: per model, drift per column over time (one point per scored window), the share of drifted columns, and the monitor's decisions. */
 
@@ -19,7 +20,7 @@ export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps)
     ]), 'no drift checks recorded (a drift monitor records one per scored batch)')));
   });
 
-  app.get<{ Params: { model: string } }>('/monitoring/:model', async (req, reply) => {
+  app.get<{ Params: { model: string }; Querystring: Flash }>('/monitoring/:model', async (req, reply) => {
     const { model } = req.params;
     const [points, decisions, status, perf] = await Promise.all([
       driftSeries(deps.db, model),
@@ -34,7 +35,13 @@ export function registerMonitoringPages(app: FastifyInstance, deps: ConsoleDeps)
     const policy = (status as { policy?: unknown } | undefined)?.policy;
     const base = { animation: false, grid: { left: 55, right: 20, top: 36, bottom: 30 }, tooltip: { trigger: 'axis' } };
     return sendPage(reply, page({ title: `Monitoring ${model}`, section: 'monitoring', charts: true }, html`
+${notice(req.query)}
 <p><a href="/models/${encodeURIComponent(model)}">model ${model}</a> · ${points.length} drift checks</p>
+<form method="post" action="/monitoring/${encodeURIComponent(model)}/retrain" class="inline-form" aria-label="Retrain">
+  ${csrfField(reply.generateCsrf())}
+  <label for="retrain-reason">Reason</label><input id="retrain-reason" name="reason" required size="30">
+  <button type="submit">Retrain now</button>
+</form>
 ${points.length ? html`
 <h2>Share of drifted columns</h2>
 ${chart('drift-share', `Share of drifted columns of ${model} per window`, {
@@ -87,5 +94,20 @@ ${perf.length ? chart('performance', `Task metric of ${model} per labelled windo
 ${table(['When', 'Kind', 'Reason', 'Numbers'], decisions.map((d) => [time(d.decided_at), d.kind, d.reason, d.numbers ? JSON.stringify(d.numbers) : '']), 'no decisions')}
 <h2>Policy</h2>
 ${policy ? html`<pre tabindex="0" class="json">${JSON.stringify(policy, null, 2)}</pre>` : html`<p class="muted">no running monitor answered (its policy is shown while it runs)</p>`}`));
+  });
+
+  app.post<{ Params: { model: string }; Body: { reason?: string } }>('/monitoring/:model/retrain', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const { model } = req.params;
+    const back = `/monitoring/${encodeURIComponent(model)}`;
+    const reason = (req.body?.reason ?? '').trim();
+    try {
+      if (!reason) throw new Error('a retrain needs a reason (recorded with the decision)');
+      if (!deps.actions.retrain) throw new Error(`this console cannot retrain (use \`sluice retrain ${model}\`)`);
+      // `sluice retrain`'s own path: the signal, then the monitor's decision on it (which may be "not started: why").
+      const outcome = await deps.actions.retrain(model, { reason, by: req.user ?? deps.defaultActor });
+      return reply.redirect(`${back}${query(outcome.kind === 'not-started' ? { error: outcome.message } : { done: outcome.message })}`, 303);
+    } catch (e) {
+      return reply.redirect(`${back}${query({ error: (e as Error).message })}`, 303);
+    }
   });
 }
