@@ -143,7 +143,7 @@ export const evaluateModelStep = step({
   input: evaluateModelInput,
   output: evaluateModelOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '2h', heartbeat: '1m' },
+  timeouts: { startToClose: '2h', heartbeat: '30s' },
 });
 
 export const metricDelta = z.object({
@@ -181,5 +181,5 @@ export const compareModelsStep = step({
   input: compareModelsInput,
   output: compareModelsOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '4h', heartbeat: '1m' },
+  timeouts: { startToClose: '4h', heartbeat: '30s' },
 });

@@ -53,7 +53,7 @@ export const importModelReadStep = step({
   input: importModelReadInput,
   output: importModelReadOutput,
   queue: 'cpu',
-  timeouts: { startToClose: '5m', heartbeat: '1m' },
+  timeouts: { startToClose: '5m', heartbeat: '30s' },
   retry: { maximumAttempts: 3, initialInterval: '2s' },
   cache: false,
 });
