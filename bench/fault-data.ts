@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../infra/paths';
+import { mulberry32 as seeded } from '../pipelines/util/seeded-random';
 
 /**
  * Inputs of the fault campaign (bench/faults.ts), written to files the workers ingest: events for
@@ -8,17 +9,6 @@ import { projectRoot } from '../infra/paths';
  * training and scoring. Seeded, so a campaign is repeatable.
  */
 
-/** A small seeded generator (mulberry32): the same seed, the same campaign. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Events between these instants (the materialization interval covers them all). */
 export const EVENTS_FROM = Date.parse('2024-01-01T00:00:00Z');

@@ -26,7 +26,8 @@ import { col, featureView, rollingCount, rollingMean } from '../pipelines/steps/
 import { trainModel } from '../pipelines/train-model';
 import { startRun } from '../test/helpers/runs';
 import { temporalClient, tempDir } from '../test/helpers/stack';
-import { seeded, writeEvents, writePenguins } from './fault-data';
+import { mulberry32 as seeded } from '../pipelines/util/seeded-random';
+import { writeEvents, writePenguins } from './fault-data';
 import { startFaultStack, type FaultStack } from './fault-stack';
 import { failureText } from './failure-text';
 import type { Benchmark, BenchContext } from './run';

@@ -35,6 +35,7 @@ import { settleFeatureViewSchema } from '../infra/db/features';
 import { col, featureView, rollingCount, rollingMean } from '../pipelines/steps/features';
 import { tempDir, uniqueId, usePostgres } from '../test/helpers/stack';
 import type { Benchmark, BenchContext } from './run';
+import { mulberry32 } from '../pipelines/util/seeded-random';
 
 const ONLINE_ROWS = 1_000_000;
 const ENTITY_ROWS = 1_000_000;
@@ -49,16 +50,6 @@ interface Out {
   log(msg: string): void;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   const t0 = performance.now();

@@ -4,6 +4,7 @@ import pl, { type DataType } from 'nodejs-polars';
 import { pointInTimeJoin, type PitFeatureSource } from '../activities/features/pit-join';
 import { applyFeatureView } from '../activities/features/transform';
 import { durationMs, featureView, col, type FeatureView } from '../pipelines/steps/features';
+import { mulberry32 } from '../pipelines/util/seeded-random';
 
 /**
  * The point-in-time join against a brute-force reference that reads Feast's rule literally:
@@ -15,16 +16,6 @@ import { durationMs, featureView, col, type FeatureView } from '../pipelines/ste
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FeatureRow {
   keys: (string | number | null)[];

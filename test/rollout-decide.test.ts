@@ -5,20 +5,10 @@ import { guardrails, rolloutStart, setWeightsRequest, type VariantStats } from '
 import { RouteTable } from '../pipelines/serving/routes';
 import { checkStart, parseWeights, startFromOptions } from '../cli/commands/rollout';
 import { previousChampion } from '../cli/commands/models';
+import { mulberry32 as seeded } from '../pipelines/util/seeded-random';
 
 /** The rollout's pure decisions and its contracts: no services. */
 
-/** A seeded generator (mulberry32): the same draws on every run, as a workflow's Math.random. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const stats = (o: Partial<VariantStats>): VariantStats => ({ requests: 0, errors: 0, p50Ms: null, p99Ms: null, rewarded: 0, successes: 0, labelled: 0, correct: 0, ...o });
 

@@ -1,5 +1,6 @@
 import type { Route } from '../serving/routes';
 import { CANDIDATE, CONTROL, VARIANTS, type Guardrails, type GuardrailValues, type Posterior, type Variant, type VariantStats, type WindowStats } from './protocol';
+import { mulberry32 } from '../util/seeded-random';
 
 /**
  * The rollout's decisions as pure functions of the logged numbers: guardrails, Thompson
@@ -75,14 +76,7 @@ export function betaOf(s: VariantStats | undefined): { alpha: number; beta: numb
 export function seededRandom(key: string): () => number {
   let h = 0x811c9dc5; // FNV-1a of the key: the 32-bit seed
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(h);
 }
 
 /** A standard normal draw (Box-Muller). */
