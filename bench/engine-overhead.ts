@@ -6,19 +6,17 @@
  * measured in the same run. Target: under 30 ms of overhead per step. Prints figures; asserts
  * nothing about timings.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { projectRoot } from '../infra/paths';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { RunState } from '../pipelines/dsl/protocol';
-import { startTestWorkers, uniqueId } from '../test/helpers/stack';
+import { uniqueId } from '../test/helpers/stack';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { CHAIN_LENGTH, FANOUT_WIDTH } from './pipelines';
 import type { RawActivities } from './raw-workflow';
+import { startCpuWorkerAndRawBundle } from './cpu-worker-and-raw-bundle';
 import type { Benchmark, BenchContext } from './run';
 
 const RUNS = 5;
@@ -43,23 +41,7 @@ interface Sample {
 
 async function run(ctx: BenchContext): Promise<void> {
   ctx.log('starting a CPU worker with the bench pipelines, bundling the raw workflows');
-  const [workers, rawBundle] = await Promise.all([
-    startTestWorkers({
-      temporalAddress: ctx.temporalAddress,
-      databaseUrl: ctx.databaseUrl,
-      kinds: ['cpu'],
-      env: {
-        SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'bench', 'pipelines.ts'),
-        SLUICE_WORKFLOW_BUNDLE: ctx.workflowBundle,
-        SLUICE_CPU_CONCURRENCY: String(CPU_CONCURRENCY),
-      },
-    }),
-    bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'bench', 'raw-workflow.ts'), logger: ctx.bundlerLogger }),
-  ]);
-  ctx.onCleanup(async () => {
-    await workers.stop();
-    fs.rmSync(workers.home, { recursive: true, force: true });
-  });
+  const { workers, rawBundle } = await startCpuWorkerAndRawBundle(ctx, 'pipelines.ts', CPU_CONCURRENCY);
 
   const connection = await NativeConnection.connect({ address: ctx.temporalAddress });
   ctx.onCleanup(() => connection.close());

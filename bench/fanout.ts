@@ -9,16 +9,15 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
-import { projectRoot } from '../infra/paths';
 import { startPipeline } from '../pipelines/dsl/start';
-import { startTestWorkers, uniqueId } from '../test/helpers/stack';
+import { uniqueId } from '../test/helpers/stack';
 import { FANOUT_PARALLELISM, fanoutBench } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
+import { startCpuWorkerAndRawBundle } from './cpu-worker-and-raw-bundle';
 import type { Benchmark, BenchContext } from './run';
 
 /**
@@ -39,23 +38,7 @@ export const benchmark: Benchmark = {
 async function run(ctx: BenchContext): Promise<void> {
   const limits = loadConfig({}).engine;
   ctx.log('starting a CPU worker with the fan-out pipeline, bundling the raw workflows');
-  const [workers, rawBundle] = await Promise.all([
-    startTestWorkers({
-      temporalAddress: ctx.temporalAddress,
-      databaseUrl: ctx.databaseUrl,
-      kinds: ['cpu'],
-      env: {
-        SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'bench', 'fanout-pipelines.ts'),
-        SLUICE_WORKFLOW_BUNDLE: ctx.workflowBundle,
-        SLUICE_CPU_CONCURRENCY: String(CPU_CONCURRENCY),
-      },
-    }),
-    bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'bench', 'raw-workflow.ts'), logger: ctx.bundlerLogger }),
-  ]);
-  ctx.onCleanup(async () => {
-    await workers.stop();
-    fs.rmSync(workers.home, { recursive: true, force: true });
-  });
+  const { workers, rawBundle } = await startCpuWorkerAndRawBundle(ctx, 'fanout-pipelines.ts', CPU_CONCURRENCY);
   const workerPid = workers.cpu!.child.pid!;
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(workerPid))), 250);
