@@ -19,6 +19,7 @@ import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { batchScored, setPolicyUpdate } from '../pipelines/monitor/messages';
 import { startRun } from './helpers/runs';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { waitFor } from './helpers/wait-for';
 
 /**
  * End to end on a real, time-ordered dataset (Seattle weather): train on the 2012-13 winters (even
@@ -54,15 +55,6 @@ const run = async <P extends AnyPipeline>(pipeline: P, params: RunParams<P>) => 
 const ingest = async (file: string, name: string) =>
   (await run(ingestValidate, { source: { kind: 'file', path: path.join(dir, file) }, name, suite: { name: 'basic', expectations: [{ type: 'rowCountBetween', min: 30, severity: 'error' }] } })).outputs.dataset;
 const champion = async (model: string) => (await stack.db.query(`SELECT version FROM model_aliases WHERE model_name = $1 AND alias = 'champion'`, [model])).rows[0]?.version as number | undefined;
-const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 test('drift on a shifted period starts a retrain by itself and the new version becomes champion', async () => {
   const model = 'weather-e2e';

@@ -10,6 +10,7 @@ import { monitorStatusQuery, setPolicyUpdate } from '../pipelines/monitor/messag
 import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { approval } from './fixtures/engine-pipelines';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { waitFor } from './helpers/wait-for';
 
 /**
  * Messages sent by hand (the Temporal UI's signal form, `temporal workflow signal --input '{}'`)
@@ -31,15 +32,6 @@ const huge = 'x'.repeat(200_000);
 /** Payloads that fit no handler: wrong types, empty, a plain string, null, a huge string. */
 const malformed: unknown[] = ['oops', {}, null, 42, [1, 2], { batchId: 123, reason: 7, node: false }, huge];
 
-const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** A poisoned workflow shows up as failed workflow tasks in its history. */
 async function failedTasks(h: WorkflowHandle): Promise<string[]> {

@@ -17,6 +17,7 @@ import { rolloutStatus, setRolloutWeights, startRollout } from '../cli/commands/
 import { abortSignal, pauseSignal } from '../pipelines/rollout/messages';
 import type { RolloutResult, RolloutStart } from '../pipelines/rollout/protocol';
 import { startTestStack, type TestStack } from './helpers/stack';
+import { waitFor } from './helpers/wait-for';
 
 /**
  * Rollouts end to end against real services: traffic is simulated by writing predictions and
@@ -98,15 +99,6 @@ function simulateTraffic(model: string, b: Behaviour, gate?: (rewarded: number) 
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const pendingOf = (d: Awaited<ReturnType<WorkflowHandle['describe']>>) => ({
   status: d.status.name,

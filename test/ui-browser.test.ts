@@ -14,6 +14,7 @@ import { ingestValidate } from '../pipelines/ingest-validate';
 import type { trainModel } from '../pipelines/train-model';
 import { startRun } from './helpers/runs';
 import { startTestWorkers, tempDir, temporalClient, uniqueId, usePostgres, type TestWorkers } from './helpers/stack';
+import { waitFor } from './helpers/wait-for';
 
 /**
  * The dev server's own UI (Temporal UI, embedded in the Temporal CLI), driven in headless Debian
@@ -100,15 +101,6 @@ async function fillCodeEditor(editor: ReturnType<Page['locator']>, text: string)
   await editor.evaluate((el) => (el as unknown as { blur(): void }).blur()); // no DOM lib in tsconfig
 }
 
-const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 test('start train-model from the UI form; its steps show in the event history under their summaries', async () => {
   const workflowId = uniqueId('ui-train-');

@@ -12,6 +12,9 @@ import type { MonitorDecision, MonitorStatus } from '../pipelines/monitor/protoc
 import { resolveEvaluationDataStep } from '../pipelines/steps/evaluation-data';
 import { testStepContext } from './helpers/step-context';
 import { startTestStack, tempDir, type TestStack } from './helpers/stack';
+import { waitFor } from './helpers/wait-for';
+/** The walk-through's stages (a schedule's backfill, a retrain) take minutes on a loaded machine. */
+const waitForLong = <T>(what: string, fn: () => Promise<T | undefined>) => waitFor(what, fn, 180_000);
 
 /**
  * The README's walk-through, run as written: its JSON files and `npx sluice …` commands are read
@@ -87,20 +90,6 @@ function sluice(args: string[], files: Map<string, unknown>): Promise<CliResult>
   });
 }
 
-const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 180_000): Promise<T> => {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-};
 
 /** The raw file as plain rows, to count what each stage must have kept. */
 interface Flight {
@@ -178,7 +167,7 @@ test('the README walk-through: raw flights to a scheduled, monitored model that 
     ['2001-02-12', '2001-02-19'],
   ] as const;
   mark('schedule created and backfilled');
-  const scored = await waitFor('three scored weeks to be checked for drift', async () => {
+  const scored = await waitForLong('three scored weeks to be checked for drift', async () => {
     const s = await status();
     return s.recent.length === 3 && s.scored?.length === 3 ? s : undefined;
   });
@@ -203,7 +192,7 @@ test('the README walk-through: raw flights to a scheduled, monitored model that 
   const labels = await step('monitor labels');
   assert.equal(labels.code, 0, labels.err);
   mark('labels sent');
-  const finished = await waitFor('the retrain to finish', async () => {
+  const finished = await waitForLong('the retrain to finish', async () => {
     const s = await status();
     return s.decisions.some((d) => d.kind === 'retrain-finished') ? s : undefined;
   });
