@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { betaOf, checkGuardrails, seededRandom, liveRoutes, posteriors, sampleBeta, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
+import { betaOf, checkGuardrails, seededRandom, liveRoutes, normalOf, posteriors, sampleBeta, sampleNormalMean, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
 import { guardrails, rolloutStart, setWeightsRequest, type VariantStats } from '../pipelines/rollout/protocol';
 import { RouteTable } from '../pipelines/serving/routes';
 import { checkStart, parseWeights, startFromOptions } from '../cli/commands/rollout';
@@ -43,6 +43,80 @@ test('P(best): a clearly better candidate wins, equal variants split, few sample
   assert.notDeepEqual(posteriors(equal, 500, seededRandom('rollout-a/run/7')), posteriors(equal, 500, seededRandom('rollout-a/run/8')));
 });
 
+/** The window counts of continuous rewards `xs`, as rolloutStats reports them. */
+const rewards = (xs: number[]): VariantStats => stats({ requests: xs.length, rewarded: xs.length, rewardSum: xs.reduce((a, x) => a + x, 0), rewardSumSq: xs.reduce((a, x) => a + x * x, 0) });
+/** n rewards drawn from a normal distribution (seeded), shifted and scaled to exactly this mean and sample sd. */
+function normalRewards(n: number, mean: number, sd: number, seed: number): number[] {
+  const rand = seeded(seed);
+  const z = Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+  const m = z.reduce((s, x) => s + x, 0) / n;
+  const s = Math.sqrt(z.reduce((a, x) => a + (x - m) ** 2, 0) / (n - 1));
+  return z.map((x) => mean + (sd * (x - m)) / s);
+}
+/** The standard normal CDF (Abramowitz and Stegun 26.2.17, |error| < 7.5e-8). */
+function phi(z: number): number {
+  const t = 1 / (1 + 0.2316419 * Math.abs(z));
+  const d = 0.3989423 * Math.exp((-z * z) / 2);
+  const p = d * t * (0.3193815 + t * (-0.3565638 + t * (1.781478 + t * (-1.821256 + t * 1.330274))));
+  return z > 0 ? 1 - p : p;
+}
+
+test('continuous rewards: the Normal-Inverse-Gamma posterior is the closed form', () => {
+  // Rewards 2, 4, 6, 8, 10: mean 6, Σ(x − x̄)² = 40. Under the reference prior the mean's
+  // posterior is 6 + (s/√n)·t(n − 1): NIG(μ 6, κ 5, α 2, β 20), sd² = s²/n · (n−1)/(n−3) = 2 · 2.
+  const xs = rewards([2, 4, 6, 8, 10]);
+  assert.deepEqual(normalOf(xs), { mu: 6, kappa: 5, alpha: 2, beta: 20 });
+  const p = posteriors({ control: xs, candidate: xs }, 100, seeded(4), 'continuous');
+  assert.equal(p.control.mean, 6);
+  assert.ok(Math.abs(p.control.sd! - 2) < 1e-12, `sd ${p.control.sd}`);
+  // A proper prior is updated by the textbook formulas (Murphy 2007, eq. 86–89).
+  assert.deepEqual(normalOf(xs, { mu: 0, kappa: 1, alpha: 1, beta: 1 }), { mu: 5, kappa: 6, alpha: 3.5, beta: 1 + 20 + (1 * 5 * 36) / (2 * 6) });
+  // The draws have the posterior's mean and variance: the sampler draws from this posterior.
+  const nig = normalOf(rewards(normalRewards(12, 3, 2, 5)));
+  const rand = seeded(6);
+  const n = 40_000;
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < n; i++) {
+    const x = sampleNormalMean(nig, rand);
+    sum += x;
+    sumSq += x * x;
+  }
+  const variance = nig.beta / (nig.kappa * (nig.alpha - 1));
+  assert.ok(Math.abs(sum / n - nig.mu) < 0.02 * Math.sqrt(variance) * 5, `draws' mean ${sum / n} vs ${nig.mu}`);
+  assert.ok(Math.abs((sumSq / n - (sum / n) ** 2) / variance - 1) < 0.06, `draws' variance ${sumSq / n - (sum / n) ** 2} vs ${variance}`);
+  // Identical rewards have no spread: every draw is their value.
+  assert.equal(sampleNormalMean(normalOf(rewards([4, 4, 4])), seeded(7)), 4);
+});
+
+test('continuous rewards: P(best) matches the normal approximation, the better variant wins, too few rewards decide nothing', () => {
+  // Large samples: P(B's mean > A's) ≈ Φ((x̄B − x̄A) / √(sA²/nA + sB²/nB)) = Φ(0.2 / √(2 · 9/400)) ≈ 0.827.
+  const a = normalRewards(400, 10, 3, 8);
+  const b = normalRewards(400, 10.2, 3, 9);
+  const expected = phi(0.2 / Math.sqrt((2 * 9) / 400));
+  const p = posteriors({ control: rewards(a), candidate: rewards(b) }, 20_000, seeded(10), 'continuous');
+  assert.ok(Math.abs(p.candidate.pBest - expected) < 0.015, `P(best) ${p.candidate.pBest} vs ${expected}`);
+  assert.equal(Math.round((p.candidate.pBest + p.control.pBest) * 1e9), 1e9);
+
+  // A clearly better candidate (mean reward 12 against 10) wins and takes the traffic; Beta
+  // counts of the same rewards (clipped to [0, 1]: all successes) could not tell them apart.
+  const better = { control: rewards(normalRewards(300, 10, 3, 11)), candidate: rewards(normalRewards(300, 12, 3, 12)) };
+  const q = posteriors(better, 4000, seeded(13), 'continuous');
+  assert.ok(q.candidate.pBest > 0.99 && q.candidate.mean > q.control.mean, JSON.stringify(q));
+  assert.equal(winnerOf(better, q, 200, 0.95), 'candidate');
+  assert.equal(thompsonCandidateWeight(q, 0.05), 0.95);
+  const binary = posteriors({ control: { ...better.control, successes: 300 }, candidate: { ...better.candidate, successes: 300 } }, 4000, seeded(13));
+  assert.ok(Math.abs(binary.candidate.pBest - 0.5) < 0.05, `binary P(best) ${binary.candidate.pBest}`);
+  // A worse candidate loses: the control wins.
+  const worse = posteriors({ control: better.candidate, candidate: better.control }, 4000, seeded(14), 'continuous');
+  assert.equal(winnerOf({ control: better.candidate, candidate: better.control }, worse, 200, 0.95), 'control');
+
+  // One reward says nothing about the spread: P(best) stays even and nothing is drawn.
+  const early = posteriors({ control: rewards([5]), candidate: rewards([9, 10, 11]) }, 1000, () => assert.fail('no draws before every variant has 2 rewards'), 'continuous');
+  assert.deepEqual([early.control.pBest, early.candidate.pBest, early.control.sd], [0.5, 0.5, null]);
+  assert.equal(thompsonCandidateWeight(early, 0.05), 0.5);
+});
+
 test('rewards outside [0, 1] are clipped into the Beta counts', () => {
   assert.deepEqual(betaOf(stats({ rewarded: 10, successes: 14 })), { alpha: 11, beta: 1 });
   assert.deepEqual(betaOf(undefined), { alpha: 1, beta: 1 });
@@ -74,6 +148,9 @@ test('the start object: defaults, and errors that name the field', () => {
   const s = rolloutStart.parse({ model: 'churn', candidate: 2, strategy: 'canary' });
   assert.deepEqual(s.canary.steps, [5, 25, 50, 100]);
   assert.equal(s.ab.threshold, 0.95);
+  assert.equal(s.ab.reward, 'binary', 'rewards are conversions unless declared continuous');
+  assert.equal(rolloutStart.parse({ model: 'churn', candidate: 2, strategy: 'ab', ab: { reward: 'continuous' } }).ab.reward, 'continuous');
+  assert.ok(!rolloutStart.safeParse({ model: 'churn', candidate: 2, strategy: 'ab', ab: { reward: 'revenue' } }).success);
   const bad = rolloutStart.safeParse({ model: 'churn', candidate: 2, strategy: 'canary', canary: { steps: [50, 25], hold: '1m', minRequests: 1 }, colour: 1 });
   assert.ok(!bad.success);
   const paths = bad.error.issues.map((i) => i.path.join('.'));

@@ -48,6 +48,8 @@ export function createRolloutActivities(deps: { db: Db; store: ArtifactStore }):
           rewarded: f?.rewards ?? 0,
           // A Bernoulli reward is 0 or 1; a fractional one counts as that share of a success.
           successes: Math.min(f?.rewards ?? 0, Math.max(0, f?.rewardSum ?? 0)),
+          rewardSum: f?.rewardSum ?? 0,
+          rewardSumSq: f?.rewardSumSq ?? 0,
           labelled: f?.labels ?? 0,
           correct: f?.correct ?? 0,
         };

@@ -79,7 +79,13 @@ export function renderStatus(s: RolloutStatus): string[] {
     const c = s.counts[v];
     if (c) lines.push(`  ${v.padEnd(9)} ${c.requests} requests, ${c.errors} errors, p99 ${num(c.p99Ms, 1)} ms, rewards ${num(c.successes, 2)}/${c.rewarded}, labels ${c.correct}/${c.labelled} correct`);
   }
-  if (s.posteriors) for (const [v, p] of Object.entries(s.posteriors)) lines.push(`  posterior ${v}: Beta(${num(p.alpha, 2)}, ${num(p.beta, 2)}), mean ${num(p.mean)}, P(best) ${num(p.pBest)}`);
+  if (s.posteriors) {
+    for (const [v, p] of Object.entries(s.posteriors)) {
+      // A continuous reward's posterior has a pseudo-count (kappa); a conversion rate's is a Beta.
+      const shape = p.kappa !== undefined ? `Normal mean ${num(p.mean)} ± ${num(p.sd)} (${p.kappa} rewards)` : `Beta(${num(p.alpha, 2)}, ${num(p.beta, 2)}), mean ${num(p.mean)}`;
+      lines.push(`  posterior ${v}: ${shape}, P(best) ${num(p.pBest)}`);
+    }
+  }
   if (s.guardrails) lines.push(`  guardrails: error rate ${num(s.guardrails.errorRate)}, p99 ${num(s.guardrails.p99Ms, 1)} ms, accuracy ${num(s.guardrails.accuracy)} vs ${num(s.guardrails.controlAccuracy)}${s.guardrails.breaches.length ? `; BREACHED: ${s.guardrails.breaches.join('; ')}` : ''}`);
   if (s.report) lines.push(`  report: ${s.report.uri} (${s.report.pairs} pairs, agreement ${num(s.report.agreement)}, mean |score diff| ${num(s.report.meanAbsScoreDiff)})`);
   for (const d of s.decisions.slice(-8)) lines.push(`  ${d.at}  ${d.kind.padEnd(16)} ${d.reason}`);
@@ -104,6 +110,7 @@ interface StartOptions {
   interval?: string;
   minSamples?: string;
   threshold?: string;
+  reward?: string;
   maxErrorRate?: string;
   maxP99Ms?: string;
   by?: string;
@@ -126,6 +133,7 @@ export function startFromOptions(model: string, o: StartOptions): RolloutStart {
   if (o.interval) ab.interval = o.interval;
   if (o.minSamples) ab.minSamples = int(o.minSamples);
   if (o.threshold) ab.threshold = Number(o.threshold);
+  if (o.reward) ab.reward = o.reward;
   if (o.maxErrorRate) guardrails.maxErrorRate = Number(o.maxErrorRate);
   if (o.maxP99Ms) guardrails.maxP99Ms = Number(o.maxP99Ms);
   const nonEmpty = (k: string, v: Record<string, unknown>) => (Object.keys(v).length ? { [k]: v } : {});
@@ -174,6 +182,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--interval <duration>', 'ab: re-weighting interval (default 5m)')
     .option('--min-samples <n>', 'ab: rewarded predictions per variant before a winner (default 200)')
     .option('--threshold <p>', 'ab: P(best) that wins (default 0.95)')
+    .option('--reward <kind>', 'ab: binary (conversions, Beta posterior; default) or continuous (any number, Normal posterior)')
     .option('--max-error-rate <rate>', 'guardrail: candidate error rate (default 0.02)')
     .option('--max-p99-ms <ms>', 'guardrail: candidate p99 latency')
     .option('--by <who>', BY_HELP)

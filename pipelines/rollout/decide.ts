@@ -1,5 +1,5 @@
 import type { Route } from '../serving/routes';
-import { CANDIDATE, CONTROL, VARIANTS, type Guardrails, type GuardrailValues, type Posterior, type Variant, type VariantStats, type WindowStats } from './protocol';
+import { CANDIDATE, CONTROL, VARIANTS, type Guardrails, type GuardrailValues, type Posterior, type RewardKind, type Variant, type VariantStats, type WindowStats } from './protocol';
 import { mulberry32 } from '../util/seeded-random';
 
 /**
@@ -110,17 +110,16 @@ export function sampleBeta(alpha: number, beta: number, rand: () => number): num
 }
 
 /**
- * Each variant's posterior and the probability that it converts best, by Monte Carlo: the share
- * of `draws` joint posterior draws in which it has the highest rate (ties go to the first).
+ * The share of `draws` joint draws (one per variant, in VARIANTS order) in which each variant has
+ * the highest value (ties go to the first): the Monte Carlo estimate of P(best).
  */
-export function posteriors(stats: WindowStats, draws: number, rand: () => number): Record<Variant, Posterior> {
-  const params = VARIANTS.map((v) => betaOf(stats[v]));
-  const wins = VARIANTS.map(() => 0);
+function pBestByDraws(samplers: (() => number)[], draws: number): number[] {
+  const wins = samplers.map(() => 0);
   for (let i = 0; i < draws; i++) {
     let best = 0;
-    let bestValue = -1;
-    params.forEach((p, j) => {
-      const x = sampleBeta(p.alpha, p.beta, rand);
+    let bestValue = -Infinity;
+    samplers.forEach((draw, j) => {
+      const x = draw();
       if (x > bestValue) {
         bestValue = x;
         best = j;
@@ -128,10 +127,86 @@ export function posteriors(stats: WindowStats, draws: number, rand: () => number
     });
     wins[best]!++;
   }
+  return wins.map((w) => w / draws);
+}
+
+/**
+ * Each variant's posterior and the probability that it is best (the highest conversion rate, or
+ * the highest mean reward), by Monte Carlo over `draws` joint posterior draws.
+ */
+export function posteriors(stats: WindowStats, draws: number, rand: () => number, reward: RewardKind = 'binary'): Record<Variant, Posterior> {
+  return reward === 'continuous' ? normalPosteriors(stats, draws, rand) : betaPosteriors(stats, draws, rand);
+}
+
+function betaPosteriors(stats: WindowStats, draws: number, rand: () => number): Record<Variant, Posterior> {
+  const params = VARIANTS.map((v) => betaOf(stats[v]));
+  const pBest = pBestByDraws(params.map((p) => () => sampleBeta(p.alpha, p.beta, rand)), draws);
   const out = {} as Record<Variant, Posterior>;
   VARIANTS.forEach((v, j) => {
     const { alpha, beta } = params[j]!;
-    out[v] = { alpha, beta, mean: alpha / (alpha + beta), pBest: wins[j]! / draws };
+    out[v] = { alpha, beta, mean: alpha / (alpha + beta), pBest: pBest[j]! };
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thompson sampling (Normal rewards, unknown mean and variance)
+
+/** A Normal-Inverse-Gamma: variance ~ Inverse-Gamma(alpha, beta), mean | variance ~ Normal(mu, variance / kappa). */
+export interface NormalInverseGamma {
+  mu: number;
+  kappa: number;
+  alpha: number;
+  beta: number;
+}
+
+/**
+ * The reference prior p(mean, variance) ∝ 1 / variance, as the limit NIG(κ = 0, α = −1/2, β = 0):
+ * it assumes no scale, so rewards in cents and rewards in thousands are judged alike, and the
+ * posterior is the textbook one (the mean ~ sample mean + s/√n · t with n − 1 degrees of freedom).
+ * It is proper from 2 rewards on.
+ */
+export const REFERENCE_PRIOR: NormalInverseGamma = { mu: 0, kappa: 0, alpha: -0.5, beta: 0 };
+
+/** The conjugate update of `prior` by a variant's rewards (count, sum, sum of squares). */
+export function normalOf(s: VariantStats | undefined, prior: NormalInverseGamma = REFERENCE_PRIOR): NormalInverseGamma {
+  const n = s?.rewarded ?? 0;
+  const mean = n > 0 ? (s?.rewardSum ?? 0) / n : 0;
+  // Σ(x − x̄)²; rounding can take it a hair below 0 when every reward is the same.
+  const ss = n > 0 ? Math.max(0, (s?.rewardSumSq ?? 0) - n * mean * mean) : 0;
+  const kappa = prior.kappa + n;
+  if (kappa === 0) return { ...prior };
+  return {
+    mu: (prior.kappa * prior.mu + n * mean) / kappa,
+    kappa,
+    alpha: prior.alpha + n / 2,
+    beta: prior.beta + ss / 2 + (prior.kappa * n * (mean - prior.mu) ** 2) / (2 * kappa),
+  };
+}
+
+/** A posterior that can be drawn from (the reference prior needs 2 rewards). */
+export const isProper = (p: NormalInverseGamma) => p.kappa > 0 && p.alpha > 0;
+
+/** One draw of the mean from its posterior: the variance first, then the mean given it. */
+export function sampleNormalMean(p: NormalInverseGamma, rand: () => number): number {
+  if (p.beta === 0) return p.mu; // every reward the same: no spread to draw from
+  const variance = p.beta / sampleGamma(p.alpha, rand);
+  return p.mu + Math.sqrt(variance / p.kappa) * normal(rand);
+}
+
+/**
+ * Continuous rewards' posteriors. Until every variant has a proper posterior (2 rewards each)
+ * nothing is known about the one that lacks it: P(best) is split evenly, no draws are made.
+ */
+function normalPosteriors(stats: WindowStats, draws: number, rand: () => number): Record<Variant, Posterior> {
+  const params = VARIANTS.map((v) => normalOf(stats[v]));
+  const pBest = params.every(isProper) ? pBestByDraws(params.map((p) => () => sampleNormalMean(p, rand)), draws) : params.map(() => 1 / params.length);
+  const out = {} as Record<Variant, Posterior>;
+  VARIANTS.forEach((v, j) => {
+    const p = params[j]!;
+    // The mean's marginal is a Student t with 2α degrees of freedom and scale² β / (ακ): its variance exists for α > 1.
+    const sd = p.kappa > 0 && p.alpha > 1 ? Math.sqrt(p.beta / (p.kappa * (p.alpha - 1))) : null;
+    out[v] = { alpha: p.alpha, beta: p.beta, mean: p.mu, pBest: pBest[j]!, kappa: p.kappa, sd };
   });
   return out;
 }

@@ -73,8 +73,17 @@ export const shadowPolicy = z
   })
   .strict();
 
+/**
+ * What a reward is: `binary` (conversions: 0 or 1, a Beta-Bernoulli posterior; fractional rewards
+ * count as that share of a success) or `continuous` (any number: revenue, watch time; a Normal
+ * posterior with unknown mean and variance, pipelines/rollout/decide.ts).
+ */
+export const RewardKind = z.enum(['binary', 'continuous']);
+export type RewardKind = z.infer<typeof RewardKind>;
+
 export const abPolicy = z
   .object({
+    reward: RewardKind.default('binary'),
     /** Traffic is re-weighted (Thompson sampling) this often. */
     interval: positiveDuration.default('5m'),
     /** A winner is declared only once every variant has this many rewarded predictions. */
@@ -148,17 +157,33 @@ export interface VariantStats {
   /** Predictions with a reward; `successes` sums the rewards clipped to [0, 1]. */
   rewarded: number;
   successes: number;
+  /**
+   * The rewards' sum and sum of squares, unclipped (continuous rewards). Absent from results
+   * recorded before continuous rewards existed, which only binary rollouts read.
+   */
+  rewardSum?: number;
+  rewardSumSq?: number;
   /** Predictions with a label, and those whose predicted label matched it. */
   labelled: number;
   correct: number;
 }
 export type WindowStats = Partial<Record<Variant, VariantStats>>;
 
+/**
+ * A variant's posterior. Binary rewards: the rate's Beta(alpha, beta). Continuous rewards: a
+ * Normal-Inverse-Gamma, the variance ~ Inverse-Gamma(alpha, beta) and the mean given it
+ * ~ Normal(mean, variance / kappa); `sd` is the marginal posterior sd of the mean (Student t).
+ */
 export interface Posterior {
   alpha: number;
   beta: number;
+  /** The posterior mean of the conversion rate, or of the reward. */
   mean: number;
   pBest: number;
+  /** Continuous only: the mean's pseudo-count (the rewards seen). */
+  kappa?: number;
+  /** Continuous only: the posterior sd of the mean (null while it is undefined: fewer than 4 rewards). */
+  sd?: number | null;
 }
 
 export type Phase = 'shadow' | 'canary' | 'testing' | 'ramp' | 'promoted' | 'rolled-back' | 'aborted' | 'control-kept' | 'reported';

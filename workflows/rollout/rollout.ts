@@ -222,10 +222,13 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
       if (s.lastReweightAt && sinceMs(s.lastReweightAt) < durationMs(args.ab.interval)) return;
       s.lastReweightAt = iso();
       // Draws from a generator keyed by the rollout and this decision's number: a replay draws the same.
-      const p = posteriors(stats, args.ab.draws, seededRandom(`${info.workflowId}/${info.firstExecutionRunId}/${s.seq}`));
+      const p = posteriors(stats, args.ab.draws, seededRandom(`${info.workflowId}/${info.firstExecutionRunId}/${s.seq}`), args.ab.reward);
       s.posteriors = p;
+      const continuous = args.ab.reward === 'continuous';
       const numbers = {
-        posteriors: Object.fromEntries(Object.entries(p).map(([v, x]) => [v, { alpha: x.alpha, beta: x.beta, mean: round(x.mean), pBest: round(x.pBest) }])),
+        posteriors: Object.fromEntries(
+          Object.entries(p).map(([v, x]) => [v, { alpha: x.alpha, beta: x.beta, mean: round(x.mean), pBest: round(x.pBest), ...(continuous ? { sd: round(x.sd ?? null) } : {}) }]),
+        ),
         rewarded: { control: stats.control?.rewarded ?? 0, candidate: stats.candidate?.rewarded ?? 0 },
       };
       const winner = winnerOf(stats, p, args.ab.minSamples, args.ab.threshold);
@@ -233,7 +236,7 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
         await decide('winner', `control v${s.control} wins: P(best) ${round(p.control.pBest)} ≥ ${args.ab.threshold}`, numbers);
         await acts.rolloutClearRoutes({ model: args.model, rolloutId: info.workflowId });
         s.weights = {};
-        finish('control-kept', `the control v${s.control} converts better; v${args.candidate} is not promoted`);
+        finish('control-kept', `the control v${s.control} ${continuous ? 'earns more reward' : 'converts better'}; v${args.candidate} is not promoted`);
         return decide('control-kept', s.reason, numbers);
       }
       if (winner === CANDIDATE) {
