@@ -8,11 +8,12 @@ import type { BinMatrix } from './binning';
  * STRIDE * s. Bins are 0..254 and missing values are bin 255 (MISSING_BIN), so the missing slot
  * is slot 255 of each feature and a row's bin is its slot with no branch.
  *
- * The pass over a node's rows is the trainer's hot loop. It reads up to four features of a row
- * in one go (one row index, one gradient and hessian read, four independent accumulations that
+ * The pass over a node's rows is the trainer's hot loop. It reads up to six features of a row
+ * in one go (one row index, one gradient and hessian read, six independent accumulations that
  * the CPU overlaps) with the features' offsets in locals: a loop over features per row, or one
- * pass per feature, is 1.5-2× slower in V8. Every slot still adds its rows in row order, so the
- * sums do not depend on how features are grouped.
+ * pass per feature, is 1.5-2× slower in V8, and six features a pass beat four then two by about
+ * a quarter (each pass re-reads the row index, gradient and hessian). Every slot still adds its
+ * rows in row order, so the sums do not depend on how features are grouped.
  */
 
 export const SLOTS = 256;
@@ -37,16 +38,77 @@ export function accumulate(
   features: Int32Array,
 ): void {
   const nf = features.length;
+  const { bins, nFeatures: F } = data;
   let j = 0;
-  for (; j + 4 <= nf; j += 4) add4(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!, features[j + 3]!);
-  if (j + 2 <= nf) {
-    add2(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!, features[j + 1]!);
-    j += 2;
+  for (; j + 6 <= nf; j += 6) add6(hist, bins, F, rows, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!, features[j + 3]!, features[j + 4]!, features[j + 5]!);
+  // the rest (0-5) in as few passes: 4 | 3 | 3 + 2 | 2 | 1
+  if (nf - j === 4) {
+    add4(hist, bins, F, rows, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!, features[j + 3]!);
+    return;
   }
-  if (j < nf) add1(hist, data.bins, data.nFeatures, rows, start, end, grad, hess, features[j]!);
+  if (nf - j >= 3) {
+    add3(hist, bins, F, rows, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!);
+    j += 3;
+  }
+  if (nf - j === 2) add2(hist, bins, F, rows, start, end, grad, hess, features[j]!, features[j + 1]!);
+  else if (nf - j === 1) add1(hist, bins, F, rows, start, end, grad, hess, features[j]!);
 }
 
 const W = SLOTS * STRIDE;
+
+function add6(
+  hist: Float64Array,
+  bins: Uint8Array,
+  F: number,
+  rows: Uint32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  fa: number,
+  fb: number,
+  fc: number,
+  fd: number,
+  fe: number,
+  ff: number,
+): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  const oc = fc * W;
+  const od = fd * W;
+  const oe = fe * W;
+  const of = ff * W;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = oc + STRIDE * bins[p + fc]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = od + STRIDE * bins[p + fd]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = oe + STRIDE * bins[p + fe]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = of + STRIDE * bins[p + ff]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
 
 function add4(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number, fb: number, fc: number, fd: number): void {
   const oa = fa * W;
@@ -71,6 +133,30 @@ function add4(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array
     hist[s + 1] = hist[s + 1]! + h;
     hist[s + 2] = hist[s + 2]! + 1;
     s = od + STRIDE * bins[p + fd]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
+
+function add3(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number, fb: number, fc: number): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  const oc = fc * W;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    hist[s + 2] = hist[s + 2]! + 1;
+    s = oc + STRIDE * bins[p + fc]!;
     hist[s] = hist[s]! + g;
     hist[s + 1] = hist[s + 1]! + h;
     hist[s + 2] = hist[s + 2]! + 1;
