@@ -10,7 +10,7 @@ import type { RunParams } from '../pipelines/dsl/start';
 import { ingestValidate } from '../pipelines/ingest-validate';
 import { startRun } from './helpers/runs';
 import { col, concat } from '../pipelines/expr/builder';
-import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { startTestStack, type TestStack } from './helpers/stack';
 
 /**
  * Derived columns and a row filter in ingestion, on a real file (vega-datasets' flights-10k),

@@ -6,7 +6,7 @@ import { gbdtParams, type trainGbdtStep } from '../pipelines/steps/training';
 import type { z } from 'zod';
 import { SluiceFailure } from '../pipelines/failures';
 import { extractRaw, extractTarget, resolveFeatures } from '../activities/training/data/design-matrix';
-import { feedsFromFrame } from '../activities/training/export/feeds';
+import { feedsFromFrame } from './helpers/onnx-feeds';
 import { exportGbdtOnnx } from '../activities/training/export/gbdt-onnx';
 import { trainedSignature } from '../activities/training/export/signature';
 import { bestCategoricalSplit } from '../activities/training/gbdt/categorical';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { openArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
@@ -12,17 +12,16 @@ import { runStateQuery } from '../pipelines/dsl/messages';
 import type { RunParams } from '../pipelines/dsl/start';
 import { hello } from '../pipelines/hello';
 import { startRun } from './helpers/runs';
-import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
+import { type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('hello pipeline through real Temporal, PostgreSQL and both workers', () => {
   let stack: TestStack;
   let workers: TestWorkers;
-  let client: Client;
   let db: Db;
 
   before(async () => {
     stack = await startTestStack();
-    ({ workers, client, db } = stack);
+    ({ workers, db } = stack);
   });
   after(async () => {
     await stack?.stop();

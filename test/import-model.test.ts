@@ -18,7 +18,7 @@ import { importModel } from '../pipelines/import-model';
 import { runFailure, startRun } from './helpers/runs';
 import { compactFrame, predictionColumns, shapeOf } from '../activities/scoring/prediction-frame';
 import { trainedSignature } from '../activities/training/export/signature';
-import { startTestWorkers, temporalClient, tempDir, uniqueId, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
+import { startTestWorkers, temporalClient, tempDir, usePostgres, useTemporal, type TestWorkers } from './helpers/stack';
 
 /**
  * Bring your own model, end to end on Temporal: scikit-learn models exported by skl2onnx with the

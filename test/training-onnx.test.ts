@@ -13,7 +13,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { ModelSignature, ModelTask } from '../pipelines/steps/model';
 import { gbdtParams, inspectOnnxStep, linearParams, logisticParams, trainGbdtGpuStep, trainGbdtStep, trainLinearStep, trainLogisticStep } from '../pipelines/steps/training';
 import { extractRaw, type TargetData } from '../activities/training/data/design-matrix';
-import { feedsFromFrame } from '../activities/training/export/feeds';
+import { feedsFromFrame } from './helpers/onnx-feeds';
 import { exportGbdtOnnx } from '../activities/training/export/gbdt-onnx';
 import { exportLinearOnnx } from '../activities/training/export/linear-onnx';
 import { trainGbdt } from '../activities/training/gbdt/boost';

@@ -7,7 +7,7 @@ import { withLocalCopy } from '../data/frames';
 import { windowFilter } from '../scoring/common';
 import { implement, type StepImplementation } from '../runtime/implement';
 import type { ColumnDriftResult } from './column-drift';
-import { assembleDriftReport, datasetDrift, DriftInputError } from './dataset-drift';
+import { assembleDriftReport, datasetDrift } from './dataset-drift';
 import { renderDriftHtml } from './report-html';
 
 export { columnDrift, defaultStatTest, isDrift, DEFAULT_THRESHOLDS, STAT_TESTS, TEST_LABELS, type ColumnDriftOptions, type ColumnDriftResult, type ColumnSample, type StatTestName } from './column-drift';

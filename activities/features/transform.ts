@@ -1,5 +1,4 @@
 import pl, { type DataType } from 'nodejs-polars';
-import { canonicalJson } from '../../pipelines/dsl/canonical';
 import { formatIssue, inferExpr } from '../../pipelines/expr/check';
 import {
   durationMs,

@@ -8,6 +8,4 @@ import { inspectOnnxImpl, trainGbdtGpuImpl, trainGbdtImpl, trainLinearImpl, trai
  */
 export const trainingImplementations: StepImplementation[] = [trainLogisticImpl, trainLinearImpl, trainGbdtImpl, trainGbdtGpuImpl, inspectOnnxImpl] as StepImplementation[];
 
-export { inspectOnnxImpl, loadTrainingData, runGbdt, runInspectOnnx, runLinear, runLogistic, trainGbdtGpuImpl, trainGbdtImpl, trainLinearImpl, trainLogisticImpl } from './steps';
-export { inspectOnnx, prepareOnnx, type InspectResult } from '../onnx/inspect';
-export { feedsFromFrame, feedsFromRaw } from './export/feeds';
+export { inspectOnnxImpl, loadTrainingData, runGbdt, runLogistic, trainGbdtGpuImpl, trainGbdtImpl, trainLinearImpl, trainLogisticImpl } from './steps';

@@ -1,12 +1,14 @@
 import ort from 'onnxruntime-node';
 import type pl from 'nodejs-polars';
-import type { ModelSignature } from '../../../pipelines/steps/model';
-import { numericColumn, stringColumn, type RawTable } from '../data/design-matrix';
+import type { ModelSignature } from '../../pipelines/steps/model';
+import { numericColumn, stringColumn } from '../../activities/training/data/design-matrix';
 
 /**
- * onnxruntime inputs for a model signature: one [N, 1] tensor per input, read from the named
- * column. Missing numbers are NaN, missing strings '' (the convention the trained graphs
- * impute / route). Usable by scoring and evaluation as well as by the tests.
+ * onnxruntime inputs for a model signature, for tests that run an exported graph on a frame
+ * themselves and compare it with the trainer's own predictions: one [N, 1] tensor per input (or
+ * one [N, k] tensor for a 2-D input), read from the named columns. Missing numbers are NaN,
+ * missing strings '' (the convention the trained graphs impute / route). Batch scoring and
+ * evaluation build their feeds in activities/onnx/scoring.ts.
  */
 export function feedsFromFrame(signature: ModelSignature, df: pl.DataFrame): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
@@ -33,29 +35,6 @@ export function feedsFromFrame(signature: ModelSignature, df: pl.DataFrame): Rec
       case 'string':
         feeds[inp.name] = new ort.Tensor('string', stringColumn(df, inp.column), [n, 1]);
         break;
-    }
-  }
-  return feeds;
-}
-
-/** The same from columns already extracted (what the trainers predicted on). */
-export function feedsFromRaw(signature: ModelSignature, raw: RawTable): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const inp of signature.inputs) {
-    if ('columns' in inp) {
-      feeds[inp.name] = matrixTensor(inp.type, inp.columns.map((c) => {
-        const x = raw.numeric.get(c);
-        if (!x) throw new Error(`no numeric column ${c}`);
-        return x;
-      }), raw.n);
-    } else if (inp.type === 'string') {
-      const s = raw.strings.get(inp.column);
-      if (!s) throw new Error(`no string column ${inp.column}`);
-      feeds[inp.name] = new ort.Tensor('string', s, [raw.n, 1]);
-    } else {
-      const x = raw.numeric.get(inp.column);
-      if (!x) throw new Error(`no numeric column ${inp.column}`);
-      feeds[inp.name] = new ort.Tensor('float32', x, [raw.n, 1]);
     }
   }
   return feeds;
