@@ -90,7 +90,7 @@ program
         if (r.result !== undefined) {
           console.log(JSON.stringify(r.result, null, 2));
           const store = await openArtifactStore(config.artifacts);
-          for (const line of await reportPageLines(store, config.home, (r.result as { outputs?: unknown }).outputs)) console.log(line);
+          for (const line of await reportPageLines(store, config.home, r.result.outputs)) console.log(line);
         }
       }
     } finally {

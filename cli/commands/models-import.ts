@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { openArtifactStore } from '../../infra/artifacts/index';
 import { loadConfig } from '../../infra/config';
-import { modelTask, type ModelSignature } from '../../pipelines/steps/model';
+import type { InferOutputs } from '../../pipelines/dsl/start';
+import { importModel } from '../../pipelines/import-model';
+import { modelTask } from '../../pipelines/steps/model';
 import { connectClient } from '../client';
 import { startRun } from './run';
 
@@ -24,17 +26,6 @@ interface ImportOptions {
   booleanLabels?: boolean;
   force?: boolean;
   json?: boolean;
-}
-
-interface ImportResult {
-  name: string;
-  version: number;
-  uri: string;
-  created: boolean;
-  aliases: string[];
-  model: { uri: string; sha256: string; signature: ModelSignature };
-  onnx: { producer: string; addedOutputs: string[] };
-  file: { sha256: string };
 }
 
 export function registerModelsImportCommand(models: Command): void {
@@ -58,7 +49,7 @@ export function registerModelsImportCommand(models: Command): void {
       const config = loadConfig();
       const source = await upload(config, file);
       const client = await connectClient(config);
-      let result: ImportResult;
+      let result: InferOutputs<typeof importModel>;
       try {
         const params = {
           source,
@@ -71,8 +62,9 @@ export function registerModelsImportCommand(models: Command): void {
           ...(o.description ? { description: o.description } : {}),
           ...(o.force ? { force: true } : {}),
         };
-        const run = await startRun(client, config, 'import-model', { input: JSON.stringify(params), wait: true, progress: !o.json });
-        result = run.result?.outputs as unknown as ImportResult;
+        // By definition: the params are checked against import-model's schema at compile time and the outputs are typed.
+        const run = await startRun(client, config, importModel, { params, wait: true, progress: !o.json });
+        result = run.result!.outputs; // defined: the start waited for the result
       } finally {
         await client.connection.close();
       }
