@@ -272,6 +272,40 @@ describe('import graph', () => {
     assert.deepEqual(heavy.map(([name, by]) => `${name} (imported by ${by})`), []);
   });
 
+  test('ONNX code shared by training, evaluation and scoring lives in activities/onnx: scoring reaches neither evaluation nor training, evaluation not training', () => {
+    const graph = importGraph();
+    /** The activities/ folders a folder's files reach through static imports, each with a path there. */
+    const reached = (folder: string): Map<string, string[]> => {
+      const prev = new Map<string, string>();
+      const queue = [...graph.keys()].filter((f) => f.startsWith(path.join('activities', folder) + path.sep));
+      const seen = new Set(queue);
+      const out = new Map<string, string[]>();
+      while (queue.length) {
+        const f = queue.shift()!;
+        const sub = f.split(path.sep)[1]!;
+        if (f.startsWith('activities') && !out.has(sub)) {
+          const trail = [f];
+          while (prev.has(trail[0]!)) trail.unshift(prev.get(trail[0]!)!);
+          out.set(sub, trail);
+        }
+        for (const i of graph.get(f) ?? []) {
+          if (i.dynamic || !i.file || seen.has(i.file)) continue;
+          seen.add(i.file);
+          prev.set(i.file, f);
+          queue.push(i.file);
+        }
+      }
+      return out;
+    };
+    const forbidden: [from: string, to: string][] = [['scoring', 'evaluation'], ['scoring', 'training'], ['evaluation', 'training'], ['onnx', 'training'], ['onnx', 'evaluation'], ['onnx', 'scoring']];
+    const broken = forbidden.flatMap(([from, to]) => {
+      const trail = reached(from).get(to);
+      return trail ? [`activities/${from} reaches activities/${to}: ${trail.join(' → ')}`] : [];
+    });
+    assert.deepEqual(broken, []);
+    assert.ok(reached('scoring').has('onnx') && reached('evaluation').has('onnx') && reached('training').has('onnx'), 'all three use activities/onnx');
+  });
+
   test('every import respects its layer rule', () => {
     assert.deepEqual(layerViolations(importGraph()), []);
   });
