@@ -1,25 +1,49 @@
 /**
  * Binary log loss, per row of the training margins: the probability p = sigmoid(F) (as head.ts),
- * the row's log-probability of its label (clamped to [EPS, 1 - EPS]) and the next round's gradient
- * p - y and hessian p(1 - p). Rows are independent, so histogram threads take chunks of them; the
- * caller sums the terms in row order (the same loss, bit for bit, on any number of threads).
+ * the next round's gradient p - y and hessian p(1 - p), and the row's probability of its label
+ * (clamped to [EPS, 1 - EPS]) for the loss. Rows are independent, so histogram threads take chunks
+ * of them.
+ *
+ * The loss takes one logarithm per LOSS_GROUP rows, of the product of their probabilities (each
+ * at least EPS, so a product of 16 stays above 1e-240, far from underflow): Math.log cost as
+ * much as the rest of the pass. Groups are fixed by row index (rows [16g, 16g + 16)), so chunk
+ * boundaries (multiples of LOSS_GROUP, lossChunkBound) never split one and the caller sums the
+ * groups' logs in order: the same loss, bit for bit, on any number of threads.
  */
 
 export const EPS = 1e-15;
+export const LOSS_GROUP = 16;
 
-export function binaryTerms(F: Float64Array, y: ArrayLike<number>, grad: Float64Array, hess: Float64Array, logp: Float64Array, start: number, end: number): void {
-  for (let i = start; i < end; i++) {
-    const p = 1 / (1 + Math.exp(-F[i]!));
-    const pos = y[i] === 1;
-    logp[i] = Math.log(Math.min(1 - EPS, Math.max(EPS, pos ? p : 1 - p)));
-    grad[i] = p - (pos ? 1 : 0);
-    hess[i] = Math.max(p * (1 - p), 1e-16);
+/** Entries of the log array binaryTerms fills for n rows (one per group). */
+export function lossGroups(n: number): number {
+  return Math.ceil(n / LOSS_GROUP);
+}
+
+/** Chunk t of T of rows [0, n), on a group boundary (the last chunk ends at n). */
+export function lossChunkBound(n: number, T: number, t: number): number {
+  return t >= T ? n : Math.min(n, LOSS_GROUP * Math.round((lossGroups(n) * t) / T));
+}
+
+/** Rows [start, end): start is a multiple of LOSS_GROUP, end too unless it is the last row. logp[g]: log of group g's product. */
+export function binaryTerms(F: Float64Array, y: Int32Array, grad: Float64Array, hess: Float64Array, logp: Float64Array, start: number, end: number): void {
+  for (let g0 = start; g0 < end; g0 += LOSS_GROUP) {
+    const g1 = Math.min(end, g0 + LOSS_GROUP);
+    let prod = 1;
+    for (let i = g0; i < g1; i++) {
+      const p = 1 / (1 + Math.exp(-F[i]!));
+      const pos = y[i] === 1;
+      prod *= Math.min(1 - EPS, Math.max(EPS, pos ? p : 1 - p));
+      grad[i] = p - (pos ? 1 : 0);
+      hess[i] = Math.max(p * (1 - p), 1e-16);
+    }
+    logp[g0 / LOSS_GROUP] = Math.log(prod);
   }
 }
 
-/** Mean log loss from the terms binaryTerms wrote. */
+/** Mean log loss of n rows from the group logs binaryTerms wrote. */
 export function meanLoss(logp: Float64Array, n: number): number {
   let s = 0;
-  for (let i = 0; i < n; i++) s -= logp[i]!;
+  const groups = lossGroups(n);
+  for (let g = 0; g < groups; g++) s -= logp[g]!;
   return n === 0 ? 0 : s / n;
 }

@@ -4,7 +4,7 @@ import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
 import { binTable, fitBinning, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
-import { binaryTerms, meanLoss } from './binary-loss';
+import { binaryTerms, lossGroups, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
 import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
 
@@ -102,7 +102,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const workspace = growWorkspace(n, nThreads > 1);
   const probs = new Float64Array(K);
   // binary: one pass over the margins gives the loss and the next round's gradients
-  const binary = K === 1 && ty.kind === 'class' ? { margins: F, y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * n)) } : undefined;
+  const binary = K === 1 && ty.kind === 'class' ? { margins: F, y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))) } : undefined;
   binary?.y.set(ty.y);
   const threads =
     nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulate, SLOTS, STRIDE } from './histogram';
-import { binaryTerms } from './binary-loss';
+import { binaryTerms, lossChunkBound } from './binary-loss';
 import { joinChunks, partition, partitionChunk } from './partition';
 
 /**
@@ -198,12 +198,12 @@ export class HistogramThreads {
     return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
   }
 
-  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks over the threads. */
+  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks over the threads (on loss-group boundaries). */
   binaryTerms(): void {
     const b = this.shared.binary!;
     const n = this.data.n;
     this.post(JOB.binary, 0, n);
-    binaryTerms(b.margins, b.y, this.shared.grad, this.shared.hess, b.logp, 0, chunkBound(0, n, this.nThreads, 1));
+    binaryTerms(b.margins, b.y, this.shared.grad, this.shared.hess, b.logp, 0, lossChunkBound(n, this.nThreads, 1));
     this.wait();
   }
 

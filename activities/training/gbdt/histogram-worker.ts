@@ -2,7 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { accumulate } from './histogram';
 import { chunkBound, CTRL, JOB, WAIT_RECHECK_MS, type HistogramThreadData } from './histogram-threads';
 import { partitionChunk } from './partition';
-import { binaryTerms } from './binary-loss';
+import { binaryTerms, lossChunkBound } from './binary-loss';
 
 /**
  * A histogram thread (see histogram-threads.ts): waits on the shared control word for a job,
@@ -52,7 +52,8 @@ function runJob(): void {
   const T = ctrl[CTRL.threads]!;
   const t = d.index + 1; // chunk index (chunk 0 is the caller's)
   if (ctrl[CTRL.job] === JOB.binary) {
-    binaryTerms(margins!, y!, gradAll, hessAll, logp!, chunkBound(start, end, T, t), chunkBound(start, end, T, t + 1));
+    // (a binary job covers every row: [0, end))
+    binaryTerms(margins!, y!, gradAll, hessAll, logp!, lossChunkBound(end, T, t), lossChunkBound(end, T, t + 1));
   } else if (ctrl[CTRL.job] === JOB.partition) {
     ctrl[CTRL.lefts + t] = partitionChunk(rows, scratch, chunkBound(start, end, T, t), chunkBound(start, end, T, t + 1), columns[ctrl[CTRL.feature]!]!, goesLeft);
   } else {
