@@ -2,11 +2,14 @@ import { z } from 'zod';
 import { implement } from '../activities/runtime/implement';
 import { pipeline } from '../pipelines/dsl/pipeline';
 import { step } from '../pipelines/dsl/step';
+import { generatedChain, generatedImplementations, generatedWideDag } from '../test/fixtures/generated-pipelines';
 
 /**
  * The pipeline of the fan-out benchmark (bench/fanout.ts), loaded by its worker through
  * SLUICE_EXTRA_PIPELINES: a list of n integers, a no-op step per item, and a step that receives
  * the whole fan-in as its typed list. Nothing is cached, so a run measures orchestration alone.
+ * And pipelines of 2,000 nodes (`npm run bench -- fanout nodes`): a chain, and a DAG 50 nodes wide
+ * and 40 deep, of one cheap step.
  */
 
 export const FANOUT_PARALLELISM = 64;
@@ -40,6 +43,7 @@ export const implementations = [
   implement(itemsStep, async ({ n }) => ({ items: Array.from({ length: n }, (_, i) => i) })),
   implement(noopStep, async (input) => input),
   implement(countStep, async ({ results }) => ({ count: results.length, sum: results.reduce((s, r) => s + r.value, 0) })),
+  ...generatedImplementations,
 ];
 
 export const fanoutBench = pipeline({ name: 'bench-wide-fanout', params: z.object({ n: z.number().int() }) }, (p, b) => {
@@ -49,4 +53,10 @@ export const fanoutBench = pipeline({ name: 'bench-wide-fanout', params: z.objec
   return { count: count.output.count, sum: count.output.sum };
 });
 
-export const pipelines = [fanoutBench];
+/** Nodes of the generated pipelines: a chain of LONG_NODES, and WIDE_WIDTH × (LONG_NODES / WIDE_WIDTH) layers. */
+export const LONG_NODES = 2_000;
+export const WIDE_WIDTH = 50;
+export const longChain = generatedChain('bench-chain-2000', LONG_NODES);
+export const wideDag = generatedWideDag('bench-dag-2000', WIDE_WIDTH, LONG_NODES / WIDE_WIDTH);
+
+export const pipelines = [fanoutBench, longChain, wideDag];

@@ -6,6 +6,10 @@
  * flight, on a plain Worker in this process (bench/raw-workflow.ts `rawShardedFanout`). Prints
  * items/s, the ratio, the CPU worker's peak RSS and the longest history of any execution of each
  * run (children found through their parents' histories). Asserts nothing about timings.
+ *
+ * Also compiles the generated pipelines of 2,000 nodes (a chain, a DAG 50 wide), and with `nodes`
+ * among the arguments runs them instead of the fan-outs: time per node, executions of the run
+ * (it continues as new at SLUICE_RUN_HISTORY_BUDGET events) and the longest history of any.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,9 +17,10 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
+import { compile } from '../pipelines/dsl/compile';
 import { startPipeline } from '../pipelines/dsl/start';
 import { uniqueId } from '../test/helpers/stack';
-import { FANOUT_PARALLELISM, fanoutBench } from './fanout-pipelines';
+import { FANOUT_PARALLELISM, LONG_NODES, WIDE_WIDTH, fanoutBench, longChain, wideDag } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
 import { startCpuWorkerAndRawBundle } from './cpu-worker-and-raw-bundle';
 import type { Benchmark, BenchContext } from './run';
@@ -26,17 +31,21 @@ import type { Benchmark, BenchContext } from './run';
  */
 const ARGS = process.argv.slice(2);
 const NUMBERS = ARGS.filter((a) => /^\d+$/.test(a)).map(Number);
-const WIDTHS = NUMBERS.length ? NUMBERS : ARGS.includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+const NODES = ARGS.includes('nodes');
+const WIDTHS = NODES ? [] : NUMBERS.length ? NUMBERS : ARGS.includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
 const CPU_CONCURRENCY = FANOUT_PARALLELISM;
 
 export const benchmark: Benchmark = {
   name: 'fanout',
-  description: `sharded b.map of ${WIDTHS.join(' / ')} no-op items vs a hand-written sharded Temporal workflow`,
+  description: NODES
+    ? `pipelines of ${LONG_NODES} nodes (a chain, a DAG ${WIDE_WIDTH} wide): compile time, run time, executions and histories`
+    : `sharded b.map of ${WIDTHS.join(' / ')} no-op items vs a hand-written sharded Temporal workflow; compile time of ${LONG_NODES}-node pipelines`,
   run,
 };
 
 async function run(ctx: BenchContext): Promise<void> {
   const limits = loadConfig({}).engine;
+  const compiled = compileTimes();
   ctx.log('starting a CPU worker with the fan-out pipeline, bundling the raw workflows');
   const { workers, rawBundle } = await startCpuWorkerAndRawBundle(ctx, 'fanout-pipelines.ts', CPU_CONCURRENCY);
   const workerPid = workers.cpu!.child.pid!;
@@ -80,7 +89,7 @@ async function run(ctx: BenchContext): Promise<void> {
       const { outputs } = await handle.result();
       const sluiceS = (performance.now() - t0) / 1000;
       if (outputs.count !== n || outputs.sum !== (n * (n - 1)) / 2) throw new Error(`fan-in of ${n} items came back as ${outputs.count} items summing to ${outputs.sum}`);
-      const history = await longestHistory(client, id);
+      const history = await longestHistory(client, id, handle.firstExecutionRunId);
       rows.push(
         `  ${String(n).padStart(7)}  ${(n / sluiceS).toFixed(0).padStart(8)}/s  ${(n / rawS).toFixed(0).padStart(8)}/s  ${(rawS / sluiceS).toFixed(2).padStart(5)}×` +
           `  ${mib(peakRss).padStart(8)}  ${`${history.max} (${history.executions} exec.)`.padStart(18)}  ${`${rawHistory.max} (${rawHistory.executions} exec.)`.padStart(18)}`,
@@ -89,6 +98,26 @@ async function run(ctx: BenchContext): Promise<void> {
     }
   }));
 
+  const long: string[] = [];
+  for (const [p, expected] of NODES ? ([[longChain, LONG_NODES], [wideDag, wideDagLast(WIDE_WIDTH, LONG_NODES / WIDE_WIDTH)]] as const) : []) {
+    ctx.log(`${p.name}: running`);
+    const t0 = performance.now();
+    const handle = await startPipeline(client, p, {}, { taskQueue: workers.config.queues.workflow, workflowId: uniqueId(`${p.name}-`) });
+    const { outputs } = await handle.result();
+    const s = (performance.now() - t0) / 1000;
+    const got = 'v' in outputs ? outputs.v : outputs.last;
+    if (got !== expected) throw new Error(`${p.name}: output ${got}, expected ${expected}`);
+    const history = await longestHistory(client, handle.workflowId, handle.firstExecutionRunId);
+    long.push(`  ${p.name.padEnd(16)}  ${s.toFixed(1).padStart(7)} s  ${((s * 1000) / LONG_NODES).toFixed(0).padStart(5)} ms/node  ${String(history.runs).padStart(4)} executions  longest history ${history.max} events`);
+    ctx.log(long.at(-1)!.trim());
+  }
+
+  ctx.print(`compile (${LONG_NODES} nodes, in this process, best of 3): ${compiled.map((c) => `${c.name} ${c.ms.toFixed(0)} ms (spec ${(c.bytes / 1024).toFixed(0)} KiB)`).join('; ')}`);
+  if (NODES) {
+    ctx.print(`runs (history budget ${limits.historyBudget} events per execution; 1 CPU worker process, ${CPU_CONCURRENCY} activity slots):`);
+    for (const r of long) ctx.print(r);
+    return;
+  }
   ctx.print(
     `fanout (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; 1 CPU worker process, ${CPU_CONCURRENCY} activity slots, parallelism ${FANOUT_PARALLELISM}; ` +
       `shards of ${limits.shardSize}, ${limits.shardWindow} in flight; raw worker in the bench process)`,
@@ -98,25 +127,54 @@ async function run(ctx: BenchContext): Promise<void> {
   ctx.print('  ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7); peak RSS: the CPU worker (workflows and activities) during the Sluice run');
 }
 
-/** The longest history among an execution and all its descendants (children found in each history). */
-async function longestHistory(client: Client, workflowId: string): Promise<{ max: number; executions: number }> {
+/**
+ * The longest history among an execution, the executions it continued as new into, and all their
+ * descendants (children found in each history); `runs`: the executions of the run itself.
+ */
+async function longestHistory(client: Client, workflowId: string, runId?: string): Promise<{ max: number; executions: number; runs: number }> {
   let max = 0;
   let executions = 0;
-  const queue = [workflowId];
+  let runs = 0;
+  const queue: { id: string; runId?: string; root: boolean }[] = [{ id: workflowId, runId, root: true }];
   while (queue.length) {
     const batch = queue.splice(0, 16);
-    const histories = await Promise.all(batch.map((id) => client.workflow.getHandle(id).fetchHistory()));
-    for (const h of histories) {
+    const histories = await Promise.all(batch.map((w) => client.workflow.getHandle(w.id, w.runId).fetchHistory()));
+    histories.forEach((h, k) => {
       const events = h.events ?? [];
       executions++;
+      if (batch[k]!.root) runs++;
       max = Math.max(max, events.length);
       for (const e of events) {
-        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
-        if (child) queue.push(child);
+        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+        if (child?.workflowId) queue.push({ id: child.workflowId, runId: child.runId ?? undefined, root: false });
+        const next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+        if (next) queue.push({ id: batch[k]!.id, runId: next, root: batch[k]!.root });
       }
-    }
+    });
   }
-  return { max, executions };
+  return { max, executions, runs };
+}
+
+/** compile() of each generated 2,000-node pipeline: the best of 3, and the spec's JSON size. */
+function compileTimes(): { name: string; ms: number; bytes: number }[] {
+  return [longChain, wideDag].map((p) => {
+    let ms = Infinity;
+    let bytes = 0;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const spec = compile(p);
+      ms = Math.min(ms, performance.now() - t0);
+      bytes = JSON.stringify(spec).length;
+    }
+    return { name: p.name, ms, bytes };
+  });
+}
+
+/** The wide DAG's last output for start 0, computed as its steps do (generated-pipelines.ts). */
+function wideDagLast(width: number, depth: number): number {
+  let layer = Array.from({ length: width }, (_, j) => j + 1);
+  for (let d = 1; d < depth; d++) layer = layer.map((v, j) => v + layer[(j + 1) % width]! + 1);
+  return layer[width - 1]!;
 }
 
 function rssOf(pid: number): number {

@@ -67,6 +67,12 @@ export const envSchema = z.object({
   SLUICE_MAP_SHARD_SIZE: positiveInt.max(2_000).default(1_000),
   /** Shards (child workflows) in flight at once per fanning execution. */
   SLUICE_MAP_SHARD_WINDOW: positiveInt.max(1_000).default(8),
+  /**
+   * History events a pipeline run's execution may reach before it starts no more nodes and
+   * continues as new (workflows/engine/run-pipeline.ts): pipelines of thousands of nodes keep
+   * every execution under 10,000 events. Tests lower it to see the mechanism at a small size.
+   */
+  SLUICE_RUN_HISTORY_BUDGET: positiveInt.min(40).max(9_000).default(8_000),
   /** Threads running model inference in batch scoring, per worker. Unset: one per core, at most 8. */
   SLUICE_INFERENCE_THREADS: positiveInt.max(256).optional(),
   SLUICE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -167,8 +173,8 @@ export interface SluiceConfig {
   /** Directories file sources may read (absolute; not yet resolved through symlinks). */
   dataRoots: string[];
   heartbeatThrottle: string;
-  /** SLUICE_CLAIM_THRESHOLD and SLUICE_MAP_SHARD_*: when values go by reference, how fan-outs shard. */
-  engine: { claimThreshold: number; shardSize: number; shardWindow: number };
+  /** SLUICE_CLAIM_THRESHOLD, SLUICE_MAP_SHARD_* and SLUICE_RUN_HISTORY_BUDGET: when values go by reference, how fan-outs shard, when a run continues as new. */
+  engine: { claimThreshold: number; shardSize: number; shardWindow: number; historyBudget: number };
   inferenceThreads: number | undefined;
   logLevel: Env['SLUICE_LOG_LEVEL'];
   home: string;
@@ -213,7 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     infraRetry: e.SLUICE_INFRA_RETRY,
     dataRoots: dataRoots(e, home),
     heartbeatThrottle: e.SLUICE_HEARTBEAT_THROTTLE,
-    engine: { claimThreshold: e.SLUICE_CLAIM_THRESHOLD, shardSize: e.SLUICE_MAP_SHARD_SIZE, shardWindow: e.SLUICE_MAP_SHARD_WINDOW },
+    engine: { claimThreshold: e.SLUICE_CLAIM_THRESHOLD, shardSize: e.SLUICE_MAP_SHARD_SIZE, shardWindow: e.SLUICE_MAP_SHARD_WINDOW, historyBudget: e.SLUICE_RUN_HISTORY_BUDGET },
     inferenceThreads: e.SLUICE_INFERENCE_THREADS,
     logLevel: e.SLUICE_LOG_LEVEL,
     home,

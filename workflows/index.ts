@@ -8,6 +8,7 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import type { PipelineRunResult } from '../pipelines/dsl/protocol';
+import { isRunContinuation } from '../pipelines/dsl/run-continuation';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { mapShard } from './engine/map-shard';
 import { runPipeline } from './engine/run-pipeline';
@@ -28,5 +29,6 @@ export default async function pipelineWorkflow(input: unknown = {}, ...rest: unk
   const type = workflowInfo().workflowType;
   const builtin = BUILTIN[type];
   if (builtin) return (builtin as (a: MonitorStart, ...r: unknown[]) => Promise<unknown>)(input as MonitorStart, ...rest);
-  return runPipeline(type, input);
+  // A run that continued as new gets its continuation as the second argument.
+  return runPipeline(type, input, isRunContinuation(rest[0]) ? rest[0] : undefined);
 }

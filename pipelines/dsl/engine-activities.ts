@@ -27,6 +27,11 @@ export interface EngineLimits {
   shardSize: number;
   /** Child workflows (shards) in flight at once per fanning execution. */
   shardWindow: number;
+  /**
+   * History events a run's execution may reach before it starts no more nodes and continues as new
+   * (SLUICE_RUN_HISTORY_BUDGET). Absent in histories recorded before it: those runs never continue.
+   */
+  historyBudget?: number;
 }
 
 /**

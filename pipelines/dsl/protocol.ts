@@ -117,6 +117,11 @@ export interface RunState {
   nodes: Record<string, NodeState>;
   /** Signals this run ignored because it has no handler for them (newest last, bounded). */
   rejected?: RejectedMessage[];
+  /**
+   * The execution answering, counting from 1, once the run has continued as new (a long pipeline
+   * hands over to a fresh execution when its history reaches its budget; run-continuation.ts).
+   */
+  execution?: number;
 }
 
 /**

@@ -41,9 +41,7 @@ export async function runMapShard(task: MapShardTask): Promise<MapShardResult> {
 export async function runShards(task: MapShardTask, progress?: ShardProgress): Promise<MapShardResult> {
   const { from, to, limits } = task;
   const size = to - from;
-  // The smallest span (shardSize × shardSize^k) that cuts the range into at most shardSize children.
-  let span = limits.shardSize;
-  while (Math.ceil(size / span) > limits.shardSize) span *= limits.shardSize;
+  const span = shardSpan(size, limits.shardSize);
   const ranges: [number, number][] = [];
   for (let a = from; a < to; a += span) ranges.push([a, Math.min(a + span, to)]);
   const window = Math.min(limits.shardWindow, ranges.length);
@@ -86,6 +84,13 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
   // next step's input stays a few hundred bytes at any width.
   if (lists.length <= INLINE_PARTS && !lists.some((l) => l[CLAIM].index)) return { results: concatClaims(lists), cached };
   return { results: await fanInActivities(task).indexFanIn({ lists }), cached };
+}
+
+/** The smallest span (shardSize × shardSize^k) that cuts `size` items into at most shardSize children. */
+export function shardSpan(size: number, shardSize: number): number {
+  let span = shardSize;
+  while (Math.ceil(size / span) > shardSize) span *= shardSize;
+  return span;
 }
 
 /** Runs items `[from, to)` as activities, `parallelism` at a time, and stores their outputs as one list. */

@@ -2,7 +2,9 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -19,12 +21,14 @@ import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/
 import type { EngineLocalActivities, FanInActivities, RunBookkeepingActivities, TaskQueues } from '../../pipelines/dsl/engine-activities';
 import { isClaim, itemAt, jsonSize, listLength, type ClaimCheck } from '../../pipelines/dsl/claim';
 import type { MapShardTask } from '../../pipelines/dsl/fan-out';
+import type { RunContinuation } from '../../pipelines/dsl/run-continuation';
 import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
 import { bindAllButItem, evaluateCondition, resolveBinding, type Scope } from './bindings';
 import { describeFailure, itemFailed, runShards } from './fan-out';
 import { callStep } from './call-step';
+import { HistoryBudget, nodeEventCost } from './history-budget';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
 
@@ -32,10 +36,17 @@ const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout:
  * The engine: runs any PipelineSpec. The spec and the validated params come from a local
  * activity at start, so they are fixed in this run's history: a later change to the pipeline's
  * definition never changes what a running (or replayed) run does.
+ *
+ * A run whose history reaches its budget (a pipeline of thousands of nodes) continues as new:
+ * `continued` is what the previous execution handed over (run-continuation.ts), and this
+ * execution goes on from there under the run's first run id.
  */
-export async function runPipeline(pipelineName: string, input: unknown): Promise<PipelineRunResult> {
-  const { workflowId, runId } = workflowInfo();
-  const state: RunState = { pipeline: pipelineName, version: '', status: 'starting', nodes: {} };
+export async function runPipeline(pipelineName: string, input: unknown, continued?: RunContinuation): Promise<PipelineRunResult> {
+  const { workflowId } = workflowInfo();
+  const runId = continued?.runId ?? workflowInfo().runId;
+  const state: RunState = continued
+    ? { ...continued.state, status: 'running', execution: continued.execution }
+    : { pipeline: pipelineName, version: '', status: 'starting', nodes: {} };
   // The run's current details (what the Temporal UI shows on its page): refreshed as nodes change.
   // Digest of the params as given (as the client's static summary shows it), defaults not applied.
   const digest = paramsDigest(input);
@@ -64,6 +75,69 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     },
   );
 
+  const { spec, params, options, context, queues } = continued ?? (await startRun(pipelineName, input, state, show));
+  // Steps-table entries for workers whose schema differs from the run's (see runStepSpecQuery).
+  onQuery(runStepSpecQuery, stepSpecQueryArg, (name) => {
+    const steps = spec.steps as PipelineSpec['steps'] | undefined;
+    return steps && Object.hasOwn(steps, name) ? steps[name]! : null;
+  });
+  const book = proxyActivities<RunBookkeepingActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
+  if (!continued) {
+    for (const n of spec.nodes) {
+      const { name, queue } = nodeStep(spec, n);
+      state.nodes[n.id] = { status: 'pending', step: name, queue };
+    }
+    show();
+    await book.recordRunStarted({ runId, workflowId, pipelineName: spec.name, pipelineVersion: spec.version, params });
+    state.status = 'running';
+  }
+  show();
+
+  let outputs: Map<string, unknown> | 'continue';
+  try {
+    outputs = await execute({ spec, params, context, options, queues, state, show, ids: { runId, workflowId }, decisions, book });
+  } catch (e) {
+    throw await ended(e);
+  }
+  if (outputs === 'continue') {
+    // Nothing is in flight; an approval's update handler may still be answering.
+    await condition(allHandlersFinished);
+    const next: RunContinuation = { spec, params, options, context, queues, runId, state: { ...state, status: 'running' }, execution: (continued?.execution ?? 1) + 1 };
+    return continueAsNew<(input: unknown, c: RunContinuation) => Promise<PipelineRunResult>>(input, next);
+  }
+  try {
+    const scope: Scope = { params, context, outputs };
+    const result: PipelineRunResult = {
+      runId,
+      pipeline: spec.name,
+      version: spec.version,
+      outputs: Object.fromEntries(Object.entries(spec.outputs).map(([k, e]) => [k, resolveBinding(e, scope)])),
+    };
+    await book.recordRunFinished({ runId, status: 'succeeded' });
+    state.status = 'succeeded';
+    show();
+    return result;
+  } catch (e) {
+    throw await ended(e);
+  }
+
+  /** A run that failed or was cancelled: recorded so, and the error to throw. */
+  async function ended(e: unknown): Promise<unknown> {
+    const cancelled = isCancellation(e);
+    state.status = cancelled ? 'cancelled' : 'failed';
+    show();
+    // Recorded even when cancelled: a non-cancellable scope still reaches the worker.
+    await CancellationScope.nonCancellable(() => book.recordRunFinished({ runId, status: cancelled ? 'cancelled' : 'failed', error: (e as Error).message }));
+    return e;
+  }
+}
+
+/**
+ * A run's first execution: its spec and validated params (a local activity, recorded in history),
+ * the deployment's task queues and limits, and the search attributes that find it. Continued
+ * executions get all of it from their continuation instead.
+ */
+async function startRun(pipelineName: string, input: unknown, state: RunState, show: () => void): Promise<Omit<RunContinuation, 'runId' | 'state' | 'execution'>> {
   const resolved: ResolveResult = await local.resolvePipeline({ pipeline: pipelineName, input });
   if (!resolved.ok) {
     state.status = 'failed';
@@ -78,42 +152,7 @@ export async function runPipeline(pipelineName: string, input: unknown): Promise
     { key: PipelineName, value: spec.name },
     { key: PipelineVersion, value: spec.version },
   ]);
-  // Steps-table entries for workers whose schema differs from the run's (see runStepSpecQuery).
-  onQuery(runStepSpecQuery, stepSpecQueryArg, (name) => {
-    const steps = spec.steps as PipelineSpec['steps'] | undefined;
-    return steps && Object.hasOwn(steps, name) ? steps[name]! : null;
-  });
-  for (const n of spec.nodes) {
-    const { name, queue } = nodeStep(spec, n);
-    state.nodes[n.id] = { status: 'pending', step: name, queue };
-  }
-  show();
-
-  const book = proxyActivities<RunBookkeepingActivities>({ taskQueue: queues.cpu, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
-  await book.recordRunStarted({ runId, workflowId, pipelineName: spec.name, pipelineVersion: spec.version, params });
-  state.status = 'running';
-
-  try {
-    const outputs = await execute({ spec, params, context, options, queues, state, show, ids: { runId, workflowId }, decisions, book });
-    const scope: Scope = { params, context, outputs };
-    const result: PipelineRunResult = {
-      runId,
-      pipeline: spec.name,
-      version: spec.version,
-      outputs: Object.fromEntries(Object.entries(spec.outputs).map(([k, e]) => [k, resolveBinding(e, scope)])),
-    };
-    await book.recordRunFinished({ runId, status: 'succeeded' });
-    state.status = 'succeeded';
-    show();
-    return result;
-  } catch (e) {
-    const cancelled = isCancellation(e);
-    state.status = cancelled ? 'cancelled' : 'failed';
-    show();
-    // Recorded even when cancelled: a non-cancellable scope still reaches the worker.
-    await CancellationScope.nonCancellable(() => book.recordRunFinished({ runId, status: cancelled ? 'cancelled' : 'failed', error: (e as Error).message }));
-    throw e;
-  }
+  return { spec, params, options, context, queues };
 }
 
 /** One run in progress: what it was started with (from history) and what it keeps while it runs. */
@@ -133,14 +172,23 @@ interface EngineRun {
   book: RunBookkeepingActivities;
 }
 
-/** Runs the spec's nodes in dependency order, as many at once as are ready; returns each node's output. */
-async function execute(run: EngineRun): Promise<Map<string, unknown>> {
+/**
+ * Runs the spec's nodes in dependency order, as many at once as are ready; returns each node's
+ * output, or 'continue' when this execution's history budget is spent with nodes still to run
+ * (nothing is in flight then: the caller continues as new).
+ */
+async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue'> {
   const { spec, params, context, options, queues, state, show, ids, decisions, book } = run;
   const { limits } = queues;
+  // A continued run starts with what its earlier executions finished (their outputs are in the state).
   const outputs = new Map<string, unknown>();
-  const pending = new Set(spec.nodes.map((n) => n.id));
+  for (const [id, s] of Object.entries(state.nodes)) if ((s.status === 'succeeded' || s.status === 'cached') && 'output' in s) outputs.set(id, s.output);
+  const pending = new Set(spec.nodes.filter((n) => state.nodes[n.id]!.status === 'pending').map((n) => n.id));
   const running = new Map<string, Promise<void>>();
   let failure: { node: NodeSpec; error: unknown } | undefined;
+  // Runs recorded before the history budget (none in their limits) never continue as new.
+  const budget = limits?.historyBudget === undefined ? undefined : new HistoryBudget(limits.historyBudget);
+  let draining = false;
 
   const forced = (n: NodeSpec) => options.force === true || (Array.isArray(options.force) && (options.force.includes(n.id) || options.force.includes(nodeStep(spec, n).name)));
   const call = (n: NodeSpec, nodeRunId: string, input: unknown): Promise<StepResult> =>
@@ -235,22 +283,33 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
     return st === 'succeeded' || st === 'cached' || st === 'skipped';
   };
   while (pending.size || running.size) {
-    if (!failure) {
+    if (!failure && !draining) {
       for (const n of spec.nodes) {
         if (!pending.has(n.id) || !n.dependsOn.every(finished)) continue;
-        pending.delete(n.id);
         const s = state.nodes[n.id]!;
         // A node that needs a skipped node's output, or whose condition is false, is skipped.
-        if (n.dependsOn.some((d) => state.nodes[d]!.status === 'skipped') || (n.when && !evaluateCondition(n.when, { params, context, outputs }))) {
+        const skip = n.dependsOn.some((d) => state.nodes[d]!.status === 'skipped') || (n.when && !evaluateCondition(n.when, { params, context, outputs }));
+        // A node that could take the history past its budget waits for the next execution.
+        const cost = !skip && budget && limits ? nodeEventCost(n, { params, context, outputs }, limits) : 0;
+        if (cost && !budget!.take(cost)) {
+          draining = true;
+          break;
+        }
+        pending.delete(n.id);
+        if (skip) {
           s.status = 'skipped';
           continue;
         }
         running.set(
           n.id,
           runNode(n).then(
-            () => void running.delete(n.id),
+            () => {
+              running.delete(n.id);
+              budget?.release(cost);
+            },
             (error) => {
               running.delete(n.id);
+              budget?.release(cost);
               Object.assign(s, { status: 'failed', endedAt: Date.now(), error: describe(error) });
               failure ??= { node: n, error };
             },
@@ -262,6 +321,7 @@ async function execute(run: EngineRun): Promise<Map<string, unknown>> {
     if (!running.size) break;
     await Promise.race(running.values());
   }
+  if (draining && !failure && pending.size) return 'continue';
 
   if (failure) {
     for (const id of pending) state.nodes[id]!.status = 'skipped';

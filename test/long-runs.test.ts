@@ -1,0 +1,79 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { projectRoot } from '../infra/paths';
+import { runStateQuery } from '../pipelines/dsl/messages';
+import { PipelineName } from '../pipelines/search-attributes';
+import { TEST_CHAIN_LENGTH, testChain } from './fixtures/generated-pipelines';
+import { startRun } from './helpers/runs';
+import { startTestStack, type TestStack } from './helpers/stack';
+
+/**
+ * Pipelines longer than one execution's history should hold: with a history budget of 48 events
+ * (SLUICE_RUN_HISTORY_BUDGET; 8,000 by default) a 20-node chain, about 130 events in one
+ * execution, must hand over to fresh executions (continue as new) and still finish as one run.
+ */
+const BUDGET = 48;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+/** What an execution adds after its last node: the hand-over, or the run's end (its bookkeeping activity, the completion). */
+const CLOSING_EVENTS = 10;
+
+describe('pipelines longer than an execution history budget', () => {
+  let stack: TestStack;
+  let client: Client;
+
+  before(async () => {
+    stack = await startTestStack({
+      kinds: ['cpu'],
+      env: {
+        SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'generated-pipelines.ts'),
+        SLUICE_RUN_HISTORY_BUDGET: String(BUDGET),
+      },
+    });
+    ({ client } = stack);
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  /** Every execution of a workflow id, first to last, found through each one's continued-as-new event. */
+  const executions = async (workflowId: string, firstRunId: string) => {
+    const out: { runId: string; events: number; continued: boolean }[] = [];
+    for (let runId: string | undefined = firstRunId; runId; ) {
+      const events: HistoryEvent[] = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+      const next: string | undefined = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+      out.push({ runId, events: events.length, continued: next !== undefined });
+      runId = next;
+    }
+    return out;
+  };
+
+  test('a chain continues as new within its budget and finishes as one run', async () => {
+    const handle = await startRun(stack, testChain, { start: 5 });
+    const { outputs, runId } = await handle.result();
+    assert.equal(outputs.v, 5 + TEST_CHAIN_LENGTH, 'every node ran once, in order');
+    assert.equal(runId, handle.firstExecutionRunId, 'the run keeps its first execution run id');
+
+    const all = await executions(handle.workflowId, handle.firstExecutionRunId);
+    // Without the budget the one execution would hold ~6 events per node.
+    assert.ok(all.length >= 3, `${all.length} executions`);
+    for (const e of all) assert.ok(e.events <= BUDGET + CLOSING_EVENTS, `execution ${e.runId}: ${e.events} events (budget ${BUDGET})`);
+    assert.deepEqual(all.map((e) => e.continued), [...all.slice(1).map(() => true), false]);
+
+    // The last execution answers for the whole run, and keeps the search attributes that find it.
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.status, 'succeeded');
+    assert.equal(state.execution, all.length);
+    assert.equal(Object.values(state.nodes).filter((n) => n.status === 'succeeded').length, TEST_CHAIN_LENGTH);
+    const last = await client.workflow.getHandle(handle.workflowId, all.at(-1)!.runId).describe();
+    assert.deepEqual(last.typedSearchAttributes.get(PipelineName), testChain.name);
+
+    // Bookkeeping is the run's: one row, every node's step run under the first run id.
+    const run = await stack.db.query<{ status: string }>(`SELECT status FROM runs WHERE run_id = $1`, [runId]);
+    assert.deepEqual(run.rows, [{ status: 'succeeded' }]);
+    const steps = await stack.db.query<{ n: string }>(`SELECT count(DISTINCT node_id) AS n FROM step_runs WHERE run_id = $1 AND status = 'succeeded'`, [runId]);
+    assert.equal(Number(steps.rows[0]!.n), TEST_CHAIN_LENGTH);
+  });
+});
