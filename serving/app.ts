@@ -170,7 +170,7 @@ export async function buildServingApp(o: AppOptions): Promise<FastifyInstance> {
       const r = await o.predictor.predict({
         model: name,
         key: body.parameters?.key ?? header(req.headers['x-request-key']),
-        instances: (served) => tensorsToInstances(served.ref, served.features, body.inputs),
+        instances: (served) => tensorsToInstances(served.ref, served.features, body.inputs, served.online),
         where: (i) => `inputs (row ${i})`,
       });
       return {

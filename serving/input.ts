@@ -1,5 +1,5 @@
 import { badRequest } from './errors';
-import type { Feature, FeatureRow, FeatureValue } from './models';
+import type { Feature, FeatureRow, FeatureValue } from './feature-row';
 
 /**
  * Requests' rows, checked against the features the chosen model version reads, before anything

@@ -2,10 +2,12 @@ import type { ArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
 import { getModelVersion, toModelRef } from '../infra/db/registry';
 import type { PredictionOutput } from '../infra/db/serving';
-import type { ModelInput, ModelRef } from '../pipelines/steps/model';
+import type { ModelRef } from '../pipelines/steps/model';
+import type { Feature, FeatureRow } from './feature-row';
 import { MicroBatcher, type BatcherOptions } from './batcher';
 import type { BatchColumns } from './inference-protocol';
 import type { BatchOutput, ServingInference } from './inference';
+import { OnlineFeatures } from './online-features';
 
 /**
  * Model versions as the server holds them: fetched through the registry and the artifact store
@@ -14,20 +16,15 @@ import type { BatchOutput, ServingInference } from './inference';
  * to it (router.ts swaps only to loaded versions).
  */
 
-/** One feature a model reads, with the JSON type a request must give it. */
-export interface Feature {
-  name: string;
-  type: ModelInput['type'];
-}
-
-export type FeatureValue = number | string | null;
-export type FeatureRow = Record<string, FeatureValue>;
+export type { Feature, FeatureRow, FeatureValue } from './feature-row';
 
 export interface ServedVersion {
   readonly model: string;
   readonly version: number;
   readonly ref: ModelRef;
   readonly features: readonly Feature[];
+  /** Where rows given by entity key get their features (the feature views of the version's lineage); none: values inline only. */
+  readonly online?: OnlineFeatures | undefined;
   /** Scores rows (already checked against `features`), micro-batched with other requests'. */
   predict(rows: FeatureRow[]): Promise<PredictionOutput[]>;
 }
@@ -80,16 +77,18 @@ export class ModelVersions {
     if (!row) throw new ModelNotServable(`model "${model}" has no version ${version}`);
     if (row.status !== 'READY') throw new ModelNotServable(`version ${version} of "${model}" is ${row.status}, not READY`);
     const ref = toModelRef(row);
+    const features = featuresOf(ref);
+    // Before the sessions load: a version whose feature views cannot be read is not served at all.
+    const online = await OnlineFeatures.forVersion(this.deps.db, model, row.lineage, features, { maxRows: this.deps.batching.maxRows, maxWaitMs: this.deps.batching.maxWaitMs });
     const bytes = await this.deps.store.getBuffer(ref.uri, { expectSha256: ref.sha256, maxBytes: this.deps.maxModelBytes ?? 2 * 1024 ** 3 });
     const key = versionKey(model, version);
     await this.deps.inference.load(key, ref, bytes);
-    const features = featuresOf(ref);
     const inference = this.deps.inference;
     const batcher = new MicroBatcher<FeatureRow, PredictionOutput>(
       async (rows) => outputsOf(ref, await inference.run(key, rows.length, columnsOf(features, rows)), rows.length),
       { ...this.deps.batching, maxInFlight: inference.size },
     );
-    return { model, version, ref, features, predict: (rows) => batcher.submit(rows) };
+    return { model, version, ref, features, online, predict: (rows) => batcher.submit(rows) };
   }
 }
 

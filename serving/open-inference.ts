@@ -2,7 +2,8 @@ import type { PredictionOutput } from '../infra/db/serving';
 import type { ModelRef } from '../pipelines/steps/model';
 import { badRequest } from './errors';
 import { describe } from './input';
-import type { Feature } from './models';
+import type { Feature } from './feature-row';
+import { ENTITY_FIELD, type OnlineFeatures } from './online-features';
 
 /**
  * The Open Inference Protocol's (KServe v2) named tensors, turned into rows and back. A request
@@ -27,9 +28,16 @@ export function datatypeOf(type: Feature['type']): string {
   return type === 'float' ? 'FP32' : type === 'double' ? 'FP64' : type === 'int64' ? 'INT64' : 'BYTES';
 }
 
-/** Rows (one object per row, feature → value) from the request's tensors; values are checked by input.ts afterwards. */
-export function tensorsToInstances(ref: ModelRef, features: readonly Feature[], inputs: readonly InferTensor[]): Record<string, unknown>[] {
+/**
+ * Rows (one object per row, feature → value) from the request's tensors; values are checked by
+ * input.ts afterwards. For a version that reads feature views, a tensor named after an entity
+ * (`{"name": "penguin_id", "datatype": "INT64", "shape": [N], "data": [...]}`) gives each row's
+ * key (`row.entity`), and the features the views provide may then be left out (online-features.ts
+ * reads them; a tensor that is given wins).
+ */
+export function tensorsToInstances(ref: ModelRef, features: readonly Feature[], inputs: readonly InferTensor[], online?: Pick<OnlineFeatures, 'entities' | 'provides'>): Record<string, unknown>[] {
   const byName = new Map(features.map((f) => [f.name, f]));
+  const entityTensors = new Map<string, unknown[]>();
   // A tensor may also carry a model input's ONNX name.
   const inputColumns = new Map<string, string[]>();
   for (const i of ref.signature.inputs) inputColumns.set(i.name, 'columns' in i ? i.columns : [i.column]);
@@ -37,6 +45,11 @@ export function tensorsToInstances(ref: ModelRef, features: readonly Feature[], 
   const columns = new Map<string, unknown[]>();
   for (const [t, tensor] of inputs.entries()) {
     const field = `inputs[${t}]`;
+    if (online?.entities.includes(tensor.name) && !byName.has(tensor.name)) {
+      rows = entityTensor(tensor, field, rows);
+      entityTensors.set(tensor.name, (tensor.data as unknown[]).flat(Infinity as 1));
+      continue;
+    }
     const cols = byName.has(tensor.name) ? [tensor.name] : inputColumns.get(tensor.name);
     if (!cols) throw badRequest(`${field}.name`, `the model has no input or feature "${tensor.name}" (it reads ${features.map((f) => f.name).join(', ')})`);
     const k = cols.length;
@@ -64,15 +77,29 @@ export function tensorsToInstances(ref: ModelRef, features: readonly Feature[], 
       columns.set(c, values);
     }
   }
-  const missing = features.filter((f) => !columns.has(f.name));
+  const looked = entityTensors.size > 0 ? online?.provides : undefined;
+  const missing = features.filter((f) => !columns.has(f.name) && !looked?.has(f.name));
   if (missing.length) throw badRequest('inputs', `missing input(s) ${missing.map((f) => `"${f.name}" (${datatypeOf(f.type)})`).join(', ')}`);
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < (rows ?? 0); i++) {
     const row: Record<string, unknown> = {};
     for (const [c, values] of columns) row[c] = values[i];
+    if (entityTensors.size) row[ENTITY_FIELD] = Object.fromEntries([...entityTensors].map(([e, values]) => [e, values[i]]));
     out.push(row);
   }
   return out;
+}
+
+/** An entity key tensor: [N] or [N, 1], integers (INT*) or strings (BYTES); the values are checked as keys by online-features.ts. */
+function entityTensor(tensor: InferTensor, field: string, rows: number | undefined): number {
+  const shape = tensor.shape;
+  if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) throw badRequest(`${field}.shape`, `expected [N] or [N, 1] for entity key "${tensor.name}", got [${shape.join(', ')}]`);
+  const n = shape[0]!;
+  if (rows !== undefined && n !== rows) throw badRequest(`${field}.shape`, `${n} rows, but an earlier input has ${rows}`);
+  if (tensor.datatype !== 'BYTES' && !INTEGER.has(tensor.datatype)) throw badRequest(`${field}.datatype`, `entity key "${tensor.name}" must be BYTES or an integer datatype (INT64, …), got ${tensor.datatype}`);
+  const data = (tensor.data as unknown[]).flat(Infinity as 1);
+  if (data.length !== n) throw badRequest(`${field}.data`, `${data.length} values for shape [${shape.join(', ')}] (expected ${n})`);
+  return n;
 }
 
 function checkDatatype(f: Feature, datatype: string, field: string): void {

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PredictionOutput } from '../infra/db/serving';
 import type { Logger } from '../infra/log';
-import { ServingError } from './errors';
+import { badRequest, ServingError } from './errors';
 import { InferenceUnavailable } from './inference';
 import { checkRows } from './input';
 import type { ServingMetrics } from './metrics';
+import { ENTITY_FIELD } from './online-features';
 import type { FeatureRow, ServedVersion } from './models';
 import type { PredictionLog } from './prediction-log';
 import { pickVariant, UnknownModel, type Router, type Variant } from './router';
@@ -51,7 +52,7 @@ export class Predictor {
       throw e;
     }
     const live = pickVariant(table, req.key);
-    const rows = checkRows(live.served.features, req.instances(live.served), req.where);
+    const rows = await rowsFor(live.served, req.instances(live.served), req.where);
     const labels = { model: req.model, version: String(live.served.version), variant: live.variant };
     const t0 = performance.now();
     const createdAt = new Date();
@@ -81,7 +82,7 @@ export class Predictor {
     const t0 = performance.now();
     let rows: FeatureRow[] | undefined;
     try {
-      rows = checkRows(shadow.served.features, req.instances(shadow.served), req.where);
+      rows = await rowsFor(shadow.served, req.instances(shadow.served), req.where);
       const outputs = await shadow.served.predict(rows);
       const latencyMs = performance.now() - t0;
       for (const [i, row] of rows.entries()) this.append(shadow, randomUUID(), liveIds[i]!, req.key, createdAt, latencyMs, row, outputs[i]!, null);
@@ -109,4 +110,18 @@ export class Predictor {
       error,
     });
   }
+}
+
+/**
+ * The rows a version scores: looked up by entity key where the version reads feature views,
+ * else checked as given. An `entity` field sent to a version without feature views is refused
+ * rather than ignored: the caller expects features to be looked up, and none would be.
+ */
+function rowsFor(served: ServedVersion, instances: unknown[], where: (i: number) => string): Promise<FeatureRow[]> | FeatureRow[] {
+  if (served.online) return served.online.rows(instances, where);
+  if (!served.features.some((f) => f.name === ENTITY_FIELD)) {
+    const i = instances.findIndex((inst) => inst !== null && typeof inst === 'object' && ENTITY_FIELD in inst);
+    if (i >= 0) throw badRequest(`${where(i)}.${ENTITY_FIELD}`, `model ${served.model} version ${served.version} reads no feature view (its registry lineage names none): send the feature values`);
+  }
+  return checkRows(served.features, instances, where);
 }

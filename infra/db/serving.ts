@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RouteTable, type Route, type RouteMode } from '../../pipelines/serving/routes';
 import { withTransaction, type Db } from './pool';
@@ -329,4 +329,92 @@ export async function shadowComparison(db: Db, model: string, since: Date): Prom
     [model, since],
   );
   return rows.map((r) => ({ variant: r.variant, version: r.version, pairs: r.pairs, agreed: r.agreed, meanAbsScoreDiff: r.diff, shadowP50Ms: r.s50, liveP50Ms: r.l50, shadowErrors: r.errors }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Online features for serving
+
+/** One entity key column of a look-up: its name and how its keys are cast (the online table's key type). */
+export interface LookupEntity {
+  name: string;
+  type: 'int64' | 'string';
+}
+
+/** One feature view's online table in a look-up: the entities that key it and the columns read from it. */
+export interface LookupView {
+  /** `fv_<view>_v<version>` (names validated by featureViewSchema before they get here; quoted anyway). */
+  table: string;
+  entities: string[];
+  columns: string[];
+}
+
+/** Per key: for each view, its stored values (null: no row for the key, or no table yet). */
+export type LookupRow = (unknown[] | null)[];
+
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * The online features of a micro-batch of keys from every view of a model, in ONE query: the keys
+ * go in as arrays (one per entity column, `unnest … WITH ORDINALITY`), each view's table is LEFT
+ * JOINed on its entities, and rows come back in the order asked. A view whose table does not
+ * exist yet (never materialized) answers no row for any key: the query is rerun without it.
+ */
+export async function readOnlineLookup(db: Db, entities: readonly LookupEntity[], views: readonly LookupView[], keys: readonly (readonly (string | number)[])[]): Promise<LookupRow[]> {
+  if (!keys.length) return [];
+  const present = views.map(() => true);
+  for (;;) {
+    const joined = views.map((v, i) => ({ v, i })).filter(({ i }) => present[i]);
+    if (!joined.length) return keys.map(() => views.map(() => null));
+    const q = (e: string) => `q.k${entities.findIndex((x) => x.name === e)}`;
+    const select = joined.flatMap(({ v, i }) => [`t${i}.event_ts IS NOT NULL AS f${i}`, ...v.columns.map((c, j) => `t${i}.${pg.escapeIdentifier(c)} AS c${i}_${j}`)]);
+    const sql = `SELECT ${select.join(', ')}
+      FROM unnest(${entities.map((e, i) => `$${i + 1}::${e.type === 'int64' ? 'bigint' : 'text'}[]`).join(', ')}) WITH ORDINALITY AS q(${entities.map((_, i) => `k${i}`).join(', ')}, ord)
+      ${joined.map(({ v, i }) => `LEFT JOIN ${pg.escapeIdentifier(v.table)} t${i} ON ${v.entities.map((e) => `t${i}.${pg.escapeIdentifier(e)} = ${q(e)}`).join(' AND ')}`).join('\n      ')}
+      ORDER BY q.ord`;
+    const arrays = entities.map((_, k) => keys.map((key) => String(key[k])));
+    try {
+      const { rows } = await db.query<Record<string, unknown>>(sql, arrays);
+      return rows.map((r) => views.map((v, i) => (present[i] && r[`f${i}`] ? v.columns.map((_, j) => r[`c${i}_${j}`]) : null)));
+    } catch (e) {
+      const missing = (e as { code?: string }).code === UNDEFINED_TABLE ? views.findIndex((v, i) => present[i] && (e as Error).message.includes(`"${v.table}"`)) : -1;
+      if (missing < 0) throw e;
+      present[missing] = false;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logged windows for the drift monitor
+
+/** A live prediction that was answered (no error), as a monitoring window reads it. */
+export interface LoggedPrediction {
+  id: string;
+  version: number;
+  variant: string;
+  createdAt: Date;
+  features: Record<string, unknown>;
+  output: PredictionOutput;
+}
+
+/** The model's answered live predictions with created_at in [start, end), oldest first (shadow rows answer nobody: left out). */
+export async function readPredictionWindow(db: Db, model: string, start: Date, end: Date): Promise<LoggedPrediction[]> {
+  const { rows } = await db.query<{ id: string; version: number; variant: string; created_at: Date; features: Record<string, unknown>; output: PredictionOutput }>(
+    `SELECT id, version, variant, created_at, features, output FROM online_predictions
+     WHERE model_name = $1 AND created_at >= $2 AND created_at < $3 AND mode = 'live' AND error IS NULL AND output IS NOT NULL
+     ORDER BY created_at, id`,
+    [model, start, end],
+  );
+  return rows.map((r) => ({ id: r.id, version: r.version, variant: r.variant, createdAt: r.created_at, features: r.features, output: r.output }));
+}
+
+/** The latest label given (POST /v1/feedback) for each of the model's live predictions made in [start, end); rewards alone are not labels. */
+export async function readWindowLabels(db: Db, model: string, start: Date, end: Date): Promise<{ predictionId: string; label: unknown }[]> {
+  const { rows } = await db.query<{ prediction_id: string; label: unknown }>(
+    `SELECT DISTINCT ON (f.prediction_id) f.prediction_id, f.label
+     FROM prediction_feedback f JOIN online_predictions p ON p.id = f.prediction_id
+     WHERE p.model_name = $1 AND p.created_at >= $2 AND p.created_at < $3 AND p.mode = 'live' AND f.label IS NOT NULL
+     ORDER BY f.prediction_id, f.received_at DESC`,
+    [model, start, end],
+  );
+  return rows.map((r) => ({ predictionId: r.prediction_id, label: r.label }));
 }
