@@ -8,6 +8,7 @@ import { findTemporalCli } from '../infra/setup/temporal-cli';
 import { run as run_ } from '../infra/stack/process';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendBatchScored, sendLabels, setPolicy } from '../cli/monitor';
 import { createSchedule } from '../cli/schedules';
+import { monitorStartFor } from '../cli/commands/monitor';
 import { loadRegistry } from '../workers/registry';
 import { projectRoot } from '../infra/paths';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
@@ -17,6 +18,10 @@ import { ingestValidate } from '../pipelines/ingest-validate';
 import { trainModel } from '../pipelines/train-model';
 import type { MonitorStart } from '../pipelines/monitor/protocol';
 import { batchScored, setPolicyUpdate } from '../pipelines/monitor/messages';
+import { stepOptions } from '../pipelines/dsl/step';
+import { nonRetryableErrorTypes } from '../pipelines/failures';
+import { detectDriftStep } from '../pipelines/steps/drift';
+import { durationMs } from '../pipelines/vocab/duration';
 import { startRun } from './helpers/runs';
 import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
 import { waitFor } from './helpers/wait-for';
@@ -63,13 +68,23 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   assert.equal(first.outputs.promoted, true);
   assert.equal(await champion(model), 1);
 
-  const start: MonitorStart = {
-    model,
-    reference: first.outputs.trainingData,
-    target: 'weather',
-    trainingParams,
+  // As `sluice monitor start` without --training-params: retrains take the champion's training
+  // run's params (and its target), less the source it read.
+  const reference = `${first.outputs.trainingData.name}@${first.outputs.trainingData.version}`;
+  const start: MonitorStart = await monitorStartFor(stack.db, model, {
+    reference,
+    pipeline: 'train-model',
     policy: { consecutive: 1, driftShare: 0.75, cooldown: '1h', dailyCap: 3, columns: ['precipitation', 'temp_max', 'temp_min', 'wind'] },
-  };
+  });
+  assert.equal(start.target, 'weather');
+  assert.match(start.trainingParamsFrom!, new RegExp(`^the champion ${model} v1's training run ${first.runId} `));
+  const fromChampion = start.trainingParams as Record<string, unknown>;
+  assert.deepEqual(
+    [fromChampion.model, fromChampion.promoteMetric, fromChampion.holdoutFraction, (fromChampion.gbdt as { nEstimators?: number }).nEstimators, fromChampion.source, fromChampion.dataset],
+    [model, 'log_loss', 0.3, 40, undefined, undefined],
+  );
+  const imported = await monitorStartFor(stack.db, 'no-such-model', { reference, pipeline: 'train-model' });
+  assert.deepEqual([imported.trainingParams, imported.trainingParamsFrom], [{ model: 'no-such-model' }, "train-model's defaults (no-such-model has no champion)"]);
 
   // Same season a year later: a wetter, windier winter moves two of four columns, below the
   // policy's share of 0.75, so the batch does not drift and nothing starts.
@@ -82,10 +97,12 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   assert.equal(calm.inFlight, null);
   assert.ok(!calm.decisions.some((d) => d.kind === 'retrain-started'));
 
-  // Summer: temperatures and rain shift; a retrain starts on the newest data and wins.
+  // Summer: temperatures and rain shift; a retrain starts on the rows that batch scored (the 2014
+  // and 2015 summers of the dataset, as a scheduled run's window says) and wins.
   const summer = await ingest('summer-2012.csv', 'weather-summer-2012');
-  await sendBatchScored(stack.client, stack.workers.config, start, { batchId: 'summer-2012', dataset: summer });
-  await sendBatchScored(stack.client, stack.workers.config, start, { batchId: 'summer-2012', dataset: summer }); // a duplicate: ignored
+  const scoredSummers = { batchId: 'summer-2012', dataset: summer, window: { column: 'date', start: '2014-01-01T00:00:00.000Z', end: '2016-01-01T00:00:00.000Z' }, predictions: summer };
+  await sendBatchScored(stack.client, stack.workers.config, start, scoredSummers);
+  await sendBatchScored(stack.client, stack.workers.config, start, scoredSummers); // a duplicate: ignored
   const finished = await waitFor('the retrain to finish', async () => {
     const s = await monitorStatus(stack.client, model);
     return s.decisions.some((d) => d.kind === 'retrain-finished') ? s : undefined;
@@ -100,6 +117,11 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   assert.equal(done.numbers?.promoted, true, `retrain outcome: ${done.reason} ${JSON.stringify(why)}`);
   assert.equal(await champion(model), 2, 'the retrained version is champion');
   assert.equal(finished.reference.name, 'weather-e2e-data.train', 'new batches are now compared with the new training data');
+  const retrainRun = (await stack.db.query('SELECT params FROM runs WHERE workflow_id = $1', [finished.decisions.find((d) => d.kind === 'retrain-started')!.numbers?.workflowId])).rows[0];
+  assert.deepEqual([retrainRun.params.promoteMetric, retrainRun.params.holdoutFraction], ['log_loss', 0.3], 'trained like the champion');
+  const retrainData = (await stack.db.query(`SELECT rows FROM dataset_versions WHERE name = 'weather-e2e-data' ORDER BY version DESC LIMIT 1`)).rows[0];
+  const summers = pl.readCSV(path.join(dir, 'summer-2012.csv')).filter(pl.col('date').str.slice(0, 4).cast(pl.Int32).gtEq(2014)).height;
+  assert.equal(retrainData.rows, summers, 'the scored window only, not the 2013 summer the dataset also holds');
 
   // Results and decisions are kept in PostgreSQL.
   const results = await stack.db.query('SELECT batch_id, dataset_drift FROM drift_results WHERE model = $1 ORDER BY checked_at', [model]);
@@ -145,6 +167,20 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   // The monitor's real history (signals, drift checks, two child retrains, an update) replays
   // against the current workflow code; SLUICE_RECORD_FIXTURES=1 also keeps it as a fixture.
   const json = await run_(findTemporalCli()!, ['workflow', 'show', '--address', stack.temporal.address, '-w', handle.workflowId, '--output', 'json']);
+  // The monitor calls detect-drift through callStep, so with the signature's own options (it once
+  // built the call by hand, with another heartbeat timeout and a shorter non-retryable list).
+  type Scheduled = { activityType: { name: string }; startToCloseTimeout: string; heartbeatTimeout: string; retryPolicy: { maximumAttempts: number; nonRetryableErrorTypes: string[] } };
+  const checks = (JSON.parse(json) as { events: { activityTaskScheduledEventAttributes?: Scheduled }[] }).events
+    .flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType.name === detectDriftStep.name ? [e.activityTaskScheduledEventAttributes] : []));
+  const declared = stepOptions(detectDriftStep);
+  const seconds = (d: string) => `${durationMs(d) / 1000}s`;
+  assert.ok(checks.length >= 2, `drift checks scheduled: ${checks.length}`);
+  for (const a of checks) {
+    assert.equal(a.startToCloseTimeout, seconds(declared.startToCloseTimeout));
+    assert.equal(a.heartbeatTimeout, seconds(declared.heartbeatTimeout!));
+    assert.equal(a.retryPolicy.maximumAttempts, declared.retry.maximumAttempts);
+    assert.deepEqual(a.retryPolicy.nonRetryableErrorTypes, nonRetryableErrorTypes(declared.retry.nonRetryableErrorTypes));
+  }
   const bundle = process.env.SLUICE_WORKFLOW_BUNDLE;
   await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: path.join(projectRoot, 'workflows', 'index.ts') }, JSON.parse(json), handle.workflowId);
   if (process.env.SLUICE_RECORD_FIXTURES) fs.writeFileSync(path.join(projectRoot, 'test', 'fixtures', 'histories', `${handle.workflowId}.json`), json);

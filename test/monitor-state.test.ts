@@ -5,6 +5,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import type { DetectDriftOutput } from '../pipelines/steps/drift';
 import type { BatchLabelsResult, JoinLabelsOutput } from '../pipelines/monitor/protocol';
 import { policyPatch } from '../cli/monitor';
+import { retrainParamsFromRun } from '../cli/champion-training-params';
 import { MAX_SCORED_BATCHES, MonitorState, type RetrainResult } from '../workflows/monitor/monitor-state';
 
 /** The drift monitor's rules without Temporal: events in, decisions and next actions out. */
@@ -305,6 +306,104 @@ describe('MonitorState', () => {
     const whole = noWindow.planRetrain({ trigger: 'manual', reason: 'asked' }, at(1));
     assert.ok('start' in whole);
     assert.equal((whole.start.params as Record<string, unknown>).evaluation, undefined, 'without retrainWindow: the labelled data as a whole');
+  });
+
+  /** A scheduled scoring run's batch: the rows of `dataset` with `day` in [start, end). */
+  const scoredWindow = (m: MonitorState, batchId: string, start: string, end: string, version: number, t: Date) => {
+    const next = m.batchArrived({ batchId, dataset: dataset('all', version, ['day', 'a', 'label']), window: { column: 'day', start, end }, rows: 30, predictions: dataset('m.predictions', version) }, t);
+    assert.ok('check' in next);
+    return m.driftChecked(batchId, drift(true), t);
+  };
+
+  test('a drift-only retrain learns from the scored windows of the policy’s span, not the whole dataset', () => {
+    const m = monitor({ trainingParams: { model: 'm', target: 'label', orderBy: 'day', evaluation: { column: 'day', from: '2012-06-01' } }, policy: { consecutive: 3, retrainWindow: '60d' } });
+    scoredWindow(m, 'w1', '2013-01-01T00:00:00.000Z', '2013-02-01T00:00:00.000Z', 1, at(0));
+    scoredWindow(m, 'w3', '2013-03-01T00:00:00.000Z', '2013-04-01T00:00:00.000Z', 3, at(1));
+    const third = scoredWindow(m, 'w2', '2013-02-01T00:00:00.000Z', '2013-03-01T00:00:00.000Z', 2, at(2)); // a backfilled month, scored last
+    assert.equal(third.retrain?.trigger, 'drift');
+    let asked = 0;
+    const plan = m.planRetrain(third.retrain!, at(2), { scoredWindows: () => (asked++, true) });
+    assert.ok('start' in plan, JSON.stringify(plan));
+    const params = plan.start.params as Record<string, unknown>;
+    assert.equal(asked, 1);
+    assert.deepEqual(params.source, { kind: 'artifact', uri: 'cas/all-3', format: 'parquet' }, 'the dataset of the window that ends last');
+    assert.deepEqual(
+      params.evaluation,
+      { column: 'day', from: '2013-03-01T00:00:00.000Z', to: '2013-04-01T00:00:00.000Z', trainFrom: new Date(Date.parse('2013-04-01T00:00:00Z') - 60 * 86_400_000).toISOString() },
+      'held out on the newest window, trained on the 60 days before its end: not January, not the unscored rows of the dataset',
+    );
+    assert.equal(params.orderBy, undefined, 'a time-range holdout replaces the ordered fraction');
+    assert.equal(params.filter, undefined);
+    assert.deepEqual(m.retrainStarted(plan.start, at(2)).decision.numbers?.evaluation, params.evaluation);
+
+    // Without retrainWindow: every remembered scored window (from the earliest's start), nothing scored before it.
+    const all = monitor({ policy: { consecutive: 2 } });
+    scoredWindow(all, 'w1', '2013-01-01T00:00:00.000Z', '2013-02-01T00:00:00.000Z', 1, at(0));
+    const wanted = scoredWindow(all, 'w2', '2013-02-01T00:00:00.000Z', '2013-03-01T00:00:00.000Z', 2, at(1));
+    const allPlan = all.planRetrain(wanted.retrain!, at(1));
+    assert.ok('start' in allPlan);
+    assert.equal((allPlan.start.params as { evaluation?: { trainFrom: string } }).evaluation?.trainFrom, '2013-01-01T00:00:00.000Z');
+  });
+
+  test('one scored window in the span: the retrain learns from its rows alone, by the pipeline’s own holdout', () => {
+    const own = { op: 'gte' as const, left: { op: 'col' as const, name: 'a' }, right: { op: 'lit' as const, value: 0 } };
+    const m = monitor({ trainingParams: { model: 'm', target: 'label', orderBy: 'day', filter: own, evaluation: { column: 'day', from: '2012-06-01' } }, policy: { consecutive: 1, retrainWindow: '14d' } });
+    scoredWindow(m, 'w1', '2013-01-01T00:00:00.000Z', '2013-02-01T00:00:00.000Z', 1, at(0));
+    const wanted = scoredWindow(m, 'w2', '2013-02-01T00:00:00.000Z', '2013-03-01T00:00:00.000Z', 2, at(1)); // w1 ended before the 14 days
+    const plan = m.planRetrain(wanted.retrain!, at(1));
+    assert.ok('start' in plan);
+    const params = plan.start.params as Record<string, unknown>;
+    const range = { column: 'day', from: '2013-02-01T00:00:00.000Z', to: '2013-03-01T00:00:00.000Z' };
+    assert.deepEqual(params.filter, {
+      op: 'and',
+      left: own,
+      right: {
+        op: 'and',
+        left: { op: 'gte', left: { op: 'col', name: 'day' }, right: { op: 'lit', value: range.from } },
+        right: { op: 'lt', left: { op: 'col', name: 'day' }, right: { op: 'lit', value: range.to } },
+      },
+    });
+    assert.deepEqual([params.evaluation, params.orderBy], [undefined, 'day'], "the champion's holdout rows are not in the window: the latest fraction by day instead");
+    assert.deepEqual(m.retrainStarted(plan.start, at(1)).decision.numbers?.rows, range);
+  });
+
+  test('a monitor whose history planned on the whole dataset (patch absent) plans so again; labels take precedence', () => {
+    const m = monitor({ policy: { consecutive: 1, retrainWindow: '60d' } });
+    const wanted = scoredWindow(m, 'w1', '2013-01-01T00:00:00.000Z', '2013-02-01T00:00:00.000Z', 1, at(0));
+    const old = m.planRetrain(wanted.retrain!, at(0), { scoredWindows: () => false });
+    assert.ok('start' in old);
+    assert.deepEqual(old.start.params, { source: { kind: 'artifact', uri: 'cas/all-1', format: 'parquet' }, dataset: 'm-data' });
+    let asked = false;
+    const plain = monitor();
+    batch(plain, 'b1', true, at(0));
+    assert.ok('start' in plain.planRetrain({ trigger: 'manual', reason: 'asked' }, at(0), { scoredWindows: () => (asked = true) }));
+    assert.equal(asked, false, 'the patch is asked for only where the plan changes');
+    const hasLabels = monitor({ policy: { retrainWindow: '60d' } });
+    scoredWindow(hasLabels, 'w1', '2013-01-01T00:00:00.000Z', '2013-02-01T00:00:00.000Z', 1, at(0));
+    hasLabels.labelsJoined('l1', joined(1, labelled('w1', '2013-02-01T00:00:00.000Z')), at(1));
+    const withLabels = hasLabels.planRetrain({ trigger: 'manual', reason: 'asked' }, at(1));
+    assert.ok('start' in withLabels);
+    assert.equal((withLabels.start.params as { source: { uri: string } }).source.uri, 'cas/m.labelled-1', 'labelled data, as before');
+  });
+
+  test('status shows what a retrain runs and where its params came from; the champion’s run params lose what read its source', () => {
+    const m = monitor({ trainingParams: { model: 'm', target: 'label' }, trainingParamsFrom: 'the champion m v2' });
+    assert.deepEqual(m.status(at(0)).training, { pipeline: 'train-model', params: { model: 'm', target: 'label' }, from: 'the champion m v2' });
+    assert.equal(monitor().status(at(0)).training.from, null, 'monitors started before: not recorded');
+    const run = {
+      model: 'm',
+      source: { kind: 'file', path: 'raw.json' },
+      dataset: 'flights',
+      schema: [{ name: 'date', type: 'timestamp', nullable: false }],
+      derive: { late: { op: 'gt' } },
+      filter: { op: 'gte' },
+      target: 'late',
+      features: ['hour'],
+      gbdt: { nEstimators: 40 },
+      evaluation: { column: 'date', from: '2001-01-22', to: '2001-01-29' },
+    };
+    assert.deepEqual(retrainParamsFromRun(run), { model: 'm', target: 'late', features: ['hour'], gbdt: { nEstimators: 40 }, orderBy: 'date' });
+    assert.deepEqual(retrainParamsFromRun({ model: 'm', evaluation: { dataset: { name: 'holdout' } }, holdoutFraction: 0.3 }), { model: 'm', holdoutFraction: 0.3 });
   });
 
   test('monitor policy --set: JSON values, strings otherwise, nested keys on top of the current policy', () => {

@@ -3,14 +3,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { getDatasetVersion, parseDatasetSpec } from '../../infra/db/datasets';
-import { createPool } from '../../infra/db/pool';
+import { createPool, type Db } from '../../infra/db/pool';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { Client } from '@temporalio/client';
 import type { MonitorDecision, MonitorPolicy, MonitorStart } from '../../pipelines/monitor/protocol';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
-import type { LabelsSource } from '../../pipelines/monitor/protocol';
+import type { LabelsSource, MonitorStatus } from '../../pipelines/monitor/protocol';
+import { championTrainingParams, type TrainingParamsChoice } from '../champion-training-params';
 
 /** `sluice monitor start|status|labels|policy` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
 export function registerMonitorCommands(program: Command): void {
@@ -20,8 +21,8 @@ export function registerMonitorCommands(program: Command): void {
     .command('start <model>')
     .description('start the drift monitor of a model (idempotent)')
     .requiredOption('--reference <dataset@version>', "the champion's training data, e.g. penguins.train@1")
-    .option('--target <column>', 'the column the model predicts')
-    .option('--training-params <file>', 'JSON params for the training pipeline a retrain runs')
+    .option('--target <column>', "the column the model predicts (default: the champion's, when its training params are used)")
+    .option('--training-params <file>', "JSON params for the training pipeline a retrain runs (default: those the champion was trained with)")
     .option('--pipeline <name>', 'training pipeline', 'train-model')
     .option('--policy <file>', "JSON policy (driftShare, consecutive, cooldown, dailyCap, performance, columns, categorical, retrainWindow, labelDrift); columns default to the training params' features")
     .action(async (model: string, o: { reference: string; target?: string; trainingParams?: string; pipeline: string; policy?: string }) => {
@@ -29,26 +30,18 @@ export function registerMonitorCommands(program: Command): void {
       const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
       let start: MonitorStart;
       try {
-        const spec = parseDatasetSpec(o.reference);
-        const v = await getDatasetVersion(db, spec.name, spec.version);
-        if (!v) throw new Error(`no dataset version ${o.reference}`);
-        const trainingParams = o.trainingParams ? (JSON.parse(fs.readFileSync(o.trainingParams, 'utf8')) as Record<string, unknown>) : { model };
+        const trainingParams = o.trainingParams
+          ? { params: JSON.parse(fs.readFileSync(o.trainingParams, 'utf8')) as Record<string, unknown>, from: `--training-params ${path.resolve(o.trainingParams)}` }
+          : undefined;
         const policy = o.policy ? (JSON.parse(fs.readFileSync(o.policy, 'utf8')) as Partial<MonitorPolicy>) : undefined;
-        start = {
-          model,
-          reference: { uri: v.uri, sha256: v.sha256, size: v.sizeBytes, name: v.name, version: v.version, rows: v.rows, schema: v.schema },
-          trainingPipeline: o.pipeline,
-          trainingParams,
-          ...(o.target ? { target: o.target } : {}),
-          ...withModelColumns(policy, trainingParams),
-        };
+        start = await monitorStartFor(db, model, { reference: o.reference, target: o.target, trainingParams, pipeline: o.pipeline, policy });
       } finally {
         await db.end();
       }
       const client = await connectClient(config);
       try {
         await ensureMonitor(client, config, start);
-        console.log(`drift monitor for ${model} is running (workflow drift-monitor-${model})`);
+        console.log(`drift monitor for ${model} is running (workflow drift-monitor-${model}); retrains run ${start.trainingPipeline} with params from ${start.trainingParamsFrom}`);
       } finally {
         await client.connection.close();
       }
@@ -63,6 +56,7 @@ export function registerMonitorCommands(program: Command): void {
         const s = await monitorStatus(client, model);
         if (o.json) return console.log(JSON.stringify(s, null, 2));
         console.log(`${s.model}: reference ${s.reference.name}@${s.reference.version}, ${s.consecutiveDrifted} drifted batch(es) in a row (retrain at ${s.policy.consecutive})`);
+        console.log(`  ${retrainsWith(s)}`);
         console.log(`  in flight: ${s.inFlight ? `${s.inFlight.workflowId} (${s.inFlight.reason})` : 'none'}; retrains in 24h: ${s.retrainsLast24h}/${s.policy.dailyCap}; cooldown ${s.policy.cooldown}`);
         for (const r of s.recent.slice(-5)) console.log(`  ${r.at}  ${r.batchId.padEnd(20)} share ${r.share.toFixed(2)} ${r.datasetDrift ? 'DRIFT' : 'ok   '} ${r.drifted.join(', ')}`);
         const labelled = s.labelled?.at(-1);
@@ -107,7 +101,10 @@ export function registerMonitorCommands(program: Command): void {
     .action(async (model: string, o: { set?: string[] }) => {
       const client = await connectClient(loadConfig());
       try {
-        const current = (await monitorStatus(client, model)).policy;
+        const status = await monitorStatus(client, model);
+        const current = status.policy;
+        // stdout stays the policy's JSON (for scripts); where retrains' params came from goes to stderr.
+        console.error(retrainsWith(status));
         if (!o.set?.length) return console.log(JSON.stringify(current, null, 2));
         const updated = await setPolicy(client, model, policyPatch(current, o.set)).catch((e: Error) => {
           throw new Error(`policy not changed: ${(e.cause as Error | undefined)?.message ?? e.message}`);
@@ -136,6 +133,39 @@ export function registerMonitorCommands(program: Command): void {
         await client.connection.close();
       }
     });
+}
+
+/** A line saying what a retrain runs and where its params came from. */
+function retrainsWith(s: Pick<MonitorStatus, 'training'>): string {
+  // A worker on code older than this CLI answers without `training`.
+  if (!s.training) return 'retrains: this monitor does not say which params they use';
+  return `retrains run ${s.training.pipeline} with params from ${s.training.from ?? 'its start (where they came from was not recorded)'}`;
+}
+
+/**
+ * What `sluice monitor start` starts: the reference dataset version, and the training params
+ * named by a file or, without one, those of the champion's training run (and its target, unless
+ * `--target` names one); drift columns default to the params' features.
+ */
+export async function monitorStartFor(
+  db: Db,
+  model: string,
+  o: { reference: string; target?: string; trainingParams?: TrainingParamsChoice; pipeline: string; policy?: Partial<MonitorPolicy> },
+): Promise<MonitorStart> {
+  const spec = parseDatasetSpec(o.reference);
+  const v = await getDatasetVersion(db, spec.name, spec.version);
+  if (!v) throw new Error(`no dataset version ${o.reference}`);
+  const training = o.trainingParams ?? (await championTrainingParams(db, model, o.pipeline));
+  const target = o.target ?? (!o.trainingParams && typeof training.params.target === 'string' ? training.params.target : undefined);
+  return {
+    model,
+    reference: { uri: v.uri, sha256: v.sha256, size: v.sizeBytes, name: v.name, version: v.version, rows: v.rows, schema: v.schema },
+    trainingPipeline: o.pipeline,
+    trainingParams: training.params,
+    trainingParamsFrom: training.from,
+    ...(target ? { target } : {}),
+    ...withModelColumns(o.policy, training.params),
+  };
 }
 
 /**

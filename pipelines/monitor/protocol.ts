@@ -25,9 +25,10 @@ export const monitorPolicy = z
     columns: z.array(z.string().min(1)).min(1).optional(),
     categorical: z.array(z.string().min(1)).optional(),
     /**
-     * A retrain learns from the labelled rows of this last span (up to the newest labelled
-     * batch's end), accumulated over the batches labels arrived for; without it, from the newest
-     * batch only.
+     * A retrain learns from the rows of this last span (up to the newest window's end): the
+     * labelled rows accumulated over the batches labels arrived for or, before any labels, the
+     * rows of the remembered scored windows; without it, from the labelled data as a whole (or
+     * every remembered scored window).
      */
     retrainWindow: duration.optional(),
     /** Retrain when the outcome rate of arrived labels drifts from the reference's (default true). */
@@ -49,6 +50,11 @@ export const monitorStart = z.object({
   /** Pipeline a retrain runs (as a child workflow) and its base params; the newest data is passed as `source`. */
   trainingPipeline: z.string().min(1).default('train-model'),
   trainingParams: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Where `trainingParams` came from, for people (`monitor status` and `monitor policy` show it):
+   * the champion's training run, a file, or the pipeline's defaults. Absent in monitors started before.
+   */
+  trainingParamsFrom: z.string().min(1).max(500).optional(),
   /** Column the model predicts: left out of drift columns, needed in data used for retraining. */
   target: z.string().min(1).optional(),
   policy: monitorPolicy.default(monitorPolicy.parse({})),
@@ -138,6 +144,8 @@ export interface MonitorDecision {
 export interface MonitorStatus {
   model: string;
   policy: MonitorPolicy;
+  /** What a retrain runs: the pipeline, its base params and where they came from (null for monitors started before that was recorded). */
+  training: { pipeline: string; params: Record<string, unknown>; from: string | null };
   reference: { name: string; version: number };
   consecutiveDrifted: number;
   recent: DriftCheck[];

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -106,7 +107,9 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
   );
 
   const maybeRetrain = async (wanted: RetrainWanted) => {
-    const plan = m.planRetrain(wanted, now());
+    // Retrains without labels learn from the scored windows since this patch; monitors whose
+    // history started one on the whole dataset replay as they ran.
+    const plan = m.planRetrain(wanted, now(), { scoredWindows: () => patched('retrain-on-scored-windows') });
     if ('skip' in plan) return record(plan.skip);
     const { start } = plan;
     const child = await startPipelineChild<RetrainPipeline>(start.pipeline, start.params, {

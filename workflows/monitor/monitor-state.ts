@@ -17,6 +17,9 @@ import {
   type ScoredBatch,
 } from '../../pipelines/monitor/protocol';
 import type { DatasetRef } from '../../pipelines/steps/dataset';
+import type { ScoringWindow } from '../../pipelines/steps/scoring';
+import type { Expr } from '../../pipelines/expr/ast';
+import { col } from '../../pipelines/expr/builder';
 import type { DetectDriftInput, DetectDriftOutput } from '../../pipelines/steps/drift';
 import type { trainModel } from '../../pipelines/train-model';
 import { DURATION_UNIT_MS, durationMs } from '../../pipelines/vocab/duration';
@@ -74,6 +77,33 @@ export interface RetrainPlan {
   trigger: RetrainTrigger;
   reason: string;
   data: DatasetRef;
+  /** The only rows of `data` it trains and holds out on (a drift-only retrain on one scored window). */
+  rows?: RowRange;
+}
+
+/** Rows of a dataset with `from <= column < to` (ISO times, as scoring windows give them). */
+export interface RowRange {
+  column: string;
+  from: string;
+  to: string;
+}
+
+/** What a retrain learns from (see MonitorState.retrainData). */
+export interface RetrainData {
+  data: DatasetRef;
+  /** Evaluated on `from <= column < to`, trained on `trainFrom <= column < from` (train-model's time-range holdout). */
+  evaluation?: RowRange & { trainFrom: string };
+  /** Only these rows, held out by the pipeline's own fraction: nothing scored before them in the policy's window. */
+  rows?: RowRange;
+}
+
+/** How a retrain is planned in this workflow's history (the workflow answers from patched()). */
+export interface PlanOptions {
+  /**
+   * Whether a retrain without labels may train on the scored windows (asked only when that
+   * changes the plan: monitors whose history started a retrain on the whole dataset replay so).
+   */
+  scoredWindows?: () => boolean;
 }
 
 /** Why a retrain is wanted: returned by the event methods, passed to planRetrain. */
@@ -87,6 +117,18 @@ const keepLast = <T>(xs: T[], n: number) => xs.slice(Math.max(0, xs.length - n))
 export const MAX_SCORED_BATCHES = 50;
 export const MAX_LABELLED_BATCHES = 100;
 const DAY_MS = DURATION_UNIT_MS.d;
+
+/** The training params without their own holdout: rows chosen by the monitor are held out by fraction. */
+function withoutEvaluation(p: RunParams<RetrainPipeline>): RunParams<RetrainPipeline> {
+  const { evaluation: _evaluation, ...rest } = p as RunParams<RetrainPipeline> & { evaluation?: unknown };
+  return rest;
+}
+
+/** `from <= column < to`, and the pipeline's own filter when it has one. */
+function rowsFilter(r: RowRange, own: Expr | undefined): Expr {
+  const range = col(r.column).gte(r.from).and(col(r.column).lt(r.to)).node;
+  return own ? { op: 'and', left: own, right: range } : range;
+}
 
 export function freshCarried(): Carried {
   return { consecutive: 0, recent: [], seenBatches: [], seenRequests: [], retrainStarts: [], lastRetrainEndedAt: null, retrains: 0, decisionSeq: 0, decisions: [], newestData: null };
@@ -247,11 +289,15 @@ export class MonitorState {
   }
 
   /**
-   * The data and time range a retrain learns from: with labelled batches and a `retrainWindow`,
-   * the accumulated labelled data, evaluated on the newest labelled batch's window and trained on
-   * the rest of the last `retrainWindow` before its end; else the newest data as a whole.
+   * The data and time range a retrain learns from:
+   * - with labelled batches and a `retrainWindow`: the accumulated labelled data, evaluated on the
+   *   newest labelled batch's window and trained on the rest of the last `retrainWindow` before
+   *   its end;
+   * - without labels (a drift-only or manual retrain), with scored windows: the same for what was
+   *   scored (see scoredWindowData);
+   * - else the newest data as a whole.
    */
-  retrainData(): { data: DatasetRef; evaluation?: { column: string; from: string; to: string; trainFrom: string } } | null {
+  retrainData(opts: PlanOptions = {}): RetrainData | null {
     // The data is the last delivery's accumulation (each join appends to the one before); the
     // evaluation window is the one that ends last, not the last to arrive: labels for an older
     // week may be delivered after a newer week's.
@@ -266,7 +312,35 @@ export class MonitorState {
         evaluation: { column: newest.window.column, from: newest.window.start, to: newest.window.end, trainFrom: new Date(end - durationMs(span)).toISOString() },
       };
     }
+    if (!labelled.length) {
+      const scored = this.scoredWindowData();
+      if (scored && (opts.scoredWindows?.() ?? true)) return scored;
+    }
     return this.s.newestData ? { data: this.s.newestData } : null;
+  }
+
+  /**
+   * A retrain without labels learns from the rows that were scored, not from the whole dataset the
+   * scoring runs read them from: the newest scored window (the one that ends last) is the holdout,
+   * and training takes the rows before it back to the earliest remembered scored window of the
+   * same dataset and column, or to `retrainWindow` before the newest window's end when that is
+   * later (the labelled path's window). The data is the newest window's dataset version, which
+   * holds the earlier windows' rows when the dataset grows by appending. With nothing scored
+   * before the newest window in that span, the retrain learns from that window alone, holding out
+   * the pipeline's fraction of it. Null when no remembered batch has a window.
+   */
+  private scoredWindowData(): RetrainData | null {
+    const windowed = (this.s.scored ?? []).filter((b): b is ScoredBatch & { window: ScoringWindow } => b.window !== null);
+    let newest: (typeof windowed)[number] | undefined;
+    for (const b of windowed) if (!newest || Date.parse(b.window.end) > Date.parse(newest.window.end)) newest = b;
+    if (!newest) return null;
+    const { column, start, end } = newest.window;
+    const name = newest.dataset.name;
+    const earliest = Math.min(...windowed.filter((b) => b.window.column === column && b.dataset.name === name).map((b) => Date.parse(b.window.start)));
+    const span = this.policyNow.retrainWindow;
+    const trainFrom = span ? Math.max(earliest, Date.parse(end) - durationMs(span)) : earliest;
+    if (trainFrom < Date.parse(start)) return { data: newest.dataset, evaluation: { column, from: start, to: end, trainFrom: new Date(trainFrom).toISOString() } };
+    return { data: newest.dataset, rows: { column, from: start, to: end } };
   }
 
   /** A person's request: a request id seen before starts nothing. */
@@ -282,7 +356,7 @@ export class MonitorState {
    * Whether a wanted retrain may start: one at a time, at most `dailyCap` in any 24 hours, none
    * in the cooldown after the last one ended (unless asked for by a person), and only with data.
    */
-  planRetrain({ trigger, reason }: RetrainWanted, now: Date): { skip: NumberedDecision } | { start: RetrainPlan } {
+  planRetrain({ trigger, reason }: RetrainWanted, now: Date, opts: PlanOptions = {}): { skip: NumberedDecision } | { start: RetrainPlan } {
     const t = now.getTime();
     const policy = this.policyNow;
     const recentStarts = this.s.retrainStarts.filter((x) => t - new Date(x).getTime() < DAY_MS);
@@ -292,11 +366,14 @@ export class MonitorState {
     if (trigger !== 'manual' && this.s.lastRetrainEndedAt && t - new Date(this.s.lastRetrainEndedAt).getTime() < durationMs(policy.cooldown)) {
       return skip(`in cooldown (${policy.cooldown} after ${this.s.lastRetrainEndedAt})`);
     }
-    const chosen = this.retrainData();
+    const chosen = this.retrainData(opts);
     if (!chosen) return skip('no data to retrain on yet');
-    const { data, evaluation } = chosen;
+    const { data, evaluation, rows } = chosen;
+    const trainingParams = this.args.trainingParams as RunParams<RetrainPipeline>;
     // A time-range holdout replaces a fractional one ordered by a column (train-model refuses both).
-    const { orderBy: _orderBy, ...base } = this.args.trainingParams as RunParams<RetrainPipeline> & { orderBy?: string };
+    const { orderBy: _orderBy, ...base } = trainingParams as RunParams<RetrainPipeline> & { orderBy?: string };
+    const source = { kind: 'artifact' as const, uri: data.uri, format: 'parquet' as const };
+    const dataset = `${this.args.model}-data`;
     this.s.retrainStarts = recentStarts;
     this.s.retrains++;
     return {
@@ -304,15 +381,14 @@ export class MonitorState {
         workflowId: `${this.workflowId}-retrain-${this.s.retrains}`,
         pipeline: this.args.trainingPipeline,
         params: evaluation
-          ? { ...base, source: { kind: 'artifact', uri: data.uri, format: 'parquet' }, dataset: `${this.args.model}-data`, evaluation }
-          : {
-              ...(this.args.trainingParams as RunParams<RetrainPipeline>),
-              source: { kind: 'artifact', uri: data.uri, format: 'parquet' },
-              dataset: `${this.args.model}-data`,
-            },
+          ? { ...base, source, dataset, evaluation }
+          : rows
+            ? { ...withoutEvaluation(trainingParams), source, dataset, filter: rowsFilter(rows, trainingParams.filter as Expr | undefined) }
+            : { ...trainingParams, source, dataset },
         trigger,
         reason,
         data,
+        ...(rows ? { rows } : {}),
       },
     };
   }
@@ -328,6 +404,7 @@ export class MonitorState {
       data: `${plan.data.name}@${plan.data.version}`,
       consecutive: this.s.consecutive,
       ...(evaluation ? { evaluation } : {}),
+      ...(plan.rows ? { rows: plan.rows } : {}),
     });
   }
 
@@ -369,6 +446,7 @@ export class MonitorState {
     return {
       model: this.args.model,
       policy: this.policyNow,
+      training: { pipeline: this.args.trainingPipeline, params: this.args.trainingParams, from: this.args.trainingParamsFrom ?? null },
       reference: { name: this.referenceNow.name, version: this.referenceNow.version },
       consecutiveDrifted: this.s.consecutive,
       recent: this.s.recent,
