@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { projectRoot } from '../infra/paths';
-import { phasesStep } from './fixtures/phase-pipelines';
-import { startTestStack, tempDir, type TestStack, uniqueId } from './helpers/stack';
+import { phases, phasesStep } from './fixtures/phase-pipelines';
+import { startRun } from './helpers/runs';
+import { startTestStack, tempDir, type TestStack } from './helpers/stack';
 
 /**
  * The phase a running step reports is what `temporal workflow describe` shows while the step is
@@ -24,9 +25,8 @@ after(async () => {
 
 test('describe shows a step’s new heartbeat phase while the step is in it', async () => {
   assert.equal(phasesStep.timeouts.heartbeat, '30s');
-  const { workers, client } = stack;
   const release = path.join(tempDir('phases'), 'release');
-  const handle = await client.workflow.start('t-phases', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('phases-'), args: [{ release }] });
+  const handle = await startRun(stack, phases, { release });
   // Poll what describe shows until the second phase appears, or the step is no longer running.
   const seen: string[] = [];
   for (;;) {
@@ -39,7 +39,7 @@ test('describe shows a step’s new heartbeat phase while the step is in it', as
     await new Promise((r) => setTimeout(r, 250));
   }
   fs.writeFileSync(release, '');
-  const result = (await handle.result()) as { outputs: { released: boolean } };
+  const result = await handle.result();
   assert.equal(seen.at(-1), 'write online', `phases shown: ${seen.join(' → ') || 'none'}`);
   assert.equal(result.outputs.released, true, 'the second phase was shown while the step was in it');
 });

@@ -2,11 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import type { Db } from '../infra/db/pool';
 import { projectRoot } from '../infra/paths';
-import type { PipelineRunResult } from '../pipelines/dsl/protocol';
 import { runStateQuery } from '../pipelines/dsl/messages';
+import { startRun } from './helpers/runs';
 import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 /**
@@ -41,8 +39,6 @@ export const pipelines = [
 
 let stack: TestStack;
 let workers: TestWorkers;
-let client: Client;
-let db: Db;
 // Inside the project, so the module resolves the project's packages (zod) like a user's would.
 const moduleDir = path.join(projectRoot, '.sluice', 'test-generated', uniqueId('change-'));
 const moduleFile = path.join(moduleDir, 'pipelines.ts');
@@ -51,7 +47,7 @@ before(async () => {
   fs.mkdirSync(moduleDir, { recursive: true });
   fs.writeFileSync(moduleFile, moduleSource('v1'));
   stack = await startTestStack({ env: { SLUICE_EXTRA_PIPELINES: moduleFile } });
-  ({ workers, client, db } = stack);
+  ({ workers } = stack);
 });
 after(async () => {
   await stack?.stop();
@@ -59,10 +55,10 @@ after(async () => {
 });
 
 test('a waiting run keeps its definition across a change; new runs and the step cache follow the new code', async () => {
-  const start = (input: unknown) =>
-    client.workflow.start('t-change', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('change-'), args: [input] });
+  // By name: the pipeline lives in the generated module the workers load, so its outputs are untyped.
+  const start = (params: { ms?: number }) => startRun(stack, 't-change', params);
 
-  const first = (await (await start({})).result()) as PipelineRunResult;
+  const first = await (await start({})).result();
   const second = await start({});
   await second.result();
   assert.equal((await second.query(runStateQuery)).nodes.label!.status, 'cached', 'unchanged code: cache hit');
@@ -79,7 +75,7 @@ test('a waiting run keeps its definition across a change; new runs and the step 
   await workers.startWorker('cpu');
   await workers.startWorker('gpu');
 
-  const waited = (await waiting.result()) as PipelineRunResult;
+  const waited = await waiting.result();
   assert.equal(waited.version, first.version, 'the waiting run kept the spec it started with');
   const waitedState = await waiting.query(runStateQuery);
   assert.deepEqual(Object.keys(waitedState.nodes), ['wait', 'label']);
@@ -89,7 +85,7 @@ test('a waiting run keeps its definition across a change; new runs and the step 
   assert.deepEqual(waited.outputs, { label: 'v2' });
 
   const fresh = await start({});
-  const freshResult = (await fresh.result()) as PipelineRunResult;
+  const freshResult = await fresh.result();
   assert.notEqual(freshResult.version, first.version, 'new runs use the new definition');
   const freshState = await fresh.query(runStateQuery);
   assert.deepEqual(Object.keys(freshState.nodes), ['wait-renamed', 'extra', 'label']);

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { projectRoot } from '../infra/paths';
 import { promoteModelStep } from '../pipelines/steps/registry';
-import { startTestStack, type TestStack, uniqueId } from './helpers/stack';
+import { lostTask } from './fixtures/lost-task-pipelines';
+import { startRun } from './helpers/runs';
+import { startTestStack, type TestStack } from './helpers/stack';
 
 /**
  * A step attempt handed to a worker that dies before running it (the promote-model run that
@@ -22,8 +24,8 @@ after(async () => {
 
 test('promote-model-like step: its worker dies on taking the task; a new worker finishes the run within a minute', async () => {
   assert.ok(promoteModelStep.timeouts.heartbeat, 'promote-model declares a heartbeat timeout');
-  const { workers, client, db } = stack;
-  const handle = await client.workflow.start('t-lost-task', { taskQueue: workers.config.queues.workflow, workflowId: uniqueId('lost-'), args: [{ tag: 'p1' }] });
+  const { workers, db } = stack;
+  const handle = await startRun(stack, lostTask, { tag: 'p1' });
   const killed = workers.cpu!;
   // The worker SIGKILLs itself on the first attempt, right after taking the task.
   const exit = await new Promise<NodeJS.Signals | null>((r) => killed.child.once('exit', (_code, signal) => r(signal)));
@@ -31,7 +33,7 @@ test('promote-model-like step: its worker dies on taking the task; a new worker 
   const diedAt = Date.now();
   await workers.startWorker('cpu');
 
-  const result = (await handle.result()) as { outputs: { tag: string; attempt: number } };
+  const result = await handle.result();
   const recoveredIn = Date.now() - diedAt;
   assert.deepEqual(result.outputs, { tag: 'p1', attempt: 2 });
   assert.ok(recoveredIn < 60_000, `recovered in ${recoveredIn} ms (start-to-close is ${promoteModelStep.timeouts.startToClose})`);
