@@ -13,7 +13,7 @@ import { batchScoring } from '../pipelines/batch-scoring';
 import { trainModel } from '../pipelines/train-model';
 import { runFailure, startRun } from './helpers/runs';
 import pl from 'nodejs-polars';
-import { scoreDataset } from '../activities/evaluation/index';
+import { scoreDataset } from '../activities/onnx/scoring';
 import { labelIsArgmaxOf } from '../activities/onnx/argmax-label';
 import { openModel } from '../activities/onnx/scoring';
 import ort from 'onnxruntime-node';

@@ -10,7 +10,6 @@ import { compareReports, summarize, type ComparisonReport, type EvaluationReport
 import { renderComparisonHtml, renderEvaluationHtml } from './report-html';
 import { invalidInput } from '../../pipelines/failures';
 
-export { scoreDataset, scoreFile, scoreFileBatches, openModel, type ScoringModel, type Predictions } from '../onnx/scoring';
 export { buildReport, summarize, metricDeltas, compareReports, type EvaluationReport, type ComparisonReport } from './report';
 export { renderEvaluationHtml, renderComparisonHtml } from './report-html';
 export { evaluateFile } from './evaluate';
