@@ -1,16 +1,12 @@
+import { DURATION_UNIT_MS, type DurationUnit } from '../../pipelines/vocab/duration';
+
 /**
  * A configured duration (a catch-up window, a cooldown, a timeout) as people write one: `1h`,
  * `1h30m`, `45s`, `250ms`, in the units Sluice reads (pipelines/vocab/duration.ts), never
- * `3600000 ms`. Exact: every nonzero unit is shown, so the text reads back as the same length of
- * time. Elapsed times of runs use formatDuration (render/dag.ts), which rounds for reading.
+ * `3600000 ms`. Exact: every nonzero unit is shown, so no time is rounded away (a setting itself is
+ * written in one unit: `1h30m` is what `90m` reads as). Elapsed times of runs use formatDuration (render/dag.ts), which rounds for reading.
  */
-const UNITS: [unit: string, ms: number][] = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1_000],
-  ['ms', 1],
-];
+const UNITS = (['d', 'h', 'm', 's', 'ms'] as const).map((u): [unit: DurationUnit, ms: number] => [u, DURATION_UNIT_MS[u]]);
 
 export function formatSetting(ms: number | undefined | null): string {
   if (ms === undefined || ms === null || !Number.isFinite(ms) || ms < 0) return '-';
