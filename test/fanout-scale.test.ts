@@ -10,7 +10,7 @@ import { MAP_SHARD_WORKFLOW } from '../pipelines/dsl/fan-out';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import { startPipeline, type RunParams } from '../pipelines/dsl/start';
-import { bigOutput, wideSquares } from './fixtures/fanout-scale-pipelines';
+import { bigOutput, wideNaps, wideSquares } from './fixtures/fanout-scale-pipelines';
 import { runFailure } from './helpers/runs';
 import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
 
@@ -134,6 +134,30 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.equal(square.status, 'failed');
     assert.match(square.error!, /item 13 failed/);
     assert.equal(square.items!.running, 0, 'the state counts no item of a stopped shard as running');
+  });
+
+  test('cancelling a run mid-fan-out cancels every shard; nothing is left running', async () => {
+    // 20 items of a minute each: 4 leaves of 5, all in flight (window 4), none can finish first.
+    const handle = await start(wideNaps, { n: 20, ms: 60_000 });
+    let running = 0;
+    for (let i = 0; i < 100 && running < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      running = (await handle.query(runStateQuery).catch(() => undefined))?.nodes.nap?.items?.running ?? 0;
+    }
+    assert.equal(running, 20, 'every shard started');
+    const started = await shardsOf(handle.workflowId, 4);
+    assert.equal(started.length, 4, `shards: ${started.map((s) => s.workflowId).join(', ')}`);
+    await handle.cancel();
+    await assert.rejects(handle.result(), (e: Error) => /cancel/i.test(`${e.message} ${(e.cause as Error | undefined)?.message}`));
+    let shards = started;
+    for (let i = 0; i < 50 && shards.some((s) => s.status === 'RUNNING'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      shards = await shardsOf(handle.workflowId, 4);
+    }
+    for (const s of shards) assert.ok(s.status === 'CANCELLED' || s.status === 'TERMINATED', `${s.workflowId}: ${s.status}`);
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.status, 'cancelled');
+    assert.equal(state.nodes.nap!.items!.running, 0, 'no item counted as running');
   });
 
   test('an output larger than the threshold goes by reference; the next step receives the value', async () => {
