@@ -308,6 +308,28 @@ describe('MonitorState', () => {
     assert.equal((whole.start.params as Record<string, unknown>).evaluation, undefined, 'without retrainWindow: the labelled data as a whole');
   });
 
+  test('one labelled window in the span: the retrain learns from it alone, as there is nothing before it to train on', () => {
+    const m = monitor({ trainingParams: { model: 'm', target: 'label' }, policy: { retrainWindow: '30d' } });
+    m.labelsJoined('l1', joined(1, labelled('w1', '2013-01-01T00:00:00.000Z')), at(0));
+    m.labelsJoined('l2', joined(2, labelled('w2', '2013-03-01T00:00:00.000Z')), at(1)); // w1 ended before the 30 days
+    const plan = m.planRetrain({ trigger: 'performance', reason: 'decayed' }, at(1));
+    assert.ok('start' in plan);
+    const params = plan.start.params as Record<string, unknown>;
+    const range = { column: 'day', from: '2013-01-30T00:00:00.000Z', to: '2013-03-01T00:00:00.000Z' };
+    assert.deepEqual(params.source, { kind: 'artifact', uri: 'cas/m.labelled-2', format: 'parquet' });
+    assert.equal(params.evaluation, undefined, 'no time-range holdout with no training rows before it');
+    assert.deepEqual(params.filter, {
+      op: 'and',
+      left: { op: 'gte', left: { op: 'col', name: 'day' }, right: { op: 'lit', value: range.from } },
+      right: { op: 'lt', left: { op: 'col', name: 'day' }, right: { op: 'lit', value: range.to } },
+    });
+    const replayed = monitor({ trainingParams: { model: 'm', target: 'label' }, policy: { retrainWindow: '30d' } });
+    replayed.labelsJoined('l1', joined(1, labelled('w2', '2013-03-01T00:00:00.000Z')), at(0));
+    const old = replayed.planRetrain({ trigger: 'performance', reason: 'decayed' }, at(1), { labelledWindowAlone: () => false });
+    assert.ok('start' in old);
+    assert.equal((old.start.params as { evaluation?: { from: string } }).evaluation?.from, range.from, 'a history planned before the patch replays as it ran');
+  });
+
   /** A scheduled scoring run's batch: the rows of `dataset` with `day` in [start, end). */
   const scoredWindow = (m: MonitorState, batchId: string, start: string, end: string, version: number, t: Date) => {
     const next = m.batchArrived({ batchId, dataset: dataset('all', version, ['day', 'a', 'label']), window: { column: 'day', start, end }, rows: 30, predictions: dataset('m.predictions', version) }, t);

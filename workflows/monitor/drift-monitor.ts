@@ -107,9 +107,13 @@ export async function driftMonitor(rawArgs: MonitorStart, carried?: Carried): Pr
   );
 
   const maybeRetrain = async (wanted: RetrainWanted) => {
-    // Retrains without labels learn from the scored windows since this patch; monitors whose
-    // history started one on the whole dataset replay as they ran.
-    const plan = m.planRetrain(wanted, now(), { scoredWindows: () => patched('retrain-on-scored-windows') });
+    // Retrains without labels learn from the scored windows, and one labelled window in the span
+    // is trained on alone, since these patches; monitors whose history planned otherwise replay
+    // as they ran.
+    const plan = m.planRetrain(wanted, now(), {
+      scoredWindows: () => patched('retrain-on-scored-windows'),
+      labelledWindowAlone: () => patched('retrain-on-one-labelled-window'),
+    });
     if ('skip' in plan) return record(plan.skip);
     const { start } = plan;
     const child = await startPipelineChild<RetrainPipeline>(start.pipeline, start.params, {

@@ -104,6 +104,11 @@ export interface PlanOptions {
    * changes the plan: monitors whose history started a retrain on the whole dataset replay so).
    */
   scoredWindows?: () => boolean;
+  /**
+   * Whether a retrain whose span holds one labelled window learns from that window alone (asked
+   * only then: before, it was evaluated on it and trained on nothing, and failed).
+   */
+  labelledWindowAlone?: () => boolean;
 }
 
 /** Why a retrain is wanted: returned by the event methods, passed to planRetrain. */
@@ -292,7 +297,8 @@ export class MonitorState {
    * The data and time range a retrain learns from:
    * - with labelled batches and a `retrainWindow`: the accumulated labelled data, evaluated on the
    *   newest labelled batch's window and trained on the rest of the last `retrainWindow` before
-   *   its end;
+   *   its end (on that window alone, by the pipeline's holdout, when no other labelled window
+   *   reaches into the span: there is nothing before it to train on);
    * - without labels (a drift-only or manual retrain), with scored windows: the same for what was
    *   scored (see scoredWindowData);
    * - else the newest data as a whole.
@@ -306,11 +312,12 @@ export class MonitorState {
     for (const l of labelled) if (l.window && (!newest?.window || Date.parse(l.window.end) > Date.parse(newest.window.end))) newest = l;
     const span = this.policyNow.retrainWindow;
     if (newest?.window && span) {
-      const end = Date.parse(newest.window.end);
-      return {
-        data: labelled.at(-1)!.data,
-        evaluation: { column: newest.window.column, from: newest.window.start, to: newest.window.end, trainFrom: new Date(end - durationMs(span)).toISOString() },
-      };
+      const { column, start, end } = newest.window;
+      const trainFrom = Date.parse(end) - durationMs(span);
+      const data = labelled.at(-1)!.data;
+      const before = labelled.some((l) => l.window?.column === column && Date.parse(l.window.start) < Date.parse(start) && Date.parse(l.window.end) > trainFrom);
+      if (!before && (opts.labelledWindowAlone?.() ?? true)) return { data, rows: { column, from: start, to: end } };
+      return { data, evaluation: { column, from: start, to: end, trainFrom: new Date(trainFrom).toISOString() } };
     }
     if (!labelled.length) {
       const scored = this.scoredWindowData();
