@@ -18,10 +18,13 @@ async function main(): Promise<void> {
   const log = createLogger({ worker: 'cpu' }, config.logLevel);
   const registry = await loadRegistry(config);
   assertCanRun(registry, 'cpu');
-  await installRuntime(config.metricsPorts.cpu, config.logLevel, log);
+  // Migrate before the metrics port opens: that port is what `sluice up` and the tests wait on,
+  // so once it answers the schema is in place (the deps' Temporal client connects lazily, after
+  // installRuntime).
   const deps = await openActivityDeps(config, log, 'sluice-cpu-worker', { count: 0, provider: 'cpu' });
   const { applied } = await migrate(deps.db);
   if (applied.length) log.info('applied migrations', { applied });
+  await installRuntime(config.metricsPorts.cpu, config.logLevel, log);
   const connection = await connect(config);
   const tracing = await startTracing(config, 'sluice-cpu-worker'); // undefined when SLUICE_TRACES=off
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace,
