@@ -7,6 +7,7 @@ import { connectClient } from './client';
 import { registerApprovalCommands } from './commands/approve';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerMonitorCommands } from './commands/monitor';
+import { registerMonitorOnlineCommand } from './commands/monitor-online';
 import { registerRolloutCommands } from './commands/rollout';
 import { registerScheduleCommands } from './commands/schedule';
 import { runDemo } from './commands/demo';
@@ -110,6 +111,7 @@ program
 registerApprovalCommands(program);
 registerDatasetCommands(program);
 registerMonitorCommands(program);
+registerMonitorOnlineCommand(program);
 registerRolloutCommands(program);
 registerScheduleCommands(program);
 registerServeCommand(program);
