@@ -6,7 +6,9 @@ import type { temporal } from '@temporalio/proto';
 import { projectRoot } from '../infra/paths';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { PipelineName } from '../pipelines/search-attributes';
-import { TEST_CHAIN_LENGTH, testChain } from './fixtures/generated-pipelines';
+import { STATE_MAX_CHARS } from '../pipelines/dsl/bounded-state';
+import { isClaim } from '../pipelines/dsl/claim';
+import { TEST_CHAIN_LENGTH, WIDE_TEXTS, testChain, wideTexts } from './fixtures/generated-pipelines';
 import { startRun } from './helpers/runs';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -75,5 +77,25 @@ describe('pipelines longer than an execution history budget', () => {
     assert.deepEqual(run.rows, [{ status: 'succeeded' }]);
     const steps = await stack.db.query<{ n: string }>(`SELECT count(DISTINCT node_id) AS n FROM step_runs WHERE run_id = $1 AND status = 'succeeded'`, [runId]);
     assert.equal(Number(steps.rows[0]!.n), TEST_CHAIN_LENGTH);
+  });
+
+  test('the state query of a wide run stays small: the largest outputs are left out, sizes said', async () => {
+    // 12 nodes and 12 items of 100,000 characters each: 1.2 MB of node outputs, under the claim
+    // threshold one by one; the fan-in of the 12 items goes by reference.
+    const chars = 100_000;
+    const handle = await startRun(stack, wideTexts, { chars, items: Array.from({ length: WIDE_TEXTS }, (_, i) => i) });
+    const { outputs } = await handle.result();
+    assert.equal(outputs.first, 0);
+    assert.equal(outputs.last.length, chars);
+    const state = await handle.query(runStateQuery);
+    const size = JSON.stringify(state).length;
+    assert.ok(size <= STATE_MAX_CHARS, `state answer ${size} chars`);
+    const nodes = Object.values(state.nodes);
+    assert.equal(nodes.filter((n) => n.status === 'succeeded').length, WIDE_TEXTS + 1, 'every node is in the state');
+    const omitted = nodes.filter((n) => (n.output as { $sluiceOmitted?: { chars: number } } | undefined)?.$sluiceOmitted);
+    assert.ok(omitted.length >= 1 && omitted.length < WIDE_TEXTS, `${omitted.length} outputs left out`);
+    assert.ok(omitted.every((n) => (n.output as { $sluiceOmitted: { chars: number } }).$sluiceOmitted.chars > chars));
+    assert.ok(isClaim(state.nodes.each!.output), 'the fan-in of 1.2 MB is a reference');
+    assert.deepEqual(state.nodes.each!.items, { total: WIDE_TEXTS, done: WIDE_TEXTS });
   });
 });

@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { approvalRequest, type ApprovalRequest } from '../../pipelines/dsl/approval';
+import { boundedRunState } from '../../pipelines/dsl/bounded-state';
 import { approveUpdate, runStateQuery, runStepSpecQuery, stepSpecQueryArg } from '../../pipelines/dsl/messages';
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
@@ -52,7 +53,8 @@ export async function runPipeline(pipelineName: string, input: unknown, continue
   const digest = paramsDigest(input);
   const show = () => setCurrentDetails(runCurrentDetails(state, digest, Date.now()));
   show();
-  setHandler(runStateQuery, () => state);
+  // Bounded: a run of thousands of nodes answers in under STATE_MAX_CHARS (bounded-state.ts).
+  setHandler(runStateQuery, () => boundedRunState(state));
   // A pipeline run takes no signals: one sent to it is recorded as rejected rather than buffered.
   onUnknownSignal((r) => {
     state.rejected = withRejection(state.rejected, r);
