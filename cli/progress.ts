@@ -4,18 +4,32 @@ import { runStateQuery } from '../pipelines/dsl/messages';
 
 const ICON: Record<string, string> = { pending: '·', running: '▶', cached: '≡', succeeded: '✔', failed: '✖', skipped: '–' };
 
-/** One line per node: a bar for fan-outs, the state otherwise. Pure, for tests. */
-export function renderProgress(state: RunState, width = 24): string[] {
-  return Object.entries(state.nodes).map(([id, n]) => {
+/**
+ * One line per node: a bar for fan-outs (items done/total; a sharded one also says how many are in
+ * shards in flight), the state otherwise. A run of more than `maxLines` nodes (a generated
+ * pipeline of thousands) shows its running, failed and fan-out nodes first, then one line counting
+ * the rest by state, so a redraw stays one screen. Pure, for tests.
+ */
+export function renderProgress(state: RunState, width = 24, maxLines = 30): string[] {
+  const line = ([id, n]: [string, RunState['nodes'][string]]) => {
     const icon = ICON[n.status] ?? '?';
     let detail: string = n.status;
     if (n.items && n.items.total > 0) {
       const filled = Math.round((n.items.done / n.items.total) * width);
-      detail = `[${'█'.repeat(filled)}${' '.repeat(width - filled)}] ${n.items.done}/${n.items.total}`;
+      const inFlight = n.items.running ? ` (${n.items.running} in running shards)` : '';
+      detail = `[${'█'.repeat(filled)}${' '.repeat(width - filled)}] ${n.items.done}/${n.items.total}${inFlight}`;
     } else if (n.awaiting === 'approval') detail = 'waiting for approval (sluice approve)';
     const secs = n.startedAt && n.endedAt ? ` ${((n.endedAt - n.startedAt) / 1000).toFixed(1)}s` : '';
     return `${icon} ${id.padEnd(18)} ${detail}${secs}`;
-  });
+  };
+  const all = Object.entries(state.nodes);
+  if (all.length <= maxLines) return all.map(line);
+  const shown = all.filter(([, n]) => n.status === 'running' || n.status === 'failed' || n.items).slice(0, maxLines - 1);
+  const rest = all.filter((e) => !shown.includes(e));
+  const counts = new Map<string, number>();
+  for (const [, n] of rest) counts.set(n.status, (counts.get(n.status) ?? 0) + 1);
+  const summary = [...counts].map(([st, k]) => `${k} ${st}`).join(', ');
+  return [...shown.map(line), `  … ${rest.length} more nodes: ${summary}`];
 }
 
 /** What Ctrl-C during `sluice run --wait` says: only the waiting stops, the run goes on. */

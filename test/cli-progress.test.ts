@@ -26,6 +26,14 @@ test('progress lines show each node: fan-out bars, approvals, timings', () => {
   ]);
 });
 
+test('a sharded fan-out says its items in flight; a run of thousands of nodes draws one screen', () => {
+  const nodes: RunState['nodes'] = {};
+  for (let i = 0; i < 2000; i++) nodes[`n${i}`] = { status: i < 1500 ? 'succeeded' : i === 1500 ? 'running' : 'pending', step: 'gen.add', queue: 'cpu' };
+  nodes.each = { status: 'running', step: 'noop', queue: 'cpu', items: { total: 100_000, done: 25_000, running: 8_000 } };
+  const lines = renderProgress({ pipeline: 'p', version: 'v', status: 'running', nodes }, 8);
+  assert.deepEqual(lines, ['▶ n1500              running', '▶ each               [██      ] 25000/100000 (8000 in running shards)', '  … 1999 more nodes: 1500 succeeded, 499 pending']);
+});
+
 test("a run on an older worker answers 'done' for a finished node: read as 'succeeded'", () => {
   const old = { pipeline: 'p', version: 'v', status: 'running', nodes: { ingest: { status: 'done', step: 'ingest', queue: 'cpu' }, train: { status: 'running', step: 't', queue: 'cpu' } } };
   const state = readRunState(old as unknown as RunState);
