@@ -243,6 +243,22 @@ describe('declared schemas', () => {
   });
 });
 
+  test('a declared format reads month-first and month-name dates; a value that does not match names the format; a format on a number column is refused', async () => {
+    const p = file('formats.csv', 'released,seen\nJun 12 1998,03/04/2020 17:05\nAug 07 1998,31/12/2021 00:00\nsoon,01/01/2022 08:30\n');
+    const schema = [
+      { name: 'released', type: 'date', format: '%b %d %Y' },
+      { name: 'seen', type: 'timestamp', format: '%d/%m/%Y %H:%M' },
+    ];
+    await rejectsInvalid(ingest(fromFile(p, { schema })), /line 4: column "released": cannot parse "soon" as date \(format "%b %d %Y"\)/);
+    const { out } = await ingest(fromFile(p, { schema, maxBadRows: 1 }));
+    assert.deepEqual(typesOf(out), { released: 'date', seen: 'timestamp' });
+    const rows = await readBack(out);
+    assert.deepEqual(rows.map((r) => r.released), ['1998-06-12', '1998-08-07']);
+    // Day first: 03/04/2020 is the 3rd of April, and 31/12 (no 31st month) parses at all only that way.
+    assert.deepEqual(rows.map((r) => String(r.seen).slice(0, 16)), ['2020-04-03T17:05', '2021-12-31T00:00']);
+    assert.throws(() => ingestInput.parse(fromFile(p, { schema: [{ name: 'released', type: 'int64', format: '%Y' }] })), /format applies to date and timestamp columns/);
+  });
+
 describe('malformed rows', () => {
   // Line 3-4: a quoted field spanning two lines (one record); line 5: a missing field; line 7:
   // an extra field; line 6: blank (skipped, not an error).

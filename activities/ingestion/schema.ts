@@ -34,6 +34,8 @@ export interface ColumnPlan {
   to: ColumnType;
   /** Declared nullability; undefined: whatever the data holds. */
   nullable?: boolean;
+  /** Declared strftime spelling of a date or timestamp column's text. */
+  format?: string;
 }
 
 export function outputDtype(t: ColumnType): DataType {
@@ -147,7 +149,7 @@ function normalized(e: pl.Expr): pl.Expr {
  * Text -> `to`. Unparseable values give null. `inferring`: only the unambiguous spellings count
  * (booleans must be true/false), so that inference does not turn 0/1 or y/n columns into booleans.
  */
-export function parseText(e: pl.Expr, to: ColumnType, inferring = false): pl.Expr {
+export function parseText(e: pl.Expr, to: ColumnType, inferring = false, format?: string): pl.Expr {
   switch (to) {
     case 'string':
       return e;
@@ -179,9 +181,10 @@ export function parseText(e: pl.Expr, to: ColumnType, inferring = false): pl.Exp
         .otherwise(pl.lit(null).cast(pl.Bool));
     }
     case 'date':
-      return strToDate(normalized(e), '%Y-%m-%d');
+      return strToDate(normalized(e), format ?? '%Y-%m-%d');
     case 'timestamp': {
       const n = normalized(e);
+      if (format) return strToTimestampUtc(n, format);
       let out = strToTimestampUtc(n, TIMESTAMP_FORMATS[0]!);
       for (const f of TIMESTAMP_FORMATS.slice(1)) out = out.fillNull(strToTimestampUtc(n, f));
       return out;
@@ -260,7 +263,10 @@ export async function planColumns(
     if (!conversion(family, to)) {
       throw invalidInput(`${opts.label}: column ${JSON.stringify(c.name)} is ${FAMILY_TYPE[family]} (${String(c.dtype)}) in the source and cannot be converted to the declared type ${to}`);
     }
-    return { name: c.name, to, nullable: d?.nullable };
+    if (d?.format && family !== 'string' && family !== 'category') {
+      throw invalidInput(`${opts.label}: column ${JSON.stringify(c.name)} is ${FAMILY_TYPE[family]} (${String(c.dtype)}) in the source, not text: its declared format applies only to text`);
+    }
+    return { name: c.name, to, nullable: d?.nullable, ...(d?.format ? { format: d.format } : {}) };
   });
 }
 
@@ -272,11 +278,11 @@ interface Conversion {
   fallible: boolean;
 }
 
-function conversion(from: Family, to: ColumnType): Conversion | undefined {
+function conversion(from: Family, to: ColumnType, format?: string): Conversion | undefined {
   const cast = (d: DataType) => ({ value: (e: pl.Expr) => e.cast(d), fallible: false });
   if (from === 'string' || from === 'category') {
     const asText = (e: pl.Expr) => (from === 'category' ? e.cast(pl.Utf8) : e);
-    return { value: (e) => parseText(asText(e), to), fallible: to !== 'string' && to !== 'category' };
+    return { value: (e) => parseText(asText(e), to, false, format), fallible: to !== 'string' && to !== 'category' };
   }
   if (from === 'null') return cast(outputDtype(to));
   switch (to) {
@@ -318,7 +324,7 @@ export function coercion(columns: SourceColumn[], plans: ColumnPlan[]): Coercion
   plans.forEach((p, i) => {
     const src = columns[i]!;
     const family = familyOf(src.dtype)!;
-    const conv = conversion(family, p.to)!;
+    const conv = conversion(family, p.to, p.format)!;
     const e = pl.col(p.name);
     const value = conv.value(e).cast(outputDtype(p.to));
     values.push(value.alias(p.name));
@@ -329,7 +335,7 @@ export function coercion(columns: SourceColumn[], plans: ColumnPlan[]): Coercion
     if (conv.fallible) {
       const verb = textual ? 'cannot parse' : 'cannot convert';
       const shown = e.cast(pl.Utf8).str.slice(0, 60);
-      let msg = pl.concatString([pl.lit(`column ${name}: ${verb} "`), shown, pl.lit(`" as ${p.to}`)], '');
+      let msg = pl.concatString([pl.lit(`column ${name}: ${verb} "`), shown, pl.lit(`" as ${p.to}${p.format ? ` (format ${JSON.stringify(p.format)})` : ''}`)], '');
       if (textual && p.to === 'int64') {
         const outOfRange = pl.concatString([pl.lit(`column ${name}: `), shown, pl.lit(' is outside the int64 range (declare the column as float64 or string, or fix the value)')], '');
         msg = pl.when(normalized(e.cast(pl.Utf8)).str.contains(LONG_INTEGER)).then(outOfRange).otherwise(msg);

@@ -82,18 +82,37 @@ export const ingestSource = z.discriminatedUnion('kind', [fileSource, artifactSo
 export type IngestSource = z.infer<typeof ingestSource>;
 
 /** A declared column: its type is fixed (values are parsed or converted to it, failures are bad rows). */
+/** A column's name as a schema declares it. */
+const declaredColumnName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+
 export const declaredColumn = z
   .object({
-    name: z
-      .string()
-      .min(1)
-      .max(255)
-      .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters'),
+    name: declaredColumnName,
     type: columnType,
     /** false: a null (or empty) value makes the row bad. Default true. */
     nullable: z.boolean().default(true),
+    /**
+     * How text spells a date or timestamp, in strftime codes (`%b %d %Y` for "Jun 12 1998",
+     * `%d/%m/%Y %H:%M`): the whole value must match. Without it, ISO 8601 and year-first forms are
+     * read; day- and month-first ones are ambiguous and need it.
+     */
+    format: z
+      .string()
+      .min(2)
+      .max(100)
+      .regex(/%/, 'a strftime format such as "%d/%m/%Y" (it has no % code)')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.format !== undefined && c.type !== 'date' && c.type !== 'timestamp') {
+      ctx.addIssue({ code: 'custom', path: ['format'], message: `a format applies to date and timestamp columns; "${c.name}" is ${c.type}` });
+    }
+  });
 export type DeclaredColumn = z.infer<typeof declaredColumn>;
 
 export const declaredSchema = z.array(declaredColumn).superRefine((cols, ctx) => {
@@ -105,7 +124,7 @@ export const declaredSchema = z.array(declaredColumn).superRefine((cols, ctx) =>
 });
 
 /** A derived column's name: like a declared column's; `__sluice` names are Sluice's own. */
-export const derivedColumnName = declaredColumn.shape.name.refine((n) => !n.startsWith('__sluice'), 'names starting with "__sluice" are reserved');
+export const derivedColumnName = declaredColumnName.refine((n) => !n.startsWith('__sluice'), 'names starting with "__sluice" are reserved');
 
 /**
  * Derived columns: name -> expression (pipelines/expr). Each reads the source's columns as typed
