@@ -10,6 +10,7 @@ import { resolveEvaluationData } from './data/resolve-evaluation';
 import { splitDataset } from './data/split';
 import { gbdtTrials, selectBest } from './training/hpo';
 import { registryImplementations } from './registry';
+import { startRollout } from './rollout/start-step';
 import { scoringImplementations } from './scoring';
 import { trainingImplementations } from './training';
 import { utilImplementations } from './util';
@@ -32,5 +33,6 @@ export const builtinImplementations: StepImplementation[] = [
   ...driftImplementations,
   ...evaluationImplementations,
   ...registryImplementations,
+  startRollout,
   ...scoringImplementations,
 ] as StepImplementation[];

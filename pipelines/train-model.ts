@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { pipeline } from './dsl/pipeline';
+import { isTrue, not } from './dsl/conditions';
+import { pipeline, type Node } from './dsl/pipeline';
+import type { Ref } from './dsl/refs';
+import { trainingRollout, type TrainingRollout } from './rollout/protocol';
+import { startRolloutStep } from './rollout/step';
 import { datasetName } from './steps/dataset';
 import { compareModelsStep } from './steps/evaluation';
 import { evaluationSpec, resolveEvaluationDataStep } from './steps/evaluation-data';
@@ -69,6 +73,14 @@ export const trainModelParams = z
      * (a rerun on unchanged data fills the registry with no copies); false registers a new one.
      */
     reuseVersion: z.boolean().default(true),
+    /**
+     * Roll a winning challenger out instead of moving the champion alias: its promotion is
+     * recorded as pending and the model's rollout workflow (`rollout-<model>`, pipelines/rollout)
+     * starts with these settings (`strategy`: canary, shadow or ab; `canary`, `ab`, `shadow`,
+     * `guardrails`…) against the champion it was compared with, and settles the decision when it
+     * ends. The run's outputs name the rollout. Absent: the alias moves at once, as before.
+     */
+    rollout: trainingRollout.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -131,11 +143,25 @@ export const trainModel = pipeline(
       reuseSameFile: p.reuseVersion,
       trainingData: [{ name: split.output.train.name, version: split.output.train.version, uri: split.output.train.uri, sha256: split.output.train.sha256 }],
     });
-    const promoted = b.step('promote', promoteModelStep, {
+    const promotion = {
       challenger: registered.output.model,
       comparison: { challenger: compared.output.challenger, champion: compared.output.champion },
       metric: p.promoteMetric,
       margin: p.margin,
+    };
+    // Whether `rollout` was given (an object is truthy): without it `promote` moves the alias as
+    // before and the hand-off's two nodes are skipped; with it `promote` is skipped. (A run in
+    // flight keeps the spec it started with: it is in its history.)
+    const viaRollout = isTrue(p.rollout as Ref<unknown> as Ref<boolean | undefined>);
+    let promoted!: Node<z.output<typeof promoteModelStep.output>>;
+    b.when(not(viaRollout), () => {
+      promoted = b.step('promote', promoteModelStep, promotion);
+    });
+    let rolledOut!: Node<z.output<typeof startRolloutStep.output>>;
+    b.when(viaRollout, () => {
+      // The same decision, recorded as pending: the rollout is what approves (or rejects) it.
+      const proposed = b.step('propose', promoteModelStep, { ...promotion, requireApproval: true, reason: 'to be rolled out' });
+      rolledOut = b.step('rollout', startRolloutStep, { proposal: proposed.output, rollout: p.rollout as Ref<TrainingRollout> });
     });
     return {
       model: registered.output.uri,
@@ -146,6 +172,8 @@ export const trainModel = pipeline(
       holdout: compared.output.challenger.metrics,
       trainingData: split.output.train,
       report: compared.output.html,
+      /** With `rollout`: the rollout started (workflow id, strategy, candidate and control), or why none was. */
+      rollout: rolledOut.output,
     };
   },
 );

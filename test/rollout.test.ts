@@ -4,18 +4,35 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { openArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
-import { listAliasEvents, registerModelVersion, setAlias } from '../infra/db/registry';
+import pl from 'nodejs-polars';
+import { putParquetFile } from '../activities/data/frames';
+import { startRollout as startRolloutImpl } from '../activities/rollout/start-step';
+import { schemaOf } from '../activities/scoring/common';
+import { runGbdt } from '../activities/training/steps';
+import type { ArtifactStore } from '../infra/artifacts';
+import { registerDatasetVersion } from '../infra/db/datasets';
+import { applyDecision, listAliasEvents, registerModelVersion, setAlias } from '../infra/db/registry';
+import { startRolloutStep } from '../pipelines/rollout/step';
+import type { ModelRef } from '../pipelines/steps/model';
+import { trainGbdtStep } from '../pipelines/steps/training';
+import { testStepContext } from './helpers/step-context';
 import { copyPredictions, readRoutes, type OnlinePrediction } from '../infra/db/serving';
+import { createLogger } from '../infra/log';
 import { projectRoot } from '../infra/paths';
+import { startServing, type ServingServer } from '../serving/server';
 import { rollbackChampion } from '../cli/commands/models';
 import { rolloutStatus, setRolloutWeights, startRollout } from '../cli/commands/rollout';
-import { abortSignal, pauseSignal } from '../pipelines/rollout/messages';
-import type { RolloutResult, RolloutStart } from '../pipelines/rollout/protocol';
+import { abortSignal, pauseSignal, rolloutStatusQuery } from '../pipelines/rollout/messages';
+import type { RolloutResult, RolloutStart, TrainingRollout } from '../pipelines/rollout/protocol';
+import { trainModel } from '../pipelines/train-model';
+import { startRun } from './helpers/runs';
+import { PENGUINS } from './helpers/serving-models';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { waitFor } from './helpers/wait-for';
 
@@ -121,7 +138,8 @@ async function replay(workflowIds: string[]): Promise<void> {
 }
 
 before(async () => {
-  stack = await startTestStack({ kinds: ['cpu'] });
+  // The GPU worker trains (train-model's trials run on its queue) for the training run's hand-off test.
+  stack = await startTestStack({ kinds: ['cpu', 'gpu'] });
   await migrate(stack.db); // the worker applies them too, but may not have yet
   for (const m of ['ab-model', 'canary-bad', 'shadow-model', 'canary-hand']) await registerTwoVersions(m);
 });
@@ -241,4 +259,117 @@ test('rollouts: Thompson sampling promotes the better variant, a failing canary 
 test('a start payload that does not fit fails the rollout at once, naming the fields', async () => {
   const handle = await stack.client.workflow.start('rollout', { taskQueue: stack.workers.config.queues.workflow, workflowId: 'rollout-bad-payload', args: [{ model: 'ab-model', strategy: 'fast' }] });
   await assert.rejects(handle.result(), (e: Error) => /invalid rollout start: .*candidate.*strategy|invalid rollout start: .*strategy.*candidate/.test(String((e.cause as Error | undefined)?.message)));
+});
+
+/** Registers one shallow GBDT tree on penguins' species (a poor classifier) as the next version of `model`; returns the version. */
+async function registerWeakPenguinModel(model: string, store: ArtifactStore): Promise<number> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rollout-weak-')), 'penguins.parquet');
+  pl.readRecords(JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as Record<string, unknown>[]).writeParquet(file);
+  const ref = await putParquetFile(store, file);
+  const frame = pl.readParquet(file);
+  const schema = schemaOf(frame);
+  const { version } = await registerDatasetVersion(stack.db, { name: 'penguins-weak', uri: ref.uri, sha256: ref.sha256, sizeBytes: ref.size, rows: frame.height, schema, source: { kind: 'test', file: PENGUINS } });
+  const train = { ...ref, name: 'penguins-weak', version: version.version, rows: frame.height, schema };
+  const { model: m } = (await runGbdt(trainGbdtStep.input.parse({ train, target: 'Species', params: { nEstimators: 1, learningRate: 0.05, maxLeaves: 2 } }), testStepContext({ store, db: stack.db }))) as { model: ModelRef };
+  const registered = await registerModelVersion(stack.db, { name: model, source: { uri: m.uri, sha256: m.sha256, size: m.size }, signature: m.signature, createdBy: 'test', description: 'one shallow tree' });
+  return registered.version.version;
+}
+
+/**
+ * Waits until both replicas serve the model's routing table as it is in the database now (its
+ * epoch and weights; the champion alias once it has none), then checks that every request key gets
+ * the same variant (and that variant's version) from both, twice. Prints how long they took to follow.
+ */
+async function replicasAgree(replicas: ServingServer[], model: string, change: string): Promise<void> {
+  const table = await readRoutes(stack.db, model);
+  const t0 = performance.now(); // the change's write has returned (its NOTIFY sent with its commit)
+  type Meta = { parameters: { source: string; epoch: number; variants: { variant: string; version: number; weight: number; mode: string }[] } };
+  const expected = table ? Object.fromEntries(table.routes.filter((r) => r.mode === 'live').map((r) => [r.variant, [r.version, r.weight]])) : { champion: [await champion(model), 1] };
+  const metas = await waitFor(`both replicas to follow ${change} (${JSON.stringify(expected)})`, async () => {
+    const m = await Promise.all(replicas.map(async (r) => ((await (await fetch(`${r.url}/v2/models/${model}`)).json()) as Meta).parameters));
+    const follows = (p: Meta['parameters']) =>
+      (table ? p.source === 'routes' && p.epoch === table.epoch : p.source === 'alias') &&
+      JSON.stringify(Object.fromEntries(p.variants.filter((v) => v.mode === 'live').map((v) => [v.variant, [v.version, v.weight]]))) === JSON.stringify(expected);
+    return m.every(follows) ? m : undefined;
+  });
+  process.stderr.write(`[rollout] ${change}: both replicas at epoch ${metas[0]!.epoch} (${metas[0]!.source}) ${(performance.now() - t0).toFixed(0)} ms later\n`);
+  const rows = JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as Record<string, unknown>[];
+  const instance = Object.fromEntries(Object.entries(rows.find((r) => Object.values(r).every((v) => v !== null))!).filter(([k]) => k !== 'Species'));
+  const answer = async (r: ServingServer, key: string) => {
+    const res = await fetch(`${r.url}/v1/models/${model}:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [instance], key }) });
+    const body = (await res.json()) as { variant: string; version: number };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return `${body.variant}=v${body.version}`;
+  };
+  const seen = new Set<string>();
+  for (let k = 0; k < 16; k++) {
+    const key = `user-${k}`;
+    const [a, b, again] = await Promise.all([answer(replicas[0]!, key), answer(replicas[1]!, key), answer(replicas[1]!, key)]);
+    assert.equal(a, b, `${change}: ${key} gets the same variant from both replicas`);
+    assert.equal(b, again, `${change}: ${key} is sticky`);
+    seen.add(a);
+  }
+  const variants = Object.entries(expected).map(([v, [version]]) => `${v}=v${version}`);
+  for (const v of seen) assert.ok(variants.includes(v), `${change}: ${v} is one of ${variants.join(', ')}`);
+}
+
+test('a training run with rollout params hands a winning challenger to a rollout instead of moving the champion', async () => {
+  const model = 'penguins-rollout';
+  // v1: a weak model (one shallow tree), trained and registered directly (a pipeline run costs
+  // seconds the suite has not got). With no champion there is nothing to roll out against: the
+  // hand-off step approves its pending promotion at once.
+  const store = await openArtifactStore(stack.workers.config.artifacts);
+  const weak = await registerWeakPenguinModel(model, store);
+  const pendingFirst = await applyDecision(stack.db, { name: model, challengerVersion: weak, decision: 'pending', mode: 'automatic', by: 'sluice-pipeline', reason: 'to be rolled out', expectedChampion: null });
+  const direct = await startRolloutImpl.run(
+    startRolloutStep.input.parse({
+      proposal: { promoted: false, outcome: 'pending_approval', decisionId: pendingFirst.decision.id, name: model, alias: 'champion', challengerVersion: weak, championVersion: null, metric: 'accuracy', direction: 'higher', margin: 0, marginKind: 'absolute', challengerValue: 0.4, championValue: null, delta: null, reason: 'no champion yet' },
+      rollout: { strategy: 'canary' },
+    }),
+    testStepContext({ store, db: stack.db }),
+  );
+  assert.deepEqual([direct.started, direct.promoted, direct.workflowId], [false, true, null], direct.reason);
+  assert.equal(await champion(model), weak);
+
+  // Two serving replicas on the rollout's database (started while the run trains) check below that
+  // they agree on the weights after every change the rollout makes.
+  const starting = Promise.allSettled(
+    [1, 2].map(() =>
+      startServing({ databaseUrl: stack.pg.url, artifacts: stack.workers.config.artifacts, host: '127.0.0.1', port: 0, rateLimit: 0, batchRows: 64, batchWaitMs: 1, migrate: false, log: createLogger({ test: 'rollout-replicas' }, 'error') }),
+    ),
+  );
+  try {
+    // A better one beats it: its promotion is pending and a canary of v2 against v1 runs.
+    const rollout: TrainingRollout = { strategy: 'canary', checkEvery: '250ms', canary: { steps: [10, 100], hold: '1h', minRequests: 1 } };
+    const second = (await (await startRun(stack, trainModel, { model, search: {}, maxTrials: 1, gbdt: { nEstimators: 20, learningRate: 0.2 }, rollout })).result()).outputs;
+    assert.equal(second.version, 2);
+    assert.equal(second.promoted, undefined, 'the promote node did not run');
+    assert.deepEqual([second.rollout?.started, second.rollout?.workflowId, second.rollout?.candidate, second.rollout?.control], [true, `rollout-${model}`, 2, 1], second.rollout?.reason);
+    const handle = stack.client.workflow.getHandle(second.rollout!.workflowId!);
+    const status = await waitFor('the canary to set its first step', async () => {
+      const s = await handle.query(rolloutStatusQuery);
+      return s.step ? s : undefined;
+    });
+    assert.deepEqual([status.strategy, status.candidate, status.control, status.weights.candidate], ['canary', 2, 1, 0.1]);
+    assert.equal(await champion(model), 1, 'the champion moves only when the rollout promotes');
+    const pending = await stack.db.query(`SELECT id, outcome FROM model_decisions WHERE model_name = $1 AND challenger_version = 2 ORDER BY id`, [model]);
+    assert.deepEqual(pending.rows.map((r) => r.outcome), ['pending_approval']);
+
+    const replicas = (await starting).map((r) => (r.status === 'fulfilled' ? r.value : assert.fail(r.reason as Error)));
+    await replicasAgree(replicas, model, "the canary's first step (the replicas load v2)");
+    for (const candidate of [0.3, 0.7]) {
+      await setRolloutWeights(stack.client, model, { weights: { control: 1 - candidate, candidate }, reason: 'replica check', by: 'ada' });
+      await replicasAgree(replicas, model, `weights set to ${candidate}`);
+    }
+
+    // Rolling the canary back rejects the pending promotion; the champion stays, and serves on both replicas.
+    await handle.signal(abortSignal, { reason: 'not this one', by: 'ada' });
+    assert.equal(((await handle.result()) as RolloutResult).outcome, 'aborted');
+    await replicasAgree(replicas, model, 'the rollback');
+    const settled = await stack.db.query(`SELECT outcome, resolves FROM model_decisions WHERE model_name = $1 AND challenger_version = 2 ORDER BY id`, [model]);
+    assert.deepEqual(settled.rows.map((r) => [r.outcome, r.resolves]), [['pending_approval', null], ['rejected', pending.rows[0].id]]);
+    assert.equal(await champion(model), 1);
+  } finally {
+    await Promise.all((await starting).map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
 });

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import type { ArtifactStore } from '../../infra/artifacts';
 import { recordMonitorDecision } from '../../infra/db/drift';
 import type { Db } from '../../infra/db/pool';
-import { getModelVersion, getRegisteredModel, RegistryError, setAlias } from '../../infra/db/registry';
+import { applyDecision, getModelVersion, getRegisteredModel, RegistryError, setAlias, type DecisionResult } from '../../infra/db/registry';
 import { clearRoutes, feedbackStats, variantCounts, writeRoutes } from '../../infra/db/serving';
 import { isFailure } from '../../pipelines/failures';
 import type { RolloutActivities } from '../../pipelines/rollout/activities';
@@ -58,14 +58,47 @@ export function createRolloutActivities(deps: { db: Db; store: ArtifactStore }):
       return out;
     }),
     rolloutShadowReport: typed((r) => writeShadowReport(deps, r)),
-    rolloutPromote: typed(async ({ model, version, actor, reason, rolloutId }) => {
+    rolloutPromote: typed(async ({ model, version, actor, reason, rolloutId, decision }) => {
+      if (decision !== undefined) {
+        const settled = await settle(db, { model, candidate: version, decision, actor, reason, rolloutId, approve: true });
+        // (A retried call finds the decision recorded, without the move it made: the decision has its numbers.)
+        if (settled?.decision.outcome === 'promoted') return { from: settled.aliasChange?.from ?? settled.decision.champion_version, to: version, changed: settled.aliasChange?.changed ?? true };
+      }
       const change = await setAlias(db, { name: model, alias: 'champion', version, actor, reason, runId: rolloutId });
       return { from: change.from, to: version, changed: change.changed };
+    }),
+    rolloutRejectDecision: typed(async ({ model, candidate, decision, actor, reason, rolloutId }) => {
+      const settled = await settle(db, { model, candidate, decision, actor, reason, rolloutId, approve: false });
+      return { outcome: settled?.decision.outcome ?? 'already settled' };
     }),
     recordRolloutDecision: typed(async ({ model, workflowId, decision }) => {
       await recordMonitorDecision(db, { model, workflowId, seq: decision.seq, decidedAt: decision.at, kind: `rollout-${decision.kind}`, reason: decision.reason, numbers: decision.numbers });
     }),
   };
+}
+
+/**
+ * Approves or rejects a training run's pending promotion decision on the rollout's behalf
+ * (idempotent: a retry returns the decision recorded). A decision a person settled meanwhile is
+ * theirs: undefined, and the rollout goes on without it.
+ */
+async function settle(db: Db, r: { model: string; candidate: number; decision: number; actor: string; reason: string; rolloutId: string; approve: boolean }): Promise<DecisionResult | undefined> {
+  try {
+    return await applyDecision(db, {
+      name: r.model,
+      challengerVersion: r.candidate,
+      decision: r.approve ? 'approve' : 'reject',
+      mode: 'automatic',
+      by: r.actor,
+      reason: r.reason,
+      resolves: r.decision,
+      idempotencyKey: `rollout:${r.rolloutId}/decision/${r.decision}`,
+      runId: r.rolloutId,
+    });
+  } catch (e) {
+    if (e instanceof RegistryError && e.code === 'CONFLICT' && /already resolved|not pending/.test(e.message)) return undefined;
+    throw e;
+  }
 }
 
 /**

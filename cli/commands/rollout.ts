@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, type SluiceConfig } from '../../infra/config';
 import { abortSignal, pauseSignal, resumeSignal, rolloutStatusQuery, setWeightsUpdate } from '../../pipelines/rollout/messages';
 import { CANDIDATE, CONTROL, rolloutId, rolloutStart, type RolloutStart, type RolloutStatus, type SetWeightsRequest, type Variant } from '../../pipelines/rollout/protocol';
-import { ModelName } from '../../pipelines/search-attributes';
+import { rolloutWorkflowOptions } from '../../pipelines/rollout/start';
 import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 
@@ -17,13 +17,7 @@ import { connectClient } from '../client';
 export async function startRollout(client: Client, config: Pick<SluiceConfig, 'queues'>, start: RolloutStart): Promise<WorkflowHandle> {
   checkStart(start);
   try {
-    return await client.workflow.start('rollout', {
-      workflowId: rolloutId(start.model),
-      taskQueue: config.queues.workflow,
-      args: [start],
-      typedSearchAttributes: [{ key: ModelName, value: start.model }],
-      staticSummary: `${start.strategy} rollout of ${start.model} v${start.candidate}`,
-    });
+    return await client.workflow.start('rollout', rolloutWorkflowOptions(start, config.queues.workflow));
   } catch (e) {
     if ((e as Error).name === 'WorkflowExecutionAlreadyStartedError') throw new Error(`a rollout of ${start.model} is running already (sluice rollout status ${start.model}; abort it first)`);
     throw e;

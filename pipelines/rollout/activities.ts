@@ -19,8 +19,14 @@ export interface RolloutActivities {
   rolloutStats(r: { model: string; since: string; variants: { variant: Variant; version: number; mode: 'live' | 'shadow' }[] }): Promise<WindowStats>;
   /** Compares the candidate's shadow predictions since `since` with the live ones they mirror; writes the report to the artifact store. */
   rolloutShadowReport(r: { model: string; rolloutId: string; since: string; control: number; candidate: number }): Promise<ShadowReportSummary>;
-  /** Points `champion` at `version` through the registry (alias_events keeps who and why, numbers included). */
-  rolloutPromote(r: { model: string; version: number; actor: string; reason: string; rolloutId: string }): Promise<{ from: number | null; to: number; changed: boolean }>;
+  /**
+   * Points `champion` at `version` through the registry (alias_events keeps who and why, numbers
+   * included). With `decision` (a training run's pending promotion), approving that decision is
+   * what moves the alias; one settled meanwhile (by a person) or gone stale leaves the move to setAlias.
+   */
+  rolloutPromote(r: { model: string; version: number; actor: string; reason: string; rolloutId: string; decision?: number }): Promise<{ from: number | null; to: number; changed: boolean }>;
+  /** Rejects the pending promotion `decision` of `candidate` (rolled back, aborted, the control won); one already settled is left as it is. */
+  rolloutRejectDecision(r: { model: string; candidate: number; decision: number; actor: string; reason: string; rolloutId: string }): Promise<{ outcome: string }>;
   /** Idempotent by (workflow, seq). */
   recordRolloutDecision(r: { model: string; workflowId: string; decision: RolloutDecision }): Promise<void>;
 }

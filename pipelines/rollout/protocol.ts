@@ -99,7 +99,8 @@ export const abPolicy = z
   })
   .strict();
 
-export const rolloutStart = z
+/** The start object's fields; `rolloutStart` checks them together. */
+const rolloutStartFields = z
   .object({
     model: registeredModelName,
     /** The version being rolled out. */
@@ -115,10 +116,25 @@ export const rolloutStart = z
     canary: rampPolicy.default(rampPolicy.parse({})),
     ab: abPolicy.default(abPolicy.parse({})),
     guardrails: guardrails.default(guardrails.parse({})),
+    /**
+     * The pending promotion decision (model_decisions) this rollout settles, when a training run
+     * handed its promotion to it: approved when the candidate becomes champion (the alias moves
+     * with the decision), rejected when it is rolled back or aborted, the control wins, or it was
+     * a shadow (which never promotes: its report is for a person deciding on a live rollout).
+     */
+    decision: z.number().int().positive().optional(),
   })
-  .strict()
-  .refine((s) => s.control === undefined || s.control !== s.candidate, { path: ['control'], message: 'the control is another version than the candidate' });
+  .strict();
+
+export const rolloutStart = rolloutStartFields.refine((s) => s.control === undefined || s.control !== s.candidate, { path: ['control'], message: 'the control is another version than the candidate' });
 export type RolloutStart = z.input<typeof rolloutStart>;
+
+/**
+ * A training pipeline's `rollout` param: how to roll out the version it registers when it beats
+ * the champion (the model, candidate, control and decision come from the run).
+ */
+export const trainingRollout = rolloutStartFields.omit({ model: true, candidate: true, control: true, decision: true });
+export type TrainingRollout = z.input<typeof trainingRollout>;
 export type RolloutArgs = z.output<typeof rolloutStart>;
 
 /** Signals and updates. */

@@ -126,11 +126,17 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
     s.phase = phase;
     s.reason = reason;
   };
+  /** A training run's pending promotion, when this rollout settles one (only then: histories without it issue no such command). */
+  const rejectDecision = async (reason: string) => {
+    if (args.decision === undefined) return;
+    await acts.rolloutRejectDecision({ model: args.model, candidate: args.candidate, decision: args.decision, actor: args.by, reason: `rollout ${info.workflowId}: ${reason}`, rolloutId: info.workflowId });
+  };
   const rollBack = async (phase: 'rolled-back' | 'aborted', reason: string, numbers?: Record<string, unknown>) => {
     const { removed } = await acts.rolloutClearRoutes({ model: args.model, rolloutId: info.workflowId });
     s.weights = {};
     finish(phase, reason);
     await decide(phase, `${reason}; routes removed, traffic back to the champion`, { ...numbers, removedRoutes: removed });
+    await rejectDecision(reason);
   };
 
   // One writer of the routes at a time: the loop's reads and decisions, or a setWeights update.
@@ -184,7 +190,7 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
 
   const promote = async (numbers: Record<string, unknown>) => {
     const reason = `rollout ${info.workflowId} (${args.strategy}): v${args.candidate} replaces v${s.control}; ${JSON.stringify(numbers)}`;
-    const moved = await acts.rolloutPromote({ model: args.model, version: args.candidate, actor: args.by, reason, rolloutId: info.workflowId });
+    const moved = await acts.rolloutPromote({ model: args.model, version: args.candidate, actor: args.by, reason, rolloutId: info.workflowId, ...(args.decision !== undefined ? { decision: args.decision } : {}) });
     await acts.rolloutClearRoutes({ model: args.model, rolloutId: info.workflowId });
     s.weights = {};
     s.step = null;
@@ -205,7 +211,8 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
       s.weights = {};
       finish('reported', `shadow comparison written to ${report.uri}`);
       await decide('report', s.reason, { ...report });
-      return;
+      // A shadow promotes nothing: a person reads the report and starts a live rollout if it convinces.
+      return rejectDecision(`${s.reason}; a shadow rollout does not promote`);
     }
     // Live phases: the window is the step (canary, ramp) or the whole test (ab).
     const since = s.phase === 'testing' ? s.phaseSince : s.step!.since;
@@ -237,7 +244,8 @@ export async function rollout(rawArgs: RolloutStart, carried?: RolloutState): Pr
         await acts.rolloutClearRoutes({ model: args.model, rolloutId: info.workflowId });
         s.weights = {};
         finish('control-kept', `the control v${s.control} ${continuous ? 'earns more reward' : 'converts better'}; v${args.candidate} is not promoted`);
-        return decide('control-kept', s.reason, numbers);
+        await decide('control-kept', s.reason, numbers);
+        return rejectDecision(s.reason);
       }
       if (winner === CANDIDATE) {
         await decide('winner', `candidate v${args.candidate} wins: P(best) ${round(p.candidate.pBest)} ≥ ${args.ab.threshold}`, numbers);
