@@ -1,16 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import pl from 'nodejs-polars';
-import { putParquetFile } from '../activities/data/frames';
 import { detectDrift } from '../activities/drift/index';
-import { materializeFeatures } from '../activities/features/materialize';
 import { joinLabels } from '../activities/monitor/labels';
-import { schemaOf } from '../activities/scoring/common';
-import { runLogistic } from '../activities/training/steps';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index';
-import { registerDatasetVersion } from '../infra/db/datasets';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
 import { registerModelVersion, setAlias } from '../infra/db/registry';
@@ -19,15 +12,13 @@ import { createLogger } from '../infra/log';
 import { labelsArrivedSignal, monitorStart } from '../pipelines/monitor/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
 import { detectDriftInput } from '../pipelines/steps/drift';
-import { col, featureView, materializeFeaturesInput } from '../pipelines/steps/features';
 import type { ModelRef } from '../pipelines/steps/model';
-import { trainLogisticStep } from '../pipelines/steps/training';
 import { featuresOf } from '../serving/models';
 import { onlineMonitorFeed, PREDICTED_AT, PREDICTION_ID } from '../serving/monitor-window';
 import { OnlineFeatures } from '../serving/online-features';
 import { startServing, type ServingServer } from '../serving/server';
 import { MonitorState } from '../workflows/monitor/monitor-state';
-import { PENGUINS } from './helpers/serving-models';
+import { PENGUIN_FEATURES, registerPenguinFeatureModel } from './helpers/serving-models';
 import { testStepContext } from './helpers/step-context';
 import { tempDir, usePostgres } from './helpers/stack';
 
@@ -41,7 +32,7 @@ import { tempDir, usePostgres } from './helpers/stack';
 
 const MODEL = 'penguins-by-id';
 const INLINE_MODEL = 'penguins-inline';
-const FEATURES = ['island', 'beak_length_mm', 'beak_depth_mm', 'flipper_length_mm', 'body_mass_g', 'sex'];
+const FEATURES: readonly string[] = PENGUIN_FEATURES;
 
 let pgh: Awaited<ReturnType<typeof usePostgres>>;
 let db: Db;
@@ -62,32 +53,10 @@ before(async () => {
   await migrate(db);
   store = await openArtifactStore({ kind: 'local', root: path.join(home, 'artifacts') });
 
-  const records = (JSON.parse(fs.readFileSync(PENGUINS, 'utf8')) as Record<string, string | number | null>[]).filter((r) => Object.values(r).every((v) => v !== null));
-  penguins = records.map((r, i) => ({
-    penguin_id: i + 1,
-    island: r['Island']!,
-    beak_length_mm: r['Beak Length (mm)']!,
-    beak_depth_mm: r['Beak Depth (mm)']!,
-    flipper_length_mm: r['Flipper Length (mm)']!,
-    body_mass_g: r['Body Mass (g)']!,
-    sex: r['Sex']!,
-    species: r['Species']!,
-  }));
-  const frame = pl.readRecords(penguins).withColumns(pl.col('penguin_id').cast(pl.Int64), pl.lit(Date.UTC(2024, 0, 1)).cast(pl.Datetime('ms')).alias('measured_at'));
-  const file = path.join(home, 'penguins.parquet');
-  frame.writeParquet(file);
-  const ref = await putParquetFile(store, file);
-  const { version } = await registerDatasetVersion(db, { name: 'penguin-measures', uri: ref.uri, sha256: ref.sha256, sizeBytes: ref.size, rows: frame.height, schema: schemaOf(frame), source: { kind: 'test' } });
-  train = { ...ref, name: 'penguin-measures', version: version.version, rows: frame.height, schema: schemaOf(frame) };
-
-  const view = featureView({ name: 'penguin_measures', version: 1, entities: ['penguin_id'], timestamp: 'measured_at', ttl: '0s', features: FEATURES.map((f) => col(f).as(f)) });
-  await materializeFeatures.run(materializeFeaturesInput.parse({ source: train, view }), testStepContext({ store, db }, { node: 'materialize' }));
-
-  model = ((await runLogistic(trainLogisticStep.input.parse({ train, target: 'species', features: FEATURES }), testStepContext({ store, db }))) as { model: ModelRef }).model;
-  const source = { uri: model.uri, sha256: model.sha256, size: model.size };
-  await registerModelVersion(db, { name: MODEL, source, signature: model.signature, createdBy: 'test', lineage: { featureViews: [{ name: 'penguin_measures', version: 1 }] } });
-  await setAlias(db, { name: MODEL, alias: 'champion', version: 1, actor: 'test', reason: 'online features test' });
-  await registerModelVersion(db, { name: INLINE_MODEL, source, signature: model.signature, createdBy: 'test' });
+  const served = await registerPenguinFeatureModel(db, store, home, { name: MODEL });
+  ({ model, train, penguins } = served);
+  // The same model without the view in its lineage: inline values only.
+  await registerModelVersion(db, { name: INLINE_MODEL, source: { uri: model.uri, sha256: model.sha256, size: model.size }, signature: model.signature, createdBy: 'test' });
   await setAlias(db, { name: INLINE_MODEL, alias: 'champion', version: 1, actor: 'test', reason: 'online features test' });
 
   server = await startServing({
