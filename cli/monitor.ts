@@ -22,10 +22,15 @@ export async function sendBatchScored(client: Client, config: SluiceConfig, star
   await client.workflow.signalWithStart('drift-monitor', { ...startOptions(config, start), signal: batchScored, signalArgs: [batch] });
 }
 
-export async function ensureMonitor(client: Client, config: SluiceConfig, start: MonitorStart): Promise<void> {
-  await client.workflow.start('drift-monitor', startOptions(config, start)).catch((e: Error) => {
-    if (e.name !== 'WorkflowExecutionAlreadyStartedError') throw e;
-  });
+/** Starts the monitor unless it is running; true when this call started it. */
+export async function ensureMonitor(client: Client, config: SluiceConfig, start: MonitorStart): Promise<boolean> {
+  return client.workflow.start('drift-monitor', startOptions(config, start)).then(
+    () => true,
+    (e: Error) => {
+      if (e.name !== 'WorkflowExecutionAlreadyStartedError') throw e;
+      return false;
+    },
+  );
 }
 
 /**

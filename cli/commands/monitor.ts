@@ -40,8 +40,9 @@ export function registerMonitorCommands(program: Command): void {
       }
       const client = await connectClient(config);
       try {
-        await ensureMonitor(client, config, start);
-        console.log(`drift monitor for ${model} is running (workflow drift-monitor-${model}); retrains run ${start.trainingPipeline} with params from ${start.trainingParamsFrom}`);
+        const started = await ensureMonitor(client, config, start);
+        if (started) console.log(`drift monitor for ${model} started (workflow drift-monitor-${model}); retrains run ${start.trainingPipeline} with params from ${start.trainingParamsFrom}`);
+        else console.log(`drift monitor for ${model} is already running (workflow drift-monitor-${model}): unchanged (\`sluice monitor status ${model}\` shows its params and policy)`);
       } finally {
         await client.connection.close();
       }
