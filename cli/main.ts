@@ -15,6 +15,7 @@ import { registerModelsCommands } from './commands/models';
 import { registerPipelineCommands } from './commands/pipeline';
 import { startRun } from './commands/run';
 import { reportPageLines } from './report-pages';
+import { gateLines } from './render/gates';
 import { openArtifactStore } from '../infra/artifacts';
 import { registerRunsCommands } from './commands/runs';
 import { registerServeCommand } from './commands/serve';
@@ -92,6 +93,7 @@ program
           console.log(JSON.stringify(r.result, null, 2));
           const store = await openArtifactStore(config.artifacts);
           for (const line of await reportPageLines(store, config.home, r.result.outputs)) console.log(line);
+          for (const line of gateLines(r.result.outputs)) console.log(line);
         }
       }
     } finally {

@@ -166,6 +166,8 @@ export const trainModel = pipeline(
     return {
       model: registered.output.uri,
       registered: registered.output.registered,
+      /** Why it was not registered: the gates it failed, each with its reason (empty when registered). */
+      failedGates: registered.output.failedGates,
       version: registered.output.version,
       promoted: promoted.output.promoted,
       outcome: promoted.output.outcome,

@@ -1,3 +1,4 @@
+import { gateLines } from '../cli/render/gates';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
@@ -302,4 +303,12 @@ test('listings have a header row and aligned columns; configured durations read 
     const total = [...formatSetting(ms).matchAll(/(\d+)(ms|d|h|m|s)/g)].reduce((sum, [, n, u]) => sum + Number(n) * durationMs(`1${u}`), 0);
     assert.equal(total, ms);
   }
+});
+
+test('a run that registered nothing says which gates failed; a registered one or other outputs print nothing', () => {
+  const failed = { metric: 'accuracy', op: '>=', value: 0.8, actual: 0.68, passed: false, reason: 'accuracy = 0.68 fails >= 0.8' };
+  assert.deepEqual(gateLines({ registered: false, failedGates: [failed] }), ['not registered: accuracy = 0.68 fails >= 0.8 (set "gates" in the params to change the bar)']);
+  assert.deepEqual(gateLines({ registered: true, failedGates: [] }), []);
+  assert.deepEqual(gateLines({ rows: 3 }), []);
+  assert.deepEqual(gateLines(null), []);
 });
