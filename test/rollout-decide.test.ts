@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { betaOf, checkGuardrails, seededRandom, liveRoutes, normalOf, posteriors, sampleBeta, sampleNormalMean, stepDone, thompsonCandidateWeight, winnerOf } from '../pipelines/rollout/decide';
 import { guardrails, rolloutStart, setWeightsRequest, type VariantStats } from '../pipelines/rollout/protocol';
 import { RouteTable } from '../pipelines/serving/routes';
-import { checkStart, parseWeights, startFromOptions } from '../cli/commands/rollout';
+import { checkStart, parseWeights, renderStatus, startFromOptions } from '../cli/commands/rollout';
 import { previousChampion } from '../cli/commands/models';
 import { mulberry32 as seeded } from '../pipelines/util/seeded-random';
 
@@ -168,6 +168,14 @@ test('CLI: weights and start flags', () => {
   const parsed = rolloutStart.parse(start);
   assert.deepEqual([parsed.canary.steps, parsed.canary.hold, parsed.canary.minRequests, parsed.guardrails.maxErrorRate, parsed.by], [[10, 100], '5m', 100, 0.01, 'ada']);
   assert.throws(() => checkStart(startFromOptions('churn', { candidate: 'two', strategy: 'blue-green' })), /invalid rollout: candidate: .*; strategy: Invalid option/);
+  assert.equal(rolloutStart.parse(startFromOptions('churn', { candidate: '3', strategy: 'ab', reward: 'continuous' })).ab.reward, 'continuous');
+  // The status names each posterior by its kind.
+  const xs = rewards([2, 4, 6, 8, 10]);
+  const base = { model: 'churn', strategy: 'ab' as const, control: 1, candidate: 2, phase: 'testing' as const, paused: false, weights: {}, step: null, counts: {}, guardrails: null, report: null, decisions: [], rejected: [] };
+  const normal = renderStatus({ ...base, posteriors: posteriors({ control: xs, candidate: xs }, 100, seeded(1), 'continuous') }).join('\n');
+  assert.match(normal, /posterior control: Normal mean 6 ± 2 \(5 rewards\), P\(best\) 0\.\d+/);
+  const beta = renderStatus({ ...base, posteriors: posteriors({ control: xs, candidate: xs }, 100, seeded(1)) }).join('\n');
+  assert.match(beta, /posterior control: Beta\(1, 6\), mean 0\.1429, P\(best\) 0\.5/);
 });
 
 test('models rollback: the previous champion is where the latest move onto the current one came from', () => {

@@ -12,6 +12,7 @@ import { openArtifactStore } from '../infra/artifacts';
 import { migrate } from '../infra/db/migrate';
 import pl from 'nodejs-polars';
 import { putParquetFile } from '../activities/data/frames';
+import { createRolloutActivities } from '../activities/rollout';
 import { startRollout as startRolloutImpl } from '../activities/rollout/start-step';
 import { schemaOf } from '../activities/scoring/common';
 import { runGbdt } from '../activities/training/steps';
@@ -369,6 +370,21 @@ test('a training run with rollout params hands a winning challenger to a rollout
     const settled = await stack.db.query(`SELECT outcome, resolves FROM model_decisions WHERE model_name = $1 AND challenger_version = 2 ORDER BY id`, [model]);
     assert.deepEqual(settled.rows.map((r) => [r.outcome, r.resolves]), [['pending_approval', null], ['rejected', pending.rows[0].id]]);
     assert.equal(await champion(model), 1);
+
+    // A rollout that promotes approves its decision: the alias moves with it (once, however often the activity is retried).
+    const acts = createRolloutActivities({ db: stack.db, store });
+    const again = await applyDecision(stack.db, { name: model, challengerVersion: 2, decision: 'pending', mode: 'automatic', by: 'sluice-pipeline', reason: 'to be rolled out', expectedChampion: 1 });
+    const promote = { model, version: 2, actor: 'rollout-test', reason: 'canary held', rolloutId: `rollout-${model}`, decision: again.decision.id };
+    assert.deepEqual(await acts.rolloutPromote(promote), { from: 1, to: 2, changed: true });
+    assert.deepEqual(await acts.rolloutPromote(promote), { from: 1, to: 2, changed: true }, 'a retry finds the decision it made');
+    const approved = await stack.db.query(`SELECT d.outcome, e.to_version FROM model_decisions d LEFT JOIN alias_events e ON e.decision_id = d.id WHERE d.resolves = $1`, [again.decision.id]);
+    assert.deepEqual(approved.rows, [{ outcome: 'promoted', to_version: 2 }], 'one approval, and the alias event that points at it');
+    assert.equal(await champion(model), 2);
+    // A decision a person settled meanwhile is theirs: the rollout still moves the alias, through setAlias.
+    const settledByHand = await applyDecision(stack.db, { name: model, challengerVersion: 1, decision: 'pending', mode: 'automatic', by: 'sluice-pipeline', reason: 'to be rolled out', expectedChampion: 2 });
+    await applyDecision(stack.db, { name: model, challengerVersion: 1, decision: 'reject', mode: 'manual', by: 'ada', reason: 'no', resolves: settledByHand.decision.id });
+    assert.deepEqual(await acts.rolloutPromote({ ...promote, version: 1, decision: settledByHand.decision.id }), { from: 2, to: 1, changed: true });
+    assert.deepEqual(await acts.rolloutRejectDecision({ model, candidate: 1, decision: settledByHand.decision.id, actor: 'rollout-test', reason: 'rolled back', rolloutId: `rollout-${model}` }), { outcome: 'already settled' });
   } finally {
     await Promise.all((await starting).map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
   }

@@ -25,7 +25,7 @@ export const startRollout = implement(startRolloutStep, async ({ proposal, rollo
       challengerVersion: candidate,
       decision: 'approve',
       mode: 'automatic',
-      by: rollout.by ?? 'sluice-pipeline',
+      by: 'sluice-pipeline', // the training run decides here, as promote-model does
       reason: `no champion to roll out against: v${candidate} promoted directly`,
       resolves: decisionId,
       idempotencyKey: `step:${ctx.run.runId}/${ctx.run.node}`,
