@@ -193,7 +193,11 @@ export async function buildServingApp(o: AppOptions): Promise<FastifyInstance> {
           type: 'object',
           required: ['instances'],
           properties: {
-            instances: { type: 'array', minItems: 1, items: { type: 'object' } },
+            instances: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'object', description: 'feature values by name, or {"entity": {key: value}} for a model with feature views (the features are read from the online store; values given inline win)' },
+            },
             key: { type: 'string', maxLength: 256, description: 'sticky assignment key (e.g. a user id): the same key gets the same variant while the weights stay' },
           },
         },
