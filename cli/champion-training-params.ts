@@ -53,3 +53,25 @@ export async function championTrainingParams(db: Db, model: string, pipeline: st
   const params = run.params && typeof run.params === 'object' ? (run.params as Record<string, unknown>) : {};
   return { params: retrainParamsFromRun(params), from: `the champion ${version}'s training run ${run.run_id} (${run.workflow_id})` };
 }
+
+/**
+ * `sluice monitor start` without `--reference`: the dataset version the champion was trained on,
+ * from its registry lineage (`role: training`), as `name@version`. Throws, saying what to pass,
+ * when there is no champion or its lineage names no single training dataset (an imported model).
+ */
+export async function championTrainingData(db: Db, model: string): Promise<string> {
+  const pass = `pass --reference DATASET@VERSION`;
+  let champion;
+  try {
+    champion = await resolveModelUri(db, formatModelUri({ name: model, alias: 'champion' }));
+  } catch (e) {
+    if (e instanceof RegistryError && e.code === 'NOT_FOUND') throw new Error(`${model} has no champion to take the reference data from: ${pass}`);
+    throw e;
+  }
+  const training = (champion.lineage.datasets ?? []).filter((d) => d.role === 'training');
+  if (training.length !== 1) {
+    const named = training.map((d) => `${d.name}@${d.version}`).join(', ');
+    throw new Error(`the champion ${model} v${champion.version} names ${training.length ? `several training datasets (${named})` : 'no training dataset'} in its lineage: ${pass}`);
+  }
+  return `${training[0]!.name}@${training[0]!.version}`;
+}

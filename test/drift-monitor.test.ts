@@ -85,6 +85,10 @@ test('drift on a shifted period starts a retrain by itself and the new version b
   );
   const imported = await monitorStartFor(stack.db, 'no-such-model', { reference, pipeline: 'train-model' });
   assert.deepEqual([imported.trainingParams, imported.trainingParamsFrom], [{ model: 'no-such-model' }, "train-model's defaults (no-such-model has no champion)"]);
+  // Without --reference: the champion's training data, from its registry lineage.
+  const byLineage = await monitorStartFor(stack.db, model, { pipeline: 'train-model' });
+  assert.deepEqual([byLineage.reference.name, byLineage.reference.version, byLineage.reference.sha256], [first.outputs.trainingData.name, first.outputs.trainingData.version, first.outputs.trainingData.sha256]);
+  await assert.rejects(monitorStartFor(stack.db, 'no-such-model', { pipeline: 'train-model' }), /no-such-model has no champion to take the reference data from: pass --reference/);
 
   // Same season a year later: a wetter, windier winter moves two of four columns, below the
   // policy's share of 0.75, so the batch does not drift and nothing starts.

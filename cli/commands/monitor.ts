@@ -11,7 +11,7 @@ import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
 import type { LabelsSource, MonitorStatus } from '../../pipelines/monitor/protocol';
-import { championTrainingParams, type TrainingParamsChoice } from '../champion-training-params';
+import { championTrainingData, championTrainingParams, type TrainingParamsChoice } from '../champion-training-params';
 
 /** `sluice monitor start|status|labels|policy` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
 export function registerMonitorCommands(program: Command): void {
@@ -20,12 +20,12 @@ export function registerMonitorCommands(program: Command): void {
   monitor
     .command('start <model>')
     .description('start the drift monitor of a model (idempotent)')
-    .requiredOption('--reference <dataset@version>', "the champion's training data, e.g. penguins.train@1")
+    .option('--reference <dataset@version>', "the data drift is measured against, e.g. penguins.train@1 (default: the champion's training data, from its lineage)")
     .option('--target <column>', "the column the model predicts (default: the champion's, when its training params are used)")
     .option('--training-params <file>', "JSON params for the training pipeline a retrain runs (default: those the champion was trained with)")
     .option('--pipeline <name>', 'training pipeline', 'train-model')
     .option('--policy <file>', "JSON policy (driftShare, consecutive, cooldown, dailyCap, performance, columns, categorical, retrainWindow, labelDrift); columns default to the training params' features")
-    .action(async (model: string, o: { reference: string; target?: string; trainingParams?: string; pipeline: string; policy?: string }) => {
+    .action(async (model: string, o: { reference?: string; target?: string; trainingParams?: string; pipeline: string; policy?: string }) => {
       const config = loadConfig();
       const db = createPool(await resolveDatabaseUrl(config), { max: 1 });
       let start: MonitorStart;
@@ -151,11 +151,12 @@ function retrainsWith(s: Pick<MonitorStatus, 'training'>): string {
 export async function monitorStartFor(
   db: Db,
   model: string,
-  o: { reference: string; target?: string; trainingParams?: TrainingParamsChoice; pipeline: string; policy?: Partial<MonitorPolicy> },
+  o: { reference?: string; target?: string; trainingParams?: TrainingParamsChoice; pipeline: string; policy?: Partial<MonitorPolicy> },
 ): Promise<MonitorStart> {
-  const spec = parseDatasetSpec(o.reference);
+  const reference = o.reference ?? (await championTrainingData(db, model));
+  const spec = parseDatasetSpec(reference);
   const v = await getDatasetVersion(db, spec.name, spec.version);
-  if (!v) throw new Error(`no dataset version ${o.reference}`);
+  if (!v) throw new Error(`no dataset version ${reference}`);
   const training = o.trainingParams ?? (await championTrainingParams(db, model, o.pipeline));
   const target = o.target ?? (!o.trainingParams && typeof training.params.target === 'string' ? training.params.target : undefined);
   return {
