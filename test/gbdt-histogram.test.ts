@@ -7,6 +7,7 @@ import { trainGbdt } from '../activities/training/gbdt/boost';
 import { accumulate, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
 import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
 import { partition } from '../activities/training/gbdt/partition';
+import { CTRL, CTRL_LENGTH, JOB, ThreadBlocks } from '../activities/training/gbdt/thread-blocks';
 import { Rng } from '../activities/training/rng';
 
 /**
@@ -101,6 +102,40 @@ describe('GBDT histograms', () => {
     } finally {
       await threads.close();
     }
+  });
+
+  test('a job whose other threads never wake is finished by the trainer thread alone, and claimed once', () => {
+    const F = 6;
+    const n = 5000;
+    const { data, grad, hess, rows, scratch, m } = randomData(n, F, 4);
+    const sab = (bytes: number) => new SharedArrayBuffer(bytes);
+    const shape = {
+      n,
+      nFeatures: F,
+      featureWidth: SLOTS * STRIDE,
+      ctrl: sab(CTRL_LENGTH * 4),
+      claim: sab(8),
+      jobs: sab((F + 1) * 4),
+      bins: data.bins.buffer as SharedArrayBuffer,
+      grad: grad.buffer as SharedArrayBuffer,
+      hess: hess.buffer as SharedArrayBuffer,
+      rows: rows.buffer as SharedArrayBuffer,
+      scratch: scratch.buffer as SharedArrayBuffer,
+      columns: [], // (no partition job here)
+      goesLeft: sab(SLOTS),
+      result: sab(F * SLOTS * STRIDE * 8),
+    };
+    const blocks = new ThreadBlocks(shape);
+    const features = Int32Array.from([5, 0, 3, 1, 4]);
+    new Int32Array(shape.jobs).set([features.length, ...features]);
+    Object.assign(blocks.ctrl, { [CTRL.job]: JOB.histogram, [CTRL.start]: 2, [CTRL.end]: m, [CTRL.k]: 1 });
+    blocks.result.fill(7); // stale sums of an earlier job: each block zeroes its features first
+    blocks.open(3);
+    blocks.finish(3);
+    assert.equal(blocks.work(), 0, 'no block left to claim once the job is done');
+    const one = newHistogram(F);
+    accumulate(one, data, rows, 2, m, grad.subarray(n, 2 * n), hess.subarray(n, 2 * n), features);
+    for (const f of features) assert.deepEqual(blocks.result.subarray(f * SLOTS * STRIDE, (f + 1) * SLOTS * STRIDE), one.subarray(f * SLOTS * STRIDE, (f + 1) * SLOTS * STRIDE), `feature ${f}`);
   });
 
   test('a model trained with histogram threads is the one trained without', async () => {

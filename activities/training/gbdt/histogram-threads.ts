@@ -3,18 +3,23 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulate, SLOTS, STRIDE } from './histogram';
-import { binaryTerms, lossChunkBound } from './binary-loss';
-import { joinChunks, partition, partitionChunk } from './partition';
+import { joinChunks, partition } from './partition';
+import { chunkBound, CTRL, CTRL_LENGTH, featureBound, JOB, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
  * Histogram building on several cores, as scikit-learn (OpenMP) and LightGBM do: a node's
- * features are split into one block per thread; the calling thread accumulates its block into
- * the node's histogram while worker threads accumulate theirs into a shared result histogram,
- * which it then copies in. The bins, gradients and row order live in SharedArrayBuffers, so a job
- * is a few integers in a shared control array (Atomics.wait/notify), not a message.
+ * features are split into one group per thread, and a group's histogram slots are accumulated
+ * into a shared result histogram, which the trainer's thread then copies into the node's. The
+ * bins, gradients and row order live in SharedArrayBuffers, so a job is a few integers in a
+ * shared control array (Atomics.wait/notify), not a message.
  *
- * Binary tasks' per-row loss terms and gradients are computed in chunks of rows too, and large node partitions are split: each thread partitions a chunk of the node's rows stably
- * (partition.ts), and the calling thread joins the chunks' left and right rows in chunk order.
+ * Binary tasks' per-row loss terms and gradients are computed in chunks of rows too, and large
+ * node partitions are split: each chunk of the node's rows is partitioned stably (partition.ts),
+ * and the trainer's thread joins the chunks' left and right rows in chunk order.
+ *
+ * The groups and chunks are blocks that any thread claims, the trainer's included
+ * (thread-blocks.ts): a thread that is slow to wake on a busy machine costs nothing but its
+ * share of the speed-up.
  *
  * Each feature's slots still add its rows in row order, and a partition keeps rows in order, on
  * whichever thread: the trees are the ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
@@ -24,46 +29,6 @@ import { joinChunks, partition, partitionChunk } from './partition';
 
 export const MIN_PARALLEL_ROWS = 20_000;
 export const MIN_PARALLEL_WORK = 1_000_000;
-const MAX_THREADS = 8;
-
-/** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, pending: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, lefts: 16 } as const;
-/**
- * Every wait re-checks its condition at least this often (ms): a wake-up that is lost (seen once
- * at full scale: both sides asleep) costs this much, never a hang.
- */
-export const WAIT_RECHECK_MS = 20;
-/** ctrl[CTRL.job] */
-export const JOB = { histogram: 0, partition: 1, binary: 2 } as const;
-const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
-
-/** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
-export function chunkBound(start: number, end: number, T: number, t: number): number {
-  return start + Math.round(((end - start) * t) / T);
-}
-
-export interface HistogramThreadData {
-  index: number;
-  /** Per thread in the jobs array: a feature count, then up to nFeatures feature indices. */
-  jobStride: number;
-  n: number;
-  nFeatures: number;
-  featureWidth: number;
-  ctrl: SharedArrayBuffer;
-  jobs: SharedArrayBuffer;
-  bins: SharedArrayBuffer;
-  /** K × n gradients and hessians (class k's at k * n). */
-  grad: SharedArrayBuffer;
-  hess: SharedArrayBuffer;
-  rows: SharedArrayBuffer;
-  scratch: SharedArrayBuffer;
-  columns: SharedArrayBuffer[];
-  /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
-  goesLeft: SharedArrayBuffer;
-  result: SharedArrayBuffer;
-  /** Binary tasks: margins, labels (0/1) and per-row log-probabilities (binary-loss.ts). */
-  binary?: { margins: SharedArrayBuffer; y: SharedArrayBuffer; logp: SharedArrayBuffer };
-}
 
 export interface SharedGrowBuffers {
   grad: Float64Array;
@@ -87,7 +52,9 @@ export class HistogramThreads {
   private readonly goesLeft = new Uint8Array(new SharedArrayBuffer(SLOTS));
   private readonly workers: Worker[] = [];
   private readonly featureWidth = SLOTS * STRIDE;
-  private readonly jobStride: number;
+  private readonly shape: HistogramThreadData;
+  /** The trainer thread's side of the block protocol. */
+  private readonly blocks: ThreadBlocks;
 
   private constructor(
     private readonly data: BinMatrix,
@@ -95,10 +62,29 @@ export class HistogramThreads {
     private readonly nThreads: number,
   ) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4));
-    this.jobStride = data.nFeatures + 1;
-    this.jobs = new Int32Array(new SharedArrayBuffer(nThreads * this.jobStride * 4));
+    this.jobs = new Int32Array(new SharedArrayBuffer((data.nFeatures + 1) * 4));
     this.result = new Float64Array(new SharedArrayBuffer(data.nFeatures * this.featureWidth * 8));
     this.ctrl[CTRL.threads] = nThreads;
+    this.shape = {
+      n: data.n,
+      nFeatures: data.nFeatures,
+      featureWidth: this.featureWidth,
+      ctrl: this.ctrl.buffer as SharedArrayBuffer,
+      claim: new SharedArrayBuffer(8),
+      jobs: this.jobs.buffer as SharedArrayBuffer,
+      bins: data.bins.buffer as SharedArrayBuffer,
+      grad: shared.grad.buffer as SharedArrayBuffer,
+      hess: shared.hess.buffer as SharedArrayBuffer,
+      rows: shared.rows.buffer as SharedArrayBuffer,
+      scratch: shared.scratch.buffer as SharedArrayBuffer,
+      columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
+      goesLeft: this.goesLeft.buffer as SharedArrayBuffer,
+      result: this.result.buffer as SharedArrayBuffer,
+      ...(shared.binary
+        ? { binary: { margins: shared.binary.margins.buffer as SharedArrayBuffer, y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
+        : {}),
+    };
+    this.blocks = new ThreadBlocks(this.shape);
   }
 
   /**
@@ -108,29 +94,10 @@ export class HistogramThreads {
    */
   static async start(data: BinMatrix, shared: SharedGrowBuffers, nThreads: number): Promise<HistogramThreads | undefined> {
     const pool = new HistogramThreads(data, shared, nThreads);
-    const common = {
-      n: data.n,
-      nFeatures: data.nFeatures,
-      featureWidth: pool.featureWidth,
-      jobStride: pool.jobStride,
-      ctrl: pool.ctrl.buffer as SharedArrayBuffer,
-      jobs: pool.jobs.buffer as SharedArrayBuffer,
-      bins: data.bins.buffer as SharedArrayBuffer,
-      grad: shared.grad.buffer as SharedArrayBuffer,
-      hess: shared.hess.buffer as SharedArrayBuffer,
-      rows: shared.rows.buffer as SharedArrayBuffer,
-      scratch: shared.scratch.buffer as SharedArrayBuffer,
-      columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
-      goesLeft: pool.goesLeft.buffer as SharedArrayBuffer,
-      result: pool.result.buffer as SharedArrayBuffer,
-      ...(shared.binary
-        ? { binary: { margins: shared.binary.margins.buffer as SharedArrayBuffer, y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
-        : {}),
-    };
     try {
       await Promise.all(
         Array.from({ length: nThreads - 1 }, (_, w) => {
-          const worker = startThread(new URL('./histogram-worker.ts', import.meta.url), { ...common, index: w } satisfies HistogramThreadData);
+          const worker = startThread(new URL('./histogram-worker.ts', import.meta.url), { ...pool.shape });
           pool.workers.push(worker);
           return new Promise<void>((resolve, reject) => {
             worker.once('error', reject);
@@ -148,77 +115,53 @@ export class HistogramThreads {
     }
   }
 
-  /**
-   * Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features: the
-   * calling thread takes the first block, each worker one of the others.
-   */
+  /** Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features, one feature group a block. */
   build(hist: Float64Array, start: number, end: number, k: number, features: Int32Array): void {
     const { data, shared } = this;
-    const gradK = shared.grad.subarray(k * data.n, (k + 1) * data.n);
-    const hessK = shared.hess.subarray(k * data.n, (k + 1) * data.n);
     const nf = features.length;
     const T = Math.min(this.nThreads, nf);
     if (T < 2 || end - start < MIN_PARALLEL_ROWS) {
-      accumulate(hist, data, shared.rows, start, end, gradK, hessK, features);
+      accumulate(hist, data, shared.rows, start, end, shared.grad.subarray(k * data.n, (k + 1) * data.n), shared.hess.subarray(k * data.n, (k + 1) * data.n), features);
       return;
     }
-    // contiguous blocks of near-equal size; block 0 is the caller's
-    const bound = (t: number) => Math.round((t * nf) / T);
-    for (let w = 0; w < this.nThreads - 1; w++) {
-      const at = w * this.jobStride;
-      const t = w + 1;
-      const from = t < T ? bound(t) : 0;
-      const to = t < T ? bound(t + 1) : 0;
-      this.jobs[at] = to - from;
-      for (let j = from; j < to; j++) this.jobs[at + 1 + j - from] = features[j]!;
-    }
+    this.jobs[0] = nf;
+    this.jobs.set(features, 1);
     this.ctrl[CTRL.k] = k;
-    this.post(JOB.histogram, start, end);
-    accumulate(hist, data, shared.rows, start, end, gradK, hessK, features.subarray(0, bound(1)));
-    this.wait();
+    this.run(JOB.histogram, start, end, T);
     const W = this.featureWidth;
-    for (let j = bound(1); j < nf; j++) {
-      const o = features[j]! * W;
-      hist.set(this.result.subarray(o, o + W), o);
+    for (let t = 0; t < T; t++) {
+      // each group's features are contiguous in the list, but not necessarily in the histogram
+      for (let j = featureBound(nf, T, t); j < featureBound(nf, T, t + 1); j++) {
+        const o = features[j]! * W;
+        hist.set(this.result.subarray(o, o + W), o);
+      }
     }
   }
 
   /** Stable partition of rows[start, end) by feature f's bins (see partition.ts); returns the first right row's position. */
   partition(start: number, end: number, f: number, goesLeft: Uint8Array): number {
     const { rows, scratch } = this.shared;
-    const column = this.data.columns[f]!;
     const T = this.nThreads;
-    if (end - start < 2 * MIN_PARALLEL_ROWS) return partition(rows, scratch, start, end, column, goesLeft);
+    if (end - start < 2 * MIN_PARALLEL_ROWS) return partition(rows, scratch, start, end, this.data.columns[f]!, goesLeft);
     this.goesLeft.set(goesLeft);
     this.ctrl[CTRL.feature] = f;
-    this.post(JOB.partition, start, end);
-    this.ctrl[CTRL.lefts] = partitionChunk(rows, scratch, start, chunkBound(start, end, T, 1), column, goesLeft);
-    this.wait();
+    this.run(JOB.partition, start, end, T);
     const bounds = Array.from({ length: T + 1 }, (_, t) => chunkBound(start, end, T, t));
     return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
   }
 
-  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks over the threads (on loss-group boundaries). */
+  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks (on loss-group boundaries). */
   binaryTerms(): void {
-    const b = this.shared.binary!;
-    const n = this.data.n;
-    this.post(JOB.binary, 0, n);
-    binaryTerms(b.margins, b.y, this.shared.grad, this.shared.hess, b.logp, 0, lossChunkBound(n, this.nThreads, 1));
-    this.wait();
+    this.run(JOB.binary, 0, this.data.n, this.nThreads);
   }
 
-  private post(job: number, start: number, end: number): void {
+  /** Opens a job of nBlocks blocks, runs blocks until none is left and waits for the others' (thread-blocks.ts). */
+  private run(job: number, start: number, end: number, nBlocks: number): void {
     this.ctrl[CTRL.job] = job;
     this.ctrl[CTRL.start] = start;
     this.ctrl[CTRL.end] = end;
-    Atomics.store(this.ctrl, CTRL.pending, this.nThreads - 1);
-    Atomics.add(this.ctrl, CTRL.seq, 1);
-    Atomics.notify(this.ctrl, CTRL.seq);
-  }
-
-  private wait(): void {
-    for (let p = Atomics.load(this.ctrl, CTRL.pending); p !== 0; p = Atomics.load(this.ctrl, CTRL.pending)) Atomics.wait(this.ctrl, CTRL.pending, p, WAIT_RECHECK_MS);
-    if (Atomics.load(this.ctrl, CTRL.failed) !== 0) throw new Error('a histogram thread failed (see its error on stderr)');
+    this.blocks.open(nBlocks);
+    this.blocks.finish(nBlocks);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,159 @@
+import { accumulate } from './histogram';
+import { binaryTerms, lossChunkBound } from './binary-loss';
+import { partitionChunk } from './partition';
+
+/**
+ * The jobs histogram threads share (see histogram-threads.ts), cut into blocks that whichever
+ * thread is free claims: the trainer's thread claims blocks too, and once none is left it waits
+ * only for blocks another thread is already running. On a busy machine a woken thread can wait
+ * milliseconds for a core; when every job waited for it (one job per thread, as before), two
+ * threads took longer than one. Now a late thread finds its blocks done and goes back to sleep.
+ *
+ * The claim word (a BigInt64, compare-and-swap) holds the job's generation, its block count and
+ * the next block: a thread that read a finished job's word can never claim a block of the next
+ * one, and the next job's parameters are written only once every block of the last is done.
+ *
+ * A block's result does not depend on the thread that runs it (a feature group's histogram slots,
+ * a chunk's stable partition, a chunk of loss terms on loss-group boundaries), so the trees are
+ * the same on any number of threads.
+ */
+
+/** Indices in the control array. */
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, lefts: 16 } as const;
+export const MAX_THREADS = 8;
+export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
+/** ctrl[CTRL.job] */
+export const JOB = { histogram: 0, partition: 1, binary: 2 } as const;
+/**
+ * Every wait re-checks its condition at least this often (ms): a wake-up that is lost (seen once
+ * at full scale: both sides asleep) costs this much, never a hang.
+ */
+export const WAIT_RECHECK_MS = 20;
+
+/** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
+export function chunkBound(start: number, end: number, T: number, t: number): number {
+  return start + Math.round(((end - start) * t) / T);
+}
+
+/** Feature group t of T of a histogram job's nf features: [featureBound(t), featureBound(t + 1)). */
+export function featureBound(nf: number, T: number, t: number): number {
+  return Math.round((t * nf) / T);
+}
+
+/** What every thread sees: the same SharedArrayBuffers, so a job is a few integers. */
+export interface HistogramThreadData {
+  n: number;
+  nFeatures: number;
+  featureWidth: number;
+  ctrl: SharedArrayBuffer;
+  /** One BigInt64: generation × 2^16 + block count × 2^8 + next block. */
+  claim: SharedArrayBuffer;
+  /** A histogram job's features: a count, then the feature indices. */
+  jobs: SharedArrayBuffer;
+  bins: SharedArrayBuffer;
+  /** K × n gradients and hessians (class k's at k * n). */
+  grad: SharedArrayBuffer;
+  hess: SharedArrayBuffer;
+  rows: SharedArrayBuffer;
+  scratch: SharedArrayBuffer;
+  columns: SharedArrayBuffer[];
+  /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
+  goesLeft: SharedArrayBuffer;
+  /** Histogram jobs' output (every block writes its features' slots here). */
+  result: SharedArrayBuffer;
+  /** Binary tasks: margins, labels (0/1) and loss-group logs (binary-loss.ts). */
+  binary?: { margins: SharedArrayBuffer; y: SharedArrayBuffer; logp: SharedArrayBuffer };
+}
+
+/** Typed views of HistogramThreadData, and the block protocol over them (one per thread). */
+export class ThreadBlocks {
+  readonly ctrl: Int32Array;
+  private readonly claimWord: BigInt64Array;
+  private readonly jobs: Int32Array;
+  private readonly data: { n: number; nFeatures: number; bins: Uint8Array; columns: Uint8Array[] };
+  private readonly gradAll: Float64Array;
+  private readonly hessAll: Float64Array;
+  private readonly rows: Uint32Array;
+  private readonly scratch: Uint32Array;
+  private readonly columns: Uint8Array[];
+  private readonly goesLeft: Uint8Array;
+  readonly result: Float64Array;
+  private readonly binary: { margins: Float64Array; y: Int32Array; logp: Float64Array } | undefined;
+
+  constructor(private readonly d: HistogramThreadData) {
+    this.ctrl = new Int32Array(d.ctrl);
+    this.claimWord = new BigInt64Array(d.claim);
+    this.jobs = new Int32Array(d.jobs);
+    this.data = { n: d.n, nFeatures: d.nFeatures, bins: new Uint8Array(d.bins), columns: [] };
+    this.gradAll = new Float64Array(d.grad);
+    this.hessAll = new Float64Array(d.hess);
+    this.rows = new Uint32Array(d.rows);
+    this.scratch = new Uint32Array(d.scratch);
+    this.columns = d.columns.map((c) => new Uint8Array(c));
+    this.goesLeft = new Uint8Array(d.goesLeft);
+    this.result = new Float64Array(d.result);
+    this.binary = d.binary && { margins: new Float64Array(d.binary.margins), y: new Int32Array(d.binary.y), logp: new Float64Array(d.binary.logp) };
+  }
+
+  /** Trainer: opens a job of nBlocks blocks (its parameters already in ctrl and jobs) and wakes the threads. */
+  open(nBlocks: number): void {
+    const gen = (Atomics.load(this.claimWord, 0) >> 16n) + 1n;
+    Atomics.store(this.ctrl, CTRL.done, 0);
+    Atomics.store(this.claimWord, 0, (gen << 16n) | (BigInt(nBlocks) << 8n));
+    Atomics.add(this.ctrl, CTRL.seq, 1);
+    Atomics.notify(this.ctrl, CTRL.seq);
+  }
+
+  /** Runs blocks of the open job until none is left to claim; returns how many it ran. */
+  work(): number {
+    let ran = 0;
+    for (;;) {
+      const w = Atomics.load(this.claimWord, 0);
+      const next = Number(w & 0xffn);
+      const nBlocks = Number((w >> 8n) & 0xffn);
+      if (next >= nBlocks) return ran;
+      if (Atomics.compareExchange(this.claimWord, 0, w, w + 1n) !== w) continue;
+      try {
+        this.run(next, nBlocks);
+      } catch (e) {
+        // counted done all the same, so that the trainer wakes and reports it
+        Atomics.store(this.ctrl, CTRL.failed, 1);
+        console.error('histogram thread:', e);
+      }
+      ran++;
+      if (Atomics.add(this.ctrl, CTRL.done, 1) + 1 === nBlocks) Atomics.notify(this.ctrl, CTRL.done);
+    }
+  }
+
+  /** Trainer: runs blocks, then waits for the ones other threads claimed. */
+  finish(nBlocks: number): void {
+    this.work();
+    for (let done = Atomics.load(this.ctrl, CTRL.done); done !== nBlocks; done = Atomics.load(this.ctrl, CTRL.done)) {
+      Atomics.wait(this.ctrl, CTRL.done, done, WAIT_RECHECK_MS);
+    }
+    if (Atomics.load(this.ctrl, CTRL.failed) !== 0) throw new Error('a histogram thread failed (see its error on stderr)');
+  }
+
+  private run(block: number, nBlocks: number): void {
+    const { ctrl } = this;
+    const start = ctrl[CTRL.start]!;
+    const end = ctrl[CTRL.end]!;
+    const job = ctrl[CTRL.job]!;
+    if (job === JOB.binary) {
+      const b = this.binary!;
+      // a binary job covers every row: [0, end)
+      binaryTerms(b.margins, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
+    } else if (job === JOB.partition) {
+      const from = chunkBound(start, end, nBlocks, block);
+      ctrl[CTRL.lefts + block] = partitionChunk(this.rows, this.scratch, from, chunkBound(start, end, nBlocks, block + 1), this.columns[ctrl[CTRL.feature]!]!, this.goesLeft);
+    } else {
+      const n = this.d.n;
+      const k = ctrl[CTRL.k]!;
+      const nf = this.jobs[0]!;
+      const features = this.jobs.subarray(1 + featureBound(nf, nBlocks, block), 1 + featureBound(nf, nBlocks, block + 1));
+      const W = this.d.featureWidth;
+      for (const f of features) this.result.fill(0, f * W, (f + 1) * W);
+      accumulate(this.result, this.data, this.rows, start, end, this.gradAll.subarray(k * n, (k + 1) * n), this.hessAll.subarray(k * n, (k + 1) * n), features);
+    }
+  }
+}
