@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { nodeStatesFromSummary } from '../cli/commands/runs';
+import { runNodeSummary } from '../infra/db/console-queries';
 import type { Db } from '../infra/db/pool';
+import { listStepRunsPage } from '../infra/db/runs';
 import { projectRoot } from '../infra/paths';
 import { isClaim } from '../pipelines/dsl/claim';
 import { MAP_SHARD_WORKFLOW } from '../pipelines/dsl/fan-out';
@@ -105,6 +108,19 @@ describe('fan-outs wider than a shard, values larger than history should carry',
 
     const rows = await db.query<{ n: string }>(`SELECT count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' AND status = 'succeeded'`, [runId]);
     assert.equal(Number(rows.rows[0]!.n), N, 'every item has its step run');
+  });
+
+  test('sluice runs show reads a page of node runs and sums the rest in PostgreSQL', async () => {
+    assert.ok(firstRun, 'the first run ran');
+    const page = await listStepRunsPage(db, firstRun.runId, { node: 'square', limit: 8, offset: 30 });
+    assert.equal(page.total, N);
+    assert.equal(page.rows.length, 8);
+    assert.ok(page.rows.every((r) => /^square\[\d+\]$/.test(r.node_id)), page.rows.map((r) => r.node_id).join(' '));
+    const own = await listStepRunsPage(db, firstRun.runId, { items: false, limit: 100, offset: 0 });
+    assert.deepEqual(own.rows.map((r) => r.node_id).sort(), ['seq', 'sum']);
+    const states = nodeStatesFromSummary(await runNodeSummary(db, firstRun.runId));
+    assert.deepEqual([states.square!.status, states.square!.items], ['succeeded', { total: N, done: N }]);
+    assert.deepEqual([states.seq!.status, states.seq!.items], ['succeeded', undefined]);
   });
 
   test('a rerun with the same params answers every item from the cache', async () => {

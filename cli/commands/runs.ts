@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../infra/config';
 import { createPool, type Db } from '../../infra/db/pool';
-import { findRun, listRuns, listStepArtifacts, listStepOutputs, listStepRuns, type RunRow, type StepArtifactEdge, type StepRunRow } from '../../infra/db/runs';
+import { runNodeSummary, runProblems, type NodeStatusCount } from '../../infra/db/console-queries';
+import { findRun, listRuns, listStepArtifacts, listStepOutputs, listStepRunsPage, type RunRow, type StepArtifactEdge, type StepRunRow } from '../../infra/db/runs';
 import { resolveDatabaseUrl } from '../../infra/stack/database-url';
 import type { NodeStatus } from '../../pipelines/dsl/protocol';
 import type { NodeSpec, PipelineSpec } from '../../pipelines/dsl/spec';
@@ -84,6 +85,33 @@ export function nodeStatesFromDb(runId: string, steps: StepRunRow[], edges: Step
   return states;
 }
 
+/**
+ * Per-node state from a run's step runs summed per node and status (runNodeSummary: one pass in
+ * PostgreSQL, whatever the fan-out width): the same folding as nodeStatesFromDb, without reading
+ * every item's row. Artifacts and errors come from the rows read (a page, the failures).
+ */
+export function nodeStatesFromSummary(summary: NodeStatusCount[]): RenderStates {
+  const byNode = new Map<string, NodeStatusCount[]>();
+  for (const r of summary) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
+  const states: RenderStates = {};
+  for (const [node, rows] of byNode) {
+    const count = (st: string) => rows.filter((r) => r.status === st).reduce((n, r) => n + r.count, 0);
+    const total = rows.reduce((n, r) => n + r.count, 0);
+    const has = (st: string) => count(st) > 0;
+    const status: NodeStatus = has('failed') ? 'failed' : has('running') ? 'running' : count('cached') === total ? 'cached' : count('skipped') === total ? 'skipped' : 'succeeded';
+    const ended = !has('running') && rows.every((r) => r.last_ended);
+    states[node] = {
+      status,
+      attempts: Math.max(...rows.map((r) => r.max_attempt)),
+      startedAt: new Date(Math.min(...rows.map((r) => new Date(r.first_started).getTime()))),
+      ...(ended ? { endedAt: new Date(Math.max(...rows.map((r) => new Date(r.last_ended!).getTime()))) } : {}),
+      ...(rows.some((r) => r.fanout) ? { items: { total, done: count('succeeded') + count('cached') } } : {}),
+      cached: status === 'cached',
+    };
+  }
+  return states;
+}
+
 /** A DAG without edges from what the DB recorded, when the registry has no such pipeline. */
 function specFromRows(run: RunRow, states: RenderStates, steps: StepRunRow[]): PipelineSpec {
   const seen = new Set<string>();
@@ -127,6 +155,24 @@ function parseLimit(s: string): number {
   return n;
 }
 
+function parseOffset(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--offset must be a whole number, got "${s}"`);
+  return n;
+}
+
+/** A page of node runs as a table: what `runs show` prints after the DAG when a run has fan-out items or a page was asked for. */
+function printStepRunPage(rows: StepRunRow[], page: { offset: number; total: number }, node?: string): void {
+  const what = node ? `node runs of ${node}` : 'node runs (fan-out items included)';
+  const last = page.offset + rows.length;
+  console.log(`\n${what}: ${rows.length ? `${page.offset + 1}–${last}` : 'none'} of ${page.total}${last < page.total ? ` (next page: --offset ${last})` : ''}`);
+  if (!rows.length) return;
+  printTable(
+    ['NODE RUN', 'STATUS', 'ATTEMPT', 'STARTED', 'DURATION', 'ERROR'],
+    rows.map((r) => [r.node_id, r.status, String(r.attempt), iso(r.started_at), r.ended_at ? formatDuration(r.ended_at.getTime() - r.started_at.getTime()) : '', (r.error ?? '').split('\n')[0]!.slice(0, 80)]),
+  );
+}
+
 function printRunList(rows: RunRow[]): void {
   if (!rows.length) {
     console.log('no runs recorded');
@@ -161,18 +207,36 @@ export function registerRunsCommands(program: Command): void {
 
   cmd
     .command('show <run>')
-    .description('one run (Temporal run id or workflow id): header, then its DAG with per-node state and artifacts')
+    .description(
+      'one run (Temporal run id or workflow id): header, its DAG with per-node state and artifacts, then a page of its node runs ' +
+        '(a fan-out\'s items are counted in the DAG, listed a page at a time)',
+    )
     .option('--json', 'print JSON')
     .option('--mermaid', 'the DAG as a Mermaid flowchart with node states')
-    .action(async (id: string, o: { json?: boolean; mermaid?: boolean }) => {
+    .option('-n, --limit <n>', 'node runs per page', '100')
+    .option('--offset <n>', 'node runs to skip (the next page: --offset 100)', '0')
+    .option('--node <id>', 'only the node runs of this node (a fan-out: its items)')
+    .action(async (id: string, o: { json?: boolean; mermaid?: boolean; limit: string; offset: string; node?: string }) => {
       if (o.json && o.mermaid) throw new Error('choose one of --json, --mermaid');
-      const { run, steps, edges, outputs } = await withDb(async (db) => {
+      const limit = parseLimit(o.limit);
+      const offset = parseOffset(o.offset);
+      const { run, steps, page, edges, outputs, summary } = await withDb(async (db) => {
         const run = await findRun(db, id);
         if (!run) throw new Error(`no run "${id}": not a run id or workflow id recorded in PostgreSQL (see \`sluice runs list\`)`);
-        const steps = await listStepRuns(db, run.run_id);
-        const edges = await listStepArtifacts(db, run.run_id);
-        const outputs = await listStepOutputs(db, run.run_id);
-        return { run, steps, edges, outputs };
+        // Never every row of a 100,000-item run: nodes summed in PostgreSQL, the pipeline's own
+        // node runs, the page asked for, and the failures (for the errors).
+        const [summary, own, page, problems] = await Promise.all([
+          runNodeSummary(db, run.run_id),
+          listStepRunsPage(db, run.run_id, { limit: 10_000, offset: 0, items: false }),
+          listStepRunsPage(db, run.run_id, { limit, offset, node: o.node }),
+          runProblems(db, run.run_id, 20),
+        ]);
+        const rows = new Map<string, StepRunRow>();
+        for (const r of [...own.rows, ...page.rows]) rows.set(r.node_id, r);
+        const shown = [...rows.keys()];
+        const [edges, outputs] = await Promise.all([listStepArtifacts(db, run.run_id, shown), listStepOutputs(db, run.run_id, shown)]);
+        for (const p of problems) if (!rows.has(p.node_id)) rows.set(p.node_id, { ...p, step: null, step_version: '', queue: '', cache_key: null } as StepRunRow);
+        return { run, steps: [...rows.values()], page, edges, outputs, summary };
       });
 
       const notes: string[] = [];
@@ -190,7 +254,13 @@ export function registerRunsCommands(program: Command): void {
         );
       }
 
-      const recorded = nodeStatesFromDb(run.run_id, steps, edges, outputs);
+      // Status, counts and times from the summary; artifacts and errors from the rows read.
+      const fromRows = nodeStatesFromDb(run.run_id, steps, edges, outputs);
+      const recorded: RenderStates = {};
+      for (const [node, s] of Object.entries(nodeStatesFromSummary(summary))) {
+        const r = fromRows[node];
+        recorded[node] = { ...s, ...(r?.artifacts ? { artifacts: r.artifacts } : {}), ...(r?.artifactOutputs ? { artifactOutputs: r.artifactOutputs } : {}), ...(r?.error ? { error: r.error } : {}) };
+      }
       const dag = spec ?? specFromRows(run, recorded, steps);
       const states: RenderStates = {};
       const missing: RenderNodeState = { status: run.status === 'running' ? 'pending' : 'skipped' };
@@ -205,7 +275,8 @@ export function registerRunsCommands(program: Command): void {
             return [k, { ...s, ...(a !== undefined && b !== undefined ? { durationMs: b - a } : {}), inCurrentSpec: !extra.includes(k) }];
           }),
         );
-        console.log(JSON.stringify({ run, registryVersion: spec?.version ?? null, notes, nodes, steps, artifacts: edges }, null, 2));
+        const next = offset + page.rows.length < page.total ? offset + page.rows.length : null;
+        console.log(JSON.stringify({ run, registryVersion: spec?.version ?? null, notes, nodes, steps: page.rows, page: { offset, limit, total: page.total, next }, artifacts: edges }, null, 2));
         return;
       }
       if (o.mermaid) {
@@ -232,5 +303,7 @@ export function registerRunsCommands(program: Command): void {
         const sub: PipelineSpec = specFromRows(run, Object.fromEntries(extra.map((k) => [k, recorded[k]!])), steps);
         process.stdout.write(toText(sub, recorded).replace(/^(?=.)/gm, '  '));
       }
+      const fannedOut = summary.some((r) => r.fanout);
+      if (fannedOut || o.node || offset > 0) printStepRunPage(page.rows, { offset, total: page.total }, o.node);
     });
 }

@@ -197,11 +197,34 @@ export async function listStepRuns(db: Db, runId: string): Promise<StepRunRow[]>
   return rows;
 }
 
-/** What each step run of a run returned (step_runs.outputs; null for one that failed or runs). */
-export async function listStepOutputs(db: Db, runId: string): Promise<{ node_id: string; outputs: unknown }[]> {
+/**
+ * One page of a run's step runs in the order they started, and how many match in all: `node`
+ * keeps one node's (a fan-out's items included), `items: false` only the pipeline's own nodes
+ * (no `node[i]` items), so a run of 100,000 items is never read whole.
+ */
+export async function listStepRunsPage(
+  db: Db,
+  runId: string,
+  page: { limit: number; offset: number; node?: string; items?: false },
+): Promise<{ rows: StepRunRow[]; total: number }> {
+  const where = `run_id = $1 AND ($2::text IS NULL OR node_id = $2 OR left(node_id, length($2) + 1) = $2 || '[') AND ($3::boolean OR strpos(node_id, '[') = 0)`;
+  const args = [runId, page.node ?? null, page.items !== false];
+  const [{ rows }, count] = await Promise.all([
+    db.query<StepRunRow>(
+      `SELECT node_id, step, step_version, queue, status, attempt, started_at, ended_at, error, cache_key
+         FROM step_runs WHERE ${where} ORDER BY started_at, node_id LIMIT $4 OFFSET $5`,
+      [...args, page.limit, page.offset],
+    ),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM step_runs WHERE ${where}`, args),
+  ]);
+  return { rows, total: count.rows[0]!.n };
+}
+
+/** What each step run of a run returned (step_runs.outputs; null for one that failed or runs); `nodes`: only those node runs. */
+export async function listStepOutputs(db: Db, runId: string, nodes?: string[]): Promise<{ node_id: string; outputs: unknown }[]> {
   const { rows } = await db.query<{ node_id: string; outputs: unknown }>(
-    `SELECT node_id, outputs FROM step_runs WHERE run_id = $1 AND outputs IS NOT NULL ORDER BY node_id`,
-    [runId],
+    `SELECT node_id, outputs FROM step_runs WHERE run_id = $1 AND outputs IS NOT NULL AND ($2::text[] IS NULL OR node_id = ANY($2)) ORDER BY node_id`,
+    [runId, nodes ?? null],
   );
   return rows;
 }
@@ -213,12 +236,14 @@ export interface StepArtifactEdge {
   to_id: string;
 }
 
-export async function listStepArtifacts(db: Db, runId: string): Promise<StepArtifactEdge[]> {
+/** A run's step-run → artifact edges; `nodes`: only those of these node runs. */
+export async function listStepArtifacts(db: Db, runId: string, nodes?: string[]): Promise<StepArtifactEdge[]> {
   const { rows } = await db.query<StepArtifactEdge>(
     `SELECT from_id, relation, to_id FROM lineage_edges
       WHERE run_id = $1 AND from_kind = 'step_run' AND to_kind = 'artifact' AND relation IN ('produced', 'reused')
+        AND ($2::text[] IS NULL OR from_id = ANY($2))
       ORDER BY from_id, id`,
-    [runId],
+    [runId, nodes ? nodes.map((n) => `${runId}/${n}`) : null],
   );
   return rows;
 }
