@@ -3,14 +3,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { openArtifactStore } from '../infra/artifacts';
 import { projectRoot } from '../infra/paths';
+import { startPipeline } from '../pipelines/dsl/start';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { PipelineName } from '../pipelines/search-attributes';
 import { STATE_MAX_CHARS } from '../pipelines/dsl/bounded-state';
 import { isClaim } from '../pipelines/dsl/claim';
 import { TEST_CHAIN_LENGTH, WIDE_TEXTS, testChain, wideTexts } from './fixtures/generated-pipelines';
 import { startRun } from './helpers/runs';
-import { startTestStack, type TestStack } from './helpers/stack';
+import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
 
 /**
  * Pipelines longer than one execution's history should hold: with a history budget of 48 events
@@ -79,14 +81,19 @@ describe('pipelines longer than an execution history budget', () => {
     assert.equal(Number(steps.rows[0]!.n), TEST_CHAIN_LENGTH);
   });
 
-  test('the state query of a wide run stays small: the largest outputs are left out, sizes said', async () => {
+  test('the state query of a wide run stays small; result() reads back outputs passed by reference', async () => {
     // 12 nodes and 12 items of 100,000 characters each: 1.2 MB of node outputs, under the claim
     // threshold one by one; the fan-in of the 12 items goes by reference.
     const chars = 100_000;
-    const handle = await startRun(stack, wideTexts, { chars, items: Array.from({ length: WIDE_TEXTS }, (_, i) => i) });
+    const items = Array.from({ length: WIDE_TEXTS }, (_, i) => i);
+    const artifacts = await openArtifactStore(stack.workers.config.artifacts);
+    const handle = await startPipeline(client, wideTexts, { chars, items }, { taskQueue: stack.workers.config.queues.workflow, workflowId: uniqueId('wide-'), artifacts });
     const { outputs } = await handle.result();
     assert.equal(outputs.first, 0);
     assert.equal(outputs.last.length, chars);
+    // The fan-in went by reference (the state below says so); the caller gets the declared list.
+    assert.ok(Array.isArray(outputs.items), `items: ${JSON.stringify(outputs.items).slice(0, 200)}`);
+    assert.deepEqual(outputs.items.map((o) => [o.i, o.text.length, o.text.slice(0, 3)]), items.map((i) => [i, chars, `${i}:.`.slice(0, 3)]));
     const state = await handle.query(runStateQuery);
     const size = JSON.stringify(state).length;
     assert.ok(size <= STATE_MAX_CHARS, `state answer ${size} chars`);

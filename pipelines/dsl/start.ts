@@ -1,5 +1,6 @@
 import type { Client, WorkflowClient, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
 import type { z } from 'zod';
+import { holdsClaim, resolveClaims, type ClaimStore } from './claim-resolve';
 import type { AnyPipeline, PipelineDef } from './pipeline';
 import type { PipelineRunResult, RUN_OPTIONS_KEY, RunOptions } from './protocol';
 import { runStaticDetails, runSummary } from './run-summary';
@@ -26,8 +27,13 @@ export type PipelineWorkflow<P extends AnyPipeline> = (params: RunParams<P>) => 
 
 export type PipelineHandle<P extends AnyPipeline> = WorkflowHandleWithFirstExecutionRunId<PipelineWorkflow<P>>;
 
-/** Start options a caller chooses (the queue, ids, search attributes, summary); `args` come from params. */
-export type PipelineStartOptions = Omit<WorkflowStartOptions, 'args' | 'workflowId'> & { workflowId?: string };
+/**
+ * Start options a caller chooses (the queue, ids, search attributes, summary); `args` come from
+ * params. `artifacts`: the artifact store the workers use (infra/artifacts openArtifactStore), to
+ * read outputs that went by reference: with it, `result()` returns every output as the pipeline
+ * declares it (a fan-in of 100,000 results as the list), never a claim check.
+ */
+export type PipelineStartOptions = Omit<WorkflowStartOptions, 'args' | 'workflowId'> & { workflowId?: string; artifacts?: ClaimStore };
 
 /** A pipeline by definition (typed) or, where only its name is known (the CLI), by name (untyped). */
 export type PipelineTarget<P extends AnyPipeline> = P | string;
@@ -47,12 +53,28 @@ export async function startPipeline<P extends AnyPipeline>(
 ): Promise<PipelineHandle<P>> {
   const workflows = 'workflow' in client ? client.workflow : client;
   const name = typeof pipeline === 'string' ? pipeline : pipeline.name;
-  return workflows.start<PipelineWorkflow<P>>(name, {
+  const { artifacts, ...start } = options;
+  const handle = await workflows.start<PipelineWorkflow<P>>(name, {
     // What the Temporal UI shows of the run (a caller's own summary or details win).
     staticSummary: runSummary(name, undefined, params),
     staticDetails: runStaticDetails(name, undefined, params),
-    ...options,
-    workflowId: options.workflowId ?? defaultRunId(name),
+    ...start,
+    workflowId: start.workflowId ?? defaultRunId(name),
     args: [params],
   } as WorkflowStartOptions<PipelineWorkflow<P>>);
+  return artifacts ? withResolvedOutputs(handle, artifacts) : handle;
+}
+
+/**
+ * The handle with `result()` reading back the outputs that went by reference (claim checks), so
+ * they are the values `InferOutputs` declares. The run's result in history keeps the references.
+ */
+export function withResolvedOutputs<P extends AnyPipeline>(handle: PipelineHandle<P>, artifacts: ClaimStore): PipelineHandle<P> {
+  const result = handle.result.bind(handle);
+  return Object.assign(handle, {
+    result: async () => {
+      const r = await result();
+      return holdsClaim(r.outputs) ? { ...r, outputs: (await resolveClaims(artifacts, r.outputs)) as typeof r.outputs } : r;
+    },
+  });
 }
