@@ -90,7 +90,13 @@ export function renderDag(spec: PipelineSpec, states: Record<string, DagNodeStat
     const g2 = `<g class="node n-${escapeHtml(status)}" data-node="${escapeHtml(n.id)}">${inner}</g>`;
     parts.push(opts.link ? `<a href="${escapeHtml(opts.link(n.id))}">${g2}</a>` : g2);
   }
+  // A DAG up to about twice a wide window's width shrinks to fit its box (the whole pipeline in
+  // view, labels still legible); a wider one keeps its size and scrolls.
+  const fit = lay.width <= FIT_MAX_WIDTH ? ' fit' : '';
   return raw(
-    `<svg class="dag" role="img" aria-label="${escapeHtml(`DAG of ${spec.name}: ${spec.nodes.length} nodes`)}" viewBox="0 0 ${lay.width} ${lay.height}" width="${lay.width}" height="${lay.height}">${parts.join('')}</svg>`,
+    `<svg class="dag${fit}" role="img" aria-label="${escapeHtml(`DAG of ${spec.name}: ${spec.nodes.length} nodes`)}" viewBox="0 0 ${lay.width} ${lay.height}" width="${lay.width}" height="${lay.height}">${parts.join('')}</svg>`,
   );
 }
+
+/** Widest layout (px) that is scaled down to its box rather than scrolled. */
+const FIT_MAX_WIDTH = 2600;

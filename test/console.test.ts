@@ -222,6 +222,10 @@ test('every page loads without a console error; the main pages have no serious a
     problems.push(...errors);
   }
   assert.deepEqual(problems, []);
+  // train-model's DAG (wider than the 1300 px window at full size) fits its box: every node in view.
+  await page.goto(`${base}/pipelines/train-model`);
+  const [dagBox, promoteNode] = await Promise.all([page.locator('.dag-box').boundingBox(), page.locator('svg.dag g[data-node="promote"]').boundingBox()]);
+  assert.ok(dagBox && promoteNode && promoteNode.x + promoteNode.width <= dagBox.x + dagBox.width, `promote node at ${JSON.stringify(promoteNode)} outside the DAG's box ${JSON.stringify(dagBox)}`);
   // Escaped, never markup: the seeded error's <b> is text. The fan-out shows counts, not 40 boxes.
   await page.goto(`${base}/runs/${fanRun.runId}`);
   assert.match(await page.locator('pre.error').first().innerText(), /<b>bad<\/b>|score\[3\] failed/);
