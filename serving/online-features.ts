@@ -98,7 +98,10 @@ export class OnlineFeatures {
     if (!keyed.length) return checkRows(this.features, instances, where);
     await this.settleKeyTypes();
     for (const k of keyed) this.checkKeyTypes(k.key, `${where(k.i)}.${ENTITY_FIELD}`);
-    const found = await this.batcher.submit(keyed.map((k) => k.key));
+    const found = await this.batcher.submit(keyed.map((k) => k.key)).catch((e: Error) => {
+      // The store is down or refused the query: the request could not be answered, through no fault of the client's.
+      throw new ServingError(503, 'online_features_unavailable', `the online features of model ${this.model} could not be read (${(e as { code?: string }).code ?? e.name})`);
+    });
     const missing = keyed.map((k, j) => ({ ...k, views: found[j]!.missing })).filter((k) => k.views.length);
     if (missing.length) {
       const first = missing[0]!;

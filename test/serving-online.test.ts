@@ -15,6 +15,7 @@ import { detectDriftInput } from '../pipelines/steps/drift';
 import type { ModelRef } from '../pipelines/steps/model';
 import { featuresOf } from '../serving/models';
 import { onlineMonitorFeed, PREDICTED_AT, PREDICTION_ID } from '../serving/monitor-window';
+import type { ServingError } from '../serving/errors';
 import { OnlineFeatures } from '../serving/online-features';
 import { startServing, type ServingServer } from '../serving/server';
 import { MonitorState } from '../workflows/monitor/monitor-state';
@@ -150,6 +151,19 @@ test('concurrent requests look their keys up in one query per micro-batch', asyn
   const rows = await Promise.all(Array.from({ length: 20 }, (_, i) => online.rows([{ entity: { penguin_id: i + 1 } }, { entity: { penguin_id: i + 21 } }], (j) => `instances[${j}]`)));
   assert.equal(lookups, 1, '20 requests of 2 keys: one query');
   assert.deepEqual(rows[4]![1], features(25));
+
+  // A store that cannot answer is the server's trouble (503), not the client's, and says so without the details.
+  const down = {
+    query: (...args: Parameters<Db['query']>) =>
+      typeof args[0] === 'string' && args[0].includes('WITH ORDINALITY') ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })) : (db.query as (...a: unknown[]) => unknown)(...args),
+  } as unknown as Db;
+  const unreachable = await OnlineFeatures.forVersion(down, MODEL, { featureViews: [{ name: 'penguin_measures', version: 1 }] }, featuresOf(model), { maxRows: 1000, maxWaitMs: 1 });
+  await assert.rejects(unreachable!.rows([{ entity: { penguin_id: 1 } }], (j) => `instances[${j}]`), (e: ServingError) => {
+    assert.equal(e.statusCode, 503);
+    assert.equal(e.code, 'online_features_unavailable');
+    assert.doesNotMatch(e.message, /127\.0\.0\.1/);
+    return true;
+  });
 });
 
 test('a logged online window reaches the drift monitor as a scored batch, and feedback labels as its labels', async () => {
