@@ -171,7 +171,7 @@ async function rssRun(ctx: BenchContext, sluice: Target, inline: (t: Target) => 
   ctx.print(`serving RSS run: sluice at ${RSS_RATE} requests/s for ${RSS_RUN_S / 60} min (half inline, half by key)`);
   ctx.print(`RSS (MiB) every ${RSS_SAMPLE_S} s: ${samples.map((x) => x.mib.toFixed(0)).join(' ')}`);
   ctx.print(`first ${samples[0]!.mib.toFixed(0)}, max ${Math.max(...samples.map((x) => x.mib)).toFixed(0)}, last ${samples.at(-1)!.mib.toFixed(0)} MiB; slope over the second half ${slope.toFixed(2)} MiB/min`);
-  ctx.print(`inline p50 ${a.p50.toFixed(2)} ms p99 ${a.p99.toFixed(2)} ms failed ${a.failed}; by key p50 ${b.p50.toFixed(2)} ms p99 ${b.p99.toFixed(2)} ms failed ${b.failed}`);
+  ctx.print(`inline ${a.rps.toFixed(0)} req/s p50 ${a.p50.toFixed(2)} ms p99 ${a.p99.toFixed(2)} ms failed ${a.failed}; by key ${b.rps.toFixed(0)} req/s p50 ${b.p50.toFixed(2)} ms p99 ${b.p99.toFixed(2)} ms failed ${b.failed}`);
 }
 
 function leastSquaresSlope(x: number[], y: number[]): number {

@@ -19,7 +19,7 @@ import type { ServingError } from '../serving/errors';
 import { OnlineFeatures } from '../serving/online-features';
 import { startServing, type ServingServer } from '../serving/server';
 import { MonitorState } from '../workflows/monitor/monitor-state';
-import { PENGUIN_FEATURES, registerPenguinFeatureModel } from './helpers/serving-models';
+import { PENGUIN_FEATURES, registerPenguinFeatureModel, testServeOptions } from './helpers/serving-models';
 import { testStepContext } from './helpers/step-context';
 import { tempDir, usePostgres } from './helpers/stack';
 
@@ -60,18 +60,7 @@ before(async () => {
   await registerModelVersion(db, { name: INLINE_MODEL, source: { uri: model.uri, sha256: model.sha256, size: model.size }, signature: model.signature, createdBy: 'test' });
   await setAlias(db, { name: INLINE_MODEL, alias: 'champion', version: 1, actor: 'test', reason: 'online features test' });
 
-  server = await startServing({
-    databaseUrl: pgh.url,
-    artifacts: { kind: 'local', root: path.join(home, 'artifacts') },
-    host: '127.0.0.1',
-    port: 0,
-    rateLimit: 0,
-    batchRows: 64,
-    batchWaitMs: 1,
-    migrate: false,
-    log: quiet,
-    predictionLog: { flushRows: 100_000, flushMs: 60_000 },
-  });
+  server = await startServing(testServeOptions(pgh.url, home, quiet));
 });
 after(async () => {
   await server?.close();

@@ -11,7 +11,7 @@ import { createLogger } from '../infra/log';
 import { buildServingApp } from '../serving/app';
 import { servingMetrics } from '../serving/metrics';
 import { startServing, type ServeOptions, type ServingServer } from '../serving/server';
-import { registerPenguinModels, SERVING_MODEL, type PenguinModels } from './helpers/serving-models';
+import { registerPenguinModels, SERVING_MODEL, testServeOptions, type PenguinModels } from './helpers/serving-models';
 import { tempDir, usePostgres } from './helpers/stack';
 
 /**
@@ -30,20 +30,7 @@ let home: string;
 const quiet = createLogger({ test: 'serving' }, 'error');
 
 function options(extra: Partial<ServeOptions> = {}): ServeOptions {
-  return {
-    databaseUrl: pgh.url,
-    artifacts: { kind: 'local', root: path.join(home, 'artifacts') },
-    host: '127.0.0.1',
-    port: 0,
-    rateLimit: 0,
-    batchRows: 64,
-    batchWaitMs: 1,
-    migrate: false,
-    log: quiet,
-    // Flushed by the tests when they read the log.
-    predictionLog: { flushRows: 100_000, flushMs: 60_000 },
-    ...extra,
-  };
+  return testServeOptions(pgh.url, home, quiet, extra);
 }
 
 before(async () => {

@@ -13,6 +13,8 @@ import type { DatasetRef } from '../../pipelines/steps/dataset';
 import { col, featureView, materializeFeaturesInput, onlineTableName } from '../../pipelines/steps/features';
 import type { ModelRef } from '../../pipelines/steps/model';
 import { trainGbdtStep, trainLogisticStep } from '../../pipelines/steps/training';
+import type { Logger } from '../../infra/log';
+import type { ServeOptions } from '../../serving/server';
 import { testStepContext } from './step-context';
 
 /**
@@ -105,4 +107,24 @@ export async function registerPenguinFeatureModel(db: Db, store: ArtifactStore, 
   const { version: v } = await registerModelVersion(db, { name: o.name, source: { uri: m.uri, sha256: m.sha256, size: m.size }, signature: m.signature, createdBy: 'test', lineage: { featureViews: [{ ...PENGUIN_VIEW }] } });
   await setAlias(db, { name: o.name, alias: 'champion', version: v.version, actor: 'test', reason: 'served by entity key' });
   return { model: { ...m, registered: { name: o.name, version: v.version } }, train, penguins, table: onlineTableName(PENGUIN_VIEW) };
+}
+
+/**
+ * A serving process for a test: any free port, no rate limit, no migration (the test migrates),
+ * small micro-batches, and a prediction log that the test flushes when it reads the log.
+ */
+export function testServeOptions(databaseUrl: string, home: string, log: Logger, extra: Partial<ServeOptions> = {}): ServeOptions {
+  return {
+    databaseUrl,
+    artifacts: { kind: 'local', root: path.join(home, 'artifacts') },
+    host: '127.0.0.1',
+    port: 0,
+    rateLimit: 0,
+    batchRows: 64,
+    batchWaitMs: 1,
+    migrate: false,
+    log,
+    predictionLog: { flushRows: 100_000, flushMs: 60_000 },
+    ...extra,
+  };
 }
