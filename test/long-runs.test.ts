@@ -8,7 +8,8 @@ import { projectRoot } from '../infra/paths';
 import { startPipeline } from '../pipelines/dsl/start';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { PipelineName } from '../pipelines/search-attributes';
-import { STATE_MAX_CHARS } from '../pipelines/dsl/bounded-state';
+import { boundedRunState, STATE_MAX_CHARS } from '../pipelines/dsl/bounded-state';
+import type { NodeState, RunState } from '../pipelines/dsl/protocol';
 import { isClaim } from '../pipelines/dsl/claim';
 import { TEST_CHAIN_LENGTH, WIDE_TEXTS, testChain, wideTexts } from './fixtures/generated-pipelines';
 import { startRun } from './helpers/runs';
@@ -23,6 +24,17 @@ const BUDGET = 48;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 /** What an execution adds after its last node: the hand-over, or the run's end (its bookkeeping activity, the completion). */
 const CLOSING_EVENTS = 10;
+
+test('a state over the bound leaves out its largest outputs first, saying their size', () => {
+  const node = (chars: number): NodeState => ({ status: 'succeeded', step: 's', queue: 'cpu', output: { text: 'x'.repeat(chars) } });
+  const state: RunState = { pipeline: 'p', version: 'v', status: 'running', nodes: { a: node(300), b: node(900), c: node(600), d: { status: 'pending', step: 's', queue: 'cpu' } } };
+  assert.equal(boundedRunState(state, 5_000), state, 'a small state is answered as it is');
+  const bounded = boundedRunState(state, 1_200);
+  assert.ok(JSON.stringify(bounded).length <= 1_200, JSON.stringify(bounded));
+  assert.deepEqual(bounded.nodes.b!.output, { $sluiceOmitted: { chars: 911 } });
+  assert.deepEqual(bounded.nodes.a, state.nodes.a, 'the smallest output stays');
+  assert.equal(JSON.stringify(state.nodes.b!.output).length, 911, "the run's own state keeps the output");
+});
 
 describe('pipelines longer than an execution history budget', () => {
   let stack: TestStack;
@@ -71,6 +83,9 @@ describe('pipelines longer than an execution history budget', () => {
     assert.equal(state.status, 'succeeded');
     assert.equal(state.execution, all.length);
     assert.equal(Object.values(state.nodes).filter((n) => n.status === 'succeeded').length, TEST_CHAIN_LENGTH);
+    // Hand-overs carry only the outputs still to be read: the first node's is left out, its size said.
+    assert.deepEqual(state.nodes.n0!.output, { $sluiceOmitted: { chars: JSON.stringify({ v: 6 }).length } });
+    assert.deepEqual(state.nodes[`n${TEST_CHAIN_LENGTH - 1}`]!.output, { v: 5 + TEST_CHAIN_LENGTH });
     const last = await client.workflow.getHandle(handle.workflowId, all.at(-1)!.runId).describe();
     assert.deepEqual(last.typedSearchAttributes.get(PipelineName), testChain.name);
 

@@ -22,7 +22,7 @@ import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/
 import type { EngineLocalActivities, FanInActivities, RunBookkeepingActivities, TaskQueues } from '../../pipelines/dsl/engine-activities';
 import { isClaim, itemAt, jsonSize, listLength, type ClaimCheck } from '../../pipelines/dsl/claim';
 import type { MapShardTask } from '../../pipelines/dsl/fan-out';
-import type { RunContinuation } from '../../pipelines/dsl/run-continuation';
+import { handOverState, type RunContinuation } from '../../pipelines/dsl/run-continuation';
 import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary';
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
@@ -104,7 +104,7 @@ export async function runPipeline(pipelineName: string, input: unknown, continue
   if (outputs === 'continue') {
     // Nothing is in flight; an approval's update handler may still be answering.
     await condition(allHandlersFinished);
-    const next: RunContinuation = { spec, params, options, context, queues, runId, state: { ...state, status: 'running' }, execution: (continued?.execution ?? 1) + 1 };
+    const next: RunContinuation = { spec, params, options, context, queues, runId, state: handOverState(spec, state), execution: (continued?.execution ?? 1) + 1 };
     return continueAsNew<(input: unknown, c: RunContinuation) => Promise<PipelineRunResult>>(input, next);
   }
   try {
