@@ -1,3 +1,4 @@
+import { temporalActions } from '../cli/commands/ui';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -82,6 +83,10 @@ describe('pipelines longer than an execution history budget', () => {
     const state = await handle.query(runStateQuery);
     assert.equal(state.status, 'succeeded');
     assert.equal(state.execution, all.length);
+    // The console asks by the run's first execution id and gets the current execution's state.
+    const console = temporalActions(stack.workers.config);
+    assert.equal((await console.runState!(handle.workflowId, handle.firstExecutionRunId))?.execution, all.length);
+    await console.close();
     assert.equal(Object.values(state.nodes).filter((n) => n.status === 'succeeded').length, TEST_CHAIN_LENGTH);
     // Hand-overs carry only the outputs still to be read: the first node's is left out, its size said.
     assert.deepEqual(state.nodes.n0!.output, { $sluiceOmitted: { chars: JSON.stringify({ v: 6 }).length } });

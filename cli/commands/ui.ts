@@ -34,7 +34,7 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Promise<void> } {
+export function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Promise<void> } {
   let client: Promise<Client> | undefined;
   // After a failed connection, pages do not wait on Temporal again for a while (they show the database's view).
   let down: { until: number; error: Error } | undefined;
@@ -56,7 +56,10 @@ function temporalActions(config: SluiceConfig): ConsoleActions & { close(): Prom
       return sendApproval(await connect(), workflowId, req);
     },
     async runState(workflowId, runId) {
-      const state = await (await connect()).workflow.getHandle(workflowId, runId).query(runStateQuery);
+      // The run's current execution, not its first: a long pipeline continues as new, and the
+      // first execution, closed at the hand-over, would answer with its state then. While the run
+      // is open no other execution of its workflow id can be.
+      const state = await (await connect()).workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }).query(runStateQuery);
       return readRunState(state);
     },
     async retrain(model, req) {
