@@ -16,6 +16,8 @@ export interface ServingMetrics {
   shadowErrors: client.Counter<'model' | 'version' | 'variant'>;
   rejected: client.Counter<'code'>;
   batchRows: client.Histogram;
+  /** Keys per online feature look-up (one query each): how much the look-up micro-batching saves. */
+  lookupKeys: client.Histogram;
   logDropped: client.Counter;
 }
 
@@ -37,6 +39,7 @@ export function servingMetrics(): ServingMetrics {
     shadowErrors: new client.Counter({ name: 'sluice_serving_shadow_errors_total', help: 'Shadow predictions that failed (they answer nobody)', labelNames: labels, registers }),
     rejected: new client.Counter({ name: 'sluice_serving_rejected_total', help: 'Requests refused before a model version was chosen, by reason', labelNames: ['code'], registers }),
     batchRows: new client.Histogram({ name: 'sluice_serving_batch_rows', help: 'Rows per onnxruntime run (micro-batches)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers }),
+    lookupKeys: new client.Histogram({ name: 'sluice_serving_lookup_keys', help: 'Entity keys per online feature look-up (one query for a micro-batch of requests)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers }),
     logDropped: new client.Counter({ name: 'sluice_serving_log_dropped_total', help: 'Prediction log rows dropped because the database could not take them in time', registers }),
   };
 }

@@ -47,7 +47,15 @@ export class ModelVersions {
   private readonly versions = new Map<string, Promise<ServedVersion>>();
 
   constructor(
-    private readonly deps: { db: Db; store: ArtifactStore; inference: ServingInference; batching: Omit<BatcherOptions, 'maxInFlight'>; maxModelBytes?: number },
+    private readonly deps: {
+      db: Db;
+      store: ArtifactStore;
+      inference: ServingInference;
+      batching: Omit<BatcherOptions, 'maxInFlight'>;
+      /** Called with the keys of each online feature look-up (metrics). */
+      onLookup?: (keys: number) => void;
+      maxModelBytes?: number;
+    },
   ) {}
 
   /** The version loaded (once; concurrent callers share the load). */
@@ -79,7 +87,11 @@ export class ModelVersions {
     const ref = toModelRef(row);
     const features = featuresOf(ref);
     // Before the sessions load: a version whose feature views cannot be read is not served at all.
-    const online = await OnlineFeatures.forVersion(this.deps.db, model, row.lineage, features, { maxRows: this.deps.batching.maxRows, maxWaitMs: this.deps.batching.maxWaitMs });
+    const online = await OnlineFeatures.forVersion(this.deps.db, model, row.lineage, features, {
+      maxRows: this.deps.batching.maxRows,
+      maxWaitMs: this.deps.batching.maxWaitMs,
+      ...(this.deps.onLookup ? { onBatch: this.deps.onLookup } : {}),
+    });
     const bytes = await this.deps.store.getBuffer(ref.uri, { expectSha256: ref.sha256, maxBytes: this.deps.maxModelBytes ?? 2 * 1024 ** 3 });
     const key = versionKey(model, version);
     await this.deps.inference.load(key, ref, bytes);

@@ -74,7 +74,13 @@ export async function startServing(o: ServeOptions): Promise<ServingServer> {
     const metrics = servingMetrics();
     const inference = new ServingInference(o.threads ?? 1);
     closers.push(() => inference.close());
-    const versions = new ModelVersions({ db, store, inference, batching: { maxRows: o.batchRows, maxWaitMs: o.batchWaitMs, onBatch: (n) => metrics.batchRows.observe(n) } });
+    const versions = new ModelVersions({
+      db,
+      store,
+      inference,
+      batching: { maxRows: o.batchRows, maxWaitMs: o.batchWaitMs, onBatch: (n) => metrics.batchRows.observe(n) },
+      onLookup: (n) => metrics.lookupKeys.observe(n),
+    });
     const router = new Router(db, versions, log);
     closers.push(async () => router.close());
     const listener = listenForRoutes(o.databaseUrl, { change: (m) => void router.reload(m), resync: () => void router.reloadAll() }, log);

@@ -99,6 +99,10 @@ test('entity keys instead of values: features come from the online store; inline
   assert.equal(v2.statusCode, 200, v2.body);
   const pred = (v2.json() as { outputs: { name: string; data: unknown[] }[] }).outputs.find((o) => o.name === 'prediction')!;
   assert.deepEqual(pred.data, [a.predictions[0]!.prediction, a.predictions[2]!.prediction]);
+
+  // Every key looked up is counted, per look-up: two in the v1 request, two in the v2 one.
+  const metrics = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.equal(Number(/^sluice_serving_lookup_keys_sum (\S+)$/m.exec(metrics)?.[1]), 4, metrics.split('\n').filter((l) => l.includes('lookup')).join('\n'));
 });
 
 test('entity errors are 4xx naming the row and the key: unknown entity, wrong key type or name, a model without feature views', async () => {
