@@ -39,6 +39,18 @@ export interface MonitorFeed {
   labelled: number;
 }
 
+/**
+ * The window of the given length that ends at `end`, or by default the last whole one before
+ * `now`: windows end at multiples of their length since the epoch (a 1h window run at 14:07 is
+ * [13:00, 14:00)), so a job run every window sends each window once, whenever in it it runs.
+ */
+export function alignedWindow(lengthMs: number, end?: Date, now = Date.now()): OnlineWindow {
+  if (!(lengthMs > 0)) throw new Error(`a window must be longer than zero, got ${lengthMs} ms`);
+  const e = end ?? new Date(Math.floor(now / lengthMs) * lengthMs);
+  if (Number.isNaN(e.getTime())) throw new Error('the window end is not a valid time');
+  return { start: new Date(e.getTime() - lengthMs), end: e };
+}
+
 /** The batch id of a model's window: the same window read twice is the same batch (the monitor ignores the second). */
 export const onlineBatchId = (model: string, w: OnlineWindow) => `online:${model}:${w.start.toISOString()}/${w.end.toISOString()}`;
 

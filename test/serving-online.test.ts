@@ -14,7 +14,7 @@ import type { DatasetRef } from '../pipelines/steps/dataset';
 import { detectDriftInput } from '../pipelines/steps/drift';
 import type { ModelRef } from '../pipelines/steps/model';
 import { featuresOf } from '../serving/models';
-import { onlineMonitorFeed, PREDICTED_AT, PREDICTION_ID } from '../serving/monitor-window';
+import { alignedWindow, onlineMonitorFeed, PREDICTED_AT, PREDICTION_ID } from '../serving/monitor-window';
 import type { ServingError } from '../serving/errors';
 import { OnlineFeatures } from '../serving/online-features';
 import { startServing, type ServingServer } from '../serving/server';
@@ -202,4 +202,13 @@ test('a logged online window reaches the drift monitor as a scored batch, and fe
   const expected = answers.slice(0, 10).filter((p, i) => p.prediction === penguins[i]!.species).length / 10;
   assert.equal(joined.batches[0]!.metrics.accuracy, expected, 'accuracy of the logged predictions against the last label given for each');
   assert.equal(joined.labelled?.rows, 10);
+});
+
+test('sluice monitor online sends whole windows: the last one before now, or the one ending where asked', () => {
+  const hour = 3_600_000;
+  const at = Date.parse('2026-12-03T14:07:30Z');
+  assert.deepEqual(alignedWindow(hour, undefined, at), { start: new Date('2026-12-03T13:00:00Z'), end: new Date('2026-12-03T14:00:00Z') });
+  assert.deepEqual(alignedWindow(hour, undefined, Date.parse('2026-12-03T14:59:59Z')), alignedWindow(hour, undefined, at), 'any time in an hour sends the same window');
+  assert.deepEqual(alignedWindow(24 * hour, new Date('2026-12-01T06:00:00Z'), at), { start: new Date('2026-11-30T06:00:00Z'), end: new Date('2026-12-01T06:00:00Z') });
+  assert.throws(() => alignedWindow(0), /longer than zero/);
 });

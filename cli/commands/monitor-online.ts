@@ -27,13 +27,13 @@ export function registerMonitorOnlineCommand(program: Command): void {
     .action(async (model: string, o: { window: string; end?: string }) => {
       const length = parseDuration(o.window);
       if (length <= 0) throw new Error(`--window: must be longer than zero, got ${o.window}`);
-      const end = o.end ? new Date(o.end) : new Date(Math.floor(Date.now() / length) * length);
-      if (Number.isNaN(end.getTime())) throw new Error(`--end: expected an ISO time, got ${JSON.stringify(o.end)}`);
-      const window = { start: new Date(end.getTime() - length), end };
+      const end = o.end === undefined ? undefined : new Date(o.end);
+      if (end && Number.isNaN(end.getTime())) throw new Error(`--end: expected an ISO time, got ${JSON.stringify(o.end)}`);
+      // Polars only here, not on the CLI's import path.
+      const { alignedWindow, onlineMonitorFeed } = await import('../../serving/monitor-window');
+      const window = alignedWindow(length, end);
       const config = loadConfig();
       const db = createPool(await resolveDatabaseUrl(config), { max: 2 });
-      // Polars only here, not on the CLI's import path.
-      const { onlineMonitorFeed } = await import('../../serving/monitor-window');
       const feed = await onlineMonitorFeed({ db, store: await openArtifactStore(config.artifacts) }, model, window).finally(() => db.end());
       const span = `[${window.start.toISOString()}, ${window.end.toISOString()})`;
       if (!feed.batch) return console.log(`no answered online prediction of ${model} in ${span}: nothing sent`);
