@@ -62,11 +62,13 @@ describe('GBDT histograms', () => {
     }
   });
 
-  test('histograms and partitions made by several threads equal the calling thread’s', async () => {
+  test('histograms, partitions and margin updates made by several threads equal the calling thread’s', async () => {
     const F = 6;
     const n = 3 * MIN_PARALLEL_ROWS + 5000;
     const { data, grad, hess, rows, scratch, m } = randomData(n, F, 2);
-    const threads = await HistogramThreads.start(data, { grad, hess, rows, scratch }, 3);
+    const margins = shared((b) => new Float64Array(b), 8 * 2 * n); // two classes: row i's class k at 2i + k
+    for (let i = 0; i < 2 * n; i++) margins[i] = i / 7;
+    const threads = await HistogramThreads.start(data, { margins, grad, hess, rows, scratch }, 3);
     assert.ok(threads, 'threads started');
     try {
       for (const [features, k] of [
@@ -99,6 +101,13 @@ describe('GBDT histograms', () => {
         assert.deepEqual(rows.subarray(0, m), threaded);
         rows.set(before);
       }
+      // a tree's leaves tiling rows[0, m) (uneven sizes, one empty), class 1 of 2
+      const bounds = Int32Array.from([0, 9, 9, 20_000, 20_001, 47_000, m]);
+      const leaves = { count: 6, bounds, values: Float64Array.from([0.5, -1, 0.25, 3, -0.125, 2]) };
+      const expected = margins.slice();
+      for (let j = 0; j < 6; j++) for (let r = bounds[j]!; r < bounds[j + 1]!; r++) expected[2 * rows[r]! + 1] = expected[2 * rows[r]! + 1]! + leaves.values[j]!;
+      threads.addLeafValues(leaves, 2, 1);
+      assert.deepEqual(margins, expected);
     } finally {
       await threads.close();
     }
@@ -114,6 +123,9 @@ describe('GBDT histograms', () => {
       nFeatures: F,
       featureWidth: SLOTS * STRIDE,
       ctrl: sab(CTRL_LENGTH * 4),
+      margins: sab(8 * n),
+      leafBounds: sab(8),
+      leafValues: sab(8),
       claim: sab(8),
       jobs: sab((F + 1) * 4),
       bins: data.bins.buffer as SharedArrayBuffer,

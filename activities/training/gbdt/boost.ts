@@ -7,6 +7,7 @@ import type { GbdtModel } from './model';
 import { binaryTerms, lossGroups, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
 import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
+import { addLeafValues, type LeafRows } from './leaf-margins';
 
 /**
  * Gradient boosting (second order, as XGBoost / LightGBM): squared error for regression, log
@@ -102,10 +103,10 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const workspace = growWorkspace(n, nThreads > 1);
   const probs = new Float64Array(K);
   // binary: one pass over the margins gives the loss and the next round's gradients
-  const binary = K === 1 && ty.kind === 'class' ? { margins: F, y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))) } : undefined;
+  const binary = K === 1 && ty.kind === 'class' ? { y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))) } : undefined;
   binary?.y.set(ty.y);
   const threads =
-    nThreads > 1 ? await HistogramThreads.start(bins, { grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
+    nThreads > 1 ? await HistogramThreads.start(bins, { margins: F, grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
   const binaryRound = (): number => {
     if (!binary) throw new Error('not a binary task');
     if (threads) threads.binaryTerms();
@@ -151,18 +152,11 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
         }
         // training margins from the grown tree's own partition when it saw every row (the gradients
         // of the round are already computed, so updating F now changes nothing else)
-        const onLeaf =
-          rows === allRows
-            ? (value: number, leafRows: Uint32Array) => {
-                for (let r = 0; r < leafRows.length; r++) {
-                  const j = leafRows[r]! * K + k;
-                  F[j] = F[j]! + value;
-                }
-              }
-            : undefined;
+        const onLeaves =
+          rows === allRows ? (leaves: LeafRows) => (threads ? threads.addLeafValues(leaves, K, k) : addLeafValues(F, K, k, workspace.rows, leaves, 0, n)) : undefined;
         const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array) => threads.build(hist, start, end, k, features));
-        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaf ? { onLeaf } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
-        if (onLeaf) applyValidation(tree, k);
+        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaves ? { onLeaves } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
+        if (onLeaves) applyValidation(tree, k);
         else apply(tree, k);
         roundTrees.push(tree);
       }

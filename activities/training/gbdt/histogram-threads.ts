@@ -4,7 +4,8 @@ import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulate, SLOTS, STRIDE } from './histogram';
 import { joinChunks, partition } from './partition';
-import { chunkBound, CTRL, CTRL_LENGTH, featureBound, JOB, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
+import { addLeafValues, type LeafRows } from './leaf-margins';
+import { chunkBound, CTRL, CTRL_LENGTH, featureBound, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
  * Histogram building on several cores, as scikit-learn (OpenMP) and LightGBM do: a node's
@@ -31,11 +32,13 @@ export const MIN_PARALLEL_ROWS = 20_000;
 export const MIN_PARALLEL_WORK = 1_000_000;
 
 export interface SharedGrowBuffers {
+  /** n × K training margins. */
+  margins: Float64Array;
   grad: Float64Array;
   hess: Float64Array;
   rows: Uint32Array;
   scratch: Uint32Array;
-  binary?: { margins: Float64Array; y: Int32Array; logp: Float64Array };
+  binary?: { y: Int32Array; logp: Float64Array };
 }
 
 /** Threads for a trainer run, or none when the data is too small or there is one core. */
@@ -70,6 +73,9 @@ export class HistogramThreads {
       nFeatures: data.nFeatures,
       featureWidth: this.featureWidth,
       ctrl: this.ctrl.buffer as SharedArrayBuffer,
+      margins: shared.margins.buffer as SharedArrayBuffer,
+      leafBounds: new SharedArrayBuffer((MAX_LEAVES + 1) * 4),
+      leafValues: new SharedArrayBuffer(MAX_LEAVES * 8),
       claim: new SharedArrayBuffer(8),
       jobs: this.jobs.buffer as SharedArrayBuffer,
       bins: data.bins.buffer as SharedArrayBuffer,
@@ -81,7 +87,7 @@ export class HistogramThreads {
       goesLeft: this.goesLeft.buffer as SharedArrayBuffer,
       result: this.result.buffer as SharedArrayBuffer,
       ...(shared.binary
-        ? { binary: { margins: shared.binary.margins.buffer as SharedArrayBuffer, y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
+        ? { binary: { y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
         : {}),
     };
     this.blocks = new ThreadBlocks(this.shape);
@@ -148,6 +154,21 @@ export class HistogramThreads {
     this.run(JOB.partition, start, end, T);
     const bounds = Array.from({ length: T + 1 }, (_, t) => chunkBound(start, end, T, t));
     return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
+  }
+
+  /** Adds a grown tree's leaf values to its rows' class-k margins (leaf-margins.ts), in chunks of row positions. */
+  addLeafValues(leaves: LeafRows, K: number, k: number): void {
+    const n = leaves.bounds[leaves.count]!;
+    if (leaves.count > MAX_LEAVES || n < 2 * MIN_PARALLEL_ROWS) {
+      addLeafValues(this.shared.margins, K, k, this.shared.rows, leaves, 0, n);
+      return;
+    }
+    this.blocks.leaves.bounds.set(leaves.bounds.subarray(0, leaves.count + 1));
+    this.blocks.leaves.values.set(leaves.values.subarray(0, leaves.count));
+    this.ctrl[CTRL.leaves] = leaves.count;
+    this.ctrl[CTRL.stride] = K;
+    this.ctrl[CTRL.k] = k;
+    this.run(JOB.margins, 0, n, this.nThreads);
   }
 
   /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks (on loss-group boundaries). */

@@ -1,6 +1,7 @@
 import { accumulate } from './histogram';
 import { binaryTerms, lossChunkBound } from './binary-loss';
 import { partitionChunk } from './partition';
+import { addLeafValues, type LeafRows } from './leaf-margins';
 
 /**
  * The jobs histogram threads share (see histogram-threads.ts), cut into blocks that whichever
@@ -19,11 +20,13 @@ import { partitionChunk } from './partition';
  */
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, lefts: 16 } as const;
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, lefts: 16 } as const;
 export const MAX_THREADS = 8;
 export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
 /** ctrl[CTRL.job] */
-export const JOB = { histogram: 0, partition: 1, binary: 2 } as const;
+export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3 } as const;
+/** Leaves a margins job can carry (the schema's largest maxLeaves). */
+export const MAX_LEAVES = 4096;
 /**
  * Every wait re-checks its condition at least this often (ms): a wake-up that is lost (seen once
  * at full scale: both sides asleep) costs this much, never a hang.
@@ -51,6 +54,11 @@ export interface HistogramThreadData {
   /** A histogram job's features: a count, then the feature indices. */
   jobs: SharedArrayBuffer;
   bins: SharedArrayBuffer;
+  /** n × K training margins (row i's class k at i * K + k). */
+  margins: SharedArrayBuffer;
+  /** Margins jobs: the grown tree's leaves (leaf-margins.ts), MAX_LEAVES + 1 bounds and MAX_LEAVES values. */
+  leafBounds: SharedArrayBuffer;
+  leafValues: SharedArrayBuffer;
   /** K × n gradients and hessians (class k's at k * n). */
   grad: SharedArrayBuffer;
   hess: SharedArrayBuffer;
@@ -61,8 +69,8 @@ export interface HistogramThreadData {
   goesLeft: SharedArrayBuffer;
   /** Histogram jobs' output (every block writes its features' slots here). */
   result: SharedArrayBuffer;
-  /** Binary tasks: margins, labels (0/1) and loss-group logs (binary-loss.ts). */
-  binary?: { margins: SharedArrayBuffer; y: SharedArrayBuffer; logp: SharedArrayBuffer };
+  /** Binary tasks: labels (0/1) and loss-group logs (binary-loss.ts). */
+  binary?: { y: SharedArrayBuffer; logp: SharedArrayBuffer };
 }
 
 /** Typed views of HistogramThreadData, and the block protocol over them (one per thread). */
@@ -78,7 +86,10 @@ export class ThreadBlocks {
   private readonly columns: Uint8Array[];
   private readonly goesLeft: Uint8Array;
   readonly result: Float64Array;
-  private readonly binary: { margins: Float64Array; y: Int32Array; logp: Float64Array } | undefined;
+  private readonly margins: Float64Array;
+  /** The margins job's leaves (count in ctrl). */
+  readonly leaves: { bounds: Int32Array; values: Float64Array };
+  private readonly binary: { y: Int32Array; logp: Float64Array } | undefined;
 
   constructor(private readonly d: HistogramThreadData) {
     this.ctrl = new Int32Array(d.ctrl);
@@ -92,7 +103,9 @@ export class ThreadBlocks {
     this.columns = d.columns.map((c) => new Uint8Array(c));
     this.goesLeft = new Uint8Array(d.goesLeft);
     this.result = new Float64Array(d.result);
-    this.binary = d.binary && { margins: new Float64Array(d.binary.margins), y: new Int32Array(d.binary.y), logp: new Float64Array(d.binary.logp) };
+    this.margins = new Float64Array(d.margins);
+    this.leaves = { bounds: new Int32Array(d.leafBounds), values: new Float64Array(d.leafValues) };
+    this.binary = d.binary && { y: new Int32Array(d.binary.y), logp: new Float64Array(d.binary.logp) };
   }
 
   /** Trainer: opens a job of nBlocks blocks (its parameters already in ctrl and jobs) and wakes the threads. */
@@ -142,7 +155,10 @@ export class ThreadBlocks {
     if (job === JOB.binary) {
       const b = this.binary!;
       // a binary job covers every row: [0, end)
-      binaryTerms(b.margins, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
+      binaryTerms(this.margins, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
+    } else if (job === JOB.margins) {
+      const leaves: LeafRows = { count: ctrl[CTRL.leaves]!, ...this.leaves };
+      addLeafValues(this.margins, ctrl[CTRL.stride]!, ctrl[CTRL.k]!, this.rows, leaves, chunkBound(start, end, nBlocks, block), chunkBound(start, end, nBlocks, block + 1));
     } else if (job === JOB.partition) {
       const from = chunkBound(start, end, nBlocks, block);
       ctrl[CTRL.lefts + block] = partitionChunk(this.rows, this.scratch, from, chunkBound(start, end, nBlocks, block + 1), this.columns[ctrl[CTRL.feature]!]!, this.goesLeft);

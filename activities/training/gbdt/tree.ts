@@ -1,6 +1,7 @@
 import { MISSING_BIN, type BinMatrix, type BinnedFeature } from './binning';
 import { bestCategoricalSplit, type CategoricalParams } from './categorical';
 import { partition } from './partition';
+import type { LeafRows } from './leaf-margins';
 import { accumulate, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
@@ -63,8 +64,8 @@ export interface GrowInput {
   rows: Uint32Array;
   /** Features it may split on. */
   allowed: readonly number[];
-  /** Called once the tree is grown, per leaf: its value and its rows (spares the caller routing them again). */
-  onLeaf?: (value: number, rows: Uint32Array) => void;
+  /** Called once the tree is grown with its leaves in the workspace's row order (spares the caller routing rows again: leaf-margins.ts). */
+  onLeaves?: (leaves: LeafRows) => void;
   /**
    * Adds the workspace's rows[start, end) to a zeroed histogram for the given features (default:
    * on this thread; histogram-threads.ts spreads it over cores).
@@ -265,7 +266,17 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     leaves.splice(bi, 1, L, R);
   }
   for (const leaf of leaves) tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
-  if (inp.onLeaf) for (const leaf of leaves) inp.onLeaf(tree.value[leaf.node]!, rows.subarray(leaf.start, leaf.end));
+  if (inp.onLeaves) {
+    // leaves stay in row order: a split replaces its leaf by the left then the right child
+    const bounds = new Int32Array(leaves.length + 1);
+    const values = new Float64Array(leaves.length);
+    leaves.forEach((leaf, j) => {
+      bounds[j] = leaf.start;
+      values[j] = tree.value[leaf.node]!;
+    });
+    bounds[leaves.length] = n;
+    inp.onLeaves({ count: leaves.length, bounds, values });
+  }
   return tree;
 }
 
