@@ -10,7 +10,7 @@ import { evaluationSpec, resolveEvaluationDataStep } from './steps/evaluation-da
 import { gbdtTrialsStep, searchSpace, selectBestStep } from './steps/hpo';
 import { boundedExpr } from './expr/ast';
 import { declaredSchema, deriveSpec, ingestSource, ingestStep } from './steps/ingestion';
-import { gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
+import { featureViewPointer, gate, promoteModelStep, registeredModelName, registerModelStep, resolveModelStep } from './steps/registry';
 import { splitDatasetStep } from './steps/split';
 import { gbdtParams, trainGbdtGpuStep } from './steps/training';
 import { suite, suiteSchema, validateDatasetStep } from './steps/validation';
@@ -81,6 +81,12 @@ export const trainModelParams = z
      * ends. The run's outputs name the rollout. Absent: the alias moves at once, as before.
      */
     rollout: trainingRollout.optional(),
+    /**
+     * Feature views (`{name, version}`) whose online store holds this model's features by entity
+     * key: recorded in the version's lineage, so `sluice serve` answers requests that send keys
+     * instead of values (see Online serving). Each must be registered.
+     */
+    featureViews: z.array(featureViewPointer).max(20).default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -141,6 +147,7 @@ export const trainModel = pipeline(
       gates: p.gates,
       aliases: ['challenger'],
       reuseSameFile: p.reuseVersion,
+      featureViews: p.featureViews,
       trainingData: [{ name: split.output.train.name, version: split.output.train.version, uri: split.output.train.uri, sha256: split.output.train.sha256 }],
     });
     const promotion = {

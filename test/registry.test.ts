@@ -59,6 +59,7 @@ import {
 } from '../pipelines/steps/registry';
 import { tempDir, usePostgres } from './helpers/stack';
 import { testStepContext } from './helpers/step-context';
+import { registerFeatureViewVersion } from '../infra/db/features';
 import { SluiceFailure } from '../pipelines/failures';
 
 /** The registry against a real PostgreSQL: versions, concurrency, aliases and their audit, URIs, gates, promotion. */
@@ -349,6 +350,18 @@ const ctx = (node = 'register') => testStepContext({ store, db }, { node });
 
 describe('register-model step', () => {
   const input = (o: Partial<RegisterModelInput> & Pick<RegisterModelInput, 'name' | 'model'>) => registerModelInput.parse(o);
+  // The feature view the models below are served from by key.
+  before(() => registerFeatureViewVersion(db, { name: 'customer_stats', version: 2, definition: {}, definitionSha256: sha('customer_stats'), onlineTable: 'fv_customer_stats_v2' }));
+
+  test('a feature view that is not registered fails the registration, naming it; nothing is registered', async () => {
+    const name = modelName('churn');
+    await rejectsFailure(
+      registerModel.run(input({ name, model: modelRef('step-model-fv'), featureViews: [{ name: 'customer_stats', version: 3 }], gates: [] }), ctx()),
+      'InvalidInput',
+      /featureViews: no feature view customer_stats@3 is registered/,
+    );
+    assert.equal((await db.query('SELECT 1 FROM model_versions WHERE model_name = $1', [name])).rowCount, 0);
+  });
 
   test('gates pass: registered with card, metrics, lineage, code version; aliases set; a retry is idempotent', async () => {
     process.env.SLUICE_CODE_VERSION = 'test-sha-1';

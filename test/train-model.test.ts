@@ -9,6 +9,7 @@ import { trainModel } from '../pipelines/train-model';
 import { col } from '../pipelines/expr/builder';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import { startRun } from './helpers/runs';
+import { registerFeatureViewVersion } from '../infra/db/features';
 import { startTestStack, tempDir, type TestStack } from './helpers/stack';
 
 /** The README's main job, end to end on real data: vega-datasets' penguins. */
@@ -113,7 +114,10 @@ type SplitOutput = { train: { rows: number; name: string; version: number }; hol
 const evaluatedRows = (state: Awaited<ReturnType<typeof run>>['state']) => (state.nodes.compare!.output as { challenger: { rows: number } }).challenger.rows;
 
 test('train-model: a time range of the same dataset is the evaluation set; training takes the rows before it', async () => {
+  // A feature view the model's features are served from by key (here only registered: its lineage is what is checked).
+  await registerFeatureViewVersion(stack.db, { name: 'weather_daily', version: 2, definition: {}, definitionSha256: 'a'.repeat(64), onlineTable: 'fv_weather_daily_v2' });
   const { outputs, state } = await run({
+    featureViews: [{ name: 'weather_daily', version: 2 }],
     source: { kind: 'file', path: 'node_modules/vega-datasets/data/seattle-weather.csv' },
     dataset: 'weather-range',
     model: 'weather-range',
@@ -134,6 +138,8 @@ test('train-model: a time range of the same dataset is the evaluation set; train
   assert.equal(outputs.trainingData.rows, split.train.rows);
   const source = await stack.db.query(`SELECT source FROM dataset_versions WHERE name = 'weather-range.holdout'`);
   assert.deepEqual(source.rows[0].source.evaluation, { column: 'date', from: '2015-01-01', to: '2015-04-01', trainFrom: '2013-01-01' }, 'the holdout version records its range');
+  const lineage = await stack.db.query(`SELECT lineage FROM model_versions WHERE model_name = 'weather-range' AND version = $1`, [outputs.version]);
+  assert.deepEqual(lineage.rows[0].lineage.featureViews, [{ name: 'weather_daily', version: 2 }]);
 });
 
 test('train-model: a registered dataset version is the evaluation set; one lacking a training column is refused by name', async () => {

@@ -1,4 +1,5 @@
 import { modelsPromoted } from '../../infra/metrics';
+import { getFeatureViewVersion } from '../../infra/db/features';
 import {
   applyDecision,
   registerModelVersion,
@@ -45,6 +46,11 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
     return { registered: false, gates, failedGates, name: input.name, version: null, uri: null, created: false, model: input.model, aliases: [] };
   }
 
+  // A view named here is what serving reads by entity key: one that does not exist would only
+  // fail at the first request, so it fails the registration, naming it.
+  for (const f of input.featureViews) {
+    if (!(await getFeatureViewVersion(ctx.db, f.name, f.version))) throw invalidInput(`featureViews: no feature view ${f.name}@${f.version} is registered (a materialize-features run registers its view)`);
+  }
   const codeVersion = resolveCodeVersion();
   const datasets: DatasetLineage[] = [
     ...input.trainingData.map((d) => ({ name: d.name, version: d.version, role: 'training' as const, ...(d.uri ? { uri: d.uri } : {}), ...(d.sha256 ? { sha256: d.sha256 } : {}) })),
