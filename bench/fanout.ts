@@ -7,6 +7,9 @@
  * items/s, the ratio, the CPU worker's peak RSS and the longest history of any execution of each
  * run (children found through their parents' histories). Asserts nothing about timings.
  *
+ * With `scale` among the arguments, each width runs on one CPU worker process and then on two
+ * (activities per worker counted from the shards' histories), Sluice only.
+ *
  * Also compiles the generated pipelines of 2,000 nodes (a chain, a DAG 50 wide), and with `nodes`
  * among the arguments runs them instead of the fan-outs: time per node, executions of the run
  * (it continues as new at SLUICE_RUN_HISTORY_BUDGET events) and the longest history of any.
@@ -19,7 +22,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { compile } from '../pipelines/dsl/compile';
 import { startPipeline } from '../pipelines/dsl/start';
-import { uniqueId } from '../test/helpers/stack';
+import { startTestWorkers, uniqueId } from '../test/helpers/stack';
 import { FANOUT_PARALLELISM, LONG_NODES, WIDE_WIDTH, fanoutBench, longChain, wideDag } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
 import { startCpuWorkerAndRawBundle } from './cpu-worker-and-raw-bundle';
@@ -32,6 +35,8 @@ import type { Benchmark, BenchContext } from './run';
 const ARGS = process.argv.slice(2);
 const NUMBERS = ARGS.filter((a) => /^\d+$/.test(a)).map(Number);
 const NODES = ARGS.includes('nodes');
+/** `scale`: each width on one CPU worker process, then on two (items per worker counted from the histories). */
+const SCALE = ARGS.includes('scale');
 /** `noraw`: Sluice's side only (a 100,000-item raw run doubles the bench's time; its ratio is the 10,000 one's). */
 const NO_RAW = ARGS.includes('noraw');
 const WIDTHS = NODES ? [] : NUMBERS.length ? NUMBERS : ARGS.includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
@@ -54,6 +59,8 @@ async function run(ctx: BenchContext): Promise<void> {
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(workerPid))), 250);
   ctx.onCleanup(() => clearInterval(sampler));
+
+  if (SCALE) return scaleRuns(ctx, workers, () => peakRss);
 
   const connection = await NativeConnection.connect({ address: ctx.temporalAddress });
   ctx.onCleanup(() => connection.close());
@@ -131,6 +138,63 @@ async function run(ctx: BenchContext): Promise<void> {
   ctx.print(`    items    Sluice        raw  ratio  peak RSS  longest history (Sluice)  longest history (raw)`);
   for (const r of rows) ctx.print(r);
   ctx.print('  ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7); peak RSS: the CPU worker (workflows and activities) during the Sluice run');
+}
+
+/**
+ * Horizontal scale: the same fan-out on one CPU worker process, then with a second one polling the
+ * same queues (its own process, metrics port and pid), each run uncached. Which worker ran each
+ * item is read from the leaf shards' histories (ActivityTaskStarted's identity, pid@host).
+ */
+async function scaleRuns(ctx: BenchContext, first: Awaited<ReturnType<typeof startCpuWorkerAndRawBundle>>['workers'], peak: () => number): Promise<void> {
+  const { client } = ctx;
+  const queues = { SLUICE_WORKFLOW_QUEUE: first.env.SLUICE_WORKFLOW_QUEUE!, SLUICE_CPU_QUEUE: first.env.SLUICE_CPU_QUEUE!, SLUICE_GPU_QUEUE: first.env.SLUICE_GPU_QUEUE! };
+  const rows: string[] = [];
+  const measure = async (n: number, label: string) => {
+    ctx.log(`${n} items on ${label}`);
+    const t0 = performance.now();
+    const handle = await startPipeline(client, fanoutBench, { n }, { taskQueue: first.config.queues.workflow, workflowId: uniqueId('bench-scale-') });
+    const { outputs } = await handle.result();
+    const s = (performance.now() - t0) / 1000;
+    if (outputs.count !== n) throw new Error(`fan-in of ${n} items came back as ${outputs.count}`);
+    const perWorker = await itemsPerWorker(client, handle.workflowId, handle.firstExecutionRunId);
+    rows.push(`  ${String(n).padStart(7)}  ${label.padEnd(9)}  ${s.toFixed(1).padStart(7)} s  ${(n / s).toFixed(0).padStart(6)}/s  activities per worker: ${[...perWorker.values()].sort((a, b) => b - a).join(' / ')}`);
+    ctx.log(rows.at(-1)!.trim());
+  };
+  for (const n of WIDTHS) await measure(n, '1 worker');
+  ctx.log('starting a second CPU worker process on the same queues');
+  const second = await startTestWorkers({ temporalAddress: ctx.temporalAddress, databaseUrl: ctx.databaseUrl, kinds: ['cpu'], env: { ...pick(first.env, SHARED_ENV), ...queues } });
+  ctx.onCleanup(() => second.stop());
+  for (const n of WIDTHS) await measure(n, '2 workers');
+  ctx.print(`fanout scale (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; ${CPU_CONCURRENCY} activity slots per worker, parallelism ${FANOUT_PARALLELISM}; shards of ${loadConfig({}).engine.shardSize}; first worker's peak RSS ${mib(peak())})`);
+  ctx.print('    items  workers        time   items/s');
+  for (const r of rows) ctx.print(r);
+}
+
+/** What the second worker shares with the first: its pipelines, bundle, slots and artifact store (claims are read across workers). */
+const SHARED_ENV = ['SLUICE_EXTRA_PIPELINES', 'SLUICE_WORKFLOW_BUNDLE', 'SLUICE_CPU_CONCURRENCY', 'SLUICE_ARTIFACT_URL'];
+const pick = (env: NodeJS.ProcessEnv, keys: string[]) => Object.fromEntries(keys.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+
+/** Activities started in the leaf shards (the items, and each leaf's cache probe) per worker identity. */
+async function itemsPerWorker(client: Client, workflowId: string, runId?: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const queue: { id: string; runId?: string }[] = [{ id: workflowId, runId }];
+  while (queue.length) {
+    const batch = queue.splice(0, 16);
+    const histories = await Promise.all(batch.map((w) => client.workflow.getHandle(w.id, w.runId).fetchHistory()));
+    histories.forEach((h, k) => {
+      const events = h.events ?? [];
+      const leaf = events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.includes('fanout-noop'));
+      for (const e of events) {
+        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+        if (child?.workflowId) queue.push({ id: child.workflowId, runId: child.runId ?? undefined });
+        const next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+        if (next) queue.push({ id: batch[k]!.id, runId: next });
+        const who = e.activityTaskStartedEventAttributes?.identity;
+        if (leaf && who) out.set(who, (out.get(who) ?? 0) + 1);
+      }
+    });
+  }
+  return out;
 }
 
 /**
