@@ -132,6 +132,11 @@ async function seed(store: LocalArtifactStore): Promise<void> {
      SELECT gen_random_uuid(), $1, 1 + (i % 2), CASE WHEN i % 2 = 0 THEN 'control' ELSE 'candidate' END, 'live', now(), 2 + i % 5, '{}', '{"label":"no"}' FROM generate_series(1, 20) i`,
     [MODEL],
   );
+  // A model whose shadow rollout ended: traffic in the hour, no routes left.
+  await db.query(
+    `INSERT INTO online_predictions (id, model_name, version, variant, mode, created_at, latency_ms, features, output)
+     SELECT gen_random_uuid(), 'shadowed', 1, 'control', 'live', now(), 3, '{}', '{"label":"no"}' FROM generate_series(1, 5) i`,
+  );
 }
 
 before(async () => {
@@ -162,12 +167,16 @@ before(async () => {
           ? { pipeline: 'hello', version: 'abcdefabcdef', status: 'running', nodes: { greet: { status: 'succeeded', step: 'hello.greet', queue: 'cpu' }, 'inspect-device': { status: 'running', step: 'hello.inspect-device', queue: 'gpu', awaiting: 'approval' } } }
           : undefined,
       // The rollout workflow's status query, as `sluice rollout status` reads it.
-      rolloutStatus: async (model) => ({
+      rolloutStatus: async (model) => model === 'shadowed' ? {
+        model, strategy: 'shadow', control: 1, candidate: 2, phase: 'reported', paused: false, weights: {}, step: null, counts: {}, posteriors: null, guardrails: null,
+        report: { uri: 'file:///reports/shadow.json', sha256: 'a'.repeat(64), pairs: 59, agreement: 0.7797, meanAbsScoreDiff: 0.0906, controlP50Ms: 4, candidateP50Ms: 6, controlP99Ms: 18, candidateP99Ms: 20.2, candidateErrors: 0 },
+        decisions: [{ seq: 1, at: '2026-01-01T00:00:00Z', kind: 'report', reason: 'shadow comparison written' }], rejected: [],
+      } : {
         model, strategy: 'ab', control: 1, candidate: 2, phase: 'testing', paused: false, weights: { control: 0.8, candidate: 0.2 }, step: null, counts: {},
         posteriors: { control: { alpha: 11, beta: 91, mean: 0.1078, pBest: 0.1234 }, candidate: { alpha: 15, beta: 87, mean: 0.147, pBest: 0.8766 } },
         guardrails: { requests: 20, errorRate: 0, p99Ms: 6, accuracy: null, controlAccuracy: null, breaches: [] },
         report: null, decisions: [{ seq: 1, at: '2026-01-01T00:00:00Z', kind: 'started', reason: 'A/B of v2 against v1' }], rejected: [],
-      }),
+      },
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -238,7 +247,11 @@ test('every page loads without a console error; the main pages have no serious a
   // Rollouts: the rollout's posteriors next to the routes and the traffic the table counted.
   await page.goto(`${base}/rollouts`);
   assert.deepEqual((await page.locator('table:has(caption:text("Posteriors")) tbody tr').allInnerTexts()).map((r) => r.split('\t').map((c) => c.trim())), [['control', '11', '91', '0.1078', '0.1234'], ['candidate', '15', '87', '0.147', '0.8766']]);
-  assert.deepEqual((await page.locator('table:has(caption:text("Traffic")) tbody tr').allInnerTexts()).map((r) => r.split('\t').slice(0, 4).map((c) => c.trim())), [['candidate', 'v2', 'live', '10'], ['control', 'v1', 'live', '10']]);
+  assert.deepEqual((await page.locator(`section:has(h2 a:text("${MODEL}")) table:has(caption:text("Traffic")) tbody tr`).allInnerTexts()).map((r) => r.split('\t').slice(0, 4).map((c) => c.trim())), [['candidate', 'v2', 'live', '10'], ['control', 'v1', 'live', '10']]);
+  // A finished shadow rollout (no routes left) still shows its phase and report.
+  const shadowed = await page.locator('section:has(h2 a:text("shadowed"))').innerText();
+  assert.match(shadowed, /phase\s+reported/);
+  assert.match(shadowed, /59 pairs, agreement 0\.7797, mean \|score diff\| 0\.0906/);
 });
 
 test('the compare view shows both versions\' metrics side by side', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { listRoutes, variantTraffic } from '../../infra/db/console-queries';
-import type { RolloutStatus } from '../../pipelines/rollout/protocol';
+import type { RolloutStatus, ShadowReportSummary } from '../../pipelines/rollout/protocol';
 import type { ConsoleDeps } from '../deps';
 import { html, num, time } from '../html';
 import { chart, facts, page, statusBadge, table } from '../layout';
@@ -12,8 +12,11 @@ export function registerRolloutPages(app: FastifyInstance, deps: ConsoleDeps): v
     const since = new Date(Date.now() - 3_600_000);
     const [routes, traffic] = await Promise.all([listRoutes(deps.db), variantTraffic(deps.db, since)]);
     const models = [...new Set([...routes.map((r) => r.model_name), ...traffic.map((t) => t.model_name)])].sort();
-    // A model whose routes a rollout set has a rollout workflow to ask (the others are not queried).
-    const statuses = new Map(await Promise.all(models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id)).map(async (m) => [m, await within(deps.actions.rolloutStatus?.(m))] as const)));
+    // A model whose routes a rollout set has a rollout workflow to ask; so may one with traffic and
+    // no routes, whose last rollout ended in the hour (its outcome, a shadow's report). A model that
+    // never had one answers nothing (the query fails, `within` gives undefined).
+    const asked = models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id) || !routes.some((r) => r.model_name === m)).slice(0, MAX_STATUS_QUERIES);
+    const statuses = new Map(await Promise.all(asked.map(async (m) => [m, await within(deps.actions.rolloutStatus?.(m))] as const)));
     return sendPage(reply, page({ title: 'Rollouts', section: 'rollouts', charts: true }, html`
 <p class="hint">Models without routes are served by their <code>champion</code> alias. Traffic: the last hour.</p>
 ${models.length ? models.map((m, i) => {
@@ -45,8 +48,17 @@ ${facts([
   ['phase', html`${s.phase}${s.paused ? html` ${statusBadge('paused')}` : ''}`],
   ['weights', `control ${pct(s.weights.control)}, candidate ${pct(s.weights.candidate)}`],
   ['step', s.step ? `${s.step.index + 1} at ${s.step.percent}% since ${s.step.since}` : '—'],
+  ...(s.report ? [['shadow report', reportLine(s.report)] as [string, string]] : []),
   ['guardrails', s.guardrails ? html`error rate ${num(s.guardrails.errorRate)}, p99 ${num(s.guardrails.p99Ms)} ms, accuracy ${num(s.guardrails.accuracy)} vs ${num(s.guardrails.controlAccuracy)}${s.guardrails.breaches.length ? html` <strong class="breach">breached: ${s.guardrails.breaches.join('; ')}</strong>` : ''}` : '—'],
 ])}
 ${s.posteriors ? table(['Variant', 'Alpha', 'Beta', 'Mean', 'P(best)'], Object.entries(s.posteriors).map(([v, p]) => [v, num(p!.alpha), num(p!.beta), num(p!.mean), num(p!.pBest)]), '', 'Posteriors') : ''}
 ${table(['When', 'Kind', 'Reason'], s.decisions.slice(-10).reverse().map((d) => [d.at, d.kind, d.reason]), 'no decisions yet', 'Rollout decisions')}`;
+}
+
+/** Rollout workflows asked per page view (each query is a round trip to Temporal). */
+const MAX_STATUS_QUERIES = 20;
+
+/** A shadow rollout's comparison in one line, with where its JSON report is. */
+function reportLine(r: ShadowReportSummary): string {
+  return `${r.pairs} pairs, agreement ${num(r.agreement)}, mean |score diff| ${num(r.meanAbsScoreDiff)}, p99 ${num(r.controlP99Ms)} vs ${num(r.candidateP99Ms)} ms, candidate errors ${r.candidateErrors} (${r.uri})`;
 }
