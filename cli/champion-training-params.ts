@@ -1,5 +1,5 @@
 import type { Db } from '../infra/db/pool';
-import { RegistryError, resolveModelUri } from '../infra/db/registry';
+import { RegistryError, resolveModelUri, type ModelVersionRow } from '../infra/db/registry';
 import { findRun } from '../infra/db/runs';
 import { formatModelUri } from '../pipelines/vocab/model-uri';
 
@@ -39,13 +39,8 @@ export function retrainParamsFromRun(params: Record<string, unknown>): Record<st
  */
 export async function championTrainingParams(db: Db, model: string, pipeline: string): Promise<TrainingParamsChoice> {
   const defaults = (why: string): TrainingParamsChoice => ({ params: { model }, from: `${pipeline}'s defaults (${why})` });
-  let champion;
-  try {
-    champion = await resolveModelUri(db, formatModelUri({ name: model, alias: 'champion' }));
-  } catch (e) {
-    if (e instanceof RegistryError && e.code === 'NOT_FOUND') return defaults(`${model} has no champion`);
-    throw e;
-  }
+  const champion = await championOf(db, model);
+  if (!champion) return defaults(`${model} has no champion`);
   const version = `${model} v${champion.version}`;
   const run = champion.run_id ? await findRun(db, champion.run_id) : undefined;
   if (!run || run.run_id !== champion.run_id) return defaults(`the champion ${version} has no recorded training run`);
@@ -61,17 +56,22 @@ export async function championTrainingParams(db: Db, model: string, pipeline: st
  */
 export async function championTrainingData(db: Db, model: string): Promise<string> {
   const pass = `pass --reference DATASET@VERSION`;
-  let champion;
-  try {
-    champion = await resolveModelUri(db, formatModelUri({ name: model, alias: 'champion' }));
-  } catch (e) {
-    if (e instanceof RegistryError && e.code === 'NOT_FOUND') throw new Error(`${model} has no champion to take the reference data from: ${pass}`);
-    throw e;
-  }
+  const champion = await championOf(db, model);
+  if (!champion) throw new Error(`${model} has no champion to take the reference data from: ${pass}`);
   const training = (champion.lineage.datasets ?? []).filter((d) => d.role === 'training');
   if (training.length !== 1) {
     const named = training.map((d) => `${d.name}@${d.version}`).join(', ');
     throw new Error(`the champion ${model} v${champion.version} names ${training.length ? `several training datasets (${named})` : 'no training dataset'} in its lineage: ${pass}`);
   }
   return `${training[0]!.name}@${training[0]!.version}`;
+}
+
+/** The model's champion version, or undefined when it has none (or no such model is registered). */
+async function championOf(db: Db, model: string): Promise<ModelVersionRow | undefined> {
+  try {
+    return await resolveModelUri(db, formatModelUri({ name: model, alias: 'champion' }));
+  } catch (e) {
+    if (e instanceof RegistryError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
 }
