@@ -34,12 +34,11 @@ export function retrainParamsFromRun(params: Record<string, unknown>): Record<st
 /**
  * `sluice monitor start` without `--training-params`: the params of the run that trained the
  * model's champion (the registry keeps the run id of every version, the run its params), for
- * `pipeline`. Falls back to the pipeline's defaults for the model, saying why, when there is no
+ * `pipeline` (`champion`: the model's champion, from championOf). Falls back to the pipeline's defaults for the model, saying why, when there is no
  * champion or it was not trained by a recorded run of that pipeline (an imported model).
  */
-export async function championTrainingParams(db: Db, model: string, pipeline: string): Promise<TrainingParamsChoice> {
+export async function championTrainingParams(db: Db, model: string, pipeline: string, champion: ModelVersionRow | undefined): Promise<TrainingParamsChoice> {
   const defaults = (why: string): TrainingParamsChoice => ({ params: { model }, from: `${pipeline}'s defaults (${why})` });
-  const champion = await championOf(db, model);
   if (!champion) return defaults(`${model} has no champion`);
   const version = `${model} v${champion.version}`;
   const run = champion.run_id ? await findRun(db, champion.run_id) : undefined;
@@ -54,9 +53,8 @@ export async function championTrainingParams(db: Db, model: string, pipeline: st
  * from its registry lineage (`role: training`), as `name@version`. Throws, saying what to pass,
  * when there is no champion or its lineage names no single training dataset (an imported model).
  */
-export async function championTrainingData(db: Db, model: string): Promise<string> {
+export function championTrainingData(model: string, champion: ModelVersionRow | undefined): string {
   const pass = `pass --reference DATASET@VERSION`;
-  const champion = await championOf(db, model);
   if (!champion) throw new Error(`${model} has no champion to take the reference data from: ${pass}`);
   const training = (champion.lineage.datasets ?? []).filter((d) => d.role === 'training');
   if (training.length !== 1) {
@@ -67,7 +65,7 @@ export async function championTrainingData(db: Db, model: string): Promise<strin
 }
 
 /** The model's champion version, or undefined when it has none (or no such model is registered). */
-async function championOf(db: Db, model: string): Promise<ModelVersionRow | undefined> {
+export async function championOf(db: Db, model: string): Promise<ModelVersionRow | undefined> {
   try {
     return await resolveModelUri(db, formatModelUri({ name: model, alias: 'champion' }));
   } catch (e) {

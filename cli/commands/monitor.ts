@@ -11,7 +11,7 @@ import { BY_HELP, defaultActor } from '../actor';
 import { connectClient } from '../client';
 import { ensureMonitor, monitorStatus, policyPatch, requestRetrain, sendLabels, setPolicy } from '../monitor';
 import type { LabelsSource, MonitorStatus } from '../../pipelines/monitor/protocol';
-import { championTrainingData, championTrainingParams, type TrainingParamsChoice } from '../champion-training-params';
+import { championOf, championTrainingData, championTrainingParams, type TrainingParamsChoice } from '../champion-training-params';
 
 /** `sluice monitor start|status|labels|policy` and `sluice retrain MODEL --reason` (the drift monitor's controls). */
 export function registerMonitorCommands(program: Command): void {
@@ -153,11 +153,13 @@ export async function monitorStartFor(
   model: string,
   o: { reference?: string; target?: string; trainingParams?: TrainingParamsChoice; pipeline: string; policy?: Partial<MonitorPolicy> },
 ): Promise<MonitorStart> {
-  const reference = o.reference ?? (await championTrainingData(db, model));
+  // One look-up: the reference data and the params come from the same champion version.
+  const champion = o.reference && o.trainingParams ? undefined : await championOf(db, model);
+  const reference = o.reference ?? championTrainingData(model, champion);
   const spec = parseDatasetSpec(reference);
   const v = await getDatasetVersion(db, spec.name, spec.version);
   if (!v) throw new Error(`no dataset version ${reference}`);
-  const training = o.trainingParams ?? (await championTrainingParams(db, model, o.pipeline));
+  const training = o.trainingParams ?? (await championTrainingParams(db, model, o.pipeline, champion));
   const target = o.target ?? (!o.trainingParams && typeof training.params.target === 'string' ? training.params.target : undefined);
   return {
     model,
