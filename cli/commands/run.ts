@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
+import { openArtifactStore } from '../../infra/artifacts';
 import type { SluiceConfig } from '../../infra/config';
 import { PipelineName, PipelineVersion } from '../../pipelines/search-attributes';
 import type { AnyPipeline } from '../../pipelines/dsl/pipeline';
@@ -56,6 +57,8 @@ export async function startRun<P extends AnyPipeline = AnyPipeline>(
     ],
     staticSummary: runSummary(p.name, p.version, input),
     staticDetails: runStaticDetails(p.name, p.version, input),
+    // Waiting: outputs that went by reference (claim checks) come back as the values they hold.
+    ...(opts.wait ? { artifacts: await openArtifactStore(config.artifacts) } : {}),
   });
   opts.onStarted?.({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
   if (!opts.wait) return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, result: undefined };
