@@ -132,10 +132,12 @@ async function seed(store: LocalArtifactStore): Promise<void> {
      SELECT gen_random_uuid(), $1, 1 + (i % 2), CASE WHEN i % 2 = 0 THEN 'control' ELSE 'candidate' END, 'live', now(), 2 + i % 5, '{}', '{"label":"no"}' FROM generate_series(1, 20) i`,
     [MODEL],
   );
-  // A model whose shadow rollout ended: traffic in the hour, no routes left.
+  // A model whose shadow rollout ended (control and shadowed candidate traffic in the hour, no
+  // routes left), and one that only ever served its champion.
   await db.query(
     `INSERT INTO online_predictions (id, model_name, version, variant, mode, created_at, latency_ms, features, output)
-     SELECT gen_random_uuid(), 'shadowed', 1, 'control', 'live', now(), 3, '{}', '{"label":"no"}' FROM generate_series(1, 5) i`,
+     SELECT gen_random_uuid(), 'shadowed', 1 + i % 2, CASE WHEN i % 2 = 0 THEN 'control' ELSE 'candidate' END, CASE WHEN i % 2 = 0 THEN 'live' ELSE 'shadow' END, now(), 3, '{}'::jsonb, '{"label":"no"}'::jsonb FROM generate_series(1, 6) i
+     UNION ALL SELECT gen_random_uuid(), 'plain', 1, 'champion', 'live', now(), 3, '{}'::jsonb, '{"label":"no"}'::jsonb FROM generate_series(1, 3) i`,
   );
 }
 
@@ -252,6 +254,8 @@ test('every page loads without a console error; the main pages have no serious a
   const shadowed = await page.locator('section:has(h2 a:text("shadowed"))').innerText();
   assert.match(shadowed, /phase\s+reported/);
   assert.match(shadowed, /59 pairs, agreement 0\.7797, mean \|score diff\| 0\.0906/);
+  // A model that never had a rollout is not asked for one (the stub would answer for any model).
+  assert.doesNotMatch(await page.locator('section:has(h2 a:text("plain"))').innerText(), /phase/);
 });
 
 test('the compare view shows both versions\' metrics side by side', async () => {

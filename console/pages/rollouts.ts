@@ -12,10 +12,10 @@ export function registerRolloutPages(app: FastifyInstance, deps: ConsoleDeps): v
     const since = new Date(Date.now() - 3_600_000);
     const [routes, traffic] = await Promise.all([listRoutes(deps.db), variantTraffic(deps.db, since)]);
     const models = [...new Set([...routes.map((r) => r.model_name), ...traffic.map((t) => t.model_name)])].sort();
-    // A model whose routes a rollout set has a rollout workflow to ask; so may one with traffic and
-    // no routes, whose last rollout ended in the hour (its outcome, a shadow's report). A model that
-    // never had one answers nothing (the query fails, `within` gives undefined).
-    const asked = models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id) || !routes.some((r) => r.model_name === m)).slice(0, MAX_STATUS_QUERIES);
+    // A model whose routes a rollout set has a rollout workflow to ask; so has one whose traffic in
+    // the hour had a `candidate` variant (only rollouts route one) and whose rollout has ended (its
+    // outcome, a shadow's report). Models that only ever served their champion are not asked.
+    const asked = models.filter((m) => routes.some((r) => r.model_name === m && r.rollout_id) || traffic.some((t) => t.model_name === m && t.variant === 'candidate'));
     const statuses = new Map(await Promise.all(asked.map(async (m) => [m, await within(deps.actions.rolloutStatus?.(m))] as const)));
     return sendPage(reply, page({ title: 'Rollouts', section: 'rollouts', charts: true }, html`
 <p class="hint">Models without routes are served by their <code>champion</code> alias. Traffic: the last hour.</p>
@@ -54,9 +54,6 @@ ${facts([
 ${s.posteriors ? table(['Variant', 'Alpha', 'Beta', 'Mean', 'P(best)'], Object.entries(s.posteriors).map(([v, p]) => [v, num(p!.alpha), num(p!.beta), num(p!.mean), num(p!.pBest)]), '', 'Posteriors') : ''}
 ${table(['When', 'Kind', 'Reason'], s.decisions.slice(-10).reverse().map((d) => [d.at, d.kind, d.reason]), 'no decisions yet', 'Rollout decisions')}`;
 }
-
-/** Rollout workflows asked per page view (each query is a round trip to Temporal). */
-const MAX_STATUS_QUERIES = 20;
 
 /** A shadow rollout's comparison in one line, with where its JSON report is. */
 function reportLine(r: ShadowReportSummary): string {
