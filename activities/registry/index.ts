@@ -1,5 +1,5 @@
 import { modelsPromoted } from '../../infra/metrics';
-import { getFeatureViewVersion } from '../../infra/db/features';
+import { unregisteredFeatureViews } from '../../infra/db/features';
 import {
   applyDecision,
   registerModelVersion,
@@ -48,9 +48,8 @@ export const registerModel = implement(registerModelStep, async (input, ctx) => 
 
   // A view named here is what serving reads by entity key: one that does not exist would only
   // fail at the first request, so it fails the registration, naming it.
-  for (const f of input.featureViews) {
-    if (!(await getFeatureViewVersion(ctx.db, f.name, f.version))) throw invalidInput(`featureViews: no feature view ${f.name}@${f.version} is registered (a materialize-features run registers its view)`);
-  }
+  const missing = await unregisteredFeatureViews(ctx.db, input.featureViews);
+  if (missing.length) throw invalidInput(`featureViews: no feature view ${missing.map((f) => `${f.name}@${f.version}`).join(', ')} is registered (a materialize-features run registers its view)`);
   const codeVersion = resolveCodeVersion();
   const datasets: DatasetLineage[] = [
     ...input.trainingData.map((d) => ({ name: d.name, version: d.version, role: 'training' as const, ...(d.uri ? { uri: d.uri } : {}), ...(d.sha256 ? { sha256: d.sha256 } : {}) })),

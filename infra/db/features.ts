@@ -51,6 +51,17 @@ export async function getFeatureViewVersion(db: Db, name: string, version: numbe
   return rows[0];
 }
 
+/** Which of these view versions are not registered, in one query (view versions are never removed). */
+export async function unregisteredFeatureViews(db: Db, views: readonly { name: string; version: number }[]): Promise<{ name: string; version: number }[]> {
+  if (!views.length) return [];
+  const { rows } = await db.query<{ name: string; version: number }>(
+    `SELECT v.name, v.version FROM unnest($1::text[], $2::int[]) AS v(name, version)
+     WHERE NOT EXISTS (SELECT 1 FROM feature_view_versions f WHERE f.name = v.name AND f.version = v.version)`,
+    [views.map((v) => v.name), views.map((v) => v.version)],
+  );
+  return rows;
+}
+
 /** The definition a view version was registered with (JSON as given), or undefined when it never was. */
 export async function getFeatureViewDefinition(db: Db, name: string, version: number): Promise<unknown> {
   const { rows } = await db.query<{ definition: unknown }>('SELECT definition FROM feature_view_versions WHERE name = $1 AND version = $2', [name, version]);
