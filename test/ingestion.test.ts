@@ -241,7 +241,6 @@ describe('declared schemas', () => {
     const q = (await readFrame(store, out.quarantine!)).toRecords();
     assert.deepEqual(q, [{ line: null, row: 2, reason: 'column "x": cannot convert "2.5" as int64', raw: 'x=2.5' }]);
   });
-});
 
   test('a declared format reads month-first and month-name dates; a value that does not match names the format; a format on a number column is refused', async () => {
     const p = file('formats.csv', 'released,seen\nJun 12 1998,03/04/2020 17:05\nAug 07 1998,31/12/2021 00:00\nsoon,01/01/2022 08:30\n');
@@ -258,6 +257,7 @@ describe('declared schemas', () => {
     assert.deepEqual(rows.map((r) => String(r.seen).slice(0, 16)), ['2020-04-03T17:05', '2021-12-31T00:00']);
     assert.throws(() => ingestInput.parse(fromFile(p, { schema: [{ name: 'released', type: 'int64', format: '%Y' }] })), /format applies to date and timestamp columns/);
   });
+});
 
 describe('malformed rows', () => {
   // Line 3-4: a quoted field spanning two lines (one record); line 5: a missing field; line 7:

@@ -81,7 +81,6 @@ export const postgresSource = z
 export const ingestSource = z.discriminatedUnion('kind', [fileSource, artifactSource, postgresSource]);
 export type IngestSource = z.infer<typeof ingestSource>;
 
-/** A declared column: its type is fixed (values are parsed or converted to it, failures are bad rows). */
 /** A column's name as a schema declares it. */
 const declaredColumnName = z
   .string()
@@ -89,6 +88,7 @@ const declaredColumnName = z
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
 
+/** A declared column: its type is fixed (values are parsed or converted to it, failures are bad rows). */
 export const declaredColumn = z
   .object({
     name: declaredColumnName,
