@@ -177,23 +177,13 @@ const pick = (env: NodeJS.ProcessEnv, keys: string[]) => Object.fromEntries(keys
 /** Activities started in the leaf shards (the items, and each leaf's cache probe) per worker identity. */
 async function itemsPerWorker(client: Client, workflowId: string, runId?: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const queue: { id: string; runId?: string }[] = [{ id: workflowId, runId }];
-  while (queue.length) {
-    const batch = queue.splice(0, 16);
-    const histories = await Promise.all(batch.map((w) => client.workflow.getHandle(w.id, w.runId).fetchHistory()));
-    histories.forEach((h, k) => {
-      const events = h.events ?? [];
-      const leaf = events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.includes('fanout-noop'));
-      for (const e of events) {
-        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-        if (child?.workflowId) queue.push({ id: child.workflowId, runId: child.runId ?? undefined });
-        const next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-        if (next) queue.push({ id: batch[k]!.id, runId: next });
-        const who = e.activityTaskStartedEventAttributes?.identity;
-        if (leaf && who) out.set(who, (out.get(who) ?? 0) + 1);
-      }
-    });
-  }
+  await eachHistory(client, workflowId, runId, (events) => {
+    if (!events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.includes('fanout-noop'))) return;
+    for (const e of events) {
+      const who = e.activityTaskStartedEventAttributes?.identity;
+      if (who) out.set(who, (out.get(who) ?? 0) + 1);
+    }
+  });
   return out;
 }
 
@@ -205,15 +195,29 @@ async function longestHistory(client: Client, workflowId: string, runId?: string
   let max = 0;
   let executions = 0;
   let runs = 0;
+  await eachHistory(client, workflowId, runId, (events, root) => {
+    executions++;
+    if (root) runs++;
+    max = Math.max(max, events.length);
+  });
+  return { max, executions, runs };
+}
+
+type HistoryEvents = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>;
+
+/**
+ * Calls `visit` with the history of an execution, of each execution it continued as new into
+ * (`root`: true for those), and of all their descendants (children found in each history),
+ * 16 fetched at a time.
+ */
+async function eachHistory(client: Client, workflowId: string, runId: string | undefined, visit: (events: HistoryEvents, root: boolean) => void): Promise<void> {
   const queue: { id: string; runId?: string; root: boolean }[] = [{ id: workflowId, runId, root: true }];
   while (queue.length) {
     const batch = queue.splice(0, 16);
     const histories = await Promise.all(batch.map((w) => client.workflow.getHandle(w.id, w.runId).fetchHistory()));
     histories.forEach((h, k) => {
       const events = h.events ?? [];
-      executions++;
-      if (batch[k]!.root) runs++;
-      max = Math.max(max, events.length);
+      visit(events, batch[k]!.root);
       for (const e of events) {
         const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
         if (child?.workflowId) queue.push({ id: child.workflowId, runId: child.runId ?? undefined, root: false });
@@ -222,7 +226,6 @@ async function longestHistory(client: Client, workflowId: string, runId?: string
       }
     });
   }
-  return { max, executions, runs };
 }
 
 /** compile() of each generated 2,000-node pipeline: the best of 3, and the spec's JSON size. */
