@@ -1,3 +1,4 @@
+import { isPlainObject } from '../../pipelines/dsl/claim-resolve';
 import type { ArtifactStore } from '../../infra/artifacts/store';
 import { CLAIM, isClaim, jsonSize, type ClaimCheck } from '../../pipelines/dsl/claim';
 
@@ -47,6 +48,3 @@ export async function indexClaim(store: ArtifactStore, c: ClaimCheck): Promise<C
 // result (pipelines/dsl/start.ts): it lives in pipelines/dsl/claim-resolve.ts.
 export { ClaimCache, holdsClaim, resolveClaims } from '../../pipelines/dsl/claim-resolve';
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
-}

@@ -119,6 +119,7 @@ export class ClaimCache {
 /** 128 MiB of claimed JSON per worker process (parsed, it takes a few times that). */
 const defaultCache = new ClaimCache(128 * 1024 * 1024);
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not an array, null, or a class instance): what claims split into fields. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
