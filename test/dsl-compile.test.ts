@@ -354,6 +354,29 @@ describe('compile(): map (fan-out)', () => {
       assert.match(e.message, /parallelism/);
     });
   }
+
+  test('itemsPerTask is recorded when set and refused out of range, naming the node', () => {
+    const batched = compile(
+      pipeline({ name: 'batched', params }, (p, b) => {
+        const l = b.step('load', load, { name: p.name });
+        b.map('score', score, { over: l.output.items, itemsPerTask: 16 }, (item) => item);
+        return {};
+      }),
+    );
+    assert.equal(node(batched, 'score').map?.itemsPerTask, 16);
+    assert.equal(node(spec, 'score').map?.itemsPerTask, undefined, 'absent: the engine sizes batches');
+    for (const itemsPerTask of [0, 2.5, 257]) {
+      const e = compileError(
+        pipeline({ name: 'bad-batch', params }, (p, b) => {
+          const l = b.step('load', load, { name: p.name });
+          b.map('score', score, { over: l.output.items, itemsPerTask }, (item) => item);
+          return {};
+        }),
+      );
+      assert.equal(e.node, 'score');
+      assert.match(e.message, /itemsPerTask must be an integer from 1 to 256/);
+    }
+  });
 });
 
 describe('compile(): sub-pipelines', () => {

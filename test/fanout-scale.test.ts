@@ -13,7 +13,7 @@ import { MAP_SHARD_WORKFLOW } from '../pipelines/dsl/fan-out';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import { startPipeline, type RunParams } from '../pipelines/dsl/start';
-import { bigOutput, wideNaps, wideSquares } from './fixtures/fanout-scale-pipelines';
+import { batchedSquares, bigOutput, wideNaps, wideSquares } from './fixtures/fanout-scale-pipelines';
 import { runFailure } from './helpers/runs';
 import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
 
@@ -108,6 +108,46 @@ describe('fan-outs wider than a shard, values larger than history should carry',
 
     const rows = await db.query<{ n: string }>(`SELECT count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' AND status = 'succeeded'`, [runId]);
     assert.equal(Number(rows.rows[0]!.n), N, 'every item has its step run');
+  });
+
+  test('items run in batches: four per activity, or sized from their measured time; a retried batch re-runs only what had not finished', async () => {
+    const n = 10; // leaves [0, 5) and [5, 10)
+    const handle = await start(batchedSquares, { n, flakyAt: 2 });
+    const { outputs, runId } = await handle.result();
+    const squares = Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
+    assert.deepEqual(outputs, { fixed: squares, sized: squares });
+
+    /** The items of each batch a leaf scheduled (a cache probe carries none). */
+    const batchesOf = async (id: string, type: string) =>
+      (await events(id)).flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (a?.activityType?.name !== type) return [];
+        const call = JSON.parse(Buffer.from(a.input!.payloads![0]!.data!).toString('utf8')) as { batch?: { indices: number[] } };
+        return call.batch ? [call.batch.indices] : [];
+      });
+    assert.deepEqual(await batchesOf(`${handle.workflowId}/fixed/0-5`, 'fs.flaky-square'), [[0, 1, 2, 3], [4]]);
+    assert.deepEqual(await batchesOf(`${handle.workflowId}/fixed/5-10`, 'fs.flaky-square'), [[5, 6, 7, 8], [9]]);
+    // One item first, then the engine knows an item takes milliseconds: the rest in one batch.
+    assert.deepEqual(await batchesOf(`${handle.workflowId}/sized/0-5`, 'fs.square'), [[0], [1, 2, 3, 4]]);
+
+    // Item 2 failed its batch's first attempt: the retry skipped 0 and 1 (still attempt 1), ran 2 and 3.
+    const rows = await db.query<{ node_id: string; attempt: number; status: string; outputs: { attempt: number } }>(
+      `SELECT node_id, attempt, status, outputs FROM step_runs WHERE run_id = $1 AND node_id LIKE 'fixed[%' ORDER BY node_id`,
+      [runId],
+    );
+    const attempts = Object.fromEntries(rows.rows.map((r) => [r.node_id, [r.status, r.attempt, r.outputs.attempt]]));
+    assert.deepEqual(attempts, {
+      'fixed[0]': ['succeeded', 1, 1],
+      'fixed[1]': ['succeeded', 1, 1],
+      'fixed[2]': ['succeeded', 2, 2],
+      'fixed[3]': ['succeeded', 2, 2],
+      'fixed[4]': ['succeeded', 1, 1],
+      'fixed[5]': ['succeeded', 1, 1],
+      'fixed[6]': ['succeeded', 1, 1],
+      'fixed[7]': ['succeeded', 1, 1],
+      'fixed[8]': ['succeeded', 1, 1],
+      'fixed[9]': ['succeeded', 1, 1],
+    });
   });
 
   test('sluice runs show reads a page of node runs and sums the rest in PostgreSQL', async () => {

@@ -18,6 +18,7 @@ import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
 import { keepAlive, type Pulse } from './keep-alive';
 import { readCheckpoint } from './read-checkpoint';
+import { runItemBatch } from './item-batch';
 import { hostPort, infrastructureFault, type InfraTargets } from './infra-faults';
 import { retryInfrastructure } from './infra-retry';
 import { parseDuration } from '../../infra/config';
@@ -64,7 +65,8 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     deps.log.info('cache probe', { runId: run.runId, node: `${probe.node}[${probe.from}..${probe.to - 1}]`, step: step.name, items: probe.to - probe.from, hits: hits.length });
     return { output: null, cached: true, attempt: info.attempt, probe: { hits: hits.sort((a, b) => a - b) } };
   };
-  const runStep = async (call: StepCall, pulse: Pulse): Promise<StepResult> => {
+  /** `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry). */
+  const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry): Promise<StepResult> => {
     const info = activityInfo();
     const { run } = call;
     if (call.stepVersion !== step.version) {
@@ -72,6 +74,24 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     }
     await assertRunInterface(call, step);
     if (call.probe) return probeCache(call, call.probe);
+    if (call.batch) {
+      const tries = batch!.tries++;
+      return runItemBatch(call, call.batch, {
+        db: deps.db,
+        retry: info.attempt > 1 || tries > 0,
+        attempt: info.attempt,
+        heartbeat: checkpointDetails,
+        pulse,
+        signal: Context.current().cancellationSignal,
+        claimThreshold,
+        runItem: (item, checkpoint, itemPulse) =>
+          runStep(item, itemPulse, checkpoint).catch((e: unknown) => {
+            throw toTemporalFailure(e);
+          }),
+        running: (node) => (batch!.node = node),
+        infrastructure: (e) => infrastructureFault(e, targets) !== undefined,
+      });
+    }
     const timer = stepDuration.startTimer({ step: step.name, queue: step.queue });
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: info.attempt });
     // Values passed by reference (claim checks) are read back here: the implementation, its
@@ -104,7 +124,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         log,
         run: { runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node },
         attempt: info.attempt,
-        checkpoint: readCheckpoint(step, info.heartbeatDetails, log),
+        checkpoint: readCheckpoint(step, checkpointDetails, log),
         heartbeat: (d) => pulse.beat(d),
         signal: ctx.cancellationSignal,
         device: deps.device,
@@ -139,8 +159,10 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     const pulse = keepAlive(ctx);
     const { run } = call;
     const log = deps.log.child({ runId: run.runId, workflowId: run.workflowId, pipeline: run.pipeline, node: run.node, step: step.name, attempt: ctx.info.attempt });
+    // A batch's failed try is recorded on the item that was running, not on the batch.
+    const batch: BatchTry = { tries: 0, node: run.node };
     try {
-      return await retryInfrastructure(() => runStep(call, pulse), {
+      return await retryInfrastructure(() => runStep(call, pulse, ctx.info.heartbeatDetails, batch), {
         targets,
         budgetMs: infraRetryBudget(infraRetryMs, ctx.info),
         sleep: (ms) => ctx.sleep(ms),
@@ -148,15 +170,21 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
           log.warn(`${fault.what} unreachable; retrying the step in ${delayMs / 1000} s within this attempt`, { fault: fault.detail, retry }),
       });
     } catch (e) {
-      if (isFailure(e, 'InfrastructureUnavailable')) {
+      if (isFailure(e, 'InfrastructureUnavailable') && !(call.batch && batch.node === run.node)) {
         log.error('step failed', { error: e });
-        await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: e.message }).catch(() => undefined);
+        await recordStepEnd(deps.db, { runId: run.runId, node: batch.node, status: 'failed', error: e.message }).catch(() => undefined);
       }
       throw toTemporalFailure(e);
     } finally {
       pulse.stop();
     }
   };
+}
+
+/** A batch's tries within one attempt (infrastructure retries), and the item it is running. */
+interface BatchTry {
+  tries: number;
+  node: string;
 }
 
 /** host:port of the metadata database, the S3 endpoint and Temporal, to name the one that fails. */

@@ -4,6 +4,7 @@ import { canonicalJson, sha256Hex } from './canonical';
 import { COND, isCondition, type Condition } from './conditions';
 import { isPipeline, type AnyPipeline, type Builder, type Node, type NodeOptions } from './pipeline';
 import { isRef, makeRef, refData, type RefData } from './refs';
+import { MAX_ITEMS_PER_TASK } from './item-batches';
 import { pipelineSpecSchema, type BindingExpr, type ConditionExpr, type NodeSpec, type PipelineSpec, type StepSpec } from './spec';
 import { isStep, stepOptions, type AnyStep } from './step';
 import { stepInterface } from './step-interface';
@@ -237,7 +238,11 @@ export function compile(def: AnyPipeline): PipelineSpec {
           const inputs = toExpr(inputsFn(item as never), full, deps, full);
           const parallelism = fanOut.parallelism ?? 8;
           if (!Number.isInteger(parallelism) || parallelism < 1) fail(full, `parallelism must be a positive integer, got ${parallelism}`);
-          return { inputs, map: { over, parallelism } };
+          const { itemsPerTask } = fanOut;
+          if (itemsPerTask !== undefined && (!Number.isInteger(itemsPerTask) || itemsPerTask < 1 || itemsPerTask > MAX_ITEMS_PER_TASK)) {
+            fail(full, `itemsPerTask must be an integer from 1 to ${MAX_ITEMS_PER_TASK}, got ${itemsPerTask}`);
+          }
+          return { inputs, map: { over, parallelism, ...(itemsPerTask === undefined ? {} : { itemsPerTask }) } };
         },
         opts,
       ) as never;

@@ -26,6 +26,8 @@ export interface MapShardTask {
   to: number;
   /** Items of this shard in flight at once. */
   parallelism: number;
+  /** The node's fixed items per activity (absent: sized from the items' measured time; item-batches.ts). */
+  itemsPerTask?: number;
   limits: EngineLimits;
 }
 

@@ -46,11 +46,15 @@ export interface Builder {
   /** Refs to facts about the run: `b.context.scheduledTime`. */
   readonly context: RefTree<RunContext>;
   step<S extends AnyStep>(id: string, step: S, inputs: Inputs<S['input']>, opts?: NodeOptions): Node<z.output<S['output']>>;
-  /** Fan-out: one run of `step` per item of `over`, at most `parallelism` at once; output is the list of results (fan-in). */
+  /**
+   * Fan-out: one run of `step` per item of `over`, at most `parallelism` at once; output is the
+   * list of results (fan-in). Short items share activities (pipelines/dsl/item-batches.ts);
+   * `itemsPerTask` fixes how many (1: an activity per item).
+   */
   map<S extends AnyStep, E>(
     id: string,
     step: S,
-    fanOut: { over: Ref<readonly E[] | E[]>; parallelism?: number },
+    fanOut: { over: Ref<readonly E[] | E[]>; parallelism?: number; itemsPerTask?: number },
     inputs: (item: RefTree<E>) => Inputs<S['input']>,
     opts?: NodeOptions,
   ): Node<z.output<S['output']>[]>;

@@ -38,6 +38,30 @@ export interface StepCall {
    * (StepResult.probe). `input` is unused. The shard then runs only the misses.
    */
   probe?: CacheProbe;
+  /**
+   * Set on a batch of fan-out items (workflows/engine/item-lanes.ts): instead of one item, the
+   * worker runs the step once per listed item, in order, each as its own step run `node[i]`
+   * (own cache key, own step_runs row and lineage), and answers with StepResult.batch. `input`
+   * is unused. An item's failure fails the batch with the item's failure and its index
+   * (BatchItemFailure); a retried batch skips the items an earlier try finished.
+   */
+  batch?: ItemBatch;
+}
+
+/** Items of a fan-out, run in one activity: the node's input binding (item refs only left), the list, and which items. */
+export interface ItemBatch {
+  node: string;
+  inputs: BindingExpr;
+  items: CacheProbe['items'];
+  /** Indexes in the run's list, ascending. */
+  indices: number[];
+  /** Whether the answer carries the items' outputs (a fan-out the run's own execution runs; a shard reads them from step_runs). */
+  outputs: boolean;
+}
+
+/** The first detail of a batch's failure: which of its items failed (the rest of the details are the item's own). */
+export interface BatchItemFailure {
+  batchItem: number;
 }
 
 /** The items of a shard, as a probe reads them: the node's input binding (item refs only left) and the list. */
@@ -56,6 +80,21 @@ export interface StepResult {
   attempt: number;
   /** A probe's answer: the items (indexes in the run's list) answered from the cache, ascending. */
   probe?: { hits: number[] };
+  /** A batch's answer (StepCall.batch). */
+  batch?: BatchAnswer;
+}
+
+export interface BatchAnswer {
+  /** Wall time of the batch in the worker, to size the next batches (the engine aims at about a second each). */
+  ms: number;
+  /** Items answered from the cache. */
+  cached: number;
+  /**
+   * The items' outputs in `indices` order (each as a step's result carries it: large parts claimed),
+   * when asked for and their JSON is within the claim threshold; absent otherwise (read them
+   * from step_runs by a fan-in).
+   */
+  outputs?: unknown[];
 }
 
 /** Run-level options callers may add to the params object under this key (the UI form takes one object). */

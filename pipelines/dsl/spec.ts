@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../vocab/duration';
 import { queueSchema, type Queue } from '../vocab/queue';
+import { MAX_ITEMS_PER_TASK } from './item-batches';
 
 /**
  * PipelineSpec: the compiled, plain-JSON form of a pipeline that the engine workflow runs.
@@ -99,7 +100,18 @@ export const nodeSpecSchema = z.object({
   dependsOn: z.array(nodeIdSchema),
   when: conditionExprSchema.optional(),
   /** Fan-out: the step runs once per item of a list, at most `parallelism` at a time; its output is the list of results. */
-  map: z.object({ over: bindingExprSchema, parallelism: z.number().int().min(1).max(1000) }).optional(),
+  map: z
+    .object({
+      over: bindingExprSchema,
+      parallelism: z.number().int().min(1).max(1000),
+      /**
+       * Items per activity: absent, the engine sizes batches from the items' measured time (one
+       * item each until it knows, then about a second of work per batch); 1 runs every item as
+       * its own activity.
+       */
+      itemsPerTask: z.number().int().min(1).max(MAX_ITEMS_PER_TASK).optional(),
+    })
+    .optional(),
   /** Set on nodes that came from a sub-pipeline: its node id in the parent. */
   group: z.string().optional(),
   summary: z.string().max(200),

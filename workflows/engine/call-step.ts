@@ -1,5 +1,6 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { CacheProbe, RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import type { CacheProbe, ItemBatch, RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
+import { durationMs } from '../../pipelines/vocab/duration';
 import type { NodeStep } from '../../pipelines/dsl/spec';
 import { isStep, stepOptions, type AnyStep, type StepInput, type StepOutput } from '../../pipelines/dsl/step';
 import { nonRetryableErrorTypes } from '../../pipelines/failures';
@@ -15,7 +16,15 @@ export interface StepCallRun {
   summary?: string;
   /** A shard's cache probe instead of a run of the step (StepCall.probe). */
   probe?: CacheProbe;
+  /** A batch of fan-out items instead of one run of the step (StepCall.batch). */
+  batch?: ItemBatch;
 }
+
+/**
+ * Without a heartbeat timeout of its own, a batch of several items gets this one: its timeouts
+ * grow with its items, and a dead worker must still be noticed in seconds, not after all of them.
+ */
+const BATCH_HEARTBEAT = '60s';
 
 /** A step's result with its output typed by the step's output schema. */
 export type TypedStepResult<O> = Omit<StepResult, 'output'> & { output: O };
@@ -31,11 +40,15 @@ export function callStep(step: NodeStep, input: unknown, run: StepCallRun): Prom
 export function callStep(step: AnyStep | NodeStep, input: unknown, run: StepCallRun): Promise<StepResult> {
   const st: NodeStep = isStep(step) ? { name: step.name, version: step.version, queue: step.queue, options: stepOptions(step) } : step;
   const { options } = st;
+  // A batch of n items may take n items' time; its heartbeat still notices a lost worker.
+  const n = run.batch?.indices.length ?? 1;
+  const scaled = (d: string) => (n > 1 ? durationMs(d) * n : d);
+  const heartbeatTimeout = options.heartbeatTimeout ?? (n > 1 ? BATCH_HEARTBEAT : undefined);
   const activityOptions: ActivityOptions = {
     taskQueue: st.queue === 'gpu' ? run.queues.gpu : run.queues.cpu,
-    startToCloseTimeout: options.startToCloseTimeout,
-    ...(options.heartbeatTimeout ? { heartbeatTimeout: options.heartbeatTimeout } : {}),
-    ...(options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: options.scheduleToCloseTimeout } : {}),
+    startToCloseTimeout: scaled(options.startToCloseTimeout),
+    ...(heartbeatTimeout ? { heartbeatTimeout } : {}),
+    ...(options.scheduleToCloseTimeout ? { scheduleToCloseTimeout: scaled(options.scheduleToCloseTimeout) } : {}),
     retry: { ...options.retry, nonRetryableErrorTypes: nonRetryableErrorTypes(options.retry.nonRetryableErrorTypes) },
     summary: run.summary ?? `${run.info.node} · ${st.name}@${st.version} (${st.queue})`,
   };
@@ -46,6 +59,7 @@ export function callStep(step: AnyStep | NodeStep, input: unknown, run: StepCall
     stepVersion: st.version,
     ...(st.inputSchemaHash ? { inputSchemaHash: st.inputSchemaHash, outputSchemaHash: st.outputSchemaHash } : {}),
     ...(run.probe ? { probe: run.probe } : {}),
+    ...(run.batch ? { batch: run.batch } : {}),
   };
   const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
   return acts[st.name]!(call);

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   isCancellation,
+  patched,
   proxyActivities,
   startChild,
 } from '@temporalio/workflow';
@@ -12,6 +13,7 @@ import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
 import { MAP_SHARD_WORKFLOW, shardItem, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
 import { resolveBinding } from './bindings';
 import { callStep } from './call-step';
+import { isItemFailed, MAP_BATCHES_PATCH, runItemLanes } from './item-lanes';
 
 /**
  * Sharded fan-outs. A fanning execution (the pipeline run, or a shard over a range too wide to run
@@ -110,8 +112,17 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
     hits = new Set(probe.probe?.hits ?? []);
   }
   const misses = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => !hits.has(i));
-  let next = 0;
   let cached = hits.size;
+  if (patched(MAP_BATCHES_PATCH)) {
+    const lanes = { node, step, run, inputs: task.inputs, items: task.items, indices: misses, lanes: task.parallelism, outputs: false };
+    const r = await runItemLanes(task.itemsPerTask === undefined ? lanes : { ...lanes, itemsPerTask: task.itemsPerTask }).catch((e: unknown) => {
+      throw isItemFailed(e) ? itemFailed(node, e.index, e.error) : e;
+    });
+    cached += r.cached;
+    return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
+  }
+  // Runs recorded before batches: one activity per item.
+  let next = 0;
   let failure: { index: number; error: unknown } | undefined;
   const scope = new CancellationScope();
   const lane = async () => {

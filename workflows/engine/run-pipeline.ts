@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -29,6 +30,7 @@ import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/saf
 import { bindAllButItem, evaluateCondition, resolveBinding, type Scope } from './bindings';
 import { describeFailure, itemFailed, runShards } from './fan-out';
 import { callStep } from './call-step';
+import { isItemFailed, MAP_BATCHES_PATCH, runItemLanes } from './item-lanes';
 import { HistoryBudget, nodeEventCost } from './history-budget';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
@@ -246,6 +248,7 @@ async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue
         from: 0,
         to: count,
         parallelism: n.map.parallelism,
+        ...(n.map.itemsPerTask === undefined ? {} : { itemsPerTask: n.map.itemsPerTask }),
         limits,
       };
       const r = await runShards(task, {
@@ -259,6 +262,31 @@ async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue
     }
     let results: unknown[] | ClaimCheck = new Array(count);
     s.items = { total: count, done: 0 };
+    if (patched(MAP_BATCHES_PATCH)) {
+      const r = await runItemLanes(
+        {
+          node: n.id,
+          step: nodeStep(spec, n),
+          run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
+          inputs: bindAllButItem(n.inputs, scope),
+          items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
+          indices: Array.from({ length: count }, (_, i) => i),
+          lanes: n.map.parallelism,
+          ...(n.map.itemsPerTask === undefined ? {} : { itemsPerTask: n.map.itemsPerTask }),
+          outputs: true,
+        },
+        (k) => ((s.items!.done += k), show()),
+      ).catch((e: unknown) => {
+        throw isItemFailed(e) ? itemFailed(n.id, e.index, e.error) : e;
+      });
+      // Outputs too large for one batch's answer, or for history together, are read back by reference.
+      if (!r.outputs || (limits && jsonSize(r.outputs) > limits.claimThreshold)) results = await fanIn(queues).collectFanIn({ runId: ids.runId, node: n.id, from: 0, to: count });
+      else results = r.outputs ?? results;
+      outputs.set(n.id, results);
+      Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
+      return;
+    }
+    // Runs recorded before item batches: one activity per item.
     let cachedAll = true;
     let next = 0;
     const worker = async () => {

@@ -1,0 +1,101 @@
+import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { BatchSizer } from '../../pipelines/dsl/item-batches';
+import type { BatchItemFailure, CacheProbe, RunInfo } from '../../pipelines/dsl/protocol';
+import type { BindingExpr, NodeStep } from '../../pipelines/dsl/spec';
+import type { TaskQueues } from '../../pipelines/dsl/engine-activities';
+import { callStep } from './call-step';
+
+/** Runs recorded before item batches ran one activity per item; a replay of one keeps doing so. */
+export const MAP_BATCHES_PATCH = 'sluice-map-batches';
+
+/** Fan-out items to run: which of the list, how many at once, and how the run calls steps. */
+export interface ItemLanes {
+  node: string;
+  step: NodeStep;
+  run: { info: Omit<RunInfo, 'node'>; queues: Omit<TaskQueues, 'limits'>; cache: { enabled: boolean; force: boolean } };
+  /** The node's input binding with every ref but the item's already resolved. */
+  inputs: BindingExpr;
+  items: CacheProbe['items'];
+  /** Indexes in the run's list to run, ascending. */
+  indices: number[];
+  /** Batches (and so items) in flight at once. */
+  lanes: number;
+  /** The node's fixed items per activity; absent: sized as the items' times come in (item-batches.ts). */
+  itemsPerTask?: number;
+  /** Whether to bring the outputs back (the run's own execution keeps a small fan-in in history). */
+  outputs: boolean;
+}
+
+export interface ItemLanesResult {
+  cached: number;
+  /** The outputs in `indices` order, when asked for and every batch brought them (else read them from step_runs). */
+  outputs?: unknown[];
+}
+
+/** An item that failed: its index in the run's list, and the failure (its batch's, carrying the item's). */
+export interface ItemFailed {
+  index: number;
+  error: unknown;
+}
+
+/**
+ * Runs fan-out items in batches (StepCall.batch), `lanes` batches at once; the first failure
+ * cancels the batches in flight and is thrown as an ItemFailed. `done(n)` reports finished items.
+ */
+export async function runItemLanes(task: ItemLanes, done?: (items: number, cached: number) => void): Promise<ItemLanesResult> {
+  const { indices } = task;
+  const lanes = Math.max(1, Math.min(task.lanes, indices.length));
+  const sizer = new BatchSizer(task.itemsPerTask, lanes);
+  const outputs: unknown[] | undefined = task.outputs ? new Array(indices.length) : undefined;
+  let complete = task.outputs;
+  let next = 0;
+  let cached = 0;
+  let failure: ItemFailed | undefined;
+  const scope = new CancellationScope();
+  const lane = async () => {
+    while (failure === undefined && next < indices.length) {
+      const at = next;
+      const batch = indices.slice(at, at + sizer.next(indices.length - at));
+      next += batch.length;
+      const first = batch[0]!;
+      const last = batch[batch.length - 1]!;
+      const where = batch.length === 1 ? `${task.node}[${first}]` : `${task.node}[${first}..${last}]`;
+      try {
+        const r = await callStep(task.step, null, {
+          info: { ...task.run.info, node: where },
+          queues: task.run.queues,
+          cache: task.run.cache,
+          summary: `${where}${batch.length > 1 ? ` · ${batch.length} items` : ''} · ${task.step.name}@${task.step.version} (${task.step.queue})`,
+          batch: { node: task.node, inputs: task.inputs, items: task.items, indices: batch, outputs: task.outputs },
+        });
+        const answer = r.batch!;
+        sizer.observe(batch.length, answer.ms);
+        cached += answer.cached;
+        if (outputs && answer.outputs) answer.outputs.forEach((o, k) => (outputs[at + k] = o));
+        else complete = false;
+        done?.(batch.length, answer.cached);
+      } catch (error) {
+        if (failure === undefined) {
+          failure = { index: failedItem(error) ?? first, error };
+          scope.cancel();
+        }
+        return;
+      }
+    }
+  };
+  await scope.run(() => Promise.all(Array.from({ length: lanes }, lane)));
+  if (failure) throw failure;
+  return { cached, ...(complete && outputs ? { outputs } : {}) };
+}
+
+export function isItemFailed(e: unknown): e is ItemFailed {
+  return typeof e === 'object' && e !== null && 'index' in e && 'error' in e && !(e instanceof Error);
+}
+
+/** The item a batch's failure names (BatchItemFailure); undefined for a timeout or cancellation of the whole batch. */
+function failedItem(e: unknown): number | undefined {
+  const cause = e instanceof ActivityFailure ? e.cause : undefined;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const d = cause.details?.[0] as Partial<BatchItemFailure> | undefined;
+  return typeof d?.batchItem === 'number' ? d.batchItem : undefined;
+}
