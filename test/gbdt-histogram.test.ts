@@ -4,7 +4,7 @@ import pl from 'nodejs-polars';
 import { gbdtParams } from '../pipelines/steps/training';
 import { extractRaw, extractTarget, resolveFeatures } from '../activities/training/data/design-matrix';
 import { trainGbdt } from '../activities/training/gbdt/boost';
-import { accumulate, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
+import { accumulate, accumulateBlocks, BLOCK_ROWS, histogramBlockRows, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
 import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
 import { partition } from '../activities/training/gbdt/partition';
 import { CTRL, CTRL_LENGTH, JOB, ThreadBlocks } from '../activities/training/gbdt/thread-blocks';
@@ -12,8 +12,8 @@ import { Rng } from '../activities/training/rng';
 
 /**
  * GBDT histograms (gbdt/histogram.ts, gbdt/histogram-threads.ts): the grouped passes against a
- * plain per-row sum, and histograms built over several threads against the calling thread's:
- * equal bit for bit, so the trees do not depend on the number of cores.
+ * plain per-row sum, row blocks against one pass, and histograms built over several threads
+ * against the calling thread's: equal bit for bit, so the trees do not depend on the number of cores.
  */
 
 const shared = <T extends Float64Array | Uint32Array | Uint8Array>(make: (b: SharedArrayBuffer) => T, bytes: number) => make(new SharedArrayBuffer(bytes));
@@ -62,6 +62,31 @@ describe('GBDT histograms', () => {
     }
   });
 
+  test('row blocks: block sums added in order, from the node’s first row; counts exact, sums as one pass’s to rounding', () => {
+    const F = 7;
+    const { data, grad, hess, rows, m } = randomData(5000, F, 5);
+    const features = Int32Array.from([6, 0, 2, 3, 5, 1, 4]);
+    const blockRows = 700;
+    const hist = newHistogram(F);
+    accumulateBlocks(hist, data, rows, 13, m, grad, hess, features, blockRows, newHistogram(F).fill(3)); // a stale partial: zeroed per block
+    const expected = newHistogram(F);
+    for (let from = 13; from < m; from += blockRows) {
+      const block = newHistogram(F);
+      accumulate(block, data, rows, from, Math.min(m, from + blockRows), grad, hess, features);
+      for (let s = 0; s < expected.length; s++) expected[s] = expected[s]! + block[s]!;
+    }
+    assert.deepEqual(hist, expected);
+    const onePass = newHistogram(F);
+    accumulate(onePass, data, rows, 13, m, grad, hess, features);
+    for (let s = 0; s < hist.length; s++) {
+      if (s % STRIDE === 2) assert.equal(hist[s], onePass[s], `count slot ${s}`);
+      else assert.ok(Math.abs(hist[s]! - onePass[s]!) < 1e-9, `slot ${s}: ${hist[s]} vs ${onePass[s]}`);
+    }
+    // blocks depend on the data only; large data gets larger blocks, not more partials than a bound
+    assert.equal(histogramBlockRows(100_000, 6), BLOCK_ROWS);
+    assert.ok(histogramBlockRows(50_000_000, 200) > BLOCK_ROWS);
+  });
+
   test('histograms, partitions and margin updates made by several threads equal the calling thread’s', async () => {
     const F = 6;
     const n = 3 * MIN_PARALLEL_ROWS + 5000;
@@ -74,11 +99,11 @@ describe('GBDT histograms', () => {
       for (const [features, k] of [
         [[0, 1, 2, 3, 4, 5], 0],
         [[1, 3, 4, 5], 1],
-        [[2, 5], 1], // fewer features than threads: one thread has none
+        [[2], 1], // one feature: still one row block a job block
       ] as const) {
         const f = Int32Array.from(features);
         const one = newHistogram(F);
-        accumulate(one, data, rows, 7, m, grad.subarray(k * n, (k + 1) * n), hess.subarray(k * n, (k + 1) * n), f);
+        accumulateBlocks(one, data, rows, 7, m, grad.subarray(k * n, (k + 1) * n), hess.subarray(k * n, (k + 1) * n), f, histogramBlockRows(n, F), newHistogram(F));
         // twice: the second job must not see the first's sums
         for (let rep = 0; rep < 2; rep++) {
           const many = newHistogram(F);
@@ -126,6 +151,7 @@ describe('GBDT histograms', () => {
       margins: sab(8 * n),
       leafBounds: sab(8),
       leafValues: sab(8),
+      leafFactors: sab(8),
       claim: sab(8),
       jobs: sab((F + 1) * 4),
       bins: data.bins.buffer as SharedArrayBuffer,
@@ -135,24 +161,30 @@ describe('GBDT histograms', () => {
       scratch: scratch.buffer as SharedArrayBuffer,
       columns: [], // (no partition job here)
       goesLeft: sab(SLOTS),
-      result: sab(F * SLOTS * STRIDE * 8),
+      partials: sab(3 * F * SLOTS * STRIDE * 8),
     };
     const blocks = new ThreadBlocks(shape);
     const features = Int32Array.from([5, 0, 3, 1, 4]);
     new Int32Array(shape.jobs).set([features.length, ...features]);
-    Object.assign(blocks.ctrl, { [CTRL.job]: JOB.histogram, [CTRL.start]: 2, [CTRL.end]: m, [CTRL.k]: 1 });
-    blocks.result.fill(7); // stale sums of an earlier job: each block zeroes its features first
+    const blockRows = Math.ceil((m - 2) / 3);
+    Object.assign(blocks.ctrl, { [CTRL.job]: JOB.histogram, [CTRL.start]: 2, [CTRL.end]: m, [CTRL.k]: 1, [CTRL.blockRows]: blockRows });
+    blocks.partials.fill(7); // stale sums of an earlier job: each block zeroes its features first
     blocks.open(3);
     blocks.finish(3);
     assert.equal(blocks.work(), 0, 'no block left to claim once the job is done');
-    const one = newHistogram(F);
-    accumulate(one, data, rows, 2, m, grad.subarray(n, 2 * n), hess.subarray(n, 2 * n), features);
-    for (const f of features) assert.deepEqual(blocks.result.subarray(f * SLOTS * STRIDE, (f + 1) * SLOTS * STRIDE), one.subarray(f * SLOTS * STRIDE, (f + 1) * SLOTS * STRIDE), `feature ${f}`);
+    const W = SLOTS * STRIDE;
+    for (let b = 0; b < 3; b++) {
+      const one = newHistogram(F);
+      const from = 2 + b * blockRows;
+      accumulate(one, data, rows, from, Math.min(m, from + blockRows), grad.subarray(n, 2 * n), hess.subarray(n, 2 * n), features);
+      const partial = blocks.partials.subarray(b * F * W, (b + 1) * F * W);
+      for (const f of features) assert.deepEqual(partial.subarray(f * W, (f + 1) * W), one.subarray(f * W, (f + 1) * W), `block ${b}, feature ${f}`);
+    }
   });
 
   test('a model trained with histogram threads is the one trained without', async () => {
     const rng = new Rng(3);
-    const n = MIN_PARALLEL_ROWS + 10_000;
+    const n = 2 * MIN_PARALLEL_ROWS + 5000; // large enough for threaded partitions and margin updates
     const a = Array.from({ length: n }, () => rng.next() * 10);
     const b = Array.from({ length: n }, () => (rng.next() < 0.1 ? null : rng.int(40)));
     const c = Array.from({ length: n }, () => ['x', 'y', 'z', 'w'][rng.int(4)]!);

@@ -7,7 +7,7 @@ import type { GbdtModel } from './model';
 import { binaryTerms, lossGroups, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
 import { growTree, growWorkspace, leafOfBinned, type Tree, type TreeParams } from './tree';
-import { addLeafValues, type LeafRows } from './leaf-margins';
+import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
 
 /**
  * Gradient boosting (second order, as XGBoost / LightGBM): squared error for regression, log
@@ -79,11 +79,23 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const Fv = new Float64Array(nv * K);
   for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) F[i * K + k] = base[k]!;
   for (let i = 0; i < nv; i++) for (let k = 0; k < K; k++) Fv[i * K + k] = base[k]!;
+  // binary: one pass over the margins gives the loss and the next round's gradients, with
+  // exp(-F) kept as a running product beside F (binary-loss.ts)
+  const binary =
+    K === 1 && ty.kind === 'class' ? { y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))), expNeg: new Float64Array(buffer(8 * n)) } : undefined;
+  binary?.y.set(ty.y);
+  binary?.expNeg.fill(Math.exp(-base[0]!));
   const applyValidation = (tree: Tree, k: number) => {
     if (vbins) for (let i = 0; i < nv; i++) Fv[i * K + k] = Fv[i * K + k]! + tree.value[leafOfBinned(tree, vbins, i)]!;
   };
+  // (the same additions and, binary, the same factors as the grown tree's own leaf update: a resumed run's margins are the uninterrupted run's)
   const apply = (tree: Tree, k: number) => {
-    for (let i = 0; i < n; i++) F[i * K + k] = F[i * K + k]! + tree.value[leafOfBinned(tree, bins, i)]!;
+    const factors = binary && expFactors(tree.value, tree.value.length);
+    for (let i = 0; i < n; i++) {
+      const leaf = leafOfBinned(tree, bins, i);
+      F[i * K + k] = F[i * K + k]! + tree.value[leaf]!;
+      if (binary) binary.expNeg[i] = binary.expNeg[i]! * factors![leaf]!;
+    }
     applyValidation(tree, k);
   };
 
@@ -102,15 +114,12 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const allFeatures = binning.map((_, f) => f);
   const workspace = growWorkspace(n, nThreads > 1);
   const probs = new Float64Array(K);
-  // binary: one pass over the margins gives the loss and the next round's gradients
-  const binary = K === 1 && ty.kind === 'class' ? { y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))) } : undefined;
-  binary?.y.set(ty.y);
   const threads =
     nThreads > 1 ? await HistogramThreads.start(bins, { margins: F, grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
   const binaryRound = (): number => {
     if (!binary) throw new Error('not a binary task');
     if (threads) threads.binaryTerms();
-    else binaryTerms(F, binary.y, grad[0]!, hess[0]!, binary.logp, 0, n);
+    else binaryTerms(F, binary.expNeg, binary.y, grad[0]!, hess[0]!, binary.logp, 0, n);
     return meanLoss(binary.logp, n);
   };
   if (binary) binaryRound();
@@ -153,7 +162,12 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
         // training margins from the grown tree's own partition when it saw every row (the gradients
         // of the round are already computed, so updating F now changes nothing else)
         const onLeaves =
-          rows === allRows ? (leaves: LeafRows) => (threads ? threads.addLeafValues(leaves, K, k) : addLeafValues(F, K, k, workspace.rows, leaves, 0, n)) : undefined;
+          rows === allRows
+            ? (leaves: LeafRows) =>
+                threads
+                  ? threads.addLeafValues(leaves, K, k)
+                  : addLeafValues(F, K, k, workspace.rows, leaves, 0, n, binary && { values: binary.expNeg, factors: expFactors(leaves.values, leaves.count) })
+            : undefined;
         const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array) => threads.build(hist, start, end, k, features));
         const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaves ? { onLeaves } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
         if (onLeaves) applyValidation(tree, k);

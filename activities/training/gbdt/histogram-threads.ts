@@ -2,17 +2,17 @@ import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
-import { accumulate, SLOTS, STRIDE } from './histogram';
+import { accumulateBlocks, addInto, blockCount, histogramBlockRows, newHistogram, SLOTS, STRIDE } from './histogram';
 import { joinChunks, partition } from './partition';
-import { addLeafValues, type LeafRows } from './leaf-margins';
-import { chunkBound, CTRL, CTRL_LENGTH, featureBound, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
+import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
+import { chunkBound, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
- * Histogram building on several cores, as scikit-learn (OpenMP) and LightGBM do: a node's
- * features are split into one group per thread, and a group's histogram slots are accumulated
- * into a shared result histogram, which the trainer's thread then copies into the node's. The
- * bins, gradients and row order live in SharedArrayBuffers, so a job is a few integers in a
- * shared control array (Atomics.wait/notify), not a message.
+ * Histogram building on several cores, as LightGBM's row-wise histograms: a node's rows are cut
+ * into fixed blocks (histogram.ts BLOCK_ROWS), each block's partial histogram is built into a
+ * shared buffer by whichever thread claims it, and the trainer's thread adds the partials up in
+ * block order. The bins, gradients and row order live in SharedArrayBuffers, so a job is a few
+ * integers in a shared control array (Atomics.wait/notify), not a message.
  *
  * Binary tasks' per-row loss terms and gradients are computed in chunks of rows too, and large
  * node partitions are split: each chunk of the node's rows is partitioned stably (partition.ts),
@@ -22,8 +22,9 @@ import { chunkBound, CTRL, CTRL_LENGTH, featureBound, JOB, MAX_LEAVES, MAX_THREA
  * (thread-blocks.ts): a thread that is slow to wake on a busy machine costs nothing but its
  * share of the speed-up.
  *
- * Each feature's slots still add its rows in row order, and a partition keeps rows in order, on
- * whichever thread: the trees are the ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
+ * Blocks depend on the data, not on the thread count, a single thread adds the same partials in
+ * the same order (accumulateBlocks), and a partition keeps rows in order, on whichever thread:
+ * the trees are the ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
  * alone (waking threads costs tens of µs), and data under MIN_PARALLEL_WORK row×features does
  * not start threads at all (starting one costs a few hundred ms of module loading).
  */
@@ -38,7 +39,8 @@ export interface SharedGrowBuffers {
   hess: Float64Array;
   rows: Uint32Array;
   scratch: Uint32Array;
-  binary?: { y: Int32Array; logp: Float64Array };
+  /** Binary tasks: labels, loss-group logs and exp(-F) per row (binary-loss.ts). */
+  binary?: { y: Int32Array; logp: Float64Array; expNeg: Float64Array };
 }
 
 /** Threads for a trainer run, or none when the data is too small or there is one core. */
@@ -51,7 +53,10 @@ export function histogramThreadCount(data: BinMatrix): number {
 export class HistogramThreads {
   private readonly ctrl: Int32Array;
   private readonly jobs: Int32Array;
-  private readonly result: Float64Array;
+  private readonly partials: Float64Array;
+  /** Rows per histogram block (histogramBlockRows), and the calling thread's partial for nodes it builds alone. */
+  private readonly blockRows: number;
+  private readonly partial: Float64Array;
   private readonly goesLeft = new Uint8Array(new SharedArrayBuffer(SLOTS));
   private readonly workers: Worker[] = [];
   private readonly featureWidth = SLOTS * STRIDE;
@@ -66,7 +71,9 @@ export class HistogramThreads {
   ) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_LENGTH * 4));
     this.jobs = new Int32Array(new SharedArrayBuffer((data.nFeatures + 1) * 4));
-    this.result = new Float64Array(new SharedArrayBuffer(data.nFeatures * this.featureWidth * 8));
+    this.blockRows = histogramBlockRows(data.n, data.nFeatures);
+    this.partial = newHistogram(data.nFeatures);
+    this.partials = new Float64Array(new SharedArrayBuffer(blockCount(data.n, this.blockRows) * data.nFeatures * this.featureWidth * 8));
     this.ctrl[CTRL.threads] = nThreads;
     this.shape = {
       n: data.n,
@@ -76,6 +83,7 @@ export class HistogramThreads {
       margins: shared.margins.buffer as SharedArrayBuffer,
       leafBounds: new SharedArrayBuffer((MAX_LEAVES + 1) * 4),
       leafValues: new SharedArrayBuffer(MAX_LEAVES * 8),
+      leafFactors: new SharedArrayBuffer(MAX_LEAVES * 8),
       claim: new SharedArrayBuffer(8),
       jobs: this.jobs.buffer as SharedArrayBuffer,
       bins: data.bins.buffer as SharedArrayBuffer,
@@ -85,9 +93,9 @@ export class HistogramThreads {
       scratch: shared.scratch.buffer as SharedArrayBuffer,
       columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
       goesLeft: this.goesLeft.buffer as SharedArrayBuffer,
-      result: this.result.buffer as SharedArrayBuffer,
+      partials: this.partials.buffer as SharedArrayBuffer,
       ...(shared.binary
-        ? { binary: { y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer } }
+        ? { binary: { y: shared.binary.y.buffer as SharedArrayBuffer, logp: shared.binary.logp.buffer as SharedArrayBuffer, expNeg: shared.binary.expNeg.buffer as SharedArrayBuffer } }
         : {}),
     };
     this.blocks = new ThreadBlocks(this.shape);
@@ -121,27 +129,28 @@ export class HistogramThreads {
     }
   }
 
-  /** Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features, one feature group a block. */
+  /** Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features, one row block a job block. */
   build(hist: Float64Array, start: number, end: number, k: number, features: Int32Array): void {
-    const { data, shared } = this;
-    const nf = features.length;
-    const T = Math.min(this.nThreads, nf);
-    if (T < 2 || end - start < MIN_PARALLEL_ROWS) {
-      accumulate(hist, data, shared.rows, start, end, shared.grad.subarray(k * data.n, (k + 1) * data.n), shared.hess.subarray(k * data.n, (k + 1) * data.n), features);
+    const { data, shared, blockRows } = this;
+    const nBlocks = blockCount(end - start, blockRows);
+    if (nBlocks < 2 || end - start < MIN_PARALLEL_ROWS) {
+      const grad = shared.grad.subarray(k * data.n, (k + 1) * data.n);
+      accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial);
       return;
     }
-    this.jobs[0] = nf;
+    this.jobs[0] = features.length;
     this.jobs.set(features, 1);
     this.ctrl[CTRL.k] = k;
-    this.run(JOB.histogram, start, end, T);
+    this.ctrl[CTRL.blockRows] = blockRows;
+    this.run(JOB.histogram, start, end, nBlocks);
+    // block 0's partial, then the others' added in block order (as accumulateBlocks)
     const W = this.featureWidth;
-    for (let t = 0; t < T; t++) {
-      // each group's features are contiguous in the list, but not necessarily in the histogram
-      for (let j = featureBound(nf, T, t); j < featureBound(nf, T, t + 1); j++) {
-        const o = features[j]! * W;
-        hist.set(this.result.subarray(o, o + W), o);
-      }
+    const width = data.nFeatures * W;
+    for (let j = 0; j < features.length; j++) {
+      const o = features[j]! * W;
+      hist.set(this.partials.subarray(o, o + W), o);
     }
+    for (let b = 1; b < nBlocks; b++) addInto(hist, this.partials, b * width, features);
   }
 
   /** Stable partition of rows[start, end) by feature f's bins (see partition.ts); returns the first right row's position. */
@@ -156,15 +165,20 @@ export class HistogramThreads {
     return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
   }
 
-  /** Adds a grown tree's leaf values to its rows' class-k margins (leaf-margins.ts), in chunks of row positions. */
+  /**
+   * Adds a grown tree's leaf values to its rows' class-k margins (leaf-margins.ts), in chunks of
+   * row positions; binary tasks' exp(-F) products too (K = 1).
+   */
   addLeafValues(leaves: LeafRows, K: number, k: number): void {
     const n = leaves.bounds[leaves.count]!;
+    const binary = this.shared.binary;
     if (leaves.count > MAX_LEAVES || n < 2 * MIN_PARALLEL_ROWS) {
-      addLeafValues(this.shared.margins, K, k, this.shared.rows, leaves, 0, n);
+      addLeafValues(this.shared.margins, K, k, this.shared.rows, leaves, 0, n, binary && { values: binary.expNeg, factors: expFactors(leaves.values, leaves.count) });
       return;
     }
     this.blocks.leaves.bounds.set(leaves.bounds.subarray(0, leaves.count + 1));
     this.blocks.leaves.values.set(leaves.values.subarray(0, leaves.count));
+    if (binary) expFactors(leaves.values, leaves.count, this.blocks.leaves.factors);
     this.ctrl[CTRL.leaves] = leaves.count;
     this.ctrl[CTRL.stride] = K;
     this.ctrl[CTRL.k] = k;

@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { CTRL, ThreadBlocks, WAIT_RECHECK_MS, type HistogramThreadData } from './thread-blocks';
+import { CTRL, ThreadBlocks, waitWhile, type HistogramThreadData } from './thread-blocks';
 
 /**
  * A histogram thread (see histogram-threads.ts): sleeps on the shared control word until a job
@@ -15,9 +15,8 @@ Atomics.add(ctrl, CTRL.ready, 1);
 Atomics.notify(ctrl, CTRL.ready);
 let seen = 0;
 for (;;) {
-  // re-checked every WAIT_RECHECK_MS: a lost wake-up must not leave a job to the trainer alone for long
-  while (Atomics.load(ctrl, CTRL.seq) === seen) Atomics.wait(ctrl, CTRL.seq, seen, WAIT_RECHECK_MS);
-  seen = Atomics.load(ctrl, CTRL.seq);
+  // spins a little, then sleeps re-checking every WAIT_RECHECK_MS: a lost wake-up must not leave a job to the trainer alone for long
+  seen = waitWhile(ctrl, CTRL.seq, seen);
   if (Atomics.load(ctrl, CTRL.stop) === 1) break;
   blocks.work();
 }

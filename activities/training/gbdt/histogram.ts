@@ -21,6 +21,64 @@ export const STRIDE = 3;
 /** = MISSING_BIN (this module stays free of binning's imports: histogram worker threads load it). */
 export const MISSING_SLOT = 255;
 
+/**
+ * Row blocks. A node's histogram is the sum, in block order, of partial histograms over fixed
+ * runs of BLOCK_ROWS row positions from the node's first row (LightGBM's and scikit-learn's
+ * row-wise parallel histograms): threads build the blocks' partials side by side, every thread
+ * running the six-features-a-pass loop over its own rows, and the trainer's thread adds them up.
+ * Block sizes depend on the data (its rows and features), never on the thread count, and a
+ * single thread adds the same partials in the same order (accumulateBlocks), so the trees are
+ * the same on any number of threads.
+ */
+export const BLOCK_ROWS = 16_384;
+/** Most bytes of partial histograms a job holds (large data gets larger blocks instead). */
+const MAX_PARTIAL_BYTES = 64 << 20;
+
+/** Rows per histogram block for data of n rows and nFeatures features. */
+export function histogramBlockRows(n: number, nFeatures: number): number {
+  const maxBlocks = Math.max(2, Math.floor(MAX_PARTIAL_BYTES / (8 * nFeatures * SLOTS * STRIDE)));
+  return Math.max(BLOCK_ROWS, Math.ceil(n / maxBlocks));
+}
+
+/** Blocks of a node of `rows` rows. */
+export function blockCount(rows: number, blockRows: number): number {
+  return Math.max(1, Math.ceil(rows / blockRows));
+}
+
+/**
+ * accumulate over rows[start, end) block by block (see BLOCK_ROWS) on this thread: hist (zeroed)
+ * gets block 0's sums, then each further block's partial (built in `partial`, a histogram of the
+ * same shape) added in block order.
+ */
+export function accumulateBlocks(
+  hist: Float64Array,
+  data: BinMatrix,
+  rows: Uint32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  features: Int32Array,
+  blockRows: number,
+  partial: Float64Array,
+): void {
+  accumulate(hist, data, rows, start, Math.min(end, start + blockRows), grad, hess, features);
+  for (let from = start + blockRows; from < end; from += blockRows) {
+    for (let j = 0; j < features.length; j++) partial.fill(0, features[j]! * W, (features[j]! + 1) * W);
+    accumulate(partial, data, rows, from, Math.min(end, from + blockRows), grad, hess, features);
+    addInto(hist, partial, 0, features);
+  }
+}
+
+/** hist += the partial histogram at partials[offset, offset + hist.length), over the given features' slots. */
+export function addInto(hist: Float64Array, partials: Float64Array, offset: number, features: Int32Array): void {
+  for (let j = 0; j < features.length; j++) {
+    const o = features[j]! * W;
+    const p = offset + o;
+    for (let s = 0; s < W; s++) hist[o + s] = hist[o + s]! + partials[p + s]!;
+  }
+}
+
 /** A histogram over nFeatures features (zeroed). */
 export function newHistogram(nFeatures: number): Float64Array {
   return new Float64Array(nFeatures * SLOTS * STRIDE);

@@ -14,13 +14,18 @@ import { addLeafValues, type LeafRows } from './leaf-margins';
  * the next block: a thread that read a finished job's word can never claim a block of the next
  * one, and the next job's parameters are written only once every block of the last is done.
  *
- * A block's result does not depend on the thread that runs it (a feature group's histogram slots,
+ * A block's result does not depend on the thread that runs it (a row block's partial histogram,
  * a chunk's stable partition, a chunk of loss terms on loss-group boundaries), so the trees are
  * the same on any number of threads.
+ *
+ * Waiting spins for SPIN_MS before it sleeps (as OpenMP's threads do): the gaps between a tree's
+ * jobs (a split search, a histogram subtraction) are tens of µs, and a sleeping thread takes
+ * about as long to wake, through the kernel (on a VM, an interrupt to an idle virtual CPU), while
+ * the trainer's notify pays a system call. Spinning threads see the next job at once.
  */
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, lefts: 16 } as const;
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, lefts: 16 } as const;
 export const MAX_THREADS = 8;
 export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
 /** ctrl[CTRL.job] */
@@ -32,15 +37,34 @@ export const MAX_LEAVES = 4096;
  * at full scale: both sides asleep) costs this much, never a hang.
  */
 export const WAIT_RECHECK_MS = 20;
+/** How long a wait spins before it sleeps (ms). */
+export const SPIN_MS = 0.25;
+/** Most blocks a job can have (the claim word's fields are 16 bits). */
+export const MAX_BLOCKS = 0xffff;
+
+/**
+ * Waits until ctrl[index] is no longer `value`: spins for SPIN_MS, then
+ * sleeps in Atomics.wait, re-checking every WAIT_RECHECK_MS. Returns the new value.
+ */
+export function waitWhile(ctrl: Int32Array, index: number, value: number): number {
+  let v = Atomics.load(ctrl, index);
+  if (v !== value) return v;
+  const t0 = performance.now();
+  for (let i = 1; ; i++) {
+    v = Atomics.load(ctrl, index);
+    if (v !== value) return v;
+    if ((i & 63) === 0 && performance.now() - t0 > SPIN_MS) break;
+  }
+  for (;;) {
+    Atomics.wait(ctrl, index, value, WAIT_RECHECK_MS);
+    v = Atomics.load(ctrl, index);
+    if (v !== value) return v;
+  }
+}
 
 /** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
 export function chunkBound(start: number, end: number, T: number, t: number): number {
   return start + Math.round(((end - start) * t) / T);
-}
-
-/** Feature group t of T of a histogram job's nf features: [featureBound(t), featureBound(t + 1)). */
-export function featureBound(nf: number, T: number, t: number): number {
-  return Math.round((t * nf) / T);
 }
 
 /** What every thread sees: the same SharedArrayBuffers, so a job is a few integers. */
@@ -49,16 +73,17 @@ export interface HistogramThreadData {
   nFeatures: number;
   featureWidth: number;
   ctrl: SharedArrayBuffer;
-  /** One BigInt64: generation × 2^16 + block count × 2^8 + next block. */
+  /** One BigInt64: generation × 2^32 + block count × 2^16 + next block. */
   claim: SharedArrayBuffer;
   /** A histogram job's features: a count, then the feature indices. */
   jobs: SharedArrayBuffer;
   bins: SharedArrayBuffer;
   /** n × K training margins (row i's class k at i * K + k). */
   margins: SharedArrayBuffer;
-  /** Margins jobs: the grown tree's leaves (leaf-margins.ts), MAX_LEAVES + 1 bounds and MAX_LEAVES values. */
+  /** Margins jobs: the grown tree's leaves (leaf-margins.ts), MAX_LEAVES + 1 bounds, MAX_LEAVES values and (binary) their exp(-value) factors. */
   leafBounds: SharedArrayBuffer;
   leafValues: SharedArrayBuffer;
+  leafFactors: SharedArrayBuffer;
   /** K × n gradients and hessians (class k's at k * n). */
   grad: SharedArrayBuffer;
   hess: SharedArrayBuffer;
@@ -67,10 +92,10 @@ export interface HistogramThreadData {
   columns: SharedArrayBuffer[];
   /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
   goesLeft: SharedArrayBuffer;
-  /** Histogram jobs' output (every block writes its features' slots here). */
-  result: SharedArrayBuffer;
-  /** Binary tasks: labels (0/1) and loss-group logs (binary-loss.ts). */
-  binary?: { y: SharedArrayBuffer; logp: SharedArrayBuffer };
+  /** Histogram jobs' output: block b's partial histogram (nFeatures × featureWidth) at b × nFeatures × featureWidth. */
+  partials: SharedArrayBuffer;
+  /** Binary tasks: labels (0/1), loss-group logs and exp(-F) per row (binary-loss.ts). */
+  binary?: { y: SharedArrayBuffer; logp: SharedArrayBuffer; expNeg: SharedArrayBuffer };
 }
 
 /** Typed views of HistogramThreadData, and the block protocol over them (one per thread). */
@@ -85,11 +110,11 @@ export class ThreadBlocks {
   private readonly scratch: Uint32Array;
   private readonly columns: Uint8Array[];
   private readonly goesLeft: Uint8Array;
-  readonly result: Float64Array;
+  readonly partials: Float64Array;
   private readonly margins: Float64Array;
   /** The margins job's leaves (count in ctrl). */
-  readonly leaves: { bounds: Int32Array; values: Float64Array };
-  private readonly binary: { y: Int32Array; logp: Float64Array } | undefined;
+  readonly leaves: { bounds: Int32Array; values: Float64Array; factors: Float64Array };
+  private readonly binary: { y: Int32Array; logp: Float64Array; expNeg: Float64Array } | undefined;
 
   constructor(private readonly d: HistogramThreadData) {
     this.ctrl = new Int32Array(d.ctrl);
@@ -102,17 +127,18 @@ export class ThreadBlocks {
     this.scratch = new Uint32Array(d.scratch);
     this.columns = d.columns.map((c) => new Uint8Array(c));
     this.goesLeft = new Uint8Array(d.goesLeft);
-    this.result = new Float64Array(d.result);
+    this.partials = new Float64Array(d.partials);
     this.margins = new Float64Array(d.margins);
-    this.leaves = { bounds: new Int32Array(d.leafBounds), values: new Float64Array(d.leafValues) };
-    this.binary = d.binary && { y: new Int32Array(d.binary.y), logp: new Float64Array(d.binary.logp) };
+    this.leaves = { bounds: new Int32Array(d.leafBounds), values: new Float64Array(d.leafValues), factors: new Float64Array(d.leafFactors) };
+    this.binary = d.binary && { y: new Int32Array(d.binary.y), logp: new Float64Array(d.binary.logp), expNeg: new Float64Array(d.binary.expNeg) };
   }
 
   /** Trainer: opens a job of nBlocks blocks (its parameters already in ctrl and jobs) and wakes the threads. */
   open(nBlocks: number): void {
-    const gen = (Atomics.load(this.claimWord, 0) >> 16n) + 1n;
+    if (nBlocks > MAX_BLOCKS) throw new Error(`a job of ${nBlocks} blocks (at most ${MAX_BLOCKS})`);
+    const gen = (Atomics.load(this.claimWord, 0) >> 32n) + 1n;
     Atomics.store(this.ctrl, CTRL.done, 0);
-    Atomics.store(this.claimWord, 0, (gen << 16n) | (BigInt(nBlocks) << 8n));
+    Atomics.store(this.claimWord, 0, (gen << 32n) | (BigInt(nBlocks) << 16n));
     Atomics.add(this.ctrl, CTRL.seq, 1);
     Atomics.notify(this.ctrl, CTRL.seq);
   }
@@ -122,8 +148,8 @@ export class ThreadBlocks {
     let ran = 0;
     for (;;) {
       const w = Atomics.load(this.claimWord, 0);
-      const next = Number(w & 0xffn);
-      const nBlocks = Number((w >> 8n) & 0xffn);
+      const next = Number(w & 0xffffn);
+      const nBlocks = Number((w >> 16n) & 0xffffn);
       if (next >= nBlocks) return ran;
       if (Atomics.compareExchange(this.claimWord, 0, w, w + 1n) !== w) continue;
       try {
@@ -141,9 +167,7 @@ export class ThreadBlocks {
   /** Trainer: runs blocks, then waits for the ones other threads claimed. */
   finish(nBlocks: number): void {
     this.work();
-    for (let done = Atomics.load(this.ctrl, CTRL.done); done !== nBlocks; done = Atomics.load(this.ctrl, CTRL.done)) {
-      Atomics.wait(this.ctrl, CTRL.done, done, WAIT_RECHECK_MS);
-    }
+    for (let done = Atomics.load(this.ctrl, CTRL.done); done !== nBlocks; ) done = waitWhile(this.ctrl, CTRL.done, done);
     if (Atomics.load(this.ctrl, CTRL.failed) !== 0) throw new Error('a histogram thread failed (see its error on stderr)');
   }
 
@@ -155,21 +179,27 @@ export class ThreadBlocks {
     if (job === JOB.binary) {
       const b = this.binary!;
       // a binary job covers every row: [0, end)
-      binaryTerms(this.margins, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
+      binaryTerms(this.margins, b.expNeg, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
     } else if (job === JOB.margins) {
-      const leaves: LeafRows = { count: ctrl[CTRL.leaves]!, ...this.leaves };
-      addLeafValues(this.margins, ctrl[CTRL.stride]!, ctrl[CTRL.k]!, this.rows, leaves, chunkBound(start, end, nBlocks, block), chunkBound(start, end, nBlocks, block + 1));
+      const leaves: LeafRows = { count: ctrl[CTRL.leaves]!, bounds: this.leaves.bounds, values: this.leaves.values };
+      // binary: the rows' exp(-F) products too (the trainer wrote the leaves' factors)
+      const expNeg = this.binary && { values: this.binary.expNeg, factors: this.leaves.factors };
+      addLeafValues(this.margins, ctrl[CTRL.stride]!, ctrl[CTRL.k]!, this.rows, leaves, chunkBound(start, end, nBlocks, block), chunkBound(start, end, nBlocks, block + 1), expNeg);
     } else if (job === JOB.partition) {
       const from = chunkBound(start, end, nBlocks, block);
       ctrl[CTRL.lefts + block] = partitionChunk(this.rows, this.scratch, from, chunkBound(start, end, nBlocks, block + 1), this.columns[ctrl[CTRL.feature]!]!, this.goesLeft);
     } else {
+      // row block `block` of [start, end) into its partial histogram
       const n = this.d.n;
       const k = ctrl[CTRL.k]!;
-      const nf = this.jobs[0]!;
-      const features = this.jobs.subarray(1 + featureBound(nf, nBlocks, block), 1 + featureBound(nf, nBlocks, block + 1));
+      const features = this.jobs.subarray(1, 1 + this.jobs[0]!);
       const W = this.d.featureWidth;
-      for (const f of features) this.result.fill(0, f * W, (f + 1) * W);
-      accumulate(this.result, this.data, this.rows, start, end, this.gradAll.subarray(k * n, (k + 1) * n), this.hessAll.subarray(k * n, (k + 1) * n), features);
+      const width = this.d.nFeatures * W;
+      const partial = this.partials.subarray(block * width, (block + 1) * width);
+      for (const f of features) partial.fill(0, f * W, (f + 1) * W);
+      const from = start + block * ctrl[CTRL.blockRows]!;
+      const to = Math.min(end, from + ctrl[CTRL.blockRows]!);
+      accumulate(partial, this.data, this.rows, from, to, this.gradAll.subarray(k * n, (k + 1) * n), this.hessAll.subarray(k * n, (k + 1) * n), features);
     }
   }
 }

@@ -2,7 +2,7 @@ import { MISSING_BIN, type BinMatrix, type BinnedFeature } from './binning';
 import { bestCategoricalSplit, type CategoricalParams } from './categorical';
 import { partition } from './partition';
 import type { LeafRows } from './leaf-margins';
-import { accumulate, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
+import { accumulateBlocks, histogramBlockRows, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
  * from histograms, with the histogram-subtraction trick (the larger child's histogram is the
@@ -129,10 +129,13 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     return tree.feature.length - 1;
   };
 
+  // on this thread: row blocks as histogram threads cut them, so that the sums are theirs
+  const blockRows = histogramBlockRows(data.n, nFeatures);
+  const partial = inp.histograms ? undefined : newHistogram(nFeatures);
   const build = (start: number, end: number): Float64Array => {
     const hist = newHistogram(nFeatures);
     if (inp.histograms) inp.histograms(hist, start, end, allowed);
-    else accumulate(hist, data, rows, start, end, grad, hess, allowed);
+    else accumulateBlocks(hist, data, rows, start, end, grad, hess, allowed, blockRows, partial!);
     return hist;
   };
 
