@@ -7,6 +7,11 @@
  * items/s, the ratio, the CPU worker's peak RSS and the longest history of any execution of each
  * run (children found through their parents' histories). Asserts nothing about timings.
  *
+ * Sluice runs items in batches by default (pipelines/dsl/item-batches.ts); the 1,000-item width
+ * (every width with `peritem`) also runs with one activity per item, like the raw workflow, so
+ * the engine's own overhead is seen next to what batching gains. Each width also runs the
+ * fan-out with the cache on, then reruns it with the same params (`nocache` skips both).
+ *
  * With `scale` among the arguments, each width runs on one CPU worker process and then on two
  * (activities per worker counted from the shards' histories), Sluice only.
  *
@@ -23,7 +28,7 @@ import { loadConfig } from '../infra/config';
 import { compile } from '../pipelines/dsl/compile';
 import { startPipeline } from '../pipelines/dsl/start';
 import { startTestWorkers, uniqueId } from '../test/helpers/stack';
-import { FANOUT_PARALLELISM, LONG_NODES, WIDE_WIDTH, fanoutBench, longChain, wideDag } from './fanout-pipelines';
+import { FANOUT_PARALLELISM, LONG_NODES, WIDE_WIDTH, fanoutBench, fanoutBenchCached, fanoutBenchPerItem, longChain, wideDag } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
 import { startCpuWorkerAndRawBundle } from './cpu-worker-and-raw-bundle';
 import type { Benchmark, BenchContext } from './run';
@@ -39,6 +44,10 @@ const NODES = ARGS.includes('nodes');
 const SCALE = ARGS.includes('scale');
 /** `noraw`: Sluice's side only (a 100,000-item raw run doubles the bench's time; its ratio is the 10,000 one's). */
 const NO_RAW = ARGS.includes('noraw');
+/** `nocache`: skip the cached run and rerun. */
+const NO_CACHE = ARGS.includes('nocache');
+/** Widths also run with one activity per item (`peritem` runs it at every width; it is the slow one). */
+const PER_ITEM = (n: number) => n <= 1_000 || ARGS.includes('peritem');
 const WIDTHS = NODES ? [] : NUMBERS.length ? NUMBERS : ARGS.includes('100k') ? [1_000, 10_000, 100_000] : [1_000, 10_000];
 const CPU_CONCURRENCY = FANOUT_PARALLELISM;
 
@@ -94,17 +103,32 @@ async function run(ctx: BenchContext): Promise<void> {
         rawHistory = await longestHistory(client, rawId);
       }
 
-      ctx.log(`${n} items: Sluice`);
+      /** One Sluice run of the fan-out: seconds, and the longest history of any of its executions. */
+      const timed = async <P extends typeof fanoutBench | typeof fanoutBenchPerItem | typeof fanoutBenchCached>(what: string, p: P, params: Parameters<typeof startPipeline<P>>[2]) => {
+        ctx.log(`${n} items: Sluice, ${what}`);
+        const id = uniqueId('bench-fanout-');
+        const start = performance.now();
+        const handle = await startPipeline(client, p, params, { taskQueue: workers.config.queues.workflow, workflowId: id });
+        const { outputs } = await handle.result();
+        const seconds = (performance.now() - start) / 1000;
+        if (outputs.count !== n || outputs.sum !== (n * (n - 1)) / 2) throw new Error(`fan-in of ${n} items came back as ${outputs.count} items summing to ${outputs.sum}`);
+        const history = await longestHistory(client, id, handle.firstExecutionRunId);
+        // The issue's bound on every execution, checked on every one of the run's (not a timing).
+        if (history.max > 10_000) throw new Error(`${what}: an execution of the ${n}-item run holds ${history.max} history events (bound: 10,000)`);
+        return { seconds, history };
+      };
       peakRss = rssOf(workerPid);
-      const id = uniqueId('bench-fanout-');
-      t0 = performance.now();
-      const handle = await startPipeline(client, fanoutBench, { n }, { taskQueue: workers.config.queues.workflow, workflowId: id });
-      const { outputs } = await handle.result();
-      const sluiceS = (performance.now() - t0) / 1000;
-      if (outputs.count !== n || outputs.sum !== (n * (n - 1)) / 2) throw new Error(`fan-in of ${n} items came back as ${outputs.count} items summing to ${outputs.sum}`);
-      const history = await longestHistory(client, id, handle.firstExecutionRunId);
+      const batched = await timed('items in batches', fanoutBench, { n });
+      const sluiceS = batched.seconds;
+      const history = batched.history;
+      const perItem = PER_ITEM(n) ? await timed('one activity per item', fanoutBenchPerItem, { n }) : undefined;
+      const salt = uniqueId('salt-');
+      const first = NO_CACHE ? undefined : await timed('cache on, first run', fanoutBenchCached, { n, salt });
+      const rerun = NO_CACHE ? undefined : await timed('cache on, rerun', fanoutBenchCached, { n, salt });
+      const rate = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? '—' : `${(n / s).toFixed(0)}/s`);
       rows.push(
-        `  ${String(n).padStart(7)}  ${(n / sluiceS).toFixed(0).padStart(8)}/s  ${(n / rawS).toFixed(0).padStart(8)}/s  ${(rawS / sluiceS).toFixed(2).padStart(5)}×` +
+        `  ${String(n).padStart(7)}  ${rate(sluiceS).padStart(8)}  ${rate(perItem?.seconds).padStart(8)}  ${rate(rawS).padStart(8)}  ${(rawS / sluiceS).toFixed(2).padStart(5)}×  ${(perItem ? (rawS / perItem.seconds).toFixed(2) + '×' : '—').padStart(6)}` +
+          `  ${(first && rerun ? `${first.seconds.toFixed(1)} → ${rerun.seconds.toFixed(1)} s (${(rerun.seconds / first.seconds).toFixed(2)})` : '—').padStart(24)}` +
           `  ${mib(peakRss).padStart(8)}  ${`${history.max} (${history.executions} exec.)`.padStart(18)}  ${`${rawHistory.max} (${rawHistory.executions} exec.)`.padStart(18)}`,
       );
       ctx.log(rows[rows.length - 1]!.trim());
@@ -135,9 +159,12 @@ async function run(ctx: BenchContext): Promise<void> {
     `fanout (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}; 1 CPU worker process, ${CPU_CONCURRENCY} activity slots, parallelism ${FANOUT_PARALLELISM}; ` +
       `shards of ${limits.shardSize}, ${limits.shardWindow} in flight; raw worker in the bench process)`,
   );
-  ctx.print(`    items    Sluice        raw  ratio  peak RSS  longest history (Sluice)  longest history (raw)`);
+  ctx.print(`    items    Sluice  per item       raw  ratio  ratio/item     cached: first → rerun  peak RSS  longest history (Sluice)  longest history (raw)`);
   for (const r of rows) ctx.print(r);
-  ctx.print('  ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7); peak RSS: the CPU worker (workflows and activities) during the Sluice run');
+  ctx.print(
+    '  Sluice: items in batches (the default); per item: itemsPerTask 1, one activity per item like the raw workflow; ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7);\n' +
+      '  cached: the fan-out with the cache on, run then rerun with the same params (target: the rerun under a tenth); peak RSS: the CPU worker (workflows and activities) during the Sluice runs',
+  );
 }
 
 /**
