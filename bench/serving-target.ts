@@ -16,21 +16,24 @@ import pg from 'pg';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index';
 import { createPool, type Db } from '../infra/db/pool';
 import { getModelVersion, toModelRef } from '../infra/db/registry';
+import { loadConfig } from '../infra/config';
 import { createLogger } from '../infra/log';
-import { startServing } from '../serving/server';
+import { serveOptions, startServing } from '../serving/server';
 
 const [mode, databaseUrl, artifactRoot, model, version, onlineModel, onlineVersion, onlineTable] = process.argv.slice(2) as [string, string, string, string, string, string?, string?, string?];
 const artifacts = { kind: 'local' as const, root: artifactRoot };
 
 if (mode === 'sluice') {
+  const serve = serveOptions(loadConfig(), databaseUrl);
   const server = await startServing({
     databaseUrl,
     artifacts,
     host: '127.0.0.1',
     port: 0,
     rateLimit: 0,
-    batchRows: 256,
-    batchWaitMs: 1,
+    // Micro-batching as `sluice serve` configures it (SLUICE_SERVE_BATCH_*, their defaults unless set).
+    batchRows: serve.batchRows,
+    batchWaitMs: serve.batchWaitMs,
     migrate: false,
     log: createLogger({ component: 'serve' }, 'warn'),
   });

@@ -122,7 +122,7 @@ export const envSchema = z.object({
   SLUICE_SERVE_RATE_LIMIT: z.coerce.number().int().min(0).default(1000),
   /** Micro-batching: rows per onnxruntime run at most, and how long the first request of a batch may wait for others. */
   SLUICE_SERVE_BATCH_ROWS: positiveInt.max(65_536).default(256),
-  SLUICE_SERVE_BATCH_WAIT: duration.default('1ms'),
+  SLUICE_SERVE_BATCH_WAIT: duration.default('0ms'),
   // --- web console (sluice ui, console/) ---
   /** Address the console binds. Unset: 127.0.0.1 (only this machine); any other needs SLUICE_UI_TOKEN_ENV. */
   SLUICE_UI_HOST: z.string().min(1).default('127.0.0.1'),
