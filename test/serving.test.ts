@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { openModel } from '../activities/onnx/scoring';
 import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index';
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
-import { feedbackStats, getPrediction, variantCounts } from '../infra/db/serving';
+import { copyPredictions, feedbackStats, getPrediction, variantCounts, type OnlinePrediction } from '../infra/db/serving';
 import { createLogger } from '../infra/log';
 import { buildServingApp } from '../serving/app';
 import { servingMetrics } from '../serving/metrics';
@@ -194,6 +195,15 @@ test('every prediction is logged in batches with its version, variant, latency a
   assert.match(metrics, /sluice_serving_requests_total\{model="penguins-species",version="1",variant="champion"\} \d+/);
   assert.match(metrics, /sluice_serving_latency_seconds_bucket\{le="[^"]+",model="penguins-species",version="1",variant="champion"\}/);
   assert.match(metrics, /sluice_serving_rejected_total\{code="invalid_input"\} \d+/);
+});
+
+test('the prediction log keeps what it is given: tabs, newlines, backslashes, quotes and a literal \\N in keys, features and errors', async () => {
+  const nasty = 'a\tb\nc\\d"e\r,\'f \\N';
+  const live: OnlinePrediction = { id: randomUUID(), model: SERVING_MODEL, version: 1, variant: 'champion', mode: 'live', shadowOf: null, requestKey: nasty, createdAt: new Date('2026-01-02T03:04:05.678Z'), latencyMs: 1.25, features: { Island: nasty, 'Body Mass (g)': 3500, Sex: null }, output: null, error: nasty };
+  const shadow: OnlinePrediction = { ...live, id: randomUUID(), variant: 'b', mode: 'shadow', shadowOf: live.id, requestKey: '\\N', error: null, output: { prediction: 'Adelie', probabilities: { Adelie: 0.75, Gentoo: 0.25 }, score: 0.75 } };
+  await copyPredictions(db, [live, shadow]);
+  assert.deepEqual(await getPrediction(db, live.id), live);
+  assert.deepEqual(await getPrediction(db, shadow.id), shadow, 'the two characters \\N are a key, not a null');
 });
 
 test('a bearer token guards everything, and a client over its rate gets 429', async () => {

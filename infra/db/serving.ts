@@ -134,44 +134,57 @@ export interface OnlinePrediction {
 
 const COLUMNS = ['id', 'model_name', 'version', 'variant', 'mode', 'shadow_of', 'request_key', 'created_at', 'latency_ms', 'features', 'output', 'error'] as const;
 
-/** One CSV field: null is an unquoted empty field, anything else is quoted (quotes doubled). */
-function csvField(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return `"${s.replace(/"/g, '""')}"`;
+/** Characters COPY's text format reads specially inside a field (the tab delimits, a newline ends the row, a backslash escapes). */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * One field of COPY's text format: \N for null, the special characters backslash-escaped. Text
+ * rather than CSV because a JSON field (full of quotes, which CSV would double) usually needs no
+ * escaping at all: the serving process writes a line per prediction, so this runs per request.
+ */
+function copyField(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  const s = typeof v === 'string' ? v : String(v);
+  return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : s;
 }
 
-function csvLine(p: OnlinePrediction): string {
+/** A prediction as one line of the prediction log's COPY (text format, the columns of COLUMNS). */
+export function predictionLogLine(p: OnlinePrediction): string {
   return (
-    [
-      p.id,
-      p.model,
-      p.version,
-      p.variant,
-      p.mode,
-      p.shadowOf ?? null,
-      p.requestKey ?? null,
-      p.createdAt.toISOString(),
-      Math.max(0, p.latencyMs),
-      JSON.stringify(p.features),
-      p.output ? JSON.stringify(p.output) : null,
-      p.error ?? null,
-    ]
-      .map(csvField)
-      .join(',') + '\n'
+    `${copyField(p.id)}\t${copyField(p.model)}\t${p.version}\t${copyField(p.variant)}\t${copyField(p.mode)}\t${copyField(p.shadowOf)}\t${copyField(p.requestKey)}\t` +
+    `${p.createdAt.toISOString()}\t${Math.max(0, p.latencyMs)}\t${copyField(JSON.stringify(p.features))}\t${copyField(p.output ? JSON.stringify(p.output) : null)}\t${copyField(p.error)}\n`
   );
 }
 
-/** Appends predictions with one COPY (the serving process's prediction log calls it per batch, never per request). */
-export async function copyPredictions(db: Db, predictions: readonly OnlinePrediction[]): Promise<void> {
-  if (!predictions.length) return;
+/** Lines go to the COPY in chunks of about this many characters (one CopyData message each, not one per row). */
+const COPY_CHUNK_CHARS = 64 * 1024;
+
+/** Appends predictions already made into lines (predictionLogLine) with one COPY. */
+export async function copyPredictionLines(db: Db, lines: readonly string[]): Promise<void> {
+  if (!lines.length) return;
+  const chunks: string[] = [];
+  let chunk = '';
+  for (const line of lines) {
+    chunk += line;
+    if (chunk.length >= COPY_CHUNK_CHARS) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+  }
+  if (chunk) chunks.push(chunk);
   const client = await db.connect();
   try {
-    const sql = `COPY online_predictions (${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`;
-    await pipeline(Readable.from(predictions.map(csvLine)), client.query(copyFrom(sql)));
+    await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY online_predictions (${COLUMNS.join(', ')}) FROM STDIN`)));
   } finally {
     client.release();
   }
+}
+
+/** Appends predictions with one COPY (the serving process's prediction log calls it per batch, never per request). */
+export function copyPredictions(db: Db, predictions: readonly OnlinePrediction[]): Promise<void> {
+  return copyPredictionLines(db, predictions.map(predictionLogLine));
 }
 
 export interface FeedbackInput {
