@@ -72,15 +72,16 @@ async function run(ctx: BenchContext): Promise<void> {
   const kinds = {
     rawSeq: rawRun('rawSequential', CHAIN_LENGTH),
     chain: pipelineRun('bench-chain'),
+    localChain: pipelineRun('bench-chain-local'),
     rawFan: rawRun('rawFanout', FANOUT_WIDTH),
     fanout: pipelineRun('bench-fanout'),
   };
-  const samples: Record<keyof typeof kinds, Sample[]> = { rawSeq: [], chain: [], rawFan: [], fanout: [] };
+  const samples: Record<keyof typeof kinds, Sample[]> = { rawSeq: [], chain: [], localChain: [], rawFan: [], fanout: [] };
 
   await (rawRunning = rawWorker.runUntil(async () => {
     // Interleaved, so drift on a busy machine hits raw and engine figures alike.
     for (let i = 0; i < WARMUP + RUNS; i++) {
-      ctx.log(`${i < WARMUP ? 'warm-up' : `run ${i - WARMUP + 1}/${RUNS}`}: raw chain, bench-chain, raw fan-out, bench-fanout`);
+      ctx.log(`${i < WARMUP ? 'warm-up' : `run ${i - WARMUP + 1}/${RUNS}`}: raw chain, bench-chain, bench-chain-local, raw fan-out, bench-fanout`);
       for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
         const s = await kinds[k]();
         if (i >= WARMUP) samples[k].push(s);
@@ -94,7 +95,7 @@ async function run(ctx: BenchContext): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-function report(ctx: BenchContext, s: Record<'rawSeq' | 'chain' | 'rawFan' | 'fanout', Sample[]>): void {
+function report(ctx: BenchContext, s: Record<'rawSeq' | 'chain' | 'localChain' | 'rawFan' | 'fanout', Sample[]>): void {
   const e2e = (xs: Sample[]) => median(xs.map((x) => x.e2e));
   const rawSeqTotal = e2e(s.rawSeq);
   const rawRoundTrip = rawSeqTotal / CHAIN_LENGTH;
@@ -134,6 +135,13 @@ function report(ctx: BenchContext, s: Record<'rawSeq' | 'chain' | 'rawFan' | 'fa
   ctx.print(`  raw activity round trip     ${f(rawRoundTrip)}  (hand-written workflow, ${CHAIN_LENGTH} sequential no-op activities: ${r(rawSeqTotal)}, ${of})`);
   ctx.print(
     `  chain-${CHAIN_LENGTH}:   e2e ${r(chainE2e)} (${of}), overhead/step ${f(chainOverhead)}; raw activity round trip ${f(rawRoundTrip)}; target < ${TARGET_MS} ms: ${verdict(chainOverhead)}`,
+  );
+  const localE2e = e2e(s.localChain);
+  const localStep = localE2e / CHAIN_LENGTH;
+  ctx.print(
+    `  chain-${CHAIN_LENGTH}, local steps: e2e ${r(localE2e)} (${of}), ${f(localStep)} per step end to end vs the raw activity round trip ${f(rawRoundTrip)}: ` +
+      `${localStep < rawRoundTrip ? `${(rawRoundTrip / localStep).toFixed(1)}× faster` : 'not faster'}` +
+      ` (why: a local step runs inside the workflow task that schedules it, so there is no task-queue dispatch and no second workflow task to hear of its end)`,
   );
   const fixed = (chainH.setup - rawH.setup + (chainH.teardown - rawH.teardown)) / CHAIN_LENGTH;
   ctx.print(`             of which run start/finish (spec resolution, run rows): ${f(fixed)}/step; the rest, per step: ${f(chainOverhead - fixed)}`);

@@ -22,6 +22,18 @@ export const noopStep = step({
   cache: false,
 });
 
+/** The same no-op as a local step: it runs inside the run's workflow task (StepSignature.local). */
+export const localNoopStep = step({
+  name: 'bench.noop-local',
+  description: 'return its input unchanged, as a local activity (benchmark)',
+  input: z.object({ value: z.number() }),
+  output: z.object({ value: z.number() }),
+  timeouts: { startToClose: '1m' },
+  retry: { maximumAttempts: 1 },
+  cache: false,
+  local: true,
+});
+
 export const itemsStep = step({
   name: 'bench.items',
   description: 'the integers [0, n) (benchmark)',
@@ -51,6 +63,13 @@ export const benchChain = pipeline({ name: 'bench-chain', description: `${CHAIN_
   return { value: prev.output.value };
 });
 
+/** The chain of local no-op steps: a step without a trip through a task queue. */
+export const benchChainLocal = pipeline({ name: 'bench-chain-local', description: `${CHAIN_LENGTH} local no-op steps in a chain (benchmark)`, params: noParams }, (_p, b) => {
+  let prev: Node<{ value: number }> = b.step('n01', localNoopStep, { value: 0 });
+  for (let i = 2; i <= CHAIN_LENGTH; i++) prev = b.step(`n${String(i).padStart(2, '0')}`, localNoopStep, { value: prev.output.value });
+  return { value: prev.output.value };
+});
+
 /** items (a list of FANOUT_WIDTH) → each (map, all at once) → gather (fan-in). */
 export const benchFanout = pipeline({ name: 'bench-fanout', description: `a ${FANOUT_WIDTH}-wide fan-out of no-op steps (benchmark)`, params: noParams }, (_p, b) => {
   const items = b.step('items', itemsStep, { n: FANOUT_WIDTH });
@@ -59,10 +78,11 @@ export const benchFanout = pipeline({ name: 'bench-fanout', description: `a ${FA
   return { count: gather.output.count };
 });
 
-export const pipelines = [benchChain, benchFanout];
+export const pipelines = [benchChain, benchChainLocal, benchFanout];
 
 export const implementations = [
   implement(noopStep, async ({ value }) => ({ value })),
+  implement(localNoopStep, async ({ value }) => ({ value })),
   implement(itemsStep, async ({ n }) => ({ items: Array.from({ length: n }, (_, i) => i) })),
   implement(gatherStep, async ({ results }) => ({ count: results.length })),
 ];

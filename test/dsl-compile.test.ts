@@ -870,3 +870,20 @@ describe('specs recorded before the steps table (specVersion 1)', () => {
     assert.deepEqual(nodeStep(old, old.nodes[0]!), { name: 'hello.greet', version: '1', queue: 'gpu', options });
   });
 });
+
+describe('step(): local steps', () => {
+  const io = { input: z.object({ x: z.number() }), output: z.object({ y: z.number() }) };
+  test('a local step is recorded in its options (the spec\'s steps table) and refused on the GPU queue or with a heartbeat', () => {
+    const local = step({ name: 'test.local', ...io, local: true, timeouts: { startToClose: '10s' } });
+    const spec = compile(
+      pipeline({ name: 'locals', params: z.object({ x: z.number() }) }, (p, b) => {
+        const n = b.step('n', local, { x: p.x });
+        return { y: n.output.y };
+      }),
+    );
+    assert.equal(nodeStep(spec, node(spec, 'n')).options.local, true);
+    assert.equal(nodeStep(spec, node(spec, 'n')).queue, 'cpu');
+    assert.throws(() => step({ name: 'test.local-gpu', ...io, local: true, queue: 'gpu' }), /queue must be cpu/);
+    assert.throws(() => step({ name: 'test.local-hb', ...io, local: true, timeouts: { heartbeat: '5s' } }), /cannot heartbeat/);
+  });
+});

@@ -9,7 +9,7 @@ import { projectRoot } from '../infra/paths';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import { startPipeline, type PipelineHandle, type RunParams } from '../pipelines/dsl/start';
 import { approveUpdate, runStateQuery } from '../pipelines/dsl/messages';
-import { approval, approvalTimeout, branch, cached, diamond, failing, fanout, withSub } from './fixtures/engine-pipelines';
+import { approval, approvalTimeout, branch, cached, diamond, failing, fanout, localChain, withSub } from './fixtures/engine-pipelines';
 import { tempDir, uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 describe('the engine runs any pipeline spec', () => {
@@ -36,6 +36,21 @@ describe('the engine runs any pipeline spec', () => {
   };
   const stepRows = async (runId: string) =>
     (await db.query('SELECT node_id, step, status, attempt FROM step_runs WHERE run_id = $1 ORDER BY node_id', [runId])).rows;
+
+  test('local steps run inside the workflow task (markers, no activity tasks), retry there, and record their step runs', async () => {
+    const { handle, result } = await run(localChain, { x: 1 });
+    assert.deepEqual(result.outputs, { sum: 4, attempt1: 1, attempt2: 2, attempt3: 1, each: [0, 1, 2].map((i) => ({ sum: i + 4, attempt: 1 })) });
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.ok(scheduled.includes('util.range') && !scheduled.includes('t.local-add'), `only the ordinary step went through a task queue: ${scheduled.join(', ')}`);
+    const markers = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    assert.ok(markers.length >= 6, `three chain steps and three items as local activities: ${markers.length} markers`);
+    const rows = await stepRows(result.runId);
+    assert.deepEqual(
+      rows.filter((r) => r.step === 't.local-add').map((r) => [r.node_id, r.status, r.attempt]),
+      [['each[0]', 'succeeded', 1], ['each[1]', 'succeeded', 1], ['each[2]', 'succeeded', 1], ['one', 'succeeded', 1], ['three', 'succeeded', 1], ['two', 'succeeded', 2]],
+    );
+  });
 
   test('independent nodes run in parallel; dependents wait for both', async () => {
     const { result, state } = await run(diamond, { x: 4 });

@@ -29,16 +29,18 @@ async function main(): Promise<void> {
   const tracing = await startTracing(config, 'sluice-cpu-worker'); // undefined when SLUICE_TRACES=off
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: config.shutdownGrace,
     ...(config.heartbeatThrottle ? { maxHeartbeatThrottleInterval: config.heartbeatThrottle, defaultHeartbeatThrottleInterval: config.heartbeatThrottle } : {}) };
+  const cpuActivities = activitiesFor(registry, 'cpu', deps);
   const workflowOptions = {
     ...common,
     taskQueue: config.queues.workflow,
     ...workflowSource(config),
-    activities: createEngineLocalActivities(config, registry),
+    // The CPU steps too: a step declared `local` runs here, as a local activity of the run's workflow task.
+    activities: { ...cpuActivities, ...createEngineLocalActivities(config, registry) },
   };
   const activityOptions = {
     ...common,
     taskQueue: config.queues.cpu,
-    activities: activitiesFor(registry, 'cpu', deps),
+    activities: cpuActivities,
     maxConcurrentActivityTaskExecutions: config.concurrency.cpu,
   };
   const workflowWorker = await Worker.create(tracing ? await tracing.workerOptions(workflowOptions, log) : workflowOptions);

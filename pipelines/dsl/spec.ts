@@ -59,6 +59,8 @@ export const stepOptionsSchema = z.object({
     nonRetryableErrorTypes: z.array(z.string()).optional(),
   }),
   cache: z.object({ enabled: z.boolean(), key: z.enum(['code', 'version']).optional() }),
+  /** Runs as a Temporal local activity in the workflow worker's process (StepSignature.local). */
+  local: z.boolean().optional(),
 });
 export type StepOptionsSpec = z.infer<typeof stepOptionsSchema>;
 

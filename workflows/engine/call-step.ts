@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { CacheProbe, ItemBatch, RunInfo, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import { durationMs } from '../../pipelines/vocab/duration';
 import type { NodeStep } from '../../pipelines/dsl/spec';
@@ -61,6 +61,12 @@ export function callStep(step: AnyStep | NodeStep, input: unknown, run: StepCall
     ...(run.probe ? { probe: run.probe } : {}),
     ...(run.batch ? { batch: run.batch } : {}),
   };
-  const acts = proxyActivities<Record<string, (c: StepCall) => Promise<StepResult>>>(activityOptions);
-  return acts[st.name]!(call);
+  type StepActivities = Record<string, (c: StepCall) => Promise<StepResult>>;
+  if (options.local) {
+    // In the workflow worker's own process (workers/cpu.ts registers the CPU steps there too):
+    // no task queue, no heartbeat; the result is a marker in this history.
+    const { taskQueue: _queue, heartbeatTimeout: _heartbeat, ...local } = activityOptions;
+    return proxyLocalActivities<StepActivities>(local as LocalActivityOptions)[st.name]!(call);
+  }
+  return proxyActivities<StepActivities>(activityOptions)[st.name]!(call);
 }
