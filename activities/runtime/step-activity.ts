@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
 import { rowsProcessed, stepDuration } from '../../infra/metrics';
-import { recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
+import { recordCachedStepRun, recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import { failure, invalidInput, isFailure, SluiceFailure } from '../../pipelines/failures';
 import type { StepActivity } from '../../pipelines/dsl/engine-activities';
@@ -53,11 +53,10 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       const cacheKey = keyOf(call, parsed.data);
       const hit = await lookupStepCache(deps.db, cacheKey);
       if (!hit || !(await artifactsStillExist(deps, hit.output))) return;
-      await recordStepStart(deps.db, { runId: run.runId, node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: 1 });
+      const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
+      await recordCachedStepRun(deps.db, { runId: run.runId, node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: 1, outputs: sent, cacheKey });
       for (const ref of collectArtifactRefs(parsed.data)) await recordStepInput(deps.db, run.runId, node, ref.uri);
       for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, node, ref, 'reused');
-      const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
-      await recordStepEnd(deps.db, { runId: run.runId, node, status: 'cached', outputs: sent, cacheKey });
       hits.push(i);
     };
     // All at once: the look-ups and writes of the whole shard go out in a few batched statements.

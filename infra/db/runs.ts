@@ -68,6 +68,29 @@ const batches = perConnection((db: Db) => ({
     },
     { key: (r) => `${r.runId}\0${r.node}` },
   ),
+  // A cache probe's hit: the row written once, already ended (a start and an end would be two statements).
+  cachedRuns: new Batcher<StepStart & { outputs: unknown; cacheKey: string }>(
+    async (rows) => {
+      await db.query(
+        `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt, ended_at, outputs, cache_key)
+         SELECT r, n, s, v, q, 'cached', a, now(), o::jsonb, k FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[]) AS t(r, n, s, v, q, a, o, k)
+         ON CONFLICT (run_id, node_id) DO UPDATE
+           SET status = 'cached', attempt = EXCLUDED.attempt, started_at = now(), ended_at = now(), error = NULL, outputs = EXCLUDED.outputs, cache_key = EXCLUDED.cache_key`,
+        [
+          rows.map((r) => r.runId),
+          rows.map((r) => r.node),
+          rows.map((r) => r.step),
+          rows.map((r) => r.stepVersion),
+          rows.map((r) => r.queue),
+          rows.map((r) => r.attempt),
+          rows.map((r) => JSON.stringify(r.outputs)),
+          rows.map((r) => r.cacheKey),
+        ],
+      );
+      return rows.map(() => undefined);
+    },
+    { key: (r) => `${r.runId}\0${r.node}` },
+  ),
   ends: new Batcher<StepEnd>(
     async (rows) => {
       await db.query(
@@ -110,6 +133,11 @@ const batches = perConnection((db: Db) => ({
 /** `node` is the pipeline node id (column node_id); `step` the step signature's name. */
 export async function recordStepStart(db: Db, s: StepStart): Promise<void> {
   await batches(db).starts.add(s);
+}
+
+/** A step run answered from the cache by a shard's probe, recorded in one statement (started and ended). */
+export async function recordCachedStepRun(db: Db, s: StepStart & { outputs: unknown; cacheKey: string }): Promise<void> {
+  await batches(db).cachedRuns.add(s);
 }
 
 export async function recordStepEnd(db: Db, s: StepEnd): Promise<void> {
