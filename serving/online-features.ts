@@ -1,7 +1,7 @@
 import type { Db } from '../infra/db/pool';
-import { getFeatureViewDefinition, getFeatureViewVersion } from '../infra/db/features';
+import { getFeatureViewDefinition } from '../infra/db/features';
+import { entityKeyTypes, readOnlineRows, resolvedViewSchema, type OnlineEntity, type OnlineKeyType, type OnlineTable } from '../infra/db/online-features';
 import type { VersionLineage } from '../infra/db/registry';
-import { readOnlineLookup, type LookupEntity, type LookupView } from '../infra/db/serving';
 import { onlineTableName, parseFeatureView, type FeatureView } from '../pipelines/steps/features';
 import { MicroBatcher, type BatcherOptions } from './batcher';
 import { badRequest, ServingError } from './errors';
@@ -14,7 +14,8 @@ import type { Feature, FeatureRow, FeatureValue } from './feature-row';
  * (`{"entity": {"penguin_id": 7}}`) instead of the feature values, and the server reads those
  * features from the views' online tables (PostgreSQL, the latest value per entity, as
  * materialize-features writes them). Look-ups of concurrent requests are micro-batched like
- * inference: one query per batch for all the model's views (infra/db/serving.ts readOnlineLookup).
+ * inference: one query per batch for all the model's views (infra/db/online-features.ts readOnlineRows,
+ * the read batch scoring makes too).
  *
  * Rules: a feature the row also gives inline wins over the stored one (as in batch scoring, where
  * the dataset's own column wins), so a caller can correct or fill in a value; a key with no row in
@@ -32,7 +33,7 @@ interface BoundView {
   /** The model features this view provides (a feature two views hold comes from the first). */
   features: Feature[];
   /** Key types once the view has been materialized (undefined until then). */
-  keyTypes?: Map<string, 'int64' | 'string'>;
+  keyTypes?: Map<string, OnlineKeyType>;
 }
 
 interface Lookup {
@@ -49,6 +50,8 @@ export class OnlineFeatures {
   readonly provides: ReadonlySet<string>;
   private readonly batcher: MicroBatcher<KeyValue[], Lookup>;
   private settling: Promise<void> | undefined;
+  /** The view version (`name@version`) each provided feature is read from. */
+  private readonly sources: ReadonlyMap<string, string>;
 
   private constructor(
     private readonly db: Db,
@@ -59,6 +62,7 @@ export class OnlineFeatures {
   ) {
     this.entities = [...new Set(views.flatMap((v) => v.view.entities))];
     this.provides = new Set(views.flatMap((v) => v.features.map((f) => f.name)));
+    this.sources = new Map(views.flatMap((v) => v.features.map((f) => [f.name, `${v.view.name}@${v.view.version}`] as const)));
     // Two queries in flight at most: the pool is small and the prediction log needs a connection too.
     this.batcher = new MicroBatcher((keys) => this.read(keys), { ...batching, maxInFlight: 2 });
   }
@@ -118,6 +122,11 @@ export class OnlineFeatures {
     return checkRows(this.features, merged, where);
   }
 
+  /** Where a feature's stored value comes from (`view@version`); undefined for a feature only given inline. */
+  sourceOf(feature: string): string | undefined {
+    return this.sources.get(feature);
+  }
+
   /** The row's entity object as a key tuple in `entities` order: every entity present, a string or an integer. */
   private entityKey(v: unknown, field: string): KeyValue[] {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw badRequest(field, `expected an object of entity keys (${this.entities.join(', ')}), got ${describe(v)}`);
@@ -154,9 +163,8 @@ export class OnlineFeatures {
   private async readKeyTypes(): Promise<void> {
     for (const b of this.views) {
       if (b.keyTypes) continue;
-      const row = await getFeatureViewVersion(this.db, b.view.name, b.view.version);
-      if (!row?.schema) continue;
-      b.keyTypes = new Map(row.schema.filter((c) => c.role === 'entity').map((c) => [c.name, c.type === 'int64' ? 'int64' : 'string']));
+      const schema = await resolvedViewSchema(this.db, b.view);
+      if (schema) b.keyTypes = entityKeyTypes(schema);
     }
   }
 
@@ -166,9 +174,9 @@ export class OnlineFeatures {
 
   /** One query for a micro-batch of keys (every view of the model). */
   private async read(keys: KeyValue[][]): Promise<Lookup[]> {
-    const entities: LookupEntity[] = this.entities.map((e, k) => ({ name: e, type: this.views.map((v) => v.keyTypes?.get(e)).find((t) => t !== undefined) ?? (typeof keys[0]![k] === 'number' ? 'int64' : 'string') }));
-    const views: LookupView[] = this.views.map((b) => ({ table: onlineTableName(b.view), entities: b.view.entities, columns: b.features.map((f) => f.name) }));
-    const rows = await readOnlineLookup(this.db, entities, views, keys);
+    const entities: OnlineEntity[] = this.entities.map((e, k) => ({ name: e, type: this.views.map((v) => v.keyTypes?.get(e)).find((t) => t !== undefined) ?? (typeof keys[0]![k] === 'number' ? 'int64' : 'string') }));
+    const tables: OnlineTable[] = this.views.map((b) => ({ table: onlineTableName(b.view), entities: b.view.entities, columns: b.features.map((f) => f.name) }));
+    const rows = await readOnlineRows(this.db, entities, tables, keys);
     return rows.map((perView) => {
       const values: Record<string, FeatureValue> = {};
       const missing: string[] = [];

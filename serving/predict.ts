@@ -7,7 +7,7 @@ import { InferenceUnavailable } from './inference';
 import { checkRows } from './input';
 import type { ServingMetrics } from './metrics';
 import { ENTITY_FIELD } from './online-features';
-import type { FeatureRow, ServedVersion } from './models';
+import type { Feature, FeatureRow, ServedVersion } from './models';
 import type { PredictionLog } from './prediction-log';
 import { pickVariant, UnknownModel, type Router, type Variant } from './router';
 
@@ -73,16 +73,16 @@ export class Predictor {
     this.metrics.requests.inc(labels);
     this.metrics.latency.observe(labels, latencyMs / 1000);
     for (const [i, row] of rows.entries()) this.append(live, ids[i]!, null, req.key, createdAt, latencyMs, row, outputs[i]!, null);
-    for (const shadow of table.shadow) void this.mirror(shadow, req, ids, createdAt);
+    for (const shadow of table.shadow) void this.mirror(shadow, req, live.served, rows, ids, createdAt);
     return { served: live.served, variant: live.variant, ids, outputs };
   }
 
   /** A shadow variant scores the same request; its answer goes only to the log (paired with the live prediction it mirrors). */
-  private async mirror(shadow: Variant, req: PredictRequest, liveIds: string[], createdAt: Date): Promise<void> {
+  private async mirror(shadow: Variant, req: PredictRequest, live: ServedVersion, liveRows: FeatureRow[], liveIds: string[], createdAt: Date): Promise<void> {
     const t0 = performance.now();
     let rows: FeatureRow[] | undefined;
     try {
-      rows = await rowsFor(shadow.served, req.instances(shadow.served), req.where);
+      rows = readsAsLive(shadow.served, live) ? liveRows.map((r) => project(shadow.served.features, r)) : await rowsFor(shadow.served, req.instances(shadow.served), req.where);
       const outputs = await shadow.served.predict(rows);
       const latencyMs = performance.now() - t0;
       for (const [i, row] of rows.entries()) this.append(shadow, randomUUID(), liveIds[i]!, req.key, createdAt, latencyMs, row, outputs[i]!, null);
@@ -110,6 +110,24 @@ export class Predictor {
       error,
     });
   }
+}
+
+/**
+ * Whether a shadow version's rows are the live version's, so the live rows can be reused rather
+ * than looked up again: both read features by entity key, and every feature the shadow reads the
+ * live version read too, of the same type, from the same view version (or inline for both). Then
+ * the look-up and the checks would give the shadow the values the live rows hold.
+ */
+function readsAsLive(shadow: ServedVersion, live: ServedVersion): boolean {
+  if (!shadow.online || !live.online) return false;
+  return shadow.features.every((f) => live.features.some((l) => l.name === f.name && l.type === f.type) && shadow.online!.sourceOf(f.name) === live.online!.sourceOf(f.name));
+}
+
+/** A checked row cut down to a version's features (what that version's own check would have kept). */
+function project(features: readonly Feature[], row: FeatureRow): FeatureRow {
+  const out: FeatureRow = {};
+  for (const f of features) out[f.name] = row[f.name]!;
+  return out;
 }
 
 /**

@@ -7,7 +7,7 @@ import { openArtifactStore, type ArtifactStore } from '../infra/artifacts/index'
 import { migrate } from '../infra/db/migrate';
 import { createPool, type Db } from '../infra/db/pool';
 import { registerModelVersion, setAlias } from '../infra/db/registry';
-import { getPrediction } from '../infra/db/serving';
+import { clearRoutes, getPrediction, writeRoutes } from '../infra/db/serving';
 import { createLogger } from '../infra/log';
 import { labelsArrivedSignal, monitorStart } from '../pipelines/monitor/protocol';
 import type { DatasetRef } from '../pipelines/steps/dataset';
@@ -211,4 +211,29 @@ test('sluice monitor online sends whole windows: the last one before now, or the
   assert.deepEqual(alignedWindow(hour, undefined, Date.parse('2026-12-03T14:59:59Z')), alignedWindow(hour, undefined, at), 'any time in an hour sends the same window');
   assert.deepEqual(alignedWindow(24 * hour, new Date('2026-12-01T06:00:00Z'), at), { start: new Date('2026-11-30T06:00:00Z'), end: new Date('2026-12-01T06:00:00Z') });
   assert.throws(() => alignedWindow(0), /longer than zero/);
+});
+
+test('a shadow version reading the same view as the live one scores the live rows: the keys are looked up once', async () => {
+  const lookedUp = async () => Number(/^sluice_serving_lookup_keys_sum (\S+)$/m.exec((await server.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+  const { version } = await registerModelVersion(db, { name: MODEL, source: { uri: model.uri, sha256: model.sha256, size: model.size }, signature: model.signature, createdBy: 'test', lineage: { featureViews: [{ name: 'penguin_measures', version: 1 }] } });
+  await writeRoutes(db, MODEL, [
+    { variant: 'champion', version: 1, mode: 'live', weight: 1 },
+    { variant: 'candidate', version: version.version, mode: 'shadow', weight: 0 },
+  ]);
+  await server.router.reload(MODEL);
+  try {
+    const before = await lookedUp();
+    const r = await predict(MODEL, { instances: [{ entity: { penguin_id: 5 } }, { entity: { penguin_id: 6 }, body_mass_g: 6300 }] });
+    assert.equal(r.statusCode, 200, r.body);
+    const ids = (r.json() as Answer).predictions.map((p) => p.id);
+    const shadows = async () => (await db.query<{ shadow_of: string; features: Record<string, unknown> }>(`SELECT shadow_of, features FROM online_predictions WHERE mode = 'shadow' AND shadow_of = ANY($1::uuid[])`, [ids])).rows;
+    for (let i = 0; i < 50 && (await server.predictionLog.flush(), (await shadows()).length < 2); i++) await new Promise((res) => setTimeout(res, 20));
+    const mirrored = new Map((await shadows()).map((s) => [s.shadow_of, s.features]));
+    assert.deepEqual(mirrored.get(ids[0]!), features(5), 'the shadow scored the stored features');
+    assert.deepEqual(mirrored.get(ids[1]!), { ...features(6), body_mass_g: 6300 }, 'and the inline override, as the live row did');
+    assert.equal((await lookedUp()) - before, 2, 'two keys looked up, once, for both versions');
+  } finally {
+    await clearRoutes(db, MODEL);
+    await server.router.reload(MODEL);
+  }
 });

@@ -345,58 +345,6 @@ export async function shadowComparison(db: Db, model: string, since: Date): Prom
 }
 
 // ---------------------------------------------------------------------------------------------
-// Online features for serving
-
-/** One entity key column of a look-up: its name and how its keys are cast (the online table's key type). */
-export interface LookupEntity {
-  name: string;
-  type: 'int64' | 'string';
-}
-
-/** One feature view's online table in a look-up: the entities that key it and the columns read from it. */
-export interface LookupView {
-  /** `fv_<view>_v<version>` (names validated by featureViewSchema before they get here; quoted anyway). */
-  table: string;
-  entities: string[];
-  columns: string[];
-}
-
-/** Per key: for each view, its stored values (null: no row for the key, or no table yet). */
-export type LookupRow = (unknown[] | null)[];
-
-const UNDEFINED_TABLE = '42P01';
-
-/**
- * The online features of a micro-batch of keys from every view of a model, in ONE query: the keys
- * go in as arrays (one per entity column, `unnest … WITH ORDINALITY`), each view's table is LEFT
- * JOINed on its entities, and rows come back in the order asked. A view whose table does not
- * exist yet (never materialized) answers no row for any key: the query is rerun without it.
- */
-export async function readOnlineLookup(db: Db, entities: readonly LookupEntity[], views: readonly LookupView[], keys: readonly (readonly (string | number)[])[]): Promise<LookupRow[]> {
-  if (!keys.length) return [];
-  const present = views.map(() => true);
-  for (;;) {
-    const joined = views.map((v, i) => ({ v, i })).filter(({ i }) => present[i]);
-    if (!joined.length) return keys.map(() => views.map(() => null));
-    const q = (e: string) => `q.k${entities.findIndex((x) => x.name === e)}`;
-    const select = joined.flatMap(({ v, i }) => [`t${i}.event_ts IS NOT NULL AS f${i}`, ...v.columns.map((c, j) => `t${i}.${pg.escapeIdentifier(c)} AS c${i}_${j}`)]);
-    const sql = `SELECT ${select.join(', ')}
-      FROM unnest(${entities.map((e, i) => `$${i + 1}::${e.type === 'int64' ? 'bigint' : 'text'}[]`).join(', ')}) WITH ORDINALITY AS q(${entities.map((_, i) => `k${i}`).join(', ')}, ord)
-      ${joined.map(({ v, i }) => `LEFT JOIN ${pg.escapeIdentifier(v.table)} t${i} ON ${v.entities.map((e) => `t${i}.${pg.escapeIdentifier(e)} = ${q(e)}`).join(' AND ')}`).join('\n      ')}
-      ORDER BY q.ord`;
-    const arrays = entities.map((_, k) => keys.map((key) => String(key[k])));
-    try {
-      const { rows } = await db.query<Record<string, unknown>>(sql, arrays);
-      return rows.map((r) => views.map((v, i) => (present[i] && r[`f${i}`] ? v.columns.map((_, j) => r[`c${i}_${j}`]) : null)));
-    } catch (e) {
-      const missing = (e as { code?: string }).code === UNDEFINED_TABLE ? views.findIndex((v, i) => present[i] && (e as Error).message.includes(`"${v.table}"`)) : -1;
-      if (missing < 0) throw e;
-      present[missing] = false;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Logged windows for the drift monitor
 
 /** A live prediction that was answered (no error), as a monitoring window reads it. */
