@@ -101,22 +101,41 @@ export function featureValues(raw: RawTable, f: BinnedFeature): Float32Array {
 
 /** Bin index of each value (MISSING_BIN for NaN). */
 export function binValues(x: Float32Array, f: BinnedFeature): Uint8Array {
-  const t = f.thresholds;
   const out = new Uint8Array(x.length);
+  if (f.kind === 'categorical') {
+    // a code's bin is the code (thresholds c + 0.5): no search
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      out[i] = v === v ? v : MISSING_BIN;
+    }
+    return out;
+  }
+  const t = Float64Array.from(f.thresholds);
+  const m = t.length;
+  // a row often repeats the last row's value (tables sorted by time: its hour, its day)
+  let last = NaN;
+  let lastBin = MISSING_BIN;
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
-    if (Number.isNaN(v)) {
-      out[i] = MISSING_BIN;
+    if (v === last) {
+      out[i] = lastBin;
       continue;
     }
-    let lo = 0;
-    let hi = t.length; // first b with v <= t[b], or t.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (v <= t[mid]!) hi = mid;
-      else lo = mid + 1;
+    let lo = MISSING_BIN;
+    if (v === v) {
+      // first b with v <= t[b], or m: a search whose steps do not branch on the data
+      lo = 0;
+      let len = m;
+      while (len > 0) {
+        const half = len >>> 1;
+        const right = v > t[lo + half]!;
+        lo = right ? lo + half + 1 : lo;
+        len = right ? len - half - 1 : half;
+      }
     }
     out[i] = lo;
+    last = v;
+    lastBin = lo;
   }
   return out;
 }
@@ -136,15 +155,21 @@ export interface BinMatrix {
   columns: Uint8Array[];
 }
 
-export function binTable(raw: RawTable, features: readonly BinnedFeature[]): BinMatrix {
+/** A BinMatrix of n rows and nFeatures features to fill (binTable), in SharedArrayBuffers: histogram threads read them. */
+export function emptyBinMatrix(n: number, nFeatures: number): BinMatrix {
+  return { n, nFeatures, bins: new Uint8Array(new SharedArrayBuffer(n * nFeatures)), columns: Array.from({ length: nFeatures }, () => new Uint8Array(new SharedArrayBuffer(n))) };
+}
+
+/** The table's bins, in `into` when given (the trainer hands it to threads before it is filled). */
+export function binTable(raw: RawTable, features: readonly BinnedFeature[], into: BinMatrix = emptyBinMatrix(raw.n, features.length)): BinMatrix {
   const n = raw.n;
   const F = features.length;
-  const bins = new Uint8Array(new SharedArrayBuffer(n * F)); // shared (as the columns): histogram threads read them
-  const columns = features.map((f, j) => {
-    const col = new Uint8Array(new SharedArrayBuffer(n));
+  if (into.n !== n || into.nFeatures !== F) throw new Error(`a ${into.n} × ${into.nFeatures} bin matrix for ${n} rows of ${F} features`);
+  const { bins } = into;
+  features.forEach((f, j) => {
+    const col = into.columns[j]!;
     col.set(binValues(featureValues(raw, f), f));
     for (let i = 0; i < n; i++) bins[i * F + j] = col[i]!;
-    return col;
   });
-  return { n, nFeatures: F, bins, columns };
+  return into;
 }

@@ -2,7 +2,7 @@ import type { ModelTask } from '../../../pipelines/steps/model';
 import type { FeatureColumn, RawTable, TargetData } from '../data/design-matrix';
 import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
-import { binTable, fitBinning, type BinnedFeature } from './binning';
+import { binTable, emptyBinMatrix, fitBinning, type BinMatrix, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
 import { binaryTerms, lossGroups, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
@@ -63,16 +63,18 @@ export interface GbdtData {
 export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtHooks = {}): Promise<{ model: GbdtModel; state: GbdtState }> {
   const { task } = data;
   const ty = data.train.y;
-  const binning: BinnedFeature[] = fitBinning(data.train.raw, data.features, { maxBins: params.maxBins, maxCategories: params.maxCategories });
-  const bins = binTable(data.train.raw, binning);
   const n = data.train.raw.n;
   const nClasses = ty.kind === 'class' ? ty.classes.length : 0;
   const K = task === 'multiclass' ? nClasses : 1;
   const base = baseScores(ty, task, K);
+  const state: GbdtState = hooks.resume
+    ? { ...hooks.resume, trees: [...hooks.resume.trees], history: { train: [...hooks.resume.history.train], validation: [...hooks.resume.history.validation] } }
+    : { iteration: 0, rng: new Rng(params.seed).state(), trees: [], bestIteration: 0, bestLoss: null, history: { train: [], validation: [] }, stopped: false };
+  if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
 
-  const vbins = data.validation ? binTable(data.validation.raw, binning) : undefined;
   const nv = data.validation?.raw.n ?? 0;
-  // margins, gradients and hessians are shared with the histogram threads when there are any
+  // the bins, margins, gradients and hessians are shared with the histogram threads when there are any
+  const bins = emptyBinMatrix(n, data.features.length);
   const nThreads = hooks.threads ?? histogramThreadCount(bins);
   const buffer = (bytes: number) => (nThreads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   const F = new Float64Array(buffer(8 * n * K));
@@ -85,6 +87,27 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
     K === 1 && ty.kind === 'class' ? { y: new Int32Array(buffer(4 * n)), logp: new Float64Array(buffer(8 * lossGroups(n))), expNeg: new Float64Array(buffer(8 * n)) } : undefined;
   binary?.y.set(ty.y);
   binary?.expNeg.fill(Math.exp(-base[0]!));
+  // class k's gradients and hessians at k * n
+  const gradAll = new Float64Array(buffer(8 * K * n));
+  const hessAll = new Float64Array(buffer(8 * K * n));
+  const grad = Array.from({ length: K }, (_, k) => gradAll.subarray(k * n, (k + 1) * n));
+  const hess = Array.from({ length: K }, (_, k) => hessAll.subarray(k * n, (k + 1) * n));
+  const workspace = growWorkspace(n, nThreads > 1);
+  // the threads load their modules (hundreds of ms) while this thread bins the data into the buffers they share
+  const starting =
+    nThreads > 1 ? HistogramThreads.start(bins, { margins: F, grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
+  let binning: BinnedFeature[];
+  let vbins: BinMatrix | undefined;
+  try {
+    binning = fitBinning(data.train.raw, data.features, { maxBins: params.maxBins, maxCategories: params.maxCategories });
+    binTable(data.train.raw, binning, bins);
+    vbins = data.validation ? binTable(data.validation.raw, binning) : undefined;
+  } catch (e) {
+    await (await starting)?.close();
+    throw e;
+  }
+  const threads = await starting;
+
   const applyValidation = (tree: Tree, k: number) => {
     if (vbins) for (let i = 0; i < nv; i++) Fv[i * K + k] = Fv[i * K + k]! + tree.value[leafOfBinned(tree, vbins, i)]!;
   };
@@ -98,24 +121,11 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
     }
     applyValidation(tree, k);
   };
-
-  const state: GbdtState = hooks.resume
-    ? { ...hooks.resume, trees: [...hooks.resume.trees], history: { train: [...hooks.resume.history.train], validation: [...hooks.resume.history.validation] } }
-    : { iteration: 0, rng: new Rng(params.seed).state(), trees: [], bestIteration: 0, bestLoss: null, history: { train: [], validation: [] }, stopped: false };
-  if (state.trees.length !== state.iteration * K) throw new Error(`checkpoint has ${state.trees.length} trees for ${state.iteration} rounds of ${K}`);
   state.trees.forEach((t, j) => apply(t, j % K));
   const rng = new Rng(state.rng);
-  // class k's gradients and hessians at k * n
-  const gradAll = new Float64Array(buffer(8 * K * n));
-  const hessAll = new Float64Array(buffer(8 * K * n));
-  const grad = Array.from({ length: K }, (_, k) => gradAll.subarray(k * n, (k + 1) * n));
-  const hess = Array.from({ length: K }, (_, k) => hessAll.subarray(k * n, (k + 1) * n));
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
-  const workspace = growWorkspace(n, nThreads > 1);
   const probs = new Float64Array(K);
-  const threads =
-    nThreads > 1 ? await HistogramThreads.start(bins, { margins: F, grad: gradAll, hess: hessAll, rows: workspace.rows, scratch: workspace.scratch, ...(binary ? { binary } : {}) }, nThreads) : undefined;
   const binaryRound = (): number => {
     if (!binary) throw new Error('not a binary task');
     if (threads) threads.binaryTerms();

@@ -44,7 +44,7 @@ export interface SharedGrowBuffers {
 }
 
 /** Threads for a trainer run, or none when the data is too small or there is one core. */
-export function histogramThreadCount(data: BinMatrix): number {
+export function histogramThreadCount(data: Pick<BinMatrix, 'n' | 'nFeatures'>): number {
   const cores = Math.min(MAX_THREADS, os.availableParallelism());
   if (cores < 2 || data.nFeatures < 2 || data.n * data.nFeatures < MIN_PARALLEL_WORK) return 1;
   return Math.min(cores, data.nFeatures);

@@ -16,7 +16,7 @@ Atomics.notify(ctrl, CTRL.ready);
 let seen = 0;
 for (;;) {
   // spins a little, then sleeps re-checking every WAIT_RECHECK_MS: a lost wake-up must not leave a job to the trainer alone for long
-  seen = waitWhile(ctrl, CTRL.seq, seen);
+  seen = waitWhile(ctrl, CTRL.seq, seen, CTRL.seqSleepers);
   if (Atomics.load(ctrl, CTRL.stop) === 1) break;
   blocks.work();
 }

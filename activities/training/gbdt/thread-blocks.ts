@@ -21,11 +21,13 @@ import { addLeafValues, type LeafRows } from './leaf-margins';
  * Waiting spins for SPIN_MS before it sleeps (as OpenMP's threads do): the gaps between a tree's
  * jobs (a split search, a histogram subtraction) are tens of µs, and a sleeping thread takes
  * about as long to wake, through the kernel (on a VM, an interrupt to an idle virtual CPU), while
- * the trainer's notify pays a system call. Spinning threads see the next job at once.
+ * the trainer's notify pays a system call. Spinning threads see the next job at once, and a
+ * notify is made only when a thread sleeps (a count of sleepers per word: a sleeper counts itself
+ * before it sleeps, and its Atomics.wait returns at once if the word changed in between).
  */
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, lefts: 16 } as const;
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, lefts: 16 } as const;
 export const MAX_THREADS = 8;
 export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
 /** ctrl[CTRL.job] */
@@ -43,10 +45,10 @@ export const SPIN_MS = 0.25;
 export const MAX_BLOCKS = 0xffff;
 
 /**
- * Waits until ctrl[index] is no longer `value`: spins for SPIN_MS, then
- * sleeps in Atomics.wait, re-checking every WAIT_RECHECK_MS. Returns the new value.
+ * Waits until ctrl[index] is no longer `value`: spins for SPIN_MS, then sleeps in Atomics.wait
+ * (counted in ctrl[sleepers], see wake), re-checking every WAIT_RECHECK_MS. Returns the new value.
  */
-export function waitWhile(ctrl: Int32Array, index: number, value: number): number {
+export function waitWhile(ctrl: Int32Array, index: number, value: number, sleepers: number): number {
   let v = Atomics.load(ctrl, index);
   if (v !== value) return v;
   const t0 = performance.now();
@@ -55,11 +57,21 @@ export function waitWhile(ctrl: Int32Array, index: number, value: number): numbe
     if (v !== value) return v;
     if ((i & 63) === 0 && performance.now() - t0 > SPIN_MS) break;
   }
-  for (;;) {
-    Atomics.wait(ctrl, index, value, WAIT_RECHECK_MS);
-    v = Atomics.load(ctrl, index);
-    if (v !== value) return v;
+  Atomics.add(ctrl, sleepers, 1);
+  try {
+    for (;;) {
+      Atomics.wait(ctrl, index, value, WAIT_RECHECK_MS);
+      v = Atomics.load(ctrl, index);
+      if (v !== value) return v;
+    }
+  } finally {
+    Atomics.sub(ctrl, sleepers, 1);
   }
+}
+
+/** Wakes the threads sleeping on ctrl[index] (after a change to it), if waitWhile counted any in ctrl[sleepers]. */
+export function wake(ctrl: Int32Array, index: number, sleepers: number): void {
+  if (Atomics.load(ctrl, sleepers) > 0) Atomics.notify(ctrl, index);
 }
 
 /** Chunk t of T of [start, end) (partition jobs): [chunkBound(t), chunkBound(t + 1)). */
@@ -140,7 +152,7 @@ export class ThreadBlocks {
     Atomics.store(this.ctrl, CTRL.done, 0);
     Atomics.store(this.claimWord, 0, (gen << 32n) | (BigInt(nBlocks) << 16n));
     Atomics.add(this.ctrl, CTRL.seq, 1);
-    Atomics.notify(this.ctrl, CTRL.seq);
+    wake(this.ctrl, CTRL.seq, CTRL.seqSleepers);
   }
 
   /** Runs blocks of the open job until none is left to claim; returns how many it ran. */
@@ -160,14 +172,14 @@ export class ThreadBlocks {
         console.error('histogram thread:', e);
       }
       ran++;
-      if (Atomics.add(this.ctrl, CTRL.done, 1) + 1 === nBlocks) Atomics.notify(this.ctrl, CTRL.done);
+      if (Atomics.add(this.ctrl, CTRL.done, 1) + 1 === nBlocks) wake(this.ctrl, CTRL.done, CTRL.doneSleepers);
     }
   }
 
   /** Trainer: runs blocks, then waits for the ones other threads claimed. */
   finish(nBlocks: number): void {
     this.work();
-    for (let done = Atomics.load(this.ctrl, CTRL.done); done !== nBlocks; ) done = waitWhile(this.ctrl, CTRL.done, done);
+    for (let done = Atomics.load(this.ctrl, CTRL.done); done !== nBlocks; ) done = waitWhile(this.ctrl, CTRL.done, done, CTRL.doneSleepers);
     if (Atomics.load(this.ctrl, CTRL.failed) !== 0) throw new Error('a histogram thread failed (see its error on stderr)');
   }
 

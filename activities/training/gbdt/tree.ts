@@ -79,12 +79,17 @@ export interface GrowInput {
 export interface GrowWorkspace {
   rows: Uint32Array;
   scratch: Uint32Array;
+  /**
+   * Histograms of the last tree's leaves, for the next tree's nodes: a fresh one per node cost an
+   * allocation of nFeatures × 6 KiB outside V8's heap, and the garbage collections it set off.
+   */
+  spareHistograms: Float64Array[];
 }
 
 /** shared: in SharedArrayBuffers, for histogram threads. */
 export function growWorkspace(n: number, shared = false): GrowWorkspace {
   const buffer = () => (shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n));
-  return { rows: new Uint32Array(buffer()), scratch: new Uint32Array(buffer()) };
+  return { rows: new Uint32Array(buffer()), scratch: new Uint32Array(buffer()), spareHistograms: [] };
 }
 
 export interface Split {
@@ -132,8 +137,13 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
   // on this thread: row blocks as histogram threads cut them, so that the sums are theirs
   const blockRows = histogramBlockRows(data.n, nFeatures);
   const partial = inp.histograms ? undefined : newHistogram(nFeatures);
+  const W = SLOTS * STRIDE;
+  const spares = ws.spareHistograms;
   const build = (start: number, end: number): Float64Array => {
-    const hist = newHistogram(nFeatures);
+    // a spare one has other sums in the allowed features' slots (the only ones read)
+    let hist = spares.pop();
+    if (hist && hist.length === nFeatures * W) for (const f of allowed) hist.fill(0, f * W, (f + 1) * W);
+    else hist = newHistogram(nFeatures);
     if (inp.histograms) inp.histograms(hist, start, end, allowed);
     else accumulateBlocks(hist, data, rows, start, end, grad, hess, allowed, blockRows, partial!);
     return hist;
@@ -203,16 +213,27 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
 
   const leafValue = (g: number, h: number) => Math.fround((-g / (h + p.l2)) * p.learningRate);
 
-  // root
+  // a node's gradient and hessian sums, from its histogram: every row is in one slot of each feature
+  const totals = (hist: Float64Array, f: number): { g: number; h: number } => {
+    const off = f * SLOTS;
+    const nb = inp.features[f]!.nBins;
+    let g = 0;
+    let h = 0;
+    for (let b = 0; b <= nb; b++) {
+      const s = STRIDE * (off + (b === nb ? MISSING_SLOT : b));
+      g += hist[s]!;
+      h += hist[s + 1]!;
+    }
+    return { g, h };
+  };
+
+  // root (its sums from its histogram, not another pass over the rows)
   const root = newNode();
-  let g0 = 0;
-  let h0 = 0;
-  for (let r = 0; r < n; r++) {
-    g0 += grad[rows[r]!]!;
-    h0 += hess[rows[r]!]!;
-  }
   const leaves: Leaf[] = [];
-  const first: Leaf = { node: root, start: 0, end: n, depth: 0, g: g0, h: h0, hist: build(0, n), split: undefined };
+  const rootHist = build(0, n);
+  let { g: g0, h: h0 } = allowed.length ? totals(rootHist, allowed[0]!) : { g: 0, h: 0 };
+  if (!allowed.length) for (let r = 0; r < n; r++) (g0 += grad[rows[r]!]!), (h0 += hess[rows[r]!]!); // (no feature: no histogram)
+  const first: Leaf = { node: root, start: 0, end: n, depth: 0, g: g0, h: h0, hist: rootHist, split: undefined };
   first.split = findSplit(first);
   leaves.push(first);
 
@@ -250,16 +271,8 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     const small = leftSmaller ? build(leaf.start, mid) : build(mid, leaf.end);
     const large = leaf.hist; // reuse: parent − small
     subtractInto(large, small, allowed);
-    // totals of the smaller child, from its split feature's histogram (all its rows fall in one of its slots)
-    const off = f * SLOTS;
-    const nb = inp.features[f]!.nBins;
-    let gs = 0;
-    let hs = 0;
-    for (let b = 0; b <= nb; b++) {
-      const s = STRIDE * (off + (b === nb ? MISSING_SLOT : b));
-      gs += small[s]!;
-      hs += small[s + 1]!;
-    }
+    // totals of the smaller child, from its split feature's histogram
+    const { g: gs, h: hs } = totals(small, f);
     const gL = leftSmaller ? gs : leaf.g - gs;
     const hL = leftSmaller ? hs : leaf.h - hs;
     const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: leaf.depth + 1, g: gL, h: hL, hist: leftSmaller ? small : large, split: undefined };
@@ -268,7 +281,10 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     R.split = findSplit(R);
     leaves.splice(bi, 1, L, R);
   }
-  for (const leaf of leaves) tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
+  for (const leaf of leaves) {
+    tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
+    spares.push(leaf.hist);
+  }
   if (inp.onLeaves) {
     // leaves stay in row order: a split replaces its leaf by the left then the right child
     const bounds = new Int32Array(leaves.length + 1);
