@@ -24,7 +24,7 @@ export interface StepCallRun {
  * Without a heartbeat timeout of its own, a batch of several items gets this one: its timeouts
  * grow with its items, and a dead worker must still be noticed in seconds, not after all of them.
  */
-const BATCH_HEARTBEAT = '60s';
+const BATCH_HEARTBEAT = '30s';
 
 /** A step's result with its output typed by the step's output schema. */
 export type TypedStepResult<O> = Omit<StepResult, 'output'> & { output: O };
