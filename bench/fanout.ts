@@ -184,7 +184,7 @@ async function scaleRuns(ctx: BenchContext, first: Awaited<ReturnType<typeof sta
     const s = (performance.now() - t0) / 1000;
     if (outputs.count !== n) throw new Error(`fan-in of ${n} items came back as ${outputs.count}`);
     const perWorker = await itemsPerWorker(client, handle.workflowId, handle.firstExecutionRunId);
-    rows.push(`  ${String(n).padStart(7)}  ${label.padEnd(9)}  ${s.toFixed(1).padStart(7)} s  ${(n / s).toFixed(0).padStart(6)}/s  activities per worker: ${[...perWorker.values()].sort((a, b) => b - a).join(' / ')}`);
+    rows.push(`  ${String(n).padStart(7)}  ${label.padEnd(9)}  ${s.toFixed(1).padStart(7)} s  ${(n / s).toFixed(0).padStart(6)}/s  items (activities) per worker: ${[...perWorker.values()].sort((a, b) => b.items - a.items).map((w) => `${w.items} (${w.activities})`).join(' / ')}`);
     ctx.log(rows.at(-1)!.trim());
   };
   for (const n of WIDTHS) await measure(n, '1 worker');
@@ -201,14 +201,28 @@ async function scaleRuns(ctx: BenchContext, first: Awaited<ReturnType<typeof sta
 const SHARED_ENV = ['SLUICE_EXTRA_PIPELINES', 'SLUICE_WORKFLOW_BUNDLE', 'SLUICE_CPU_CONCURRENCY', 'SLUICE_ARTIFACT_URL'];
 const pick = (env: NodeJS.ProcessEnv, keys: string[]) => Object.fromEntries(keys.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
 
-/** Activities started in the leaf shards (the items, and each leaf's cache probe) per worker identity. */
-async function itemsPerWorker(client: Client, workflowId: string, runId?: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+/**
+ * Items and activities of the fan-out per worker identity, from the leaf shards' histories: each
+ * activity that started (its identity) ran the items its scheduled input lists (a batch), or one.
+ */
+async function itemsPerWorker(client: Client, workflowId: string, runId?: string): Promise<Map<string, { items: number; activities: number }>> {
+  const out = new Map<string, { items: number; activities: number }>();
   await eachHistory(client, workflowId, runId, (events) => {
-    if (!events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.includes('fanout-noop'))) return;
+    const itemsOf = new Map<string, number>();
     for (const e of events) {
-      const who = e.activityTaskStartedEventAttributes?.identity;
-      if (who) out.set(who, (out.get(who) ?? 0) + 1);
+      const a = e.activityTaskScheduledEventAttributes;
+      if (!a?.activityType?.name?.includes('fanout-noop')) continue;
+      const call = JSON.parse(Buffer.from(a.input?.payloads?.[0]?.data ?? new Uint8Array()).toString('utf8') || '{}') as { batch?: { indices: number[] } };
+      itemsOf.set(String(e.eventId), call.batch?.indices.length ?? 1);
+    }
+    for (const e of events) {
+      const st = e.activityTaskStartedEventAttributes;
+      const items = st ? itemsOf.get(String(st.scheduledEventId)) : undefined;
+      if (!st?.identity || items === undefined) continue;
+      const w = out.get(st.identity) ?? { items: 0, activities: 0 };
+      w.items += items;
+      w.activities++;
+      out.set(st.identity, w);
     }
   });
   return out;
