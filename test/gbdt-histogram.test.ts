@@ -159,6 +159,7 @@ describe('GBDT histograms', () => {
       hess: hess.buffer as SharedArrayBuffer,
       rows: rows.buffer as SharedArrayBuffer,
       scratch: scratch.buffer as SharedArrayBuffer,
+      leftRows: sab(4),
       columns: [], // (no partition job here)
       goesLeft: sab(SLOTS),
       partials: sab(3 * F * SLOTS * STRIDE * 8),

@@ -3,9 +3,9 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
 import { accumulateBlocks, addInto, blockCount, histogramBlockRows, newHistogram, SLOTS, STRIDE } from './histogram';
-import { joinChunks, partition } from './partition';
+import { partition } from './partition';
 import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
-import { chunkBound, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
+import { CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
  * Histogram building on several cores, as LightGBM's row-wise histograms: a node's rows are cut
@@ -15,8 +15,8 @@ import { chunkBound, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBloc
  * integers in a shared control array (Atomics.wait/notify), not a message.
  *
  * Binary tasks' per-row loss terms and gradients are computed in chunks of rows too, and large
- * node partitions are split: each chunk of the node's rows is partitioned stably (partition.ts),
- * and the trainer's thread joins the chunks' left and right rows in chunk order.
+ * node partitions are split: each chunk of the node's rows is partitioned stably (partition.ts)
+ * into two buffers, then a second job copies each chunk's left and right rows to their places.
  *
  * The groups and chunks are blocks that any thread claims, the trainer's included
  * (thread-blocks.ts): a thread that is slow to wake on a busy machine costs nothing but its
@@ -91,6 +91,7 @@ export class HistogramThreads {
       hess: shared.hess.buffer as SharedArrayBuffer,
       rows: shared.rows.buffer as SharedArrayBuffer,
       scratch: shared.scratch.buffer as SharedArrayBuffer,
+      leftRows: new SharedArrayBuffer(4 * data.n),
       columns: data.columns.map((c) => c.buffer as SharedArrayBuffer),
       goesLeft: this.goesLeft.buffer as SharedArrayBuffer,
       partials: this.partials.buffer as SharedArrayBuffer,
@@ -161,8 +162,10 @@ export class HistogramThreads {
     this.goesLeft.set(goesLeft);
     this.ctrl[CTRL.feature] = f;
     this.run(JOB.partition, start, end, T);
-    const bounds = Array.from({ length: T + 1 }, (_, t) => chunkBound(start, end, T, t));
-    return joinChunks(rows, scratch, bounds, this.ctrl.subarray(CTRL.lefts, CTRL.lefts + T), T);
+    this.run(JOB.join, start, end, T);
+    let mid = start;
+    for (let t = 0; t < T; t++) mid += this.ctrl[CTRL.lefts + t]!;
+    return mid;
   }
 
   /**

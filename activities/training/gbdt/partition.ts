@@ -27,22 +27,44 @@ export function partitionChunk(rows: Uint32Array, scratch: Uint32Array, start: n
 }
 
 /**
- * Joins chunks partitioned by partitionChunk (chunk t is [bounds[t], bounds[t + 1]) with lefts[t]
- * left rows) into one stable partition of [bounds[0], bounds[last]). Returns the first right row's position.
+ * Partitions one chunk out of place (threads: partition jobs): its left rows go to `lefts` and its
+ * right rows to `rights`, both from the chunk's start. Returns the number of left rows.
  */
-export function joinChunks(rows: Uint32Array, scratch: Uint32Array, bounds: ArrayLike<number>, lefts: ArrayLike<number>, chunks: number): number {
-  let at = bounds[0]! + lefts[0]!;
-  for (let t = 1; t < chunks; t++) {
-    rows.copyWithin(at, bounds[t]!, bounds[t]! + lefts[t]!); // moves left (or stays): copyWithin is a memmove
-    at += lefts[t]!;
+export function splitChunk(rows: Uint32Array, lefts: Uint32Array, rights: Uint32Array, start: number, end: number, column: Uint8Array, goesLeft: Uint8Array): number {
+  let nl = start;
+  let nr = start;
+  for (let r = start; r < end; r++) {
+    const i = rows[r]!;
+    const l = goesLeft[column[i]!]!;
+    lefts[nl] = i;
+    rights[nr] = i;
+    nl += l;
+    nr += 1 - l;
   }
-  const mid = at;
-  for (let t = 0; t < chunks; t++) {
-    const nr = bounds[t + 1]! - bounds[t]! - lefts[t]!;
-    rows.set(scratch.subarray(bounds[t]!, bounds[t]! + nr), at);
-    at += nr;
+  return nl - start;
+}
+
+/**
+ * Copies chunk t of a split (splitChunk; chunk u is [bounds[u], bounds[u + 1]) with leftCounts[u]
+ * left rows) to its place in rows: its left rows after the earlier chunks' left rows, its right
+ * rows after every left row and the earlier chunks' right rows. The chunks' copies do not overlap
+ * (they read lefts and rights, write rows), so threads make them side by side (join jobs).
+ */
+export function placeChunk(rows: Uint32Array, lefts: Uint32Array, rights: Uint32Array, bounds: (u: number) => number, leftCounts: ArrayLike<number>, chunks: number, t: number): void {
+  let allLeft = 0;
+  let leftAt = bounds(0);
+  let rightAt = 0;
+  for (let u = 0; u < chunks; u++) {
+    allLeft += leftCounts[u]!;
+    if (u < t) {
+      leftAt += leftCounts[u]!;
+      rightAt += bounds(u + 1) - bounds(u) - leftCounts[u]!;
+    }
   }
-  return mid;
+  const from = bounds(t);
+  const nl = leftCounts[t]!;
+  rows.set(lefts.subarray(from, from + nl), leftAt);
+  rows.set(rights.subarray(from, bounds(t + 1) - nl), bounds(0) + allLeft + rightAt);
 }
 
 /** Stable partition of rows[start, end) on this thread; returns the first right row's position. */

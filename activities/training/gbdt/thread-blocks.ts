@@ -1,6 +1,6 @@
 import { accumulate } from './histogram';
 import { binaryTerms, lossChunkBound } from './binary-loss';
-import { partitionChunk } from './partition';
+import { placeChunk, splitChunk } from './partition';
 import { addLeafValues, type LeafRows } from './leaf-margins';
 
 /**
@@ -31,7 +31,7 @@ export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6
 export const MAX_THREADS = 8;
 export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
 /** ctrl[CTRL.job] */
-export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3 } as const;
+export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3, join: 4 } as const;
 /** Leaves a margins job can carry (the schema's largest maxLeaves). */
 export const MAX_LEAVES = 4096;
 /**
@@ -101,6 +101,8 @@ export interface HistogramThreadData {
   hess: SharedArrayBuffer;
   rows: SharedArrayBuffer;
   scratch: SharedArrayBuffer;
+  /** Partition jobs: each chunk's left rows (its right rows go to scratch), from the chunk's start. */
+  leftRows: SharedArrayBuffer;
   columns: SharedArrayBuffer[];
   /** Partition jobs: per bin of the split feature, 1 when its rows go left. */
   goesLeft: SharedArrayBuffer;
@@ -120,6 +122,7 @@ export class ThreadBlocks {
   private readonly hessAll: Float64Array;
   private readonly rows: Uint32Array;
   private readonly scratch: Uint32Array;
+  private readonly leftRows: Uint32Array;
   private readonly columns: Uint8Array[];
   private readonly goesLeft: Uint8Array;
   readonly partials: Float64Array;
@@ -137,6 +140,7 @@ export class ThreadBlocks {
     this.hessAll = new Float64Array(d.hess);
     this.rows = new Uint32Array(d.rows);
     this.scratch = new Uint32Array(d.scratch);
+    this.leftRows = new Uint32Array(d.leftRows);
     this.columns = d.columns.map((c) => new Uint8Array(c));
     this.goesLeft = new Uint8Array(d.goesLeft);
     this.partials = new Float64Array(d.partials);
@@ -199,7 +203,11 @@ export class ThreadBlocks {
       addLeafValues(this.margins, ctrl[CTRL.stride]!, ctrl[CTRL.k]!, this.rows, leaves, chunkBound(start, end, nBlocks, block), chunkBound(start, end, nBlocks, block + 1), expNeg);
     } else if (job === JOB.partition) {
       const from = chunkBound(start, end, nBlocks, block);
-      ctrl[CTRL.lefts + block] = partitionChunk(this.rows, this.scratch, from, chunkBound(start, end, nBlocks, block + 1), this.columns[ctrl[CTRL.feature]!]!, this.goesLeft);
+      ctrl[CTRL.lefts + block] = splitChunk(this.rows, this.leftRows, this.scratch, from, chunkBound(start, end, nBlocks, block + 1), this.columns[ctrl[CTRL.feature]!]!, this.goesLeft);
+    } else if (job === JOB.join) {
+      // the partition job's chunks (as many as this job's blocks) to their places in rows
+      const lefts = ctrl.subarray(CTRL.lefts, CTRL.lefts + nBlocks);
+      placeChunk(this.rows, this.leftRows, this.scratch, (u) => chunkBound(start, end, nBlocks, u), lefts, nBlocks, block);
     } else {
       // row block `block` of [start, end) into its partial histogram
       const n = this.d.n;
