@@ -5,7 +5,7 @@ import type { BinMatrix } from './binning';
 import { accumulateBlocks, addInto, blockCount, histogramBlockRows, newHistogram, SLOTS, STRIDE } from './histogram';
 import { partition } from './partition';
 import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
-import { CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
+import { chunkCount, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
  * Histogram building on several cores, as LightGBM's row-wise histograms: a node's rows are cut
@@ -157,7 +157,7 @@ export class HistogramThreads {
   /** Stable partition of rows[start, end) by feature f's bins (see partition.ts); returns the first right row's position. */
   partition(start: number, end: number, f: number, goesLeft: Uint8Array): number {
     const { rows, scratch } = this.shared;
-    const T = this.nThreads;
+    const T = chunkCount(end - start, this.nThreads);
     if (end - start < 2 * MIN_PARALLEL_ROWS) return partition(rows, scratch, start, end, this.data.columns[f]!, goesLeft);
     this.goesLeft.set(goesLeft);
     this.ctrl[CTRL.feature] = f;
@@ -185,12 +185,12 @@ export class HistogramThreads {
     this.ctrl[CTRL.leaves] = leaves.count;
     this.ctrl[CTRL.stride] = K;
     this.ctrl[CTRL.k] = k;
-    this.run(JOB.margins, 0, n, this.nThreads);
+    this.run(JOB.margins, 0, n, chunkCount(n, this.nThreads));
   }
 
   /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks (on loss-group boundaries). */
   binaryTerms(): void {
-    this.run(JOB.binary, 0, this.data.n, this.nThreads);
+    this.run(JOB.binary, 0, this.data.n, chunkCount(this.data.n, this.nThreads));
   }
 
   /** Opens a job of nBlocks blocks, runs blocks until none is left and waits for the others' (thread-blocks.ts). */

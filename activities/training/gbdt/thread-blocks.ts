@@ -29,7 +29,19 @@ import { addLeafValues, type LeafRows } from './leaf-margins';
 /** Indices in the control array. */
 export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, lefts: 16 } as const;
 export const MAX_THREADS = 8;
-export const CTRL_LENGTH = CTRL.lefts + MAX_THREADS;
+/**
+ * Row-chunked jobs (partitions, loss terms, margin updates) get a chunk per CHUNK_ROWS rows, at
+ * least one per thread and at most MAX_CHUNKS: a thread that is late (slow to wake, or sharing
+ * its core) leaves chunks to the others rather than a half of the job that everyone waits for.
+ */
+export const CHUNK_ROWS = 32_768;
+export const MAX_CHUNKS = 32;
+export const CTRL_LENGTH = CTRL.lefts + MAX_CHUNKS;
+
+/** Chunks of a row-chunked job over `rows` rows on nThreads threads. */
+export function chunkCount(rows: number, nThreads: number): number {
+  return Math.min(MAX_CHUNKS, Math.max(nThreads, Math.ceil(rows / CHUNK_ROWS)));
+}
 /** ctrl[CTRL.job] */
 export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3, join: 4 } as const;
 /** Leaves a margins job can carry (the schema's largest maxLeaves). */
