@@ -91,15 +91,18 @@ export const benchmark: Benchmark = {
     ctx.onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
     ctx.print(`params: ${JSON.stringify(benchParams)}; ${os.cpus().length} cores`);
     ctx.print(`load average before: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    ctx.print('| dataset | train / test rows | Sluice AUC | scikit-learn AUC | ΔAUC | Sluice fit | scikit-learn fit (threads) | time ratio | Sluice / scikit-learn fit CPU s |');
-    ctx.print('|---|---|---|---|---|---|---|---|---|');
+    // fit times on a shared machine mean little without the load they ran under (1-minute average, before and after the pair)
+    ctx.print('| dataset | train / test rows | Sluice AUC | scikit-learn AUC | ΔAUC | Sluice fit | scikit-learn fit (threads) | time ratio | Sluice / scikit-learn fit CPU s | load |');
+    ctx.print('|---|---|---|---|---|---|---|---|---|---|');
     for (const make of [flights, birdstrikes]) {
       const d = make();
       ctx.log(`${d.name}: ${d.train.height} train rows, ${d.test.height} test rows`);
+      const load0 = os.loadavg()[0]!;
       const sk = fitSklearn(d, dir);
       const sl = await fitSluice(d);
+      const load1 = os.loadavg()[0]!;
       ctx.print(
-        `| ${d.name} | ${d.train.height} / ${d.test.height} | ${sl.auc.toFixed(4)} | ${sk.auc.toFixed(4)} | ${(sl.auc - sk.auc >= 0 ? '+' : '') + (sl.auc - sk.auc).toFixed(4)} | ${sl.fitSeconds.toFixed(1)} s | ${sk.fitSeconds.toFixed(1)} s (${sk.threads}) | ${(sl.fitSeconds / sk.fitSeconds).toFixed(2)}× | ${sl.cpuSeconds.toFixed(1)} / ${sk.cpuSeconds.toFixed(1)} |`,
+        `| ${d.name} | ${d.train.height} / ${d.test.height} | ${sl.auc.toFixed(4)} | ${sk.auc.toFixed(4)} | ${(sl.auc - sk.auc >= 0 ? '+' : '') + (sl.auc - sk.auc).toFixed(4)} | ${sl.fitSeconds.toFixed(1)} s | ${sk.fitSeconds.toFixed(1)} s (${sk.threads}) | ${(sl.fitSeconds / sk.fitSeconds).toFixed(2)}× | ${sl.cpuSeconds.toFixed(1)} / ${sk.cpuSeconds.toFixed(1)} | ${load0.toFixed(1)} → ${load1.toFixed(1)} |`,
       );
     }
   },
