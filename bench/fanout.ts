@@ -90,6 +90,7 @@ async function run(ctx: BenchContext): Promise<void> {
 
   const { client } = ctx;
   const rows: string[] = [];
+  const phases: string[] = [];
   await (rawRunning = rawWorker.runUntil(async () => {
     for (const n of WIDTHS) {
       let t0 = performance.now();
@@ -115,7 +116,7 @@ async function run(ctx: BenchContext): Promise<void> {
         const history = await longestHistory(client, id, handle.firstExecutionRunId);
         // The issue's bound on every execution, checked on every one of the run's (not a timing).
         if (history.max > 10_000) throw new Error(`${what}: an execution of the ${n}-item run holds ${history.max} history events (bound: 10,000)`);
-        return { seconds, history };
+        return { seconds, history, id, runId: handle.firstExecutionRunId };
       };
       peakRss = rssOf(workerPid);
       const batched = await timed('items in batches', fanoutBench, { n });
@@ -125,6 +126,7 @@ async function run(ctx: BenchContext): Promise<void> {
       const salt = uniqueId('salt-');
       const first = NO_CACHE ? undefined : await timed('cache on, first run', fanoutBenchCached, { n, salt });
       const rerun = NO_CACHE ? undefined : await timed('cache on, rerun', fanoutBenchCached, { n, salt });
+      if (rerun) phases.push(`  ${String(n).padStart(7)}  ${await shardPhases(client, rerun.id, rerun.runId)}`);
       const rate = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? '—' : `${(n / s).toFixed(0)}/s`);
       rows.push(
         `  ${String(n).padStart(7)}  ${rate(sluiceS).padStart(8)}  ${rate(perItem?.seconds).padStart(8)}  ${rate(rawS).padStart(8)}  ${(rawS / sluiceS).toFixed(2).padStart(5)}×  ${(perItem ? (rawS / perItem.seconds).toFixed(2) + '×' : '—').padStart(6)}` +
@@ -165,6 +167,10 @@ async function run(ctx: BenchContext): Promise<void> {
     '  Sluice: items in batches (the default); per item: itemsPerTask 1, one activity per item like the raw workflow; ratio: Sluice items/s ÷ raw items/s (target ≥ 0.7);\n' +
       '  cached: the fan-out with the cache on, run then rerun with the same params (target: the rerun under a tenth); peak RSS: the CPU worker (workflows and activities) during the Sluice runs',
   );
+  if (phases.length) {
+    ctx.print('  where a cached rerun\'s time goes (leaf shards, from their histories; median per shard):');
+    for (const p of phases) ctx.print(p);
+  }
 }
 
 /**
@@ -226,6 +232,38 @@ async function itemsPerWorker(client: Client, workflowId: string, runId?: string
     }
   });
   return out;
+}
+
+/** Median per leaf shard of a run: its whole span, and each kind of activity's wait (scheduled → started) and run (started → completed). */
+async function shardPhases(client: Client, workflowId: string, runId?: string): Promise<string> {
+  const at = (e: HistoryEvents[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
+  const spans: number[] = [];
+  const phase = new Map<string, { wait: number[]; run: number[] }>();
+  await eachHistory(client, workflowId, runId, (events) => {
+    const type = new Map<string, string>();
+    const scheduled = new Map<string, number>();
+    const started = new Map<string, number>();
+    for (const e of events) {
+      const sch = e.activityTaskScheduledEventAttributes;
+      if (sch) {
+        type.set(String(e.eventId), sch.activityType?.name?.includes('fanout-noop') ? 'probe/batch' : (sch.activityType?.name ?? '?'));
+        scheduled.set(String(e.eventId), at(e));
+      }
+      const st = e.activityTaskStartedEventAttributes;
+      if (st) started.set(String(st.scheduledEventId), at(e));
+      const done = e.activityTaskCompletedEventAttributes;
+      if (done) {
+        const id = String(done.scheduledEventId);
+        const p = phase.get(type.get(id)!) ?? { wait: [], run: [] };
+        p.wait.push(started.get(id)! - scheduled.get(id)!);
+        p.run.push(at(e) - started.get(id)!);
+        phase.set(type.get(id)!, p);
+      }
+    }
+    if (!events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes) && events.length) spans.push(at(events.at(-1)!) - at(events[0]!));
+  });
+  const med = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
+  return [`leaf span ${med(spans)} ms`, ...[...phase].map(([k, p]) => `${k}: wait ${med(p.wait)} ms, run ${med(p.run)} ms (×${p.run.length})`)].join('; ');
 }
 
 /**

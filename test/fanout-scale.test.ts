@@ -172,10 +172,13 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.equal(state.nodes.square!.status, 'cached');
     const rows = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM step_runs WHERE run_id = $1 AND node_id LIKE 'square[%' GROUP BY status`, [runId]);
     assert.deepEqual(rows.rows.map((r) => [r.status, Number(r.n)]), [['cached', N]]);
-    // Each leaf asked the cache about its 5 items in one activity (the probe) and ran none of them.
-    const leaf = await events(`${handle.workflowId}/square/0-5`);
-    const scheduled = leaf.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    assert.deepEqual(scheduled, ['fs.square', 'collectFanIn'], 'one cache probe, then the fan-in');
+    // Each fanning shard asked the cache about each of its leaf ranges in one activity (a probe);
+    // every item hit, so the probe stored the range's fan-in and no leaf shard was started.
+    const shards = await shardsOf(handle.workflowId, 2);
+    assert.deepEqual(shards.map((s) => s.workflowId.slice(handle.workflowId.length + '/square/'.length)).sort(byRange), ['0-25', '25-40']);
+    const scheduled = async (id: string) => (await events(id)).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(await scheduled(`${handle.workflowId}/square/0-25`), ['fs.square', 'fs.square', 'fs.square', 'fs.square', 'fs.square', 'indexFanIn'], 'five probes, then the index of their fan-ins');
+    assert.deepEqual(await scheduled(`${handle.workflowId}/square/25-40`), ['fs.square', 'fs.square', 'fs.square'], 'three probes (three parts ride inline)');
   });
 
   test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {

@@ -12,7 +12,7 @@ import { resolveBinding } from '../../pipelines/dsl/bindings';
 import { shardItem } from '../../pipelines/dsl/fan-out';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
-import { claimLargeOutput, resolveClaims } from './claims';
+import { claimLargeOutput, resolveClaims, storeClaim } from './claims';
 import { fingerprintModule } from './fingerprint';
 import { assertRunInterface } from './schema-check';
 import type { StepImplementation } from './implement';
@@ -44,6 +44,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     const info = activityInfo();
     const { run } = call;
     const hits: number[] = [];
+    const outputs: unknown[] = new Array(probe.to - probe.from);
     const probeItem = async (i: number) => {
       const node = `${probe.node}[${i}]`;
       const raw = resolveBinding(probe.inputs, { params: {}, outputs: new Map(), item: { node: probe.node, value: shardItem(probe.items, i) } });
@@ -57,12 +58,15 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       await recordCachedStepRun(deps.db, { runId: run.runId, node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: 1, outputs: sent, cacheKey });
       for (const ref of collectArtifactRefs(parsed.data)) await recordStepInput(deps.db, run.runId, node, ref.uri);
       for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, node, ref, 'reused');
+      outputs[i - probe.from] = sent;
       hits.push(i);
     };
     // All at once: the look-ups and writes of the whole shard go out in a few batched statements.
     await Promise.all(Array.from({ length: probe.to - probe.from }, (_, k) => probeItem(probe.from + k)));
     deps.log.info('cache probe', { runId: run.runId, node: `${probe.node}[${probe.from}..${probe.to - 1}]`, step: step.name, items: probe.to - probe.from, hits: hits.length });
-    return { output: null, cached: true, attempt: info.attempt, probe: { hits: hits.sort((a, b) => a - b) } };
+    // Every item hit: the range's fan-in is what they recorded, stored now (no shard needed).
+    const results = probe.collect && hits.length === probe.to - probe.from ? await storeClaim(deps.store, outputs) : undefined;
+    return { output: null, cached: true, attempt: info.attempt, probe: { hits: hits.sort((a, b) => a - b), ...(results ? { results } : {}) } };
   };
   /** `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry). */
   const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry): Promise<StepResult> => {

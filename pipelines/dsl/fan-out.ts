@@ -28,6 +28,8 @@ export interface MapShardTask {
   parallelism: number;
   /** The node's fixed items per activity (absent: sized from the items' measured time; item-batches.ts). */
   itemsPerTask?: number;
+  /** The items its parent's cache probe answered (already recorded as cached): the shard runs the rest without probing again. */
+  probed?: number[];
   limits: EngineLimits;
 }
 

@@ -71,6 +71,11 @@ export interface CacheProbe {
   items: { inline: unknown[]; offset: number } | { claim: ClaimCheck };
   from: number;
   to: number;
+  /**
+   * When every item hits, also store the range's fan-in (the list of their outputs, as
+   * collectFanIn would) and answer its claim, so a fully cached shard needs no child workflow.
+   */
+  collect?: boolean;
 }
 
 export interface StepResult {
@@ -79,7 +84,7 @@ export interface StepResult {
   cacheKey?: string;
   attempt: number;
   /** A probe's answer: the items (indexes in the run's list) answered from the cache, ascending. */
-  probe?: { hits: number[] };
+  probe?: { hits: number[]; results?: ClaimCheck };
   /** A batch's answer (StepCall.batch). */
   batch?: BatchAnswer;
 }

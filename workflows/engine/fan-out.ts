@@ -8,7 +8,7 @@ import {
   proxyActivities,
   startChild,
 } from '@temporalio/workflow';
-import { CLAIM, concatClaims } from '../../pipelines/dsl/claim';
+import { CLAIM, concatClaims, type ClaimCheck } from '../../pipelines/dsl/claim';
 import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
 import { MAP_SHARD_WORKFLOW, shardItem, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
 import { resolveBinding } from './bindings';
@@ -51,6 +51,9 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
   const parallelism = Math.max(1, Math.floor(task.parallelism / window));
 
   const results: MapShardResult[] = new Array(ranges.length);
+  // Leaf ranges are probed from here (a few activities more in this history, no child for a
+  // fully cached range), unless there are so many that this history would pass its bound.
+  const probeHere = ranges.length <= PARENT_PROBES_MAX && cacheOn(task) && patched(SHARD_PROBES_PATCH);
   let next = 0;
   let failure: unknown;
   const scope = new CancellationScope();
@@ -61,6 +64,16 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
       const sub: MapShardTask = { ...task, from: a, to: b, parallelism, items: sliceItems(task.items, a, b) };
       progress?.started(b - a);
       try {
+        if (probeHere && b - a <= limits.shardSize) {
+          // The leaf's cache probe, made here: a range whose every item hits needs no child at all.
+          const probe = await probeRange(sub, true);
+          if (probe.results) {
+            results[k] = { results: probe.results, cached: b - a };
+            progress?.finished(b - a, b - a);
+            continue;
+          }
+          sub.probed = probe.hits;
+        }
         const child = await startChild<(t: MapShardTask) => Promise<MapShardResult>>(MAP_SHARD_WORKFLOW, {
           workflowId: `${task.run.info.workflowId}/${task.node}/${a}-${b}`,
           args: [sub],
@@ -100,17 +113,8 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
   const { node, step, run, from, to } = task;
   // One activity asks the cache about every item of the shard (a rerun: all of them hit) and
   // records the hits; only the misses are scheduled.
-  let hits = new Set<number>();
-  if (run.cache.enabled && !run.cache.force && step.options.cache.enabled) {
-    const probe = await callStep(step, null, {
-      info: { ...run.info, node: `${node}[${from}..${to - 1}]` },
-      queues: run.queues,
-      cache: run.cache,
-      summary: `${node}[${from}..${to - 1}] · cache probe · ${step.name}@${step.version}`,
-      probe: { node, inputs: task.inputs, items: task.items, from, to },
-    });
-    hits = new Set(probe.probe?.hits ?? []);
-  }
+  let hits = new Set<number>(task.probed ?? []);
+  if (!task.probed && cacheOn(task)) hits = new Set((await probeRange(task, false)).hits);
   const misses = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => !hits.has(i));
   let cached = hits.size;
   if (patched(MAP_BATCHES_PATCH)) {
@@ -144,6 +148,31 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
   await scope.run(() => Promise.all(Array.from({ length: Math.min(task.parallelism, misses.length) }, lane)));
   if (failure) throw itemFailed(node, failure.index, failure.error);
   return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
+}
+
+/** Runs recorded before parent probes had each leaf probe its own items. */
+export const SHARD_PROBES_PATCH = 'sluice-shard-probes';
+/**
+ * The most leaf ranges a fanning execution probes itself: each adds an activity (~6 events) to its
+ * history beside the child's ~9, so 400 keep it near 6,000; wider fan-outs leave it to the leaves.
+ */
+export const PARENT_PROBES_MAX = 400;
+
+function cacheOn(task: MapShardTask): boolean {
+  return task.run.cache.enabled && !task.run.cache.force && task.step.options.cache.enabled;
+}
+
+/** One activity asks the cache about every item of a range and records the hits (StepCall.probe). */
+async function probeRange(task: MapShardTask, collect: boolean): Promise<{ hits: number[]; results?: ClaimCheck }> {
+  const { node, step, run, from, to } = task;
+  const r = await callStep(step, null, {
+    info: { ...run.info, node: `${node}[${from}..${to - 1}]` },
+    queues: run.queues,
+    cache: run.cache,
+    summary: `${node}[${from}..${to - 1}] · cache probe · ${step.name}@${step.version}`,
+    probe: { node, inputs: task.inputs, items: task.items, from, to, ...(collect ? { collect } : {}) },
+  });
+  return { hits: r.probe?.hits ?? [], ...(r.probe?.results ? { results: r.probe.results } : {}) };
 }
 
 /** Shards whose fan-ins a fanning execution concatenates in history; beyond, it stores an index. */

@@ -1,9 +1,9 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import { listLength } from '../../pipelines/dsl/claim';
 import type { EngineLimits } from '../../pipelines/dsl/engine-activities';
 import type { NodeSpec } from '../../pipelines/dsl/spec';
 import { resolveBinding, type Scope } from './bindings';
-import { shardSpan } from './fan-out';
+import { PARENT_PROBES_MAX, SHARD_PROBES_PATCH, shardSpan } from './fan-out';
 
 /**
  * How many history events a node can add to the run's execution, at most: what the engine
@@ -27,8 +27,11 @@ export function nodeEventCost(n: NodeSpec, scope: Scope, limits: EngineLimits): 
   const count = listLength(resolveBinding(n.map.over, scope)) ?? 0;
   // A fan-out within the shard size runs its items here, then maybe one fan-in activity.
   if (count <= limits.shardSize) return ACTIVITY * (count + 1);
-  // A sharded one: its children, then the index of their fan-ins.
-  return CHILD * Math.ceil(count / shardSpan(count, limits.shardSize)) + ACTIVITY * 2;
+  // A sharded one: its children (and a cache probe of each, where the run probes them itself),
+  // then the index of their fan-ins.
+  const shards = Math.ceil(count / shardSpan(count, limits.shardSize));
+  const probes = shards <= PARENT_PROBES_MAX && patched(SHARD_PROBES_PATCH) ? shards : 0;
+  return CHILD * shards + ACTIVITY * (probes + 2);
 }
 
 /**
