@@ -168,7 +168,7 @@ async function run(ctx: BenchContext): Promise<void> {
       '  cached: the fan-out with the cache on, run then rerun with the same params (target: the rerun under a tenth); peak RSS: the CPU worker (workflows and activities) during the Sluice runs',
   );
   if (phases.length) {
-    ctx.print('  where a cached rerun\'s time goes (leaf shards, from their histories; median per shard):');
+    ctx.print('  where a cached rerun\'s time goes (from its executions' histories; medians):');
     for (const p of phases) ctx.print(p);
   }
 }
@@ -263,7 +263,7 @@ async function shardPhases(client: Client, workflowId: string, runId?: string): 
     if (!events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes) && events.length) spans.push(at(events.at(-1)!) - at(events[0]!));
   });
   const med = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
-  return [`leaf span ${med(spans)} ms`, ...[...phase].map(([k, p]) => `${k}: wait ${med(p.wait)} ms, run ${med(p.run)} ms (×${p.run.length})`)].join('; ');
+  return [`span of an execution that starts no child ${med(spans)} ms`, ...[...phase].map(([k, p]) => `${k}: wait ${med(p.wait)} ms, run ${med(p.run)} ms (×${p.run.length})`)].join('; ');
 }
 
 /**
