@@ -168,7 +168,7 @@ async function run(ctx: BenchContext): Promise<void> {
       '  cached: the fan-out with the cache on, run then rerun with the same params (target: the rerun under a tenth); peak RSS: the CPU worker (workflows and activities) during the Sluice runs',
   );
   if (phases.length) {
-    ctx.print('  where a cached rerun\'s time goes (from its executions' histories; medians):');
+    ctx.print("  where a cached rerun's time goes (from its executions' histories; medians):");
     for (const p of phases) ctx.print(p);
   }
 }
