@@ -23,6 +23,10 @@ import type { Benchmark } from './run';
  * the machine's cores as they will: scikit-learn its OpenMP threads, Sluice its histogram threads
  * (gbdt/histogram-threads.ts). Each fit's CPU seconds (all threads) are printed too: on a shared
  * machine the wall times also count waiting for a core (OpenMP's spinning threads suffer most).
+ *
+ * `npm run bench -- gbdt threads` fits Sluice alone on half of flights with one histogram thread,
+ * then two, and prints each thread's CPU seconds (Linux: /proc/self/task), the figure to watch on
+ * a shared machine: the trainer's thread bounds the wall time on quiet cores.
  */
 
 const PYENV = path.join(os.homedir(), '.cache', 'sluice', 'pyenv');
@@ -82,10 +86,48 @@ export function fitSklearn(d: BenchDataset, dir: string): SideResult & { threads
   return { auc: out.auc, fitSeconds: out.fit_s, cpuSeconds: out.cpu_s, threads: out.threads };
 }
 
+/** CPU seconds so far of each thread of this process, by thread id (Linux; empty elsewhere). */
+function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!fs.existsSync('/proc/self/task')) return out;
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(t, (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, in USER_HZ (100) ticks
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** `gbdt threads`: Sluice on half of flights with 1 and 2 histogram threads, CPU per thread. */
+async function threadsRun(ctx: Parameters<Benchmark['run']>[0]): Promise<void> {
+  const d = flights();
+  d.train = d.train.slice(0, Math.round(d.train.height / 2));
+  ctx.print('| threads | fit wall | fit CPU s | CPU s per busy thread (> 0.5 s; the trainer\'s first) | AUC | load |');
+  ctx.print('|---|---|---|---|---|---|');
+  for (const threads of [1, 2]) {
+    const load0 = os.loadavg()[0]!;
+    const before = threadCpuSeconds();
+    let after = before;
+    // read at the last round, before the threads are closed
+    const r = await fitSluice(d, (data, params) =>
+      trainGbdt(data, params, { threads, onIteration: (s) => void (s.iteration === params.nEstimators && (after = threadCpuSeconds())) }),
+    );
+    const busy = [...after].map(([t, cpu]) => cpu - (before.get(t) ?? 0)).filter((cpu) => cpu > 0.5);
+    ctx.print(
+      `| ${threads} | ${r.fitSeconds.toFixed(1)} s | ${r.cpuSeconds.toFixed(1)} | ${busy.map((c) => c.toFixed(1)).join(' / ')} | ${r.auc.toFixed(4)} | ${load0.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)} |`,
+    );
+  }
+}
+
 export const benchmark: Benchmark = {
   name: 'gbdt',
   description: "Sluice GBDT vs scikit-learn's HistGradientBoostingClassifier: AUC and fit time on two real datasets with high-cardinality categoricals",
   async run(ctx) {
+    if (process.argv.slice(2).includes('threads')) return threadsRun(ctx);
     ensurePython((m) => ctx.log(m));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-gbdt-bench-'));
     ctx.onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
