@@ -18,7 +18,7 @@ import { chunkCount, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBloc
  * node partitions are split: each chunk of the node's rows is partitioned stably (partition.ts)
  * into two buffers, then a second job copies each chunk's left and right rows to their places.
  *
- * The groups and chunks are blocks that any thread claims, the trainer's included
+ * The row blocks and chunks are blocks that any thread claims, the trainer's included
  * (thread-blocks.ts): a thread that is slow to wake on a busy machine costs nothing but its
  * share of the speed-up.
  *
