@@ -1,9 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { casKey, openArtifactStore } from '../infra/artifacts';
 import type { Db } from '../infra/db/pool';
+import { projectRoot } from '../infra/paths';
 import { uniqueId, type TestWorkers, startTestStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
@@ -12,7 +14,7 @@ let client: Client;
 let db: Db;
 
 before(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ env: { SLUICE_EXTRA_PIPELINES: path.join(projectRoot, 'test', 'fixtures', 'fanout-scale-pipelines.ts') } });
   ({ workers, client, db } = stack);
 });
 after(async () => {
@@ -61,4 +63,34 @@ test('SIGKILL of the CPU worker mid-step: a new worker finishes the run with exa
   assert.equal(artifacts.rows[0].n, 1);
   const run = await db.query('SELECT status FROM runs WHERE run_id = $1', [runId]);
   assert.equal(run.rows[0].status, 'succeeded');
+});
+
+test('SIGKILL of the CPU worker mid-fan-out: the batches it held are retried, the items it had finished are not run again, nothing is lost', async () => {
+  const n = 20;
+  const handle = await client.workflow.start('fs-naps-batched', {
+    taskQueue: workers.config.queues.workflow,
+    workflowId: uniqueId('kill-fanout-'),
+    args: [{ n, ms: 300 }],
+  });
+  const runId = handle.firstExecutionRunId;
+  // Kill once a few items have finished and two batches are running.
+  const before = await waitFor('some items to finish', async () => {
+    const { rows } = await db.query<{ node_id: string }>(`SELECT node_id FROM step_runs WHERE run_id = $1 AND node_id LIKE 'nap[%' AND status = 'succeeded'`, [runId]);
+    return rows.length >= 3 ? new Set(rows.map((r) => r.node_id)) : undefined;
+  });
+  const killed = workers.cpu!;
+  killed.child.kill('SIGKILL');
+  await new Promise((r) => killed.child.once('exit', r));
+  await workers.startWorker('cpu');
+
+  const result = (await handle.result()) as { outputs: { naps: { i: number }[] } };
+  assert.deepEqual(result.outputs.naps.map((x) => x.i), Array.from({ length: n }, (_, i) => i), 'every item, in order');
+  const { rows } = await db.query<{ node_id: string; status: string; attempt: number }>(
+    `SELECT node_id, status, attempt FROM step_runs WHERE run_id = $1 AND node_id LIKE 'nap[%'`,
+    [runId],
+  );
+  assert.equal(rows.length, n, 'one step run per item');
+  assert.ok(rows.every((r) => r.status === 'succeeded'), JSON.stringify(rows.filter((r) => r.status !== 'succeeded')));
+  for (const r of rows.filter((r) => before.has(r.node_id))) assert.equal(r.attempt, 1, `${r.node_id} finished before the kill and was not run again`);
+  assert.ok(rows.some((r) => r.attempt >= 2), 'the batches the killed worker held were retried');
 });
