@@ -181,6 +181,19 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.deepEqual(await scheduled(`${handle.workflowId}/square/25-40`), ['fs.square', 'fs.square', 'fs.square'], 'three probes (three parts ride inline)');
   });
 
+  test('a rerun of a fan-out within the shard size is answered by one cache probe, its results inline', async () => {
+    const first = await start(wideSquares, { n: 4, failAt: -4 });
+    await first.result();
+    const handle = await start(wideSquares, { n: 4, failAt: -4 });
+    const { outputs } = await handle.result();
+    assert.deepEqual([outputs.count, outputs.total], [4, 0 + 1 + 4 + 9]);
+    const state = await handle.query(runStateQuery);
+    assert.equal(state.nodes.square!.status, 'cached');
+    assert.deepEqual(state.nodes.square!.output, [{ y: 0 }, { y: 1 }, { y: 4 }, { y: 9 }], 'small results stay in the run, not behind a claim');
+    const scheduled = (await events(handle.workflowId)).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.equal(scheduled.filter((t) => t === 'fs.square').length, 1, `one probe, no batch: ${scheduled.join(', ')}`);
+  });
+
   test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {
     const message = await runFailure(stack, wideSquares.name, { n: 20, failAt: 13 });
     assert.match(message, /step "square" \(fs\.square\) failed: item 13 failed: .*no square for 13 today/);

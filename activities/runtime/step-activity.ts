@@ -10,6 +10,7 @@ import type { StepActivity } from '../../pipelines/dsl/engine-activities';
 import type { CacheProbe, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import { resolveBinding } from '../../pipelines/dsl/bindings';
 import { shardItem } from '../../pipelines/dsl/fan-out';
+import { jsonSize } from '../../pipelines/dsl/claim';
 import type { ActivityDeps } from '../context';
 import { collectArtifactRefs, contentOnly } from './artifact-refs';
 import { claimLargeOutput, resolveClaims, storeClaim } from './claims';
@@ -64,9 +65,13 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     // All at once: the look-ups and writes of the whole shard go out in a few batched statements.
     await Promise.all(Array.from({ length: probe.to - probe.from }, (_, k) => probeItem(probe.from + k)));
     deps.log.info('cache probe', { runId: run.runId, node: `${probe.node}[${probe.from}..${probe.to - 1}]`, step: step.name, items: probe.to - probe.from, hits: hits.length });
-    // Every item hit: the range's fan-in is what they recorded, stored now (no shard needed).
+    hits.sort((a, b) => a - b);
+    // The hits' outputs themselves, when asked for and small; else, when every item hit, the
+    // range's fan-in stored now (no shard needed).
+    const answered = probe.inline ? hits.map((i) => outputs[i - probe.from]) : undefined;
+    if (answered && jsonSize(answered) <= claimThreshold) return { output: null, cached: true, attempt: info.attempt, probe: { hits, outputs: answered } };
     const results = probe.collect && hits.length === probe.to - probe.from ? await storeClaim(deps.store, outputs) : undefined;
-    return { output: null, cached: true, attempt: info.attempt, probe: { hits: hits.sort((a, b) => a - b), ...(results ? { results } : {}) } };
+    return { output: null, cached: true, attempt: info.attempt, probe: { hits, ...(results ? { results } : {}) } };
   };
   /** `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry). */
   const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry): Promise<StepResult> => {

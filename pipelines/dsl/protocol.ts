@@ -76,6 +76,11 @@ export interface CacheProbe {
    * collectFanIn would) and answer its claim, so a fully cached shard needs no child workflow.
    */
   collect?: boolean;
+  /**
+   * Answer the hits' outputs themselves (StepResult.probe.outputs) when their JSON is within the
+   * claim threshold: a fan-out the run's own execution runs keeps a small fan-in in history.
+   */
+  inline?: boolean;
 }
 
 export interface StepResult {
@@ -84,7 +89,7 @@ export interface StepResult {
   cacheKey?: string;
   attempt: number;
   /** A probe's answer: the items (indexes in the run's list) answered from the cache, ascending. */
-  probe?: { hits: number[]; results?: ClaimCheck };
+  probe?: { hits: number[]; results?: ClaimCheck; outputs?: unknown[] };
   /** A batch's answer (StepCall.batch). */
   batch?: BatchAnswer;
 }

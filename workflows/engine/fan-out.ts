@@ -8,7 +8,7 @@ import {
   proxyActivities,
   startChild,
 } from '@temporalio/workflow';
-import { CLAIM, concatClaims, type ClaimCheck } from '../../pipelines/dsl/claim';
+import { CLAIM, concatClaims, jsonSize, type ClaimCheck } from '../../pipelines/dsl/claim';
 import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
 import { MAP_SHARD_WORKFLOW, shardItem, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
 import { resolveBinding } from './bindings';
@@ -66,7 +66,7 @@ export async function runShards(task: MapShardTask, progress?: ShardProgress): P
       try {
         if (probeHere && b - a <= limits.shardSize) {
           // The leaf's cache probe, made here: a range whose every item hits needs no child at all.
-          const probe = await probeRange(sub, true);
+          const probe = await probeRange(sub, { collect: true });
           if (probe.results) {
             results[k] = { results: probe.results, cached: b - a };
             progress?.finished(b - a, b - a);
@@ -114,7 +114,7 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
   // One activity asks the cache about every item of the shard (a rerun: all of them hit) and
   // records the hits; only the misses are scheduled.
   let hits = new Set<number>(task.probed ?? []);
-  if (!task.probed && cacheOn(task)) hits = new Set((await probeRange(task, false)).hits);
+  if (!task.probed && cacheOn(task)) hits = new Set((await probeRange(task, {})).hits);
   const misses = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => !hits.has(i));
   let cached = hits.size;
   if (patched(MAP_BATCHES_PATCH)) {
@@ -163,16 +163,52 @@ function cacheOn(task: MapShardTask): boolean {
 }
 
 /** One activity asks the cache about every item of a range and records the hits (StepCall.probe). */
-async function probeRange(task: MapShardTask, collect: boolean): Promise<{ hits: number[]; results?: ClaimCheck }> {
+async function probeRange(task: MapShardTask, answer: { collect?: boolean; inline?: boolean }): Promise<{ hits: number[]; results?: ClaimCheck; outputs?: unknown[] }> {
   const { node, step, run, from, to } = task;
   const r = await callStep(step, null, {
     info: { ...run.info, node: `${node}[${from}..${to - 1}]` },
     queues: run.queues,
     cache: run.cache,
     summary: `${node}[${from}..${to - 1}] · cache probe · ${step.name}@${step.version}`,
-    probe: { node, inputs: task.inputs, items: task.items, from, to, ...(collect ? { collect } : {}) },
+    probe: { node, inputs: task.inputs, items: task.items, from, to, ...answer },
   });
-  return { hits: r.probe?.hits ?? [], ...(r.probe?.results ? { results: r.probe.results } : {}) };
+  return { hits: r.probe?.hits ?? [], ...(r.probe?.results ? { results: r.probe.results } : {}), ...(r.probe?.outputs ? { outputs: r.probe.outputs } : {}) };
+}
+
+/** Runs recorded before the run's own fan-outs probed the cache first ran every item through a batch. */
+export const INLINE_PROBES_PATCH = 'sluice-inline-probes';
+
+/**
+ * A fan-out within the shard size, run by the pipeline's own execution: one probe of every item
+ * first (a rerun is answered by it alone), then the misses in batches. The results come back in
+ * history when they fit the claim threshold, else by reference (collectFanIn).
+ */
+export async function runInline(task: MapShardTask, done: (items: number) => void): Promise<{ results: unknown[] | ClaimCheck; cached: number }> {
+  const { node, from, to } = task;
+  const results: unknown[] = new Array(to - from);
+  let complete = true;
+  let cached = 0;
+  let misses = Array.from({ length: to - from }, (_, k) => from + k);
+  if (cacheOn(task) && to > from && patched(INLINE_PROBES_PATCH)) {
+    const p = await probeRange(task, { collect: true, inline: true });
+    if (p.results) return { results: p.results, cached: to - from };
+    if (p.outputs) p.hits.forEach((i, k) => (results[i - from] = p.outputs![k]));
+    else if (p.hits.length) complete = false;
+    cached = p.hits.length;
+    const hit = new Set(p.hits);
+    misses = misses.filter((i) => !hit.has(i));
+    if (cached) done(cached);
+  }
+  const lanes = { node, step: task.step, run: task.run, inputs: task.inputs, items: task.items, indices: misses, lanes: task.parallelism, outputs: true };
+  const r = await runItemLanes(task.itemsPerTask === undefined ? lanes : { ...lanes, itemsPerTask: task.itemsPerTask }, done).catch((e: unknown) => {
+    throw isItemFailed(e) ? itemFailed(node, e.index, e.error) : e;
+  });
+  cached += r.cached;
+  if (r.outputs) r.outputs.forEach((o, k) => (results[misses[k]! - from] = o));
+  else complete = false;
+  // Outputs too large for one answer, or for history together, are read back by reference.
+  if (!complete || jsonSize(results) > task.limits.claimThreshold) return { results: await fanInActivities(task).collectFanIn({ runId: task.run.info.runId, node, from, to }), cached };
+  return { results, cached };
 }
 
 /** Shards whose fan-ins a fanning execution concatenates in history; beyond, it stores an index. */

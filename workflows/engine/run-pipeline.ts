@@ -28,9 +28,9 @@ import { paramsDigest, runCurrentDetails } from '../../pipelines/dsl/run-summary
 import { PipelineName, PipelineVersion, TemporalScheduledById, TemporalScheduledStartTime } from '../../pipelines/search-attributes';
 import { onQuery, onUnknownSignal, onUpdate, withRejection } from '../shared/safe-handlers';
 import { bindAllButItem, evaluateCondition, resolveBinding, type Scope } from './bindings';
-import { describeFailure, itemFailed, runShards } from './fan-out';
+import { describeFailure, itemFailed, runInline, runShards } from './fan-out';
 import { callStep } from './call-step';
-import { isItemFailed, MAP_BATCHES_PATCH, runItemLanes } from './item-lanes';
+import { MAP_BATCHES_PATCH } from './item-lanes';
 import { HistoryBudget, nodeEventCost } from './history-budget';
 
 const local = proxyLocalActivities<EngineLocalActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
@@ -263,27 +263,24 @@ async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue
     let results: unknown[] | ClaimCheck = new Array(count);
     s.items = { total: count, done: 0 };
     if (patched(MAP_BATCHES_PATCH)) {
-      const r = await runItemLanes(
+      const r = await runInline(
         {
           node: n.id,
           step: nodeStep(spec, n),
           run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
           inputs: bindAllButItem(n.inputs, scope),
           items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
-          indices: Array.from({ length: count }, (_, i) => i),
-          lanes: n.map.parallelism,
+          from: 0,
+          to: count,
+          parallelism: n.map.parallelism,
           ...(n.map.itemsPerTask === undefined ? {} : { itemsPerTask: n.map.itemsPerTask }),
-          outputs: true,
+          // Runs with batches were all started with limits (runs before them replay the path below).
+          limits: limits ?? { claimThreshold: Infinity, shardSize: count, shardWindow: 1 },
         },
         (k) => ((s.items!.done += k), show()),
-      ).catch((e: unknown) => {
-        throw isItemFailed(e) ? itemFailed(n.id, e.index, e.error) : e;
-      });
-      // Outputs too large for one batch's answer, or for history together, are read back by reference.
-      if (!r.outputs || (limits && jsonSize(r.outputs) > limits.claimThreshold)) results = await fanIn(queues).collectFanIn({ runId: ids.runId, node: n.id, from: 0, to: count });
-      else results = r.outputs ?? results;
-      outputs.set(n.id, results);
-      Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: results, endedAt: Date.now() });
+      );
+      outputs.set(n.id, r.results);
+      Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: r.results, endedAt: Date.now() });
       return;
     }
     // Runs recorded before item batches: one activity per item.
