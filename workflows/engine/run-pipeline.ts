@@ -20,7 +20,7 @@ import { approveUpdate, runStateQuery, runStepSpecQuery, stepSpecQueryArg } from
 import type { ApprovalDecision } from '../../pipelines/dsl/pipeline';
 import type { NodeState, PipelineRunResult, ResolveResult, RunOptions, RunState, StepResult } from '../../pipelines/dsl/protocol';
 import { nodeStep, type NodeSpec, type PipelineSpec } from '../../pipelines/dsl/spec';
-import type { EngineLocalActivities, FanInActivities, RunBookkeepingActivities, TaskQueues } from '../../pipelines/dsl/engine-activities';
+import type { EngineLimits, EngineLocalActivities, FanInActivities, RunBookkeepingActivities, TaskQueues } from '../../pipelines/dsl/engine-activities';
 import { isClaim, itemAt, jsonSize, listLength, type ClaimCheck } from '../../pipelines/dsl/claim';
 import type { MapShardTask } from '../../pipelines/dsl/fan-out';
 import { handOverState, type RunContinuation } from '../../pipelines/dsl/run-continuation';
@@ -235,23 +235,24 @@ async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue
       const what = list === null ? 'null' : isClaim(list) ? 'a value inside an output passed by reference; map over the output field itself' : typeof list;
       throw ApplicationFailure.nonRetryable(`node ${n.id}: the fan-out list is not a list (got ${what})`, 'InvalidFanOut');
     }
+    /** The fan-out as a shard task over all its items: what the sharded and the in-run paths run. */
+    const mapTask = (taskLimits: EngineLimits): MapShardTask => ({
+      node: n.id,
+      step: nodeStep(spec, n),
+      run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
+      inputs: bindAllButItem(n.inputs, scope),
+      items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
+      from: 0,
+      to: count,
+      parallelism: n.map!.parallelism,
+      ...(n.map!.itemsPerTask === undefined ? {} : { itemsPerTask: n.map!.itemsPerTask }),
+      limits: taskLimits,
+    });
     // Runs recorded before the engine's limits (none in their history) keep the unsharded path.
     if (limits && count > limits.shardSize) {
       s.items = { total: count, done: 0, running: 0 };
       const items = progressOf(s.items);
-      const task: MapShardTask = {
-        node: n.id,
-        step: nodeStep(spec, n),
-        run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
-        inputs: bindAllButItem(n.inputs, scope),
-        items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
-        from: 0,
-        to: count,
-        parallelism: n.map.parallelism,
-        ...(n.map.itemsPerTask === undefined ? {} : { itemsPerTask: n.map.itemsPerTask }),
-        limits,
-      };
-      const r = await runShards(task, {
+      const r = await runShards(mapTask(limits), {
         started: (k) => (items.running += k, show()),
         finished: (k) => (items.running -= k, items.done += k, show()),
         stopped: (k) => (items.running -= k, show()),
@@ -263,22 +264,8 @@ async function execute(run: EngineRun): Promise<Map<string, unknown> | 'continue
     let results: unknown[] | ClaimCheck = new Array(count);
     s.items = { total: count, done: 0 };
     if (patched(MAP_BATCHES_PATCH)) {
-      const r = await runInline(
-        {
-          node: n.id,
-          step: nodeStep(spec, n),
-          run: { info: { ...ids, pipeline: spec.name, pipelineVersion: spec.version }, queues: { cpu: queues.cpu, gpu: queues.gpu }, cache: { enabled: options.cache !== false, force: forced(n) } },
-          inputs: bindAllButItem(n.inputs, scope),
-          items: isClaim(list) ? { claim: list } : { inline: list as unknown[], offset: 0 },
-          from: 0,
-          to: count,
-          parallelism: n.map.parallelism,
-          ...(n.map.itemsPerTask === undefined ? {} : { itemsPerTask: n.map.itemsPerTask }),
-          // Runs with batches were all started with limits (runs before them replay the path below).
-          limits: limits ?? { claimThreshold: Infinity, shardSize: count, shardWindow: 1 },
-        },
-        (k) => ((s.items!.done += k), show()),
-      );
+      // Runs with batches were all started with limits (runs before them replay the path below).
+      const r = await runInline(mapTask(limits ?? { claimThreshold: Infinity, shardSize: count, shardWindow: 1 }), (k) => ((s.items!.done += k), show()));
       outputs.set(n.id, r.results);
       Object.assign(s, { status: r.cached === count && count > 0 ? 'cached' : 'succeeded', output: r.results, endedAt: Date.now() });
       return;
