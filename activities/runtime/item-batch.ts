@@ -23,8 +23,10 @@ export interface ItemBatchRun {
   pulse: Pulse;
   signal: AbortSignal;
   claimThreshold: number;
-  /** Runs one item as a step run of its own (the runtime's single-item path), with the item's checkpoint and pulse. */
-  runItem(call: StepCall, checkpoint: unknown, pulse: Pulse): Promise<StepResult>;
+  /** Runs one item as a step run of its own (the runtime's single-item path), with the item's checkpoint, pulse and attempt. */
+  runItem(call: StepCall, checkpoint: unknown, pulse: Pulse, attempt: number): Promise<StepResult>;
+  /** Whether the step's retry policy retries this failure (its type is not in the non-retryable list). */
+  retryable(f: ApplicationFailure): boolean;
   /** The item now running, so a failure the runtime records after giving up lands on its step run. */
   running(node: string): void;
   /** Whether a failure is an infrastructure fault, which the runtime retries as a whole and must see as it is. */
@@ -53,22 +55,31 @@ export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatc
     const hb = r.heartbeat as Partial<ItemHeartbeat> | undefined;
     const checkpoint = hb?.batchItem === i ? hb.details : undefined;
     const pulse: Pulse = { beat: (details) => r.pulse.beat({ batchItem: i, details } satisfies ItemHeartbeat), stop: () => undefined };
+    // An item's own attempt: the engine counts the batches it failed in; a retry of the whole batch (a lost worker) counts too.
+    const attempt = Math.max(batch.attempts?.[String(i)] ?? 1, r.attempt);
     try {
-      const result = await r.runItem({ run: { ...call.run, node }, input, cache: call.cache, stepVersion: call.stepVersion, ...hashes(call) }, checkpoint, pulse);
+      const result = await r.runItem({ run: { ...call.run, node }, input, cache: call.cache, stepVersion: call.stepVersion, ...hashes(call) }, checkpoint, pulse, attempt);
       if (result.cached) cached++;
       outputs.push(result.output);
     } catch (e) {
       if (r.infrastructure(e) || e instanceof CancelledFailure) throw e;
-      throw batchItemFailure(i, e);
+      const f = batchItemFailure(i, e);
+      // Retryable: stop here and answer what finished; the engine retries this item with its own attempts.
+      if (!f.nonRetryable && r.retryable(f)) return answer(outputs, { index: i, type: f.type ?? 'Error', message: f.message });
+      throw f;
     }
   }
-  const keep = batch.outputs && jsonSize(outputs) <= r.claimThreshold;
-  return {
-    output: null,
-    cached: cached === batch.indices.length,
-    attempt: r.attempt,
-    batch: { ms: Date.now() - started, cached, ...(keep ? { outputs } : {}) },
-  };
+  return answer(outputs);
+
+  function answer(done: unknown[], retry?: { index: number; type: string; message: string }): StepResult {
+    const keep = batch.outputs && jsonSize(done) <= r.claimThreshold;
+    return {
+      output: null,
+      cached: !retry && cached === batch.indices.length,
+      attempt: r.attempt,
+      batch: { ms: Date.now() - started, cached, finished: done.length, ...(keep ? { outputs: done } : {}), ...(retry ? { retry } : {}) },
+    };
+  }
 }
 
 function hashes(call: StepCall): Pick<StepCall, 'inputSchemaHash' | 'outputSchemaHash'> {

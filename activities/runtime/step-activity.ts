@@ -5,7 +5,7 @@ import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
 import { rowsProcessed, stepDuration } from '../../infra/metrics';
 import { recordCachedStepRun, recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
-import { failure, invalidInput, isFailure, SluiceFailure } from '../../pipelines/failures';
+import { failure, invalidInput, isFailure, nonRetryableErrorTypes, SluiceFailure } from '../../pipelines/failures';
 import type { StepActivity } from '../../pipelines/dsl/engine-activities';
 import type { CacheProbe, StepCall, StepResult } from '../../pipelines/dsl/protocol';
 import { resolveBinding } from '../../pipelines/dsl/bindings';
@@ -74,8 +74,8 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     return { output: null, cached: true, attempt: info.attempt, probe: { hits, ...(results ? { results } : {}) } };
   };
   /** `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry). */
-  const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry): Promise<StepResult> => {
-    const info = activityInfo();
+  const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry, itemAttempt?: number): Promise<StepResult> => {
+    const info = { ...activityInfo(), ...(itemAttempt === undefined ? {} : { attempt: itemAttempt }) };
     const { run } = call;
     if (call.stepVersion !== step.version) {
       throw failure('StepVersionMismatch', `node ${run.node} wants step ${step.name}@${call.stepVersion} but this worker implements @${step.version}`);
@@ -86,16 +86,18 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
       const tries = batch!.tries++;
       return runItemBatch(call, call.batch, {
         db: deps.db,
-        retry: info.attempt > 1 || tries > 0,
+        // A local batch whose workflow task was retried starts again at attempt 1: check then too.
+        retry: info.attempt > 1 || tries > 0 || info.isLocal,
         attempt: info.attempt,
         heartbeat: checkpointDetails,
         pulse,
         signal: Context.current().cancellationSignal,
         claimThreshold,
-        runItem: (item, checkpoint, itemPulse) =>
-          runStep(item, itemPulse, checkpoint).catch((e: unknown) => {
+        runItem: (item, checkpoint, itemPulse, attempt) =>
+          runStep(item, itemPulse, checkpoint, undefined, attempt).catch((e: unknown) => {
             throw toTemporalFailure(e);
           }),
+        retryable: (f) => !nonRetryableErrorTypes(step.retry.nonRetryableErrorTypes).includes(f.type ?? ''),
         running: (node) => (batch!.node = node),
         infrastructure: (e) => infrastructureFault(e, targets) !== undefined,
       });

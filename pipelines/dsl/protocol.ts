@@ -57,6 +57,8 @@ export interface ItemBatch {
   indices: number[];
   /** Whether the answer carries the items' outputs (a fan-out the run's own execution runs; a shard reads them from step_runs). */
   outputs: boolean;
+  /** Items that failed before, by index: the attempt this is for each (1 for the others). */
+  attempts?: Record<string, number>;
 }
 
 /** The first detail of a batch's failure: which of its items failed (the rest of the details are the item's own). */
@@ -105,6 +107,15 @@ export interface BatchAnswer {
    * from step_runs by a fan-in).
    */
   outputs?: unknown[];
+  /**
+   * An item failed in a way its step's retry policy retries: the batch stopped there and answers
+   * what it finished (`finished` items, in order; `outputs` holds theirs), and the engine retries
+   * the item (and the rest) with the item's own attempts and backoff, so one flaky item does not
+   * spend the attempts of the others.
+   */
+  retry?: { index: number; type: string; message: string };
+  /** Items finished, in order, before the one in `retry` (all of them without it). */
+  finished?: number;
 }
 
 /** Run-level options callers may add to the params object under this key (the UI form takes one object). */

@@ -1,8 +1,9 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
 import { BatchSizer } from '../../pipelines/dsl/item-batches';
 import type { BatchItemFailure, CacheProbe, RunInfo } from '../../pipelines/dsl/protocol';
 import type { BindingExpr, NodeStep } from '../../pipelines/dsl/spec';
 import type { TaskQueues } from '../../pipelines/dsl/engine-activities';
+import { durationMs } from '../../pipelines/vocab/duration';
 import { callStep } from './call-step';
 
 /** Runs recorded before item batches ran one activity per item; a replay of one keeps doing so. */
@@ -47,33 +48,54 @@ export async function runItemLanes(task: ItemLanes, done?: (items: number, cache
   const lanes = Math.max(1, Math.min(task.lanes, indices.length));
   const sizer = new BatchSizer(task.itemsPerTask, lanes);
   const outputs: unknown[] | undefined = task.outputs ? new Array(indices.length) : undefined;
+  const position = new Map(indices.map((v, k) => [v, k]));
+  // Failed tries per item (BatchAnswer.retry): an item has its own attempts, as a lone one would.
+  const tries = new Map<number, number>();
+  const retry = task.step.options.retry;
   let complete = task.outputs;
   let next = 0;
   let cached = 0;
   let failure: ItemFailed | undefined;
   const scope = new CancellationScope();
   const lane = async () => {
-    while (failure === undefined && next < indices.length) {
-      const at = next;
-      const batch = indices.slice(at, at + sizer.next(indices.length - at));
-      next += batch.length;
+    // What this lane's last batch left after a retryable item failure: run again, in order, first.
+    let carry: number[] = [];
+    while (failure === undefined && (carry.length || next < indices.length)) {
+      let batch = carry;
+      if (!carry.length) {
+        batch = indices.slice(next, next + sizer.next(indices.length - next));
+        next += batch.length;
+      }
+      carry = [];
       const first = batch[0]!;
       const last = batch[batch.length - 1]!;
       const where = batch.length === 1 ? `${task.node}[${first}]` : `${task.node}[${first}..${last}]`;
+      const attempts = Object.fromEntries(batch.filter((i) => tries.has(i)).map((i) => [String(i), tries.get(i)! + 1]));
       try {
         const r = await callStep(task.step, null, {
           info: { ...task.run.info, node: where },
           queues: task.run.queues,
           cache: task.run.cache,
           summary: `${where}${batch.length > 1 ? ` · ${batch.length} items` : ''} · ${task.step.name}@${task.step.version} (${task.step.queue})`,
-          batch: { node: task.node, inputs: task.inputs, items: task.items, indices: batch, outputs: task.outputs },
+          batch: { node: task.node, inputs: task.inputs, items: task.items, indices: batch, outputs: task.outputs, ...(Object.keys(attempts).length ? { attempts } : {}) },
         });
         const answer = r.batch!;
-        sizer.observe(batch.length, answer.ms);
+        const finished = answer.finished ?? batch.length;
+        sizer.observe(Math.max(1, finished), answer.ms);
         cached += answer.cached;
-        if (outputs && answer.outputs) answer.outputs.forEach((o, k) => (outputs[at + k] = o));
+        if (outputs && answer.outputs) answer.outputs.forEach((o, k) => (outputs[position.get(batch[k]!)!] = o));
         else complete = false;
-        done?.(batch.length, answer.cached);
+        done?.(finished, answer.cached);
+        if (answer.retry) {
+          const { index, type, message } = answer.retry;
+          const failed = (tries.get(index) ?? 0) + 1;
+          tries.set(index, failed);
+          if (retry.maximumAttempts && failed >= retry.maximumAttempts) {
+            throw ApplicationFailure.create({ type, message: `${message} (attempt ${failed} of ${retry.maximumAttempts})`, nonRetryable: true, details: [{ batchItem: index } satisfies BatchItemFailure] });
+          }
+          await sleep(backoffMs(retry, failed));
+          carry = batch.slice(finished);
+        }
       } catch (error) {
         if (failure === undefined) {
           failure = { index: failedItem(error) ?? first, error };
@@ -88,13 +110,20 @@ export async function runItemLanes(task: ItemLanes, done?: (items: number, cache
   return { cached, ...(complete && outputs ? { outputs } : {}) };
 }
 
+/** The wait before an item's next attempt, as Temporal's retry policy would have it. */
+function backoffMs(retry: NodeStep['options']['retry'], failed: number): number {
+  const initial = durationMs(retry.initialInterval ?? '1s');
+  const max = retry.maximumInterval ? durationMs(retry.maximumInterval) : initial * 100;
+  return Math.min(max, initial * (retry.backoffCoefficient ?? 2) ** (failed - 1));
+}
+
 export function isItemFailed(e: unknown): e is ItemFailed {
   return typeof e === 'object' && e !== null && 'index' in e && 'error' in e && !(e instanceof Error);
 }
 
 /** The item a batch's failure names (BatchItemFailure); undefined for a timeout or cancellation of the whole batch. */
 function failedItem(e: unknown): number | undefined {
-  const cause = e instanceof ActivityFailure ? e.cause : undefined;
+  const cause = e instanceof ActivityFailure ? e.cause : e;
   if (!(cause instanceof ApplicationFailure)) return undefined;
   const d = cause.details?.[0] as Partial<BatchItemFailure> | undefined;
   return typeof d?.batchItem === 'number' ? d.batchItem : undefined;
