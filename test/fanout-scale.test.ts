@@ -13,7 +13,7 @@ import { MAP_SHARD_WORKFLOW } from '../pipelines/dsl/fan-out';
 import { runStateQuery } from '../pipelines/dsl/messages';
 import type { AnyPipeline } from '../pipelines/dsl/pipeline';
 import { startPipeline, type RunParams } from '../pipelines/dsl/start';
-import { batchedSquares, bigOutput, wideNaps, wideSquares } from './fixtures/fanout-scale-pipelines';
+import { batchedSquares, bigOutput, hangingBatch, wideNaps, wideSquares } from './fixtures/fanout-scale-pipelines';
 import { runFailure } from './helpers/runs';
 import { startTestStack, uniqueId, type TestStack } from './helpers/stack';
 
@@ -208,6 +208,11 @@ describe('fan-outs wider than a shard, values larger than history should carry',
     assert.equal(square.status, 'failed');
     assert.match(square.error!, /item 13 failed/);
     assert.equal(square.items!.running, 0, 'the state counts no item of a stopped shard as running');
+  });
+
+  test('a batch that times out names the item that was running, not its first', async () => {
+    const err = await runFailure(stack, hangingBatch.name, { hangAt: 1 });
+    assert.match(err, /item 1 failed/, err);
   });
 
   test('cancelling a run mid-fan-out cancels every shard; nothing is left running', async () => {

@@ -55,6 +55,8 @@ export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatc
     const hb = r.heartbeat as Partial<ItemHeartbeat> | undefined;
     const checkpoint = hb?.batchItem === i ? hb.details : undefined;
     const pulse: Pulse = { beat: (details) => r.pulse.beat({ batchItem: i, details } satisfies ItemHeartbeat), stop: () => undefined };
+    // Say which item runs (keeping its own checkpoint, if it is resuming): a batch that times out names it.
+    if (batch.indices.length > 1) pulse.beat(checkpoint);
     // An item's own attempt: the engine counts the batches it failed in; a retry of the whole batch (a lost worker) counts too.
     const attempt = Math.max(batch.attempts?.[String(i)] ?? 1, r.attempt);
     try {

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutFailure } from '@temporalio/workflow';
 import { BatchSizer } from '../../pipelines/dsl/item-batches';
 import type { BatchItemFailure, CacheProbe, RunInfo } from '../../pipelines/dsl/protocol';
 import type { BindingExpr, NodeStep } from '../../pipelines/dsl/spec';
@@ -121,10 +121,12 @@ export function isItemFailed(e: unknown): e is ItemFailed {
   return typeof e === 'object' && e !== null && 'index' in e && 'error' in e && !(e instanceof Error);
 }
 
-/** The item a batch's failure names (BatchItemFailure); undefined for a timeout or cancellation of the whole batch. */
+/**
+ * The item a batch's failure names: its BatchItemFailure detail, or for a timeout the item its
+ * last heartbeat said was running; undefined for a cancellation of the whole batch.
+ */
 function failedItem(e: unknown): number | undefined {
   const cause = e instanceof ActivityFailure ? e.cause : e;
-  if (!(cause instanceof ApplicationFailure)) return undefined;
-  const d = cause.details?.[0] as Partial<BatchItemFailure> | undefined;
+  const d = (cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined) as Partial<BatchItemFailure> | undefined;
   return typeof d?.batchItem === 'number' ? d.batchItem : undefined;
 }
