@@ -60,7 +60,9 @@ export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatc
     // An item's own attempt: the engine counts the batches it failed in; a retry of the whole batch (a lost worker) counts too.
     const attempt = Math.max(batch.attempts?.[String(i)] ?? 1, r.attempt);
     try {
-      const result = await r.runItem({ run: { ...call.run, node }, input, cache: call.cache, stepVersion: call.stepVersion, ...hashes(call) }, checkpoint, pulse, attempt);
+      // A probed item missed the cache moments ago: no second look-up (force skips it, the store still happens).
+      const cache = batch.probed ? { ...call.cache, force: true } : call.cache;
+      const result = await r.runItem({ run: { ...call.run, node }, input, cache, stepVersion: call.stepVersion, ...hashes(call) }, checkpoint, pulse, attempt);
       if (result.cached) cached++;
       outputs.push(result.output);
     } catch (e) {

@@ -57,6 +57,11 @@ export interface ItemBatch {
   indices: number[];
   /** Whether the answer carries the items' outputs (a fan-out the run's own execution runs; a shard reads them from step_runs). */
   outputs: boolean;
+  /**
+   * The items were asked about by a cache probe moments ago and missed: each runs without a
+   * look-up of its own (one round trip per item saved), and still stores its output in the cache.
+   */
+  probed?: boolean;
   /** Items that failed before, by index: the attempt this is for each (1 for the others). */
   attempts?: Record<string, number>;
 }

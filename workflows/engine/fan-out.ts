@@ -13,7 +13,7 @@ import type { FanInActivities } from '../../pipelines/dsl/engine-activities';
 import { MAP_SHARD_WORKFLOW, shardItem, type MapShardResult, type MapShardTask } from '../../pipelines/dsl/fan-out';
 import { resolveBinding } from './bindings';
 import { callStep } from './call-step';
-import { isItemFailed, MAP_BATCHES_PATCH, runItemLanes } from './item-lanes';
+import { isItemFailed, MAP_BATCHES_PATCH, runItemLanes, type ItemLanes } from './item-lanes';
 
 /**
  * Sharded fan-outs. A fanning execution (the pipeline run, or a shard over a range too wide to run
@@ -118,10 +118,7 @@ async function runLeaf(task: MapShardTask): Promise<MapShardResult> {
   const misses = Array.from({ length: to - from }, (_, k) => from + k).filter((i) => !hits.has(i));
   let cached = hits.size;
   if (patched(MAP_BATCHES_PATCH)) {
-    const lanes = { node, step, run, inputs: task.inputs, items: task.items, indices: misses, lanes: task.parallelism, outputs: false };
-    const r = await runItemLanes(task.itemsPerTask === undefined ? lanes : { ...lanes, itemsPerTask: task.itemsPerTask }).catch((e: unknown) => {
-      throw isItemFailed(e) ? itemFailed(node, e.index, e.error) : e;
-    });
+    const r = await runMisses(task, misses, { outputs: false, probed: cacheOn(task) });
     cached += r.cached;
     return { results: await fanInActivities(task).collectFanIn({ runId: run.info.runId, node, from, to }), cached };
   }
@@ -189,7 +186,8 @@ export async function runInline(task: MapShardTask, done: (items: number) => voi
   let complete = true;
   let cached = 0;
   let misses = Array.from({ length: to - from }, (_, k) => from + k);
-  if (cacheOn(task) && to > from && patched(INLINE_PROBES_PATCH)) {
+  const probed = cacheOn(task) && to > from && patched(INLINE_PROBES_PATCH);
+  if (probed) {
     const p = await probeRange(task, { collect: true, inline: true });
     if (p.results) return { results: p.results, cached: to - from };
     if (p.outputs) p.hits.forEach((i, k) => (results[i - from] = p.outputs![k]));
@@ -199,16 +197,22 @@ export async function runInline(task: MapShardTask, done: (items: number) => voi
     misses = misses.filter((i) => !hit.has(i));
     if (cached) done(cached);
   }
-  const lanes = { node, step: task.step, run: task.run, inputs: task.inputs, items: task.items, indices: misses, lanes: task.parallelism, outputs: true };
-  const r = await runItemLanes(task.itemsPerTask === undefined ? lanes : { ...lanes, itemsPerTask: task.itemsPerTask }, done).catch((e: unknown) => {
-    throw isItemFailed(e) ? itemFailed(node, e.index, e.error) : e;
-  });
+  const r = await runMisses(task, misses, { outputs: true, probed }, done);
   cached += r.cached;
   if (r.outputs) r.outputs.forEach((o, k) => (results[misses[k]! - from] = o));
   else complete = false;
   // Outputs too large for one answer, or for history together, are read back by reference.
   if (!complete || jsonSize(results) > task.limits.claimThreshold) return { results: await fanInActivities(task).collectFanIn({ runId: task.run.info.runId, node, from, to }), cached };
   return { results, cached };
+}
+
+/** The items a probe missed (or all), in batches; an item's failure becomes the node's, naming the item. */
+function runMisses(task: MapShardTask, indices: number[], how: Pick<ItemLanes, 'outputs' | 'probed'>, done?: (items: number) => void) {
+  const { node, step, run, inputs, items, itemsPerTask } = task;
+  const lanes: ItemLanes = { node, step, run, inputs, items, ...(itemsPerTask === undefined ? {} : { itemsPerTask }), indices, lanes: task.parallelism, ...how };
+  return runItemLanes(lanes, done).catch((e: unknown) => {
+    throw isItemFailed(e) ? itemFailed(task.node, e.index, e.error) : e;
+  });
 }
 
 /** Shards whose fan-ins a fanning execution concatenates in history; beyond, it stores an index. */

@@ -1,31 +1,28 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutFailure } from '@temporalio/workflow';
 import { BatchSizer } from '../../pipelines/dsl/item-batches';
-import type { BatchItemFailure, CacheProbe, RunInfo } from '../../pipelines/dsl/protocol';
-import type { BindingExpr, NodeStep } from '../../pipelines/dsl/spec';
-import type { TaskQueues } from '../../pipelines/dsl/engine-activities';
+import type { MapShardTask } from '../../pipelines/dsl/fan-out';
+import type { BatchItemFailure } from '../../pipelines/dsl/protocol';
+import type { NodeStep } from '../../pipelines/dsl/spec';
 import { durationMs } from '../../pipelines/vocab/duration';
 import { callStep } from './call-step';
 
 /** Runs recorded before item batches ran one activity per item; a replay of one keeps doing so. */
 export const MAP_BATCHES_PATCH = 'sluice-map-batches';
 
-/** Fan-out items to run: which of the list, how many at once, and how the run calls steps. */
-export interface ItemLanes {
-  node: string;
-  step: NodeStep;
-  run: { info: Omit<RunInfo, 'node'>; queues: Omit<TaskQueues, 'limits'>; cache: { enabled: boolean; force: boolean } };
-  /** The node's input binding with every ref but the item's already resolved. */
-  inputs: BindingExpr;
-  items: CacheProbe['items'];
+/**
+ * Fan-out items to run: the shard task's node, step, run, binding and list (MapShardTask), which
+ * of its items, how many batches at once, and what the answers bring back.
+ */
+export type ItemLanes = Pick<MapShardTask, 'node' | 'step' | 'run' | 'inputs' | 'items' | 'itemsPerTask'> & {
   /** Indexes in the run's list to run, ascending. */
   indices: number[];
   /** Batches (and so items) in flight at once. */
   lanes: number;
-  /** The node's fixed items per activity; absent: sized as the items' times come in (item-batches.ts). */
-  itemsPerTask?: number;
   /** Whether to bring the outputs back (the run's own execution keeps a small fan-in in history). */
   outputs: boolean;
-}
+  /** The items were just probed and missed (ItemBatch.probed): the batches need not ask the cache again. */
+  probed?: boolean;
+};
 
 export interface ItemLanesResult {
   cached: number;
@@ -77,7 +74,15 @@ export async function runItemLanes(task: ItemLanes, done?: (items: number, cache
           queues: task.run.queues,
           cache: task.run.cache,
           summary: `${where}${batch.length > 1 ? ` · ${batch.length} items` : ''} · ${task.step.name}@${task.step.version} (${task.step.queue})`,
-          batch: { node: task.node, inputs: task.inputs, items: task.items, indices: batch, outputs: task.outputs, ...(Object.keys(attempts).length ? { attempts } : {}) },
+          batch: {
+            node: task.node,
+            inputs: task.inputs,
+            items: task.items,
+            indices: batch,
+            outputs: task.outputs,
+            ...(task.probed ? { probed: true } : {}),
+            ...(Object.keys(attempts).length ? { attempts } : {}),
+          },
         });
         const answer = r.batch!;
         const finished = answer.finished ?? batch.length;
