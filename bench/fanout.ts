@@ -128,10 +128,11 @@ async function run(ctx: BenchContext): Promise<void> {
       const rerun = NO_CACHE ? undefined : await timed('cache on, rerun', fanoutBenchCached, { n, salt });
       if (rerun) phases.push(`  ${String(n).padStart(7)}  ${await shardPhases(client, rerun.id, rerun.runId)}`);
       const rate = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? '—' : `${(n / s).toFixed(0)}/s`);
+      const ratio = (raw: number, s: number | undefined) => (s === undefined || Number.isNaN(raw) ? '—' : `${(raw / s).toFixed(2)}×`);
       rows.push(
-        `  ${String(n).padStart(7)}  ${rate(sluiceS).padStart(8)}  ${rate(perItem?.seconds).padStart(8)}  ${rate(rawS).padStart(8)}  ${(rawS / sluiceS).toFixed(2).padStart(5)}×  ${(perItem ? (rawS / perItem.seconds).toFixed(2) + '×' : '—').padStart(6)}` +
+        `  ${String(n).padStart(7)}  ${rate(sluiceS).padStart(8)}  ${rate(perItem?.seconds).padStart(8)}  ${rate(rawS).padStart(8)}  ${ratio(rawS, sluiceS).padStart(6)}  ${ratio(rawS, perItem?.seconds).padStart(6)}` +
           `  ${(first && rerun ? `${first.seconds.toFixed(1)} → ${rerun.seconds.toFixed(1)} s (${(rerun.seconds / first.seconds).toFixed(2)})` : '—').padStart(24)}` +
-          `  ${mib(peakRss).padStart(8)}  ${`${history.max} (${history.executions} exec.)`.padStart(18)}  ${`${rawHistory.max} (${rawHistory.executions} exec.)`.padStart(18)}`,
+          `  ${mib(peakRss).padStart(8)}  ${`${history.max} (${history.executions} exec.)`.padStart(18)}  ${(NO_RAW ? '—' : `${rawHistory.max} (${rawHistory.executions} exec.)`).padStart(18)}`,
       );
       ctx.log(rows[rows.length - 1]!.trim());
     }

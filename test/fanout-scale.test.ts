@@ -199,7 +199,16 @@ describe('fan-outs wider than a shard, values larger than history should carry',
   test('a failing item fails its shard and the run, naming its index and cause; the other shards stop', async () => {
     const message = await runFailure(stack, wideSquares.name, { n: 20, failAt: 13 });
     assert.match(message, /step "square" \(fs\.square\) failed: item 13 failed: .*no square for 13 today/);
-    const failedRun = (await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM runs WHERE pipeline_name = 'fs-wide' AND status = 'failed'`)).rows[0]!;
+    const failedRun = (await db.query<{ workflow_id: string; run_id: string }>(`SELECT workflow_id, run_id FROM runs WHERE pipeline_name = 'fs-wide' AND status = 'failed'`)).rows[0]!;
+    // Batch items write their rows once they end (activities/runtime/step-book.ts): the failed
+    // item's row says why, with its start before its end.
+    const item = await db.query<{ status: string; error: string; ordered: boolean }>(
+      `SELECT status, error, started_at <= ended_at AS ordered FROM step_runs WHERE run_id = $1 AND node_id = 'square[13]'`,
+      [failedRun.run_id],
+    );
+    assert.equal(item.rows[0]?.status, 'failed', JSON.stringify(item.rows));
+    assert.match(item.rows[0]!.error, /no square for 13 today/);
+    assert.equal(item.rows[0]!.ordered, true);
     const shards = await shardsOf(failedRun.workflow_id, 1);
     assert.ok(shards.some((s) => s.workflowId.endsWith('/square/10-15')), `the shard of item 13 ran: ${shards.map((s) => s.workflowId).join(', ')}`);
     for (let i = 0; i < 50 && (await shardsOf(failedRun.workflow_id, 1)).some((s) => s.status === 'RUNNING'); i++) await new Promise((r) => setTimeout(r, 200));

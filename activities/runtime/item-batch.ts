@@ -31,11 +31,14 @@ export interface ItemBatchRun {
   running(node: string): void;
   /** Whether a failure is an infrastructure fault, which the runtime retries as a whole and must see as it is. */
   infrastructure(e: unknown): boolean;
+  /** Waits until every item run so far is recorded (items do not wait for their own writes: ./step-book.ts). */
+  settle(): Promise<void>;
 }
 
 /**
  * Runs a batch of fan-out items (StepCall.batch) one after another, each exactly as a call of
- * its own would run (cache, step_runs row, lineage, output checks). A retried batch skips the
+ * its own would run (cache, step_runs row, lineage, output checks), except that an item does not
+ * wait for its own bookkeeping writes: the batch waits for all of them before it answers. A retried batch skips the
  * items an earlier try finished: their step runs say so, and their recorded outputs are used.
  */
 export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatchRun): Promise<StepResult> {
@@ -48,7 +51,10 @@ export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatc
       outputs.push(finished.get(i));
       continue;
     }
-    if (r.signal.aborted) throw new CancelledFailure('batch cancelled');
+    if (r.signal.aborted) {
+      await r.settle().catch(() => undefined);
+      throw new CancelledFailure('batch cancelled');
+    }
     const node = `${batch.node}[${i}]`;
     r.running(node);
     const input = resolveBinding(batch.inputs, { params: {}, outputs: new Map(), item: { node: batch.node, value: shardItem(batch.items, i) } });
@@ -66,13 +72,19 @@ export async function runItemBatch(call: StepCall, batch: ItemBatch, r: ItemBatc
       if (result.cached) cached++;
       outputs.push(result.output);
     } catch (e) {
-      if (r.infrastructure(e) || e instanceof CancelledFailure) throw e;
+      // What finished before this is recorded first, so a retry of the batch skips it.
+      if (r.infrastructure(e) || e instanceof CancelledFailure) {
+        await r.settle().catch(() => undefined);
+        throw e;
+      }
       const f = batchItemFailure(i, e);
+      await r.settle();
       // Retryable: stop here and answer what finished; the engine retries this item with its own attempts.
       if (!f.nonRetryable && r.retryable(f)) return answer(outputs, { index: i, type: f.type ?? 'Error', message: f.message });
       throw f;
     }
   }
+  await r.settle();
   return answer(outputs);
 
   function answer(done: unknown[], retry?: { index: number; type: string; message: string }): StepResult {

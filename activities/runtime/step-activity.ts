@@ -1,9 +1,9 @@
 import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
-import { lookupStepCache, storeStepCache } from '../../infra/db/step-cache';
+import { lookupStepCache } from '../../infra/db/step-cache';
 import { rowsProcessed, stepDuration } from '../../infra/metrics';
-import { recordCachedStepRun, recordStepEnd, recordStepInput, recordStepOutput, recordStepStart } from '../../infra/db/runs';
+import { recordCachedStepRun, recordFinishedStepRun, recordStepEnd, recordStepInput, recordStepOutput } from '../../infra/db/runs';
 import { canonicalJson, sha256Hex } from '../../pipelines/dsl/canonical';
 import { failure, invalidInput, isFailure, nonRetryableErrorTypes, SluiceFailure } from '../../pipelines/failures';
 import type { StepActivity } from '../../pipelines/dsl/engine-activities';
@@ -20,6 +20,7 @@ import type { StepImplementation } from './implement';
 import { keepAlive, type Pulse } from './keep-alive';
 import { readCheckpoint } from './read-checkpoint';
 import { runItemBatch } from './item-batch';
+import { DeferredBooks, liveBook, type StepBook } from './step-book';
 import { hostPort, infrastructureFault, type InfraTargets } from './infra-faults';
 import { retryInfrastructure } from './infra-retry';
 import { parseDuration } from '../../infra/config';
@@ -73,8 +74,11 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     const results = probe.collect && hits.length === probe.to - probe.from ? await storeClaim(deps.store, outputs) : undefined;
     return { output: null, cached: true, attempt: info.attempt, probe: { hits, ...(results ? { results } : {}) } };
   };
-  /** `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry). */
-  const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry, itemAttempt?: number): Promise<StepResult> => {
+  /**
+   * `batch`: how a batch's try goes (step-activity's caller tracks the item running and whether this is a retry).
+   * `books`: an item of a batch writes its bookkeeping through the batch's deferred books (./step-book.ts).
+   */
+  const runStep = async (call: StepCall, pulse: Pulse, checkpointDetails: unknown, batch?: BatchTry, itemAttempt?: number, books?: DeferredBooks): Promise<StepResult> => {
     const info = { ...activityInfo(), ...(itemAttempt === undefined ? {} : { attempt: itemAttempt }) };
     const { run } = call;
     if (call.stepVersion !== step.version) {
@@ -84,6 +88,7 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     if (call.probe) return probeCache(call, call.probe);
     if (call.batch) {
       const tries = batch!.tries++;
+      const itemBooks = new DeferredBooks(deps.db);
       return runItemBatch(call, call.batch, {
         db: deps.db,
         // A local batch whose workflow task was retried starts again at attempt 1: check then too.
@@ -94,9 +99,10 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         signal: Context.current().cancellationSignal,
         claimThreshold,
         runItem: (item, checkpoint, itemPulse, attempt) =>
-          runStep(item, itemPulse, checkpoint, undefined, attempt).catch((e: unknown) => {
+          runStep(item, itemPulse, checkpoint, undefined, attempt, itemBooks).catch((e: unknown) => {
             throw toTemporalFailure(e);
           }),
+        settle: () => itemBooks.settle(),
         retryable: (f) => !nonRetryableErrorTypes(step.retry.nonRetryableErrorTypes).includes(f.type ?? ''),
         running: (node) => (batch!.node = node),
         infrastructure: (e) => infrastructureFault(e, targets) !== undefined,
@@ -108,18 +114,20 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     // schema and its cache key see the value itself, never the reference.
     const input = parseOrFail(step.input, await resolveClaims(deps.store, call.input), `input of step ${step.name} (node ${run.node})`);
     const cacheKey = keyOf(call, input);
-    await recordStepStart(deps.db, { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt });
+    const row = { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt };
+    const book: StepBook = books ? books.item(row) : liveBook(deps.db, row);
+    await book.start();
     // From here on the step has a `running` row: whatever ends this try writes its final state,
     // except an infrastructure fault, which retryInfrastructure retries (and records if it gives up).
     try {
-      for (const ref of collectArtifactRefs(input)) await recordStepInput(deps.db, run.runId, run.node, ref.uri);
+      for (const ref of collectArtifactRefs(input)) await book.input(ref.uri);
 
       if (call.cache.enabled && !call.cache.force) {
         const hit = await lookupStepCache(deps.db, cacheKey);
         if (hit && (await artifactsStillExist(deps, hit.output))) {
-          for (const ref of collectArtifactRefs(hit.output)) await recordStepOutput(deps.db, run.runId, run.node, ref, 'reused');
+          for (const ref of collectArtifactRefs(hit.output)) await book.output(ref, 'reused');
           const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
-          await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'cached', outputs: sent, cacheKey });
+          await book.end({ status: 'cached', outputs: sent, cacheKey });
           log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
           timer({ status: 'cached' });
           return { output: sent, cached: true, cacheKey, attempt: info.attempt };
@@ -144,21 +152,21 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         countRows: (n) => rowsProcessed.inc({ step: step.name }, n),
       });
       const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);
-      for (const ref of collectArtifactRefs(output)) await recordStepOutput(deps.db, run.runId, run.node, ref);
+      for (const ref of collectArtifactRefs(output)) await book.output(ref);
       if (call.cache.enabled) {
-        await storeStepCache(deps.db, { key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node });
+        await book.cache({ key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node });
       }
       // What history carries (and step_runs records, which a fan-in by reference reads back):
       // the output, or a claim of its large parts.
       const sent = await claimLargeOutput(deps.store, output, claimThreshold);
-      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'succeeded', outputs: sent, cacheKey });
+      await book.end({ status: 'succeeded', outputs: sent, cacheKey });
       log.info('step succeeded');
       timer({ status: 'succeeded' });
       return { output: sent, cached: false, cacheKey, attempt: info.attempt };
     } catch (e) {
       if (infrastructureFault(e, targets)) throw e;
       const err = e as Error;
-      await recordStepEnd(deps.db, { runId: run.runId, node: run.node, status: 'failed', error: err.message }).catch(() => undefined);
+      await book.end({ status: 'failed', error: err.message }).catch(() => undefined);
       log.error('step failed', { error: err });
       timer({ status: 'failed' });
       throw e;
@@ -182,7 +190,12 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     } catch (e) {
       if (isFailure(e, 'InfrastructureUnavailable') && !(call.batch && batch.node === run.node)) {
         log.error('step failed', { error: e });
-        await recordStepEnd(deps.db, { runId: run.runId, node: batch.node, status: 'failed', error: e.message }).catch(() => undefined);
+        const failed = { status: 'failed' as const, error: e.message };
+        // A batch item has no row until it ends (./step-book.ts): write it whole.
+        const write = call.batch
+          ? recordFinishedStepRun(deps.db, { runId: run.runId, node: batch.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: ctx.info.attempt, ...failed })
+          : recordStepEnd(deps.db, { runId: run.runId, node: batch.node, ...failed });
+        await write.catch(() => undefined);
       }
       throw toTemporalFailure(e);
     } finally {

@@ -45,8 +45,10 @@ export async function closeRunningSteps(db: Db, runId: string, runStatus: 'faile
   return rows.map((r) => r.node_id).sort();
 }
 
-type StepStart = { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number };
-type StepEnd = { runId: string; node: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string; cacheKey?: string };
+export type StepStart = { runId: string; node: string; step: string; stepVersion: string; queue: string; attempt: number };
+export type StepEnd = { runId: string; node: string; status: Exclude<StepStatus, 'running'>; outputs?: unknown; error?: string; cacheKey?: string };
+/** A step run recorded once it ended (no `running` row before): its start time, when not now. */
+export type FinishedStepRun = StepStart & Omit<StepEnd, 'runId' | 'node'> & { startedAt?: Date };
 type Edge = { from: [kind: string, id: string]; relation: string; to: [kind: string, id: string]; runId?: string };
 
 /**
@@ -68,23 +70,30 @@ const batches = perConnection((db: Db) => ({
     },
     { key: (r) => `${r.runId}\0${r.node}` },
   ),
-  // A cache probe's hit: the row written once, already ended (a start and an end would be two statements).
-  cachedRuns: new Batcher<StepStart & { outputs: unknown; cacheKey: string }>(
+  // A step run written once, already ended: a cache probe's hit, or an item of a batch
+  // (activities/runtime/step-book.ts), which would otherwise cost a start and an end statement.
+  finished: new Batcher<FinishedStepRun>(
     async (rows) => {
       await db.query(
-        `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt, ended_at, outputs, cache_key)
-         SELECT r, n, s, v, q, 'cached', a, now(), o::jsonb, k FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[]) AS t(r, n, s, v, q, a, o, k)
+        `INSERT INTO step_runs (run_id, node_id, step, step_version, queue, status, attempt, started_at, ended_at, outputs, error, cache_key)
+         SELECT r, n, s, v, q, st, a, COALESCE(t0, now()), now(), o::jsonb, e, k
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])
+             AS t(r, n, s, v, q, st, a, t0, o, e, k)
          ON CONFLICT (run_id, node_id) DO UPDATE
-           SET status = 'cached', attempt = EXCLUDED.attempt, started_at = now(), ended_at = now(), error = NULL, outputs = EXCLUDED.outputs, cache_key = EXCLUDED.cache_key`,
+           SET status = EXCLUDED.status, attempt = EXCLUDED.attempt, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,
+               outputs = EXCLUDED.outputs, error = EXCLUDED.error, cache_key = COALESCE(EXCLUDED.cache_key, step_runs.cache_key)`,
         [
           rows.map((r) => r.runId),
           rows.map((r) => r.node),
           rows.map((r) => r.step),
           rows.map((r) => r.stepVersion),
           rows.map((r) => r.queue),
+          rows.map((r) => r.status),
           rows.map((r) => r.attempt),
-          rows.map((r) => JSON.stringify(r.outputs)),
-          rows.map((r) => r.cacheKey),
+          rows.map((r) => r.startedAt ?? null),
+          rows.map((r) => (r.outputs === undefined ? null : JSON.stringify(r.outputs))),
+          rows.map((r) => r.error ?? null),
+          rows.map((r) => r.cacheKey ?? null),
         ],
       );
       return rows.map(() => undefined);
@@ -137,7 +146,12 @@ export async function recordStepStart(db: Db, s: StepStart): Promise<void> {
 
 /** A step run answered from the cache by a shard's probe, recorded in one statement (started and ended). */
 export async function recordCachedStepRun(db: Db, s: StepStart & { outputs: unknown; cacheKey: string }): Promise<void> {
-  await batches(db).cachedRuns.add(s);
+  await batches(db).finished.add({ ...s, status: 'cached' });
+}
+
+/** A step run that ended, recorded in one statement (started and ended): see FinishedStepRun. */
+export async function recordFinishedStepRun(db: Db, s: FinishedStepRun): Promise<void> {
+  await batches(db).finished.add(s);
 }
 
 export async function recordStepEnd(db: Db, s: StepEnd): Promise<void> {

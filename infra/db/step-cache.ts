@@ -7,7 +7,7 @@ export interface CacheEntry {
   node: string | null;
 }
 
-type CacheStore = { key: string; step: string; version: string; fingerprint: string | undefined; output: unknown; runId: string; node: string };
+export type CacheStore = { key: string; step: string; version: string; fingerprint: string | undefined; output: unknown; runId: string; node: string };
 
 /**
  * Look-ups and stores go through per-pool batchers (./batcher.ts): the items of a fan-out that
