@@ -4,7 +4,7 @@ import pl from 'nodejs-polars';
 import { gbdtParams } from '../pipelines/steps/training';
 import { extractRaw, extractTarget, resolveFeatures } from '../activities/training/data/design-matrix';
 import { trainGbdt } from '../activities/training/gbdt/boost';
-import { accumulate, accumulateBlocks, BLOCK_ROWS, histogramBlockRows, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
+import { accumulate, accumulateAll, accumulateBlocks, binCounts, BLOCK_ROWS, fillCounts, histogramBlockRows, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
 import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
 import { partition } from '../activities/training/gbdt/partition';
 import { CTRL, CTRL_LENGTH, JOB, ThreadBlocks } from '../activities/training/gbdt/thread-blocks';
@@ -62,6 +62,30 @@ describe('GBDT histograms', () => {
     }
   });
 
+  test('a node of every row in order (accumulateAll, no row index, counts from binCounts) sums as accumulate over rows 0..n-1, in row blocks too', () => {
+    const F = 13;
+    const { data, grad, hess } = randomData(4000, F, 6);
+    const identity = Uint32Array.from({ length: data.n }, (_, i) => i);
+    const counts = binCounts(data);
+    // 13 = 6 + 6 + 1 passes, 11 = 6 + 3 + 1 + 1, 4 = 3 + 1
+    for (const list of [[12, 0, 3, 1, 5, 7, 9, 11, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 11, 0, 2, 4, 6, 8], [7, 2, 9, 4]]) {
+      const features = Int32Array.from(list);
+      const expected = newHistogram(F);
+      accumulate(expected, data, identity, 0, data.n, grad, hess, features);
+      const all = newHistogram(F);
+      accumulateAll(all, data, 0, data.n, grad, hess, features);
+      for (let s = 2; s < all.length; s += STRIDE) assert.equal(all[s], 0, 'no count added');
+      fillCounts(all, counts, features);
+      assert.deepEqual(all, expected, `${list.length} features`);
+      // by blocks, from a block-sized start (a stale partial: zeroed per block)
+      const blocks = newHistogram(F);
+      const viaRows = newHistogram(F);
+      accumulateBlocks(blocks, data, identity, 700, data.n, grad, hess, features, 900, newHistogram(F).fill(3), true);
+      accumulateBlocks(viaRows, data, identity, 700, data.n, grad, hess, features, 900, newHistogram(F));
+      for (let s = 0; s < blocks.length; s++) if (s % STRIDE !== 2) assert.equal(blocks[s], viaRows[s], `slot ${s}`);
+    }
+  });
+
   test('row blocks: block sums added in order, from the node’s first row; counts exact, sums as one pass’s to rounding', () => {
     const F = 7;
     const { data, grad, hess, rows, m } = randomData(5000, F, 5);
@@ -111,6 +135,17 @@ describe('GBDT histograms', () => {
           assert.deepEqual(many, one, `features ${features}, class ${k}`);
         }
       }
+      // a node of every row in order: each block's partial by accumulateAll, counts left to the caller
+      const saved = rows.slice();
+      rows.set(Uint32Array.from({ length: n }, (_, i) => i));
+      const f = Int32Array.from([4, 0, 1, 5, 2, 3]);
+      const one = newHistogram(F);
+      accumulateBlocks(one, data, rows, 0, n, grad.subarray(n), hess.subarray(n), f, histogramBlockRows(n, F), newHistogram(F));
+      const many = newHistogram(F);
+      threads.build(many, 0, n, 1, f, true);
+      fillCounts(many, binCounts(data), f);
+      assert.deepEqual(many, one, 'every row');
+      rows.set(saved);
       // partitions: bins under 100 or missing go left (feature 0), then bins 2 and 5 (feature 1)
       for (const [f, left] of [[0, (b: number) => b < 100 || b === 255], [1, (b: number) => b === 2 || b === 5]] as const) {
         const goesLeft = Uint8Array.from({ length: 256 }, (_, b) => (left(b) ? 1 : 0));

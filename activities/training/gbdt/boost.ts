@@ -178,8 +178,8 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
                   ? threads.addLeafValues(leaves, K, k)
                   : addLeafValues(F, K, k, workspace.rows, leaves, 0, n, binary && { values: binary.expNeg, factors: expFactors(leaves.values, leaves.count) })
             : undefined;
-        const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array) => threads.build(hist, start, end, k, features));
-        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allowed, ...(onLeaves ? { onLeaves } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
+        const histograms = threads && ((hist: Float64Array, start: number, end: number, features: Int32Array, all: boolean) => threads.build(hist, start, end, k, features, all));
+        const tree = growTree({ data: bins, features: binning, grad: grad[k]!, hess: hess[k]!, rows, allRows: rows === allRows, allowed, ...(onLeaves ? { onLeaves } : {}), ...(histograms ? { histograms } : {}), ...(threads ? { partition: threads.partition.bind(threads) } : {}) }, params, workspace);
         if (onLeaves) applyValidation(tree, k);
         else apply(tree, k);
         roundTrees.push(tree);

@@ -130,19 +130,24 @@ export class HistogramThreads {
     }
   }
 
-  /** Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features, one row block a job block. */
-  build(hist: Float64Array, start: number, end: number, k: number, features: Int32Array): void {
+  /**
+   * Adds rows[start, end) of class k's gradients to hist (zeroed) for the given features, one row
+   * block a job block. allRows: rows[start, end) are start..end-1, and the count slots are left
+   * to the caller (histogram.ts accumulateAll).
+   */
+  build(hist: Float64Array, start: number, end: number, k: number, features: Int32Array, allRows = false): void {
     const { data, shared, blockRows } = this;
     const nBlocks = blockCount(end - start, blockRows);
     if (nBlocks < 2 || end - start < MIN_PARALLEL_ROWS) {
       const grad = shared.grad.subarray(k * data.n, (k + 1) * data.n);
-      accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial);
+      accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial, allRows);
       return;
     }
     this.jobs[0] = features.length;
     this.jobs.set(features, 1);
     this.ctrl[CTRL.k] = k;
     this.ctrl[CTRL.blockRows] = blockRows;
+    this.ctrl[CTRL.allRows] = allRows ? 1 : 0;
     this.run(JOB.histogram, start, end, nBlocks);
     // block 0's partial, then the others' added in block order (as accumulateBlocks)
     const W = this.featureWidth;

@@ -14,6 +14,12 @@ import type { BinMatrix } from './binning';
  * pass per feature, is 1.5-2× slower in V8, and six features a pass beat four then two by about
  * a quarter (each pass re-reads the row index, gradient and hessian). Every slot still adds its
  * rows in row order, so the sums do not depend on how features are grouped.
+ *
+ * A node that holds every row in order (the root of a tree grown on all rows: every round
+ * without row subsampling) takes its own pass (accumulateAll): rows are read in place, with no
+ * row index, and no count is added, since a slot's count is then the data's bin count (binCounts,
+ * once per trainer run, copied in by fillCounts). The count's read-add-write was a third of the
+ * pass; the root, which every tree builds over all rows, was the largest share of histogram work.
  */
 
 export const SLOTS = 256;
@@ -61,12 +67,17 @@ export function accumulateBlocks(
   features: Int32Array,
   blockRows: number,
   partial: Float64Array,
+  /** rows[start, end) are start..end-1 themselves: accumulateAll (no counts: the caller fills them). */
+  allRows = false,
 ): void {
-  accumulate(hist, data, rows, start, Math.min(end, start + blockRows), grad, hess, features);
-  for (let from = start + blockRows; from < end; from += blockRows) {
-    for (let j = 0; j < features.length; j++) partial.fill(0, features[j]! * W, (features[j]! + 1) * W);
-    accumulate(partial, data, rows, from, Math.min(end, from + blockRows), grad, hess, features);
-    addInto(hist, partial, 0, features);
+  for (let from = start; from < end || from === start; from += blockRows) {
+    const to = Math.min(end, from + blockRows);
+    // block 0 straight into hist, the others through the partial
+    const into = from === start ? hist : partial;
+    if (into === partial) for (let j = 0; j < features.length; j++) partial.fill(0, features[j]! * W, (features[j]! + 1) * W);
+    if (allRows) accumulateAll(into, data, from, to, grad, hess, features);
+    else accumulate(into, data, rows, from, to, grad, hess, features);
+    if (into === partial) addInto(hist, partial, 0, features);
   }
 }
 
@@ -248,6 +259,115 @@ function add1(hist: Float64Array, bins: Uint8Array, F: number, rows: Uint32Array
     hist[s] = hist[s]! + grad[i]!;
     hist[s + 1] = hist[s + 1]! + hess[i]!;
     hist[s + 2] = hist[s + 2]! + 1;
+  }
+}
+
+/**
+ * Adds rows start..end-1 (row indices, not positions: a node holding every row in order) to hist
+ * for the given features: gradient and hessian sums only, count slots untouched (fillCounts).
+ * Six features a pass, then three, then one.
+ */
+export function accumulateAll(hist: Float64Array, data: BinMatrix, start: number, end: number, grad: Float64Array, hess: Float64Array, features: Int32Array): void {
+  const nf = features.length;
+  const { bins, nFeatures: F } = data;
+  let j = 0;
+  for (; j + 6 <= nf; j += 6) all6(hist, bins, F, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!, features[j + 3]!, features[j + 4]!, features[j + 5]!);
+  for (; j + 3 <= nf; j += 3) all3(hist, bins, F, start, end, grad, hess, features[j]!, features[j + 1]!, features[j + 2]!);
+  for (; j < nf; j++) all1(hist, bins, F, start, end, grad, hess, features[j]!);
+}
+
+function all6(
+  hist: Float64Array,
+  bins: Uint8Array,
+  F: number,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  fa: number,
+  fb: number,
+  fc: number,
+  fd: number,
+  fe: number,
+  ff: number,
+): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  const oc = fc * W;
+  const od = fd * W;
+  const oe = fe * W;
+  const of = ff * W;
+  for (let i = start; i < end; i++) {
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = oc + STRIDE * bins[p + fc]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = od + STRIDE * bins[p + fd]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = oe + STRIDE * bins[p + fe]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = of + STRIDE * bins[p + ff]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+  }
+}
+
+function all3(hist: Float64Array, bins: Uint8Array, F: number, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number, fb: number, fc: number): void {
+  const oa = fa * W;
+  const ob = fb * W;
+  const oc = fc * W;
+  for (let i = start; i < end; i++) {
+    const g = grad[i]!;
+    const h = hess[i]!;
+    const p = i * F;
+    let s = oa + STRIDE * bins[p + fa]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = ob + STRIDE * bins[p + fb]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+    s = oc + STRIDE * bins[p + fc]!;
+    hist[s] = hist[s]! + g;
+    hist[s + 1] = hist[s + 1]! + h;
+  }
+}
+
+function all1(hist: Float64Array, bins: Uint8Array, F: number, start: number, end: number, grad: Float64Array, hess: Float64Array, fa: number): void {
+  const oa = fa * W;
+  for (let i = start; i < end; i++) {
+    const s = oa + STRIDE * bins[i * F + fa]!;
+    hist[s] = hist[s]! + grad[i]!;
+    hist[s + 1] = hist[s + 1]! + hess[i]!;
+  }
+}
+
+/** Rows per feature and bin over all rows of the data (nFeatures × SLOTS): the counts of a node holding every row. */
+export function binCounts(data: BinMatrix): Float64Array {
+  const { bins, nFeatures: F } = data;
+  const counts = new Float64Array(F * SLOTS);
+  for (let i = 0, p = 0; i < data.n; i++)
+    for (let f = 0; f < F; f++, p++) {
+      const s = f * SLOTS + bins[p]!;
+      counts[s] = counts[s]! + 1;
+    }
+  return counts;
+}
+
+/** Writes binCounts into hist's count slots for the given features (after accumulateAll). */
+export function fillCounts(hist: Float64Array, counts: Float64Array, features: Int32Array): void {
+  for (let j = 0; j < features.length; j++) {
+    const f = features[j]!;
+    for (let b = 0; b < SLOTS; b++) hist[STRIDE * (f * SLOTS + b) + 2] = counts[f * SLOTS + b]!;
   }
 }
 

@@ -1,4 +1,4 @@
-import { accumulate } from './histogram';
+import { accumulate, accumulateAll } from './histogram';
 import { binaryTerms, lossChunkBound } from './binary-loss';
 import { placeChunk, splitChunk } from './partition';
 import { addLeafValues, type LeafRows } from './leaf-margins';
@@ -27,7 +27,7 @@ import { addLeafValues, type LeafRows } from './leaf-margins';
  */
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, lefts: 16 } as const;
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, allRows: 16, lefts: 17 } as const;
 export const MAX_THREADS = 8;
 /**
  * Row-chunked jobs (partitions, loss terms, margin updates) get a chunk per CHUNK_ROWS rows, at
@@ -231,7 +231,11 @@ export class ThreadBlocks {
       for (const f of features) partial.fill(0, f * W, (f + 1) * W);
       const from = start + block * ctrl[CTRL.blockRows]!;
       const to = Math.min(end, from + ctrl[CTRL.blockRows]!);
-      accumulate(partial, this.data, this.rows, from, to, this.gradAll.subarray(k * n, (k + 1) * n), this.hessAll.subarray(k * n, (k + 1) * n), features);
+      const grad = this.gradAll.subarray(k * n, (k + 1) * n);
+      const hess = this.hessAll.subarray(k * n, (k + 1) * n);
+      // a node of every row in order: no row index, no counts (the trainer fills them, histogram.ts)
+      if (ctrl[CTRL.allRows] === 1) accumulateAll(partial, this.data, from, to, grad, hess, features);
+      else accumulate(partial, this.data, this.rows, from, to, grad, hess, features);
     }
   }
 }

@@ -2,7 +2,7 @@ import { MISSING_BIN, type BinMatrix, type BinnedFeature } from './binning';
 import { bestCategoricalSplit, type CategoricalParams } from './categorical';
 import { partition } from './partition';
 import type { LeafRows } from './leaf-margins';
-import { accumulateBlocks, histogramBlockRows, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
+import { accumulateBlocks, binCounts, fillCounts, histogramBlockRows, MISSING_SLOT, newHistogram, SLOTS, STRIDE, subtractInto } from './histogram';
 /**
  * One regression tree on gradient statistics, grown leaf-wise (best gain first, as LightGBM)
  * from histograms, with the histogram-subtraction trick (the larger child's histogram is the
@@ -62,15 +62,18 @@ export interface GrowInput {
   hess: Float64Array;
   /** Rows this tree learns from (the iteration's sample). */
   rows: Uint32Array;
+  /** rows is every row of data in order (0..n-1): the root's histogram takes histogram.ts's accumulateAll. */
+  allRows?: boolean;
   /** Features it may split on. */
   allowed: readonly number[];
   /** Called once the tree is grown with its leaves in the workspace's row order (spares the caller routing rows again: leaf-margins.ts). */
   onLeaves?: (leaves: LeafRows) => void;
   /**
    * Adds the workspace's rows[start, end) to a zeroed histogram for the given features (default:
-   * on this thread; histogram-threads.ts spreads it over cores).
+   * on this thread; histogram-threads.ts spreads it over cores). allRows: rows[start, end) are
+   * start..end-1 and the count slots are left alone (histogram.ts accumulateAll).
    */
-  histograms?: (hist: Float64Array, start: number, end: number, features: Int32Array) => void;
+  histograms?: (hist: Float64Array, start: number, end: number, features: Int32Array, allRows: boolean) => void;
   /** Stable partition of the workspace's rows[start, end) by feature f's bins (default: partition.ts on this thread); returns the first right row. */
   partition?: (start: number, end: number, feature: number, goesLeft: Uint8Array) => number;
 }
@@ -84,6 +87,8 @@ export interface GrowWorkspace {
    * allocation of nFeatures × 6 KiB outside V8's heap, and the garbage collections it set off.
    */
   spareHistograms: Float64Array[];
+  /** The bin counts over every row (histogram.ts binCounts) of the data they were counted on: the root's counts when a tree sees every row. */
+  allRowCounts?: { data: BinMatrix; counts: Float64Array };
 }
 
 /** shared: in SharedArrayBuffers, for histogram threads. */
@@ -139,13 +144,17 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
   const partial = inp.histograms ? undefined : newHistogram(nFeatures);
   const W = SLOTS * STRIDE;
   const spares = ws.spareHistograms;
-  const build = (start: number, end: number): Float64Array => {
+  const build = (start: number, end: number, allRows = false): Float64Array => {
     // a spare one has other sums in the allowed features' slots (the only ones read)
     let hist = spares.pop();
     if (hist && hist.length === nFeatures * W) for (const f of allowed) hist.fill(0, f * W, (f + 1) * W);
     else hist = newHistogram(nFeatures);
-    if (inp.histograms) inp.histograms(hist, start, end, allowed);
-    else accumulateBlocks(hist, data, rows, start, end, grad, hess, allowed, blockRows, partial!);
+    if (inp.histograms) inp.histograms(hist, start, end, allowed, allRows);
+    else accumulateBlocks(hist, data, rows, start, end, grad, hess, allowed, blockRows, partial!, allRows);
+    if (allRows) {
+      if (ws.allRowCounts?.data !== data) ws.allRowCounts = { data, counts: binCounts(data) };
+      fillCounts(hist, ws.allRowCounts.counts, allowed);
+    }
     return hist;
   };
 
@@ -230,7 +239,7 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
   // root (its sums from its histogram, not another pass over the rows)
   const root = newNode();
   const leaves: Leaf[] = [];
-  const rootHist = build(0, n);
+  const rootHist = build(0, n, inp.allRows === true && n === data.n);
   let { g: g0, h: h0 } = allowed.length ? totals(rootHist, allowed[0]!) : { g: 0, h: 0 };
   if (!allowed.length) for (let r = 0; r < n; r++) (g0 += grad[rows[r]!]!), (h0 += hess[rows[r]!]!); // (no feature: no histogram)
   const first: Leaf = { node: root, start: 0, end: n, depth: 0, g: g0, h: h0, hist: rootHist, split: undefined };
