@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, patched, sleep, TimeoutFailure } from '@temporalio/workflow';
 import { BatchSizer } from '../../pipelines/dsl/item-batches';
 import type { MapShardTask } from '../../pipelines/dsl/fan-out';
 import type { BatchItemFailure } from '../../pipelines/dsl/protocol';
@@ -8,6 +8,8 @@ import { callStep } from './call-step';
 
 /** Runs recorded before item batches ran one activity per item; a replay of one keeps doing so. */
 export const MAP_BATCHES_PATCH = 'sluice-map-batches';
+/** Runs recorded before batches stopped splitting below BATCH_SPLIT_FLOOR_MS split to the lanes' fair share. */
+export const BATCH_SPLIT_FLOOR_PATCH = 'sluice-batch-split-floor';
 
 /**
  * Fan-out items to run: the shard task's node, step, run, binding and list (MapShardTask), which
@@ -43,7 +45,8 @@ export interface ItemFailed {
 export async function runItemLanes(task: ItemLanes, done?: (items: number, cached: number) => void): Promise<ItemLanesResult> {
   const { indices } = task;
   const lanes = Math.max(1, Math.min(task.lanes, indices.length));
-  const sizer = new BatchSizer(task.itemsPerTask, lanes);
+  // Asked only where the size adapts, and before the first batch: a replay decides as the run did.
+  const sizer = new BatchSizer(task.itemsPerTask, lanes, task.itemsPerTask === undefined && patched(BATCH_SPLIT_FLOOR_PATCH));
   const outputs: unknown[] | undefined = task.outputs ? new Array(indices.length) : undefined;
   const position = new Map(indices.map((v, k) => [v, k]));
   // Failed tries per item (BatchAnswer.retry): an item has its own attempts, as a lone one would.
