@@ -27,6 +27,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { compile } from '../pipelines/dsl/compile';
 import { startPipeline } from '../pipelines/dsl/start';
+import { eachHistory, longestHistory, type HistoryEvents } from '../test/helpers/histories';
 import { startTestWorkers, uniqueId } from '../test/helpers/stack';
 import { FANOUT_PARALLELISM, LONG_NODES, WIDE_WIDTH, fanoutBench, fanoutBenchCached, fanoutBenchPerItem, longChain, wideDag } from './fanout-pipelines';
 import type { RawActivities } from './raw-workflow';
@@ -271,43 +272,6 @@ async function shardPhases(client: Client, workflowId: string, runId?: string): 
  * The longest history among an execution, the executions it continued as new into, and all their
  * descendants (children found in each history); `runs`: the executions of the run itself.
  */
-async function longestHistory(client: Client, workflowId: string, runId?: string): Promise<{ max: number; executions: number; runs: number }> {
-  let max = 0;
-  let executions = 0;
-  let runs = 0;
-  await eachHistory(client, workflowId, runId, (events, root) => {
-    executions++;
-    if (root) runs++;
-    max = Math.max(max, events.length);
-  });
-  return { max, executions, runs };
-}
-
-type HistoryEvents = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>;
-
-/**
- * Calls `visit` with the history of an execution, of each execution it continued as new into
- * (`root`: true for those), and of all their descendants (children found in each history),
- * 16 fetched at a time.
- */
-async function eachHistory(client: Client, workflowId: string, runId: string | undefined, visit: (events: HistoryEvents, root: boolean) => void): Promise<void> {
-  const queue: { id: string; runId?: string; root: boolean }[] = [{ id: workflowId, runId, root: true }];
-  while (queue.length) {
-    const batch = queue.splice(0, 16);
-    const histories = await Promise.all(batch.map((w) => client.workflow.getHandle(w.id, w.runId).fetchHistory()));
-    histories.forEach((h, k) => {
-      const events = h.events ?? [];
-      visit(events, batch[k]!.root);
-      for (const e of events) {
-        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-        if (child?.workflowId) queue.push({ id: child.workflowId, runId: child.runId ?? undefined, root: false });
-        const next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-        if (next) queue.push({ id: batch[k]!.id, runId: next, root: batch[k]!.root });
-      }
-    });
-  }
-}
-
 /** compile() of each generated 2,000-node pipeline: the best of 3, and the spec's JSON size. */
 function compileTimes(): { name: string; ms: number; bytes: number }[] {
   return [longChain, wideDag].map((p) => {
