@@ -113,7 +113,8 @@ interface Leaf {
   depth: number;
   g: number;
   h: number;
-  hist: Float64Array;
+  /** undefined: a leaf that can never be split (see growTree's final splits), which needs none. */
+  hist: Float64Array | undefined;
   split: Split | undefined;
 }
 
@@ -164,7 +165,8 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     const C = leaf.end - leaf.start;
     if (C < 2 * p.minDataInLeaf) return undefined;
     if (p.maxDepth > 0 && leaf.depth >= p.maxDepth) return undefined;
-    const { g: G, h: H, hist } = leaf;
+    const { g: G, h: H } = leaf;
+    const hist = leaf.hist!;
     const parent = score(G, H);
     let best: Split | undefined;
     const ok = (cl: number, hl: number, cr: number, hr: number) =>
@@ -276,23 +278,42 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     tree.right[node] = rn;
     tree.missingLeft[node] = sp.missingLeft;
 
+    // children that can never be split (the last split of a full tree, or both too small or too
+    // deep) need no histogram: their sums come from the parent's, over the bins that go left
+    const childDepth = leaf.depth + 1;
+    if (leaves.length + 1 >= p.maxLeaves || Math.max(nl, nr) < 2 * p.minDataInLeaf || (p.maxDepth > 0 && childDepth >= p.maxDepth)) {
+      const hist = leaf.hist!;
+      const off = f * SLOTS;
+      let gL = 0;
+      let hL = 0;
+      for (let b = 0; b < SLOTS; b++) {
+        if (goesLeft[b] === 0) continue;
+        gL += hist[STRIDE * (off + b)]!;
+        hL += hist[STRIDE * (off + b) + 1]!;
+      }
+      spares.push(hist);
+      const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: childDepth, g: gL, h: hL, hist: undefined, split: undefined };
+      const R: Leaf = { node: rn, start: mid, end: leaf.end, depth: childDepth, g: leaf.g - gL, h: leaf.h - hL, hist: undefined, split: undefined };
+      leaves.splice(bi, 1, L, R);
+      continue;
+    }
     const leftSmaller = nl <= nr;
     const small = leftSmaller ? build(leaf.start, mid) : build(mid, leaf.end);
-    const large = leaf.hist; // reuse: parent − small
+    const large = leaf.hist!; // reuse: parent − small
     subtractInto(large, small, allowed);
     // totals of the smaller child, from its split feature's histogram
     const { g: gs, h: hs } = totals(small, f);
     const gL = leftSmaller ? gs : leaf.g - gs;
     const hL = leftSmaller ? hs : leaf.h - hs;
-    const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: leaf.depth + 1, g: gL, h: hL, hist: leftSmaller ? small : large, split: undefined };
-    const R: Leaf = { node: rn, start: mid, end: leaf.end, depth: leaf.depth + 1, g: leaf.g - gL, h: leaf.h - hL, hist: leftSmaller ? large : small, split: undefined };
+    const L: Leaf = { node: ln, start: leaf.start, end: mid, depth: childDepth, g: gL, h: hL, hist: leftSmaller ? small : large, split: undefined };
+    const R: Leaf = { node: rn, start: mid, end: leaf.end, depth: childDepth, g: leaf.g - gL, h: leaf.h - hL, hist: leftSmaller ? large : small, split: undefined };
     L.split = findSplit(L);
     R.split = findSplit(R);
     leaves.splice(bi, 1, L, R);
   }
   for (const leaf of leaves) {
     tree.value[leaf.node] = leafValue(leaf.g, leaf.h);
-    spares.push(leaf.hist);
+    if (leaf.hist) spares.push(leaf.hist);
   }
   if (inp.onLeaves) {
     // leaves stay in row order: a split replaces its leaf by the left then the right child
