@@ -116,17 +116,20 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
     const cacheKey = keyOf(call, input);
     const row = { runId: run.runId, node: run.node, step: step.name, stepVersion: step.version, queue: step.queue, attempt: info.attempt };
     const book: StepBook = books ? books.item(row) : liveBook(deps.db, row);
+    // Bookkeeping off the critical path where it can be: the cache look-up goes out with the
+    // `running` row, not after it (one round trip before the implementation, not two or three).
+    const lookup = call.cache.enabled && !call.cache.force ? lookupStepCache(deps.db, cacheKey) : undefined;
+    lookup?.catch(() => undefined); // awaited below; a failed start must not leave it unhandled
     await book.start();
     // From here on the step has a `running` row: whatever ends this try writes its final state,
     // except an infrastructure fault, which retryInfrastructure retries (and records if it gives up).
     try {
-      for (const ref of collectArtifactRefs(input)) await book.input(ref.uri);
+      await Promise.all(collectArtifactRefs(input).map((ref) => book.input(ref.uri)));
 
-      if (call.cache.enabled && !call.cache.force) {
-        const hit = await lookupStepCache(deps.db, cacheKey);
+      if (lookup) {
+        const hit = await lookup;
         if (hit && (await artifactsStillExist(deps, hit.output))) {
-          for (const ref of collectArtifactRefs(hit.output)) await book.output(ref, 'reused');
-          const sent = await claimLargeOutput(deps.store, hit.output, claimThreshold);
+          const [sent] = await Promise.all([claimLargeOutput(deps.store, hit.output, claimThreshold), ...collectArtifactRefs(hit.output).map((ref) => book.output(ref, 'reused'))]);
           await book.end({ status: 'cached', outputs: sent, cacheKey });
           log.info('step cached', { from: hit.run_id ? `${hit.run_id}/${hit.node}` : undefined });
           timer({ status: 'cached' });
@@ -152,13 +155,14 @@ export function stepActivity(deps: ActivityDeps, impl: StepImplementation): Step
         countRows: (n) => rowsProcessed.inc({ step: step.name }, n),
       });
       const output = parseOrFail(step.output, raw, `output of step ${step.name} (node ${run.node})`);
-      for (const ref of collectArtifactRefs(output)) await book.output(ref);
-      if (call.cache.enabled) {
-        await book.cache({ key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node });
-      }
+      // The lineage, the cache entry and the claim of large parts together; then the row's end.
       // What history carries (and step_runs records, which a fan-in by reference reads back):
       // the output, or a claim of its large parts.
-      const sent = await claimLargeOutput(deps.store, output, claimThreshold);
+      const [sent] = await Promise.all([
+        claimLargeOutput(deps.store, output, claimThreshold),
+        ...collectArtifactRefs(output).map((ref) => book.output(ref)),
+        call.cache.enabled ? book.cache({ key: cacheKey, step: step.name, version: step.version, fingerprint, output, runId: run.runId, node: run.node }) : undefined,
+      ]);
       await book.end({ status: 'succeeded', outputs: sent, cacheKey });
       log.info('step succeeded');
       timer({ status: 'succeeded' });
