@@ -7,6 +7,7 @@ import { trainGbdt } from '../activities/training/gbdt/boost';
 import { accumulate, accumulateAll, accumulateBlocks, binCounts, BLOCK_ROWS, fillCounts, histogramBlockRows, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
 import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
 import { partition } from '../activities/training/gbdt/partition';
+import { binaryTerms, lossGroups } from '../activities/training/gbdt/binary-loss';
 import { CTRL, CTRL_LENGTH, JOB, ThreadBlocks } from '../activities/training/gbdt/thread-blocks';
 import { Rng } from '../activities/training/rng';
 
@@ -168,6 +169,54 @@ describe('GBDT histograms', () => {
       for (let j = 0; j < 6; j++) for (let r = bounds[j]!; r < bounds[j + 1]!; r++) expected[2 * rows[r]! + 1] = expected[2 * rows[r]! + 1]! + leaves.values[j]!;
       threads.addLeafValues(leaves, 2, 1);
       assert.deepEqual(margins, expected);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  test('binary gradients with the next root’s histogram blocks (one job) equal the gradients, then a histogram job over every row', async () => {
+    const F = 6;
+    const n = 3 * MIN_PARALLEL_ROWS + 5000;
+    const { data, grad, hess, rows, scratch } = randomData(n, F, 7);
+    const rng = new Rng(8);
+    const margins = shared((b) => new Float64Array(b), 8 * n);
+    for (let i = 0; i < n; i++) margins[i] = rng.next() * 4 - 2;
+    const binary = { y: new Int32Array(new SharedArrayBuffer(4 * n)), logp: shared((b) => new Float64Array(b), 8 * lossGroups(n)), expNeg: shared((b) => new Float64Array(b), 8 * n) };
+    for (let i = 0; i < n; i++) {
+      binary.y[i] = rng.next() < 0.3 ? 1 : 0;
+      binary.expNeg[i] = Math.exp(-margins[i]!);
+    }
+    const g = grad.subarray(0, n);
+    const h = hess.subarray(0, n);
+    // expected: the terms on this thread, then the root's histogram by blocks over rows 0..n-1
+    const eg = new Float64Array(n);
+    const eh = new Float64Array(n);
+    const elogp = new Float64Array(lossGroups(n));
+    binaryTerms(margins, binary.expNeg, binary.y, eg, eh, elogp, 0, n);
+    const features = Int32Array.from([3, 0, 5, 1, 2, 4]);
+    const identity = Uint32Array.from({ length: n }, (_, i) => i);
+    const expected = newHistogram(F);
+    accumulateBlocks(expected, data, identity, 0, n, eg, eh, features, histogramBlockRows(n, F), newHistogram(F));
+    const threads = await HistogramThreads.start(data, { margins, grad: g, hess: h, rows, scratch, binary }, 2);
+    assert.ok(threads, 'threads started');
+    try {
+      rows.set(identity);
+      threads.binaryTerms(features);
+      assert.deepEqual(g, eg);
+      assert.deepEqual(h, eh);
+      assert.deepEqual(binary.logp, elogp);
+      g.fill(0); // the root's sums come from the blocks built with the gradients, not from a pass after them
+      const root = newHistogram(F);
+      threads.build(root, 0, n, 0, features, true);
+      fillCounts(root, binCounts(data), features);
+      assert.deepEqual(root, expected);
+      // used once: the next build over every row reads the gradients again
+      g.set(eg);
+      g[0] = g[0]! + 1;
+      const again = newHistogram(F);
+      threads.build(again, 0, n, 0, features, true);
+      fillCounts(again, binCounts(data), features);
+      assert.notDeepEqual(again, expected);
     } finally {
       await threads.close();
     }

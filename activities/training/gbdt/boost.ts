@@ -126,9 +126,12 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   const allRows = Uint32Array.from({ length: n }, (_, i) => i);
   const allFeatures = binning.map((_, f) => f);
   const probs = new Float64Array(K);
+  // the next tree's root holds every row and may split on every feature: the threads build its
+  // histogram with the gradients (histogram-threads.ts binaryTerms); not after the last round
+  const rootFeatures = params.subsample >= 1 && params.colsample >= 1 ? Int32Array.from(allFeatures) : undefined;
   const binaryRound = (): number => {
     if (!binary) throw new Error('not a binary task');
-    if (threads) threads.binaryTerms();
+    if (threads) threads.binaryTerms(state.iteration < params.nEstimators ? rootFeatures : undefined);
     else binaryTerms(F, binary.expNeg, binary.y, grad[0]!, hess[0]!, binary.logp, 0, n);
     return meanLoss(binary.logp, n);
   };

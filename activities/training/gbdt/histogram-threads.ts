@@ -5,6 +5,7 @@ import type { BinMatrix } from './binning';
 import { accumulateBlocks, addInto, blockCount, histogramBlockRows, newHistogram, SLOTS, STRIDE } from './histogram';
 import { partition } from './partition';
 import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
+import { LOSS_GROUP } from './binary-loss';
 import { chunkCount, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBlocks, type HistogramThreadData } from './thread-blocks';
 
 /**
@@ -63,6 +64,8 @@ export class HistogramThreads {
   private readonly shape: HistogramThreadData;
   /** The trainer thread's side of the block protocol. */
   private readonly blocks: ThreadBlocks;
+  /** Set by binaryTerms when the partials hold the next root's histogram blocks, for these features. */
+  private rootPartials: Int32Array | undefined;
 
   private constructor(
     private readonly data: BinMatrix,
@@ -138,6 +141,13 @@ export class HistogramThreads {
   build(hist: Float64Array, start: number, end: number, k: number, features: Int32Array, allRows = false): void {
     const { data, shared, blockRows } = this;
     const nBlocks = blockCount(end - start, blockRows);
+    // the root's partials, built with the gradients (binaryTerms)
+    const ready = this.rootPartials;
+    this.rootPartials = undefined;
+    if (ready && allRows && k === 0 && start === 0 && end === data.n && ready.length === features.length && ready.every((f, j) => f === features[j])) {
+      this.addPartials(hist, features, nBlocks);
+      return;
+    }
     if (nBlocks < 2 || end - start < MIN_PARALLEL_ROWS) {
       const grad = shared.grad.subarray(k * data.n, (k + 1) * data.n);
       accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial, allRows);
@@ -149,9 +159,13 @@ export class HistogramThreads {
     this.ctrl[CTRL.blockRows] = blockRows;
     this.ctrl[CTRL.allRows] = allRows ? 1 : 0;
     this.run(JOB.histogram, start, end, nBlocks);
-    // block 0's partial, then the others' added in block order (as accumulateBlocks)
+    this.addPartials(hist, features, nBlocks);
+  }
+
+  /** hist = the sum of the job's nBlocks partials over the features: block 0's, then the others' added in block order (as accumulateBlocks). */
+  private addPartials(hist: Float64Array, features: Int32Array, nBlocks: number): void {
     const W = this.featureWidth;
-    const width = data.nFeatures * W;
+    const width = this.data.nFeatures * W;
     for (let j = 0; j < features.length; j++) {
       const o = features[j]! * W;
       hist.set(this.partials.subarray(o, o + W), o);
@@ -193,9 +207,27 @@ export class HistogramThreads {
     this.run(JOB.margins, 0, n, chunkCount(n, this.nThreads));
   }
 
-  /** Binary tasks: binary-loss.ts's per-row terms for every row, in chunks (on loss-group boundaries). */
-  binaryTerms(): void {
-    this.run(JOB.binary, 0, this.data.n, chunkCount(this.data.n, this.nThreads));
+  /**
+   * Binary tasks: binary-loss.ts's per-row terms for every row, in chunks (on loss-group
+   * boundaries). rootFeatures: the next tree's root holds every row and splits on these features,
+   * so each histogram block's partial of the root is built right after its rows' gradients (in
+   * cache, with no second pass over them); the next build of the root adds them up.
+   */
+  binaryTerms(rootFeatures?: Int32Array): void {
+    const { n } = this.data;
+    const nBlocks = blockCount(n, this.blockRows);
+    this.rootPartials = undefined;
+    if (!rootFeatures || nBlocks < 2 || n < MIN_PARALLEL_ROWS || this.blockRows % LOSS_GROUP !== 0) {
+      this.run(JOB.binary, 0, n, chunkCount(n, this.nThreads));
+      return;
+    }
+    this.jobs[0] = rootFeatures.length;
+    this.jobs.set(rootFeatures, 1);
+    this.ctrl[CTRL.k] = 0;
+    this.ctrl[CTRL.blockRows] = this.blockRows;
+    this.ctrl[CTRL.allRows] = 1;
+    this.run(JOB.binaryRoot, 0, n, nBlocks);
+    this.rootPartials = rootFeatures.slice();
   }
 
   /** Opens a job of nBlocks blocks, runs blocks until none is left and waits for the others' (thread-blocks.ts). */

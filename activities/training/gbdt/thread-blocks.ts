@@ -43,7 +43,7 @@ export function chunkCount(rows: number, nThreads: number): number {
   return Math.min(MAX_CHUNKS, Math.max(nThreads, Math.ceil(rows / CHUNK_ROWS)));
 }
 /** ctrl[CTRL.job] */
-export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3, join: 4 } as const;
+export const JOB = { histogram: 0, partition: 1, binary: 2, margins: 3, join: 4, binaryRoot: 5 } as const;
 /** Leaves a margins job can carry (the schema's largest maxLeaves). */
 export const MAX_LEAVES = 4096;
 /**
@@ -208,6 +208,13 @@ export class ThreadBlocks {
       const b = this.binary!;
       // a binary job covers every row: [0, end)
       binaryTerms(this.margins, b.expNeg, b.y, this.gradAll, this.hessAll, b.logp, lossChunkBound(end, nBlocks, block), lossChunkBound(end, nBlocks, block + 1));
+    } else if (job === JOB.binaryRoot) {
+      // a row block's loss terms and gradients, then (while they are in cache) its partial of the
+      // next tree's root histogram, as a histogram job over every row would build it
+      const b = this.binary!;
+      const from = block * ctrl[CTRL.blockRows]!;
+      binaryTerms(this.margins, b.expNeg, b.y, this.gradAll, this.hessAll, b.logp, from, Math.min(end, from + ctrl[CTRL.blockRows]!));
+      this.histogramBlock(block);
     } else if (job === JOB.margins) {
       const leaves: LeafRows = { count: ctrl[CTRL.leaves]!, bounds: this.leaves.bounds, values: this.leaves.values };
       // binary: the rows' exp(-F) products too (the trainer wrote the leaves' factors)
@@ -220,22 +227,27 @@ export class ThreadBlocks {
       // the partition job's chunks (as many as this job's blocks) to their places in rows
       const lefts = ctrl.subarray(CTRL.lefts, CTRL.lefts + nBlocks);
       placeChunk(this.rows, this.leftRows, this.scratch, (u) => chunkBound(start, end, nBlocks, u), lefts, nBlocks, block);
-    } else {
-      // row block `block` of [start, end) into its partial histogram
-      const n = this.d.n;
-      const k = ctrl[CTRL.k]!;
-      const features = this.jobs.subarray(1, 1 + this.jobs[0]!);
-      const W = this.d.featureWidth;
-      const width = this.d.nFeatures * W;
-      const partial = this.partials.subarray(block * width, (block + 1) * width);
-      for (const f of features) partial.fill(0, f * W, (f + 1) * W);
-      const from = start + block * ctrl[CTRL.blockRows]!;
-      const to = Math.min(end, from + ctrl[CTRL.blockRows]!);
-      const grad = this.gradAll.subarray(k * n, (k + 1) * n);
-      const hess = this.hessAll.subarray(k * n, (k + 1) * n);
-      // a node of every row in order: no row index, no counts (the trainer fills them, histogram.ts)
-      if (ctrl[CTRL.allRows] === 1) accumulateAll(partial, this.data, from, to, grad, hess, features);
-      else accumulate(partial, this.data, this.rows, from, to, grad, hess, features);
-    }
+    } else this.histogramBlock(block);
+  }
+
+  /** Row block `block` of the job's [start, end) into its partial histogram. */
+  private histogramBlock(block: number): void {
+    const { ctrl } = this;
+    const start = ctrl[CTRL.start]!;
+    const end = ctrl[CTRL.end]!;
+    const n = this.d.n;
+    const k = ctrl[CTRL.k]!;
+    const features = this.jobs.subarray(1, 1 + this.jobs[0]!);
+    const W = this.d.featureWidth;
+    const width = this.d.nFeatures * W;
+    const partial = this.partials.subarray(block * width, (block + 1) * width);
+    for (const f of features) partial.fill(0, f * W, (f + 1) * W);
+    const from = start + block * ctrl[CTRL.blockRows]!;
+    const to = Math.min(end, from + ctrl[CTRL.blockRows]!);
+    const grad = this.gradAll.subarray(k * n, (k + 1) * n);
+    const hess = this.hessAll.subarray(k * n, (k + 1) * n);
+    // a node of every row in order: no row index, no counts (the trainer fills them, histogram.ts)
+    if (ctrl[CTRL.allRows] === 1) accumulateAll(partial, this.data, from, to, grad, hess, features);
+    else accumulate(partial, this.data, this.rows, from, to, grad, hess, features);
   }
 }
