@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binValues, MISSING_BIN, type BinnedFeature } from '../activities/training/gbdt/binning';
+import { binTable, binTraining, binValues, emptyBinMatrix, MISSING_BIN, type BinnedFeature } from '../activities/training/gbdt/binning';
+import { MISSING_STRING, vocabulary, type RawTable } from '../activities/training/data/design-matrix';
 import { Rng } from '../activities/training/rng';
 
 /**
@@ -30,5 +31,27 @@ describe('GBDT bin values', () => {
   test('categorical: a code is its bin, a missing code the missing bin', () => {
     const f: BinnedFeature = { column: 'c', input: 'c', kind: 'categorical', thresholds: [0.5, 1.5, 2.5], nBins: 4, categories: ['a', 'b', 'c', 'd'] };
     assert.deepEqual([...binValues(Float32Array.from([3, 0, NaN, 2, 1, 1]), f)], [3, 0, MISSING_BIN, 2, 1, 1]);
+  });
+  test('the training table: categories as vocabulary() keeps them (by count, then code point), each row binned as binTable bins it', () => {
+    const rng = new Rng(9);
+    const n = 4000;
+    // 300 categories (more than kept), skewed counts with ties, missing values
+    const cat = Array.from({ length: n }, () => (rng.next() < 0.05 ? MISSING_STRING : `c${Math.floor(300 * rng.next() ** 2)}`));
+    const few = Array.from({ length: n }, () => ['b', 'a', 'c'][rng.int(3)]!);
+    const x = Float32Array.from({ length: n }, () => (rng.next() < 0.1 ? NaN : Math.round(rng.next() * 500) / 7));
+    const raw: RawTable = { n, numeric: new Map([['x', x]]), strings: new Map([['cat', cat], ['few', few]]) };
+    const features = [
+      { column: 'cat', input: 'cat', kind: 'categorical' as const },
+      { column: 'x', input: 'x', kind: 'numeric' as const },
+      { column: 'few', input: 'few', kind: 'categorical' as const },
+    ];
+    const into = emptyBinMatrix(n, 3);
+    const binning = binTraining(raw, features, { maxBins: 255, maxCategories: 200 }, into);
+    assert.deepEqual(binning[0]!.categories, vocabulary(cat, 200).vocab);
+    assert.deepEqual(binning[2]!.categories, vocabulary(few, 200).vocab);
+    const again = binTable(raw, binning);
+    assert.deepEqual(into.bins, again.bins);
+    assert.deepEqual(into.columns, again.columns);
+    assert.ok(into.columns[0]!.includes(MISSING_BIN), 'missing and dropped categories in the missing bin');
   });
 });

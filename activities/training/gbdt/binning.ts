@@ -1,4 +1,4 @@
-import { vocabulary, type FeatureColumn, type RawTable } from '../data/design-matrix';
+import { MISSING_STRING, type FeatureColumn, type RawTable } from '../data/design-matrix';
 
 /**
  * Histogram binning. Every feature becomes small integer bins (Uint8, MISSING = 255), and each
@@ -28,17 +28,76 @@ export interface BinnedFeature {
   categories?: string[];
 }
 
-export function fitBinning(raw: RawTable, features: readonly FeatureColumn[], opts: { maxBins: number; maxCategories: number }): BinnedFeature[] {
+/**
+ * Fits the binning of the training table and bins it into `into` (binTable bins other tables with
+ * the result). A categorical column's strings are hashed once (categoryBins): a vocabulary count
+ * then binTable's code look-ups hashed each row three times, on the trainer's thread alone before
+ * any tree.
+ */
+export function binTraining(raw: RawTable, features: readonly FeatureColumn[], opts: { maxBins: number; maxCategories: number }, into: BinMatrix): BinnedFeature[] {
   const maxBins = Math.min(MAX_BINS, Math.max(2, opts.maxBins));
-  return features.map((f) => {
+  const n = raw.n;
+  const F = features.length;
+  if (into.n !== n || into.nFeatures !== F) throw new Error(`a ${into.n} × ${into.nFeatures} bin matrix for ${n} rows of ${F} features`);
+  const binned = features.map((f, j): BinnedFeature => {
+    const col = into.columns[j]!;
     if (f.kind === 'numeric') {
-      const thresholds = numericThresholds(raw.numeric.get(f.column)!, maxBins);
-      return { column: f.column, input: f.input, kind: 'numeric', thresholds, nBins: thresholds.length + 1 };
+      const x = raw.numeric.get(f.column)!;
+      const thresholds = numericThresholds(x, maxBins);
+      const feature: BinnedFeature = { column: f.column, input: f.input, kind: 'numeric', thresholds, nBins: thresholds.length + 1 };
+      col.set(binValues(x, feature));
+      return feature;
     }
-    const categories = vocabulary(raw.strings.get(f.column)!, Math.min(maxBins, opts.maxCategories)).vocab;
+    const categories = categoryBins(raw.strings.get(f.column)!, Math.min(maxBins, opts.maxCategories), col);
     const thresholds = categories.slice(0, -1).map((_, c) => c + 0.5);
     return { column: f.column, input: f.input, kind: 'categorical', thresholds, nBins: Math.max(1, categories.length), categories };
   });
+  const { bins } = into;
+  for (let j = 0; j < F; j++) {
+    const col = into.columns[j]!;
+    for (let i = 0; i < n; i++) bins[i * F + j] = col[i]!;
+  }
+  return binned;
+}
+
+/**
+ * The vocabulary design-matrix.ts's vocabulary() gives (the maxCategories most frequent values, by
+ * count then code point) and each row's bin (its code; MISSING_BIN when missing or not kept), in
+ * one hashing pass: a first-seen id per row, counted, then the ids' codes.
+ */
+function categoryBins(values: readonly string[], maxCategories: number, out: Uint8Array): string[] {
+  const ids = new Map<string, number>();
+  const keys: string[] = [];
+  let counts = new Int32Array(256);
+  const rowIds = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === MISSING_STRING) {
+      rowIds[i] = -1;
+      continue;
+    }
+    let id = ids.get(v);
+    if (id === undefined) {
+      id = keys.length;
+      ids.set(v, id);
+      keys.push(v);
+      if (id === counts.length) {
+        const grown = new Int32Array(2 * counts.length);
+        grown.set(counts);
+        counts = grown;
+      }
+    }
+    counts[id] = counts[id]! + 1;
+    rowIds[i] = id;
+  }
+  const kept = keys.map((_, id) => id).sort((a, b) => counts[b]! - counts[a]! || (keys[a]! < keys[b]! ? -1 : 1)).slice(0, maxCategories);
+  const codeOf = new Uint8Array(keys.length).fill(MISSING_BIN);
+  kept.forEach((id, code) => (codeOf[id] = code));
+  for (let i = 0; i < values.length; i++) {
+    const id = rowIds[i]!;
+    out[i] = id < 0 ? MISSING_BIN : codeOf[id]!;
+  }
+  return kept.map((id) => keys[id]!);
 }
 
 /** Bin boundaries are computed from at most this many values (an evenly strided sample), as LightGBM does. */

@@ -2,7 +2,7 @@ import type { ModelTask } from '../../../pipelines/steps/model';
 import type { FeatureColumn, RawTable, TargetData } from '../data/design-matrix';
 import { softmaxRow, sigmoid } from '../head';
 import { Rng } from '../rng';
-import { binTable, emptyBinMatrix, fitBinning, type BinMatrix, type BinnedFeature } from './binning';
+import { binTable, binTraining, emptyBinMatrix, type BinMatrix, type BinnedFeature } from './binning';
 import type { GbdtModel } from './model';
 import { binaryTerms, lossGroups, meanLoss } from './binary-loss';
 import { HistogramThreads, histogramThreadCount } from './histogram-threads';
@@ -99,8 +99,7 @@ export async function trainGbdt(data: GbdtData, params: GbdtParams, hooks: GbdtH
   let binning: BinnedFeature[];
   let vbins: BinMatrix | undefined;
   try {
-    binning = fitBinning(data.train.raw, data.features, { maxBins: params.maxBins, maxCategories: params.maxCategories });
-    binTable(data.train.raw, binning, bins);
+    binning = binTraining(data.train.raw, data.features, { maxBins: params.maxBins, maxCategories: params.maxCategories }, bins);
     vbins = data.validation ? binTable(data.validation.raw, binning) : undefined;
   } catch (e) {
     await (await starting)?.close();
