@@ -5,7 +5,7 @@ import { gbdtParams } from '../pipelines/steps/training';
 import { extractRaw, extractTarget, resolveFeatures } from '../activities/training/data/design-matrix';
 import { trainGbdt } from '../activities/training/gbdt/boost';
 import { accumulate, accumulateAll, accumulateBlocks, binCounts, BLOCK_ROWS, fillCounts, histogramBlockRows, newHistogram, SLOTS, STRIDE } from '../activities/training/gbdt/histogram';
-import { HistogramThreads, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
+import { HistogramThreads, MIN_PARALLEL_HISTOGRAM_ROWS, MIN_PARALLEL_ROWS } from '../activities/training/gbdt/histogram-threads';
 import { partition } from '../activities/training/gbdt/partition';
 import { binaryTerms, lossGroups } from '../activities/training/gbdt/binary-loss';
 import { CTRL, CTRL_LENGTH, JOB, ThreadBlocks } from '../activities/training/gbdt/thread-blocks';
@@ -135,6 +135,15 @@ describe('GBDT histograms', () => {
           threads.build(many, 7, m, k, f);
           assert.deepEqual(many, one, `features ${features}, class ${k}`);
         }
+      }
+      // nodes of one to three row blocks: each cut by features too (two groups of three, on three threads)
+      for (const [from, to] of [[100, 100 + MIN_PARALLEL_HISTOGRAM_ROWS + 10], [5, 5 + 2 * BLOCK_ROWS + 1]] as const) {
+        const f = Int32Array.from([4, 0, 1, 5, 2, 3]);
+        const one = newHistogram(F);
+        accumulateBlocks(one, data, rows, from, to, grad, hess, f, histogramBlockRows(n, F), newHistogram(F));
+        const many = newHistogram(F);
+        threads.build(many, from, to, 0, f);
+        assert.deepEqual(many, one, `rows ${from} to ${to}`);
       }
       // a node of every row in order: each block's partial by accumulateAll, counts left to the caller
       const saved = rows.slice();

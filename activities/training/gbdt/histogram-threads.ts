@@ -25,12 +25,20 @@ import { chunkCount, CTRL, CTRL_LENGTH, JOB, MAX_LEAVES, MAX_THREADS, ThreadBloc
  *
  * Blocks depend on the data, not on the thread count, a single thread adds the same partials in
  * the same order (accumulateBlocks), and a partition keeps rows in order, on whichever thread:
- * the trees are the ones a single thread grows. Nodes under MIN_PARALLEL_ROWS rows are built on the calling thread
- * alone (waking threads costs tens of µs), and data under MIN_PARALLEL_WORK row×features does
+ * the trees are the ones a single thread grows. Histograms of nodes under MIN_PARALLEL_HISTOGRAM_ROWS
+ * rows and partitions under MIN_PARALLEL_PARTITION_ROWS are made on the calling thread alone
+ * (a sleeping thread takes tens of µs to wake), and data under MIN_PARALLEL_WORK row×features does
  * not start threads at all (starting one costs a few hundred ms of module loading).
  */
 
 export const MIN_PARALLEL_ROWS = 20_000;
+/**
+ * Histograms and partitions of smaller nodes than MIN_PARALLEL_ROWS are shared too (down to
+ * these sizes): the other threads spin between a tree's jobs, so a job costs a few µs, and the
+ * small nodes the trainer's thread built alone were about a third of its serial work.
+ */
+export const MIN_PARALLEL_HISTOGRAM_ROWS = 4096;
+export const MIN_PARALLEL_PARTITION_ROWS = 16_384;
 export const MIN_PARALLEL_WORK = 1_000_000;
 
 export interface SharedGrowBuffers {
@@ -148,7 +156,10 @@ export class HistogramThreads {
       this.addPartials(hist, features, nBlocks);
       return;
     }
-    if (nBlocks < 2 || end - start < MIN_PARALLEL_ROWS) {
+    // a node of few row blocks has each cut by features too (three or more a group), so that every
+    // thread gets work: a slot's sum does not depend on which features share its pass
+    const groups = nBlocks >= 2 * this.nThreads ? 1 : Math.max(1, Math.min(this.nThreads, Math.floor(features.length / 3)));
+    if (nBlocks * groups < 2 || end - start < MIN_PARALLEL_HISTOGRAM_ROWS) {
       const grad = shared.grad.subarray(k * data.n, (k + 1) * data.n);
       accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial, allRows);
       return;
@@ -158,7 +169,8 @@ export class HistogramThreads {
     this.ctrl[CTRL.k] = k;
     this.ctrl[CTRL.blockRows] = blockRows;
     this.ctrl[CTRL.allRows] = allRows ? 1 : 0;
-    this.run(JOB.histogram, start, end, nBlocks);
+    this.ctrl[CTRL.groups] = groups;
+    this.run(JOB.histogram, start, end, nBlocks * groups);
     this.addPartials(hist, features, nBlocks);
   }
 
@@ -177,7 +189,7 @@ export class HistogramThreads {
   partition(start: number, end: number, f: number, goesLeft: Uint8Array): number {
     const { rows, scratch } = this.shared;
     const T = chunkCount(end - start, this.nThreads);
-    if (end - start < 2 * MIN_PARALLEL_ROWS) return partition(rows, scratch, start, end, this.data.columns[f]!, goesLeft);
+    if (end - start < MIN_PARALLEL_PARTITION_ROWS) return partition(rows, scratch, start, end, this.data.columns[f]!, goesLeft);
     this.goesLeft.set(goesLeft);
     this.ctrl[CTRL.feature] = f;
     this.run(JOB.partition, start, end, T);
@@ -226,6 +238,7 @@ export class HistogramThreads {
     this.ctrl[CTRL.k] = 0;
     this.ctrl[CTRL.blockRows] = this.blockRows;
     this.ctrl[CTRL.allRows] = 1;
+    this.ctrl[CTRL.groups] = 1;
     this.run(JOB.binaryRoot, 0, n, nBlocks);
     this.rootPartials = rootFeatures.slice();
   }

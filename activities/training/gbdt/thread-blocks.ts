@@ -27,7 +27,7 @@ import { addLeafValues, type LeafRows } from './leaf-margins';
  */
 
 /** Indices in the control array. */
-export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, allRows: 16, lefts: 17 } as const;
+export const CTRL = { seq: 0, stop: 1, done: 2, ready: 3, start: 4, end: 5, k: 6, job: 7, feature: 8, threads: 9, failed: 10, stride: 11, leaves: 12, blockRows: 13, seqSleepers: 14, doneSleepers: 15, allRows: 16, groups: 17, lefts: 18 } as const;
 export const MAX_THREADS = 8;
 /**
  * Row-chunked jobs (partitions, loss terms, margin updates) get a chunk per CHUNK_ROWS rows, at
@@ -230,19 +230,27 @@ export class ThreadBlocks {
     } else this.histogramBlock(block);
   }
 
-  /** Row block `block` of the job's [start, end) into its partial histogram. */
+  /**
+   * Job block `block` of a histogram job: row block floor(block / groups) of the job's [start, end),
+   * for feature group block % groups (the job's features cut into `groups` runs), into the row
+   * block's partial histogram (each group writes its own features' slots).
+   */
   private histogramBlock(block: number): void {
     const { ctrl } = this;
     const start = ctrl[CTRL.start]!;
     const end = ctrl[CTRL.end]!;
     const n = this.d.n;
     const k = ctrl[CTRL.k]!;
-    const features = this.jobs.subarray(1, 1 + this.jobs[0]!);
+    const groups = Math.max(1, ctrl[CTRL.groups]!); // (0: a job opened without groups)
+    const group = block % groups;
+    const rowBlock = (block - group) / groups;
+    const nf = this.jobs[0]!;
+    const features = this.jobs.subarray(1 + Math.floor((group * nf) / groups), 1 + Math.floor(((group + 1) * nf) / groups));
     const W = this.d.featureWidth;
     const width = this.d.nFeatures * W;
-    const partial = this.partials.subarray(block * width, (block + 1) * width);
+    const partial = this.partials.subarray(rowBlock * width, (rowBlock + 1) * width);
     for (const f of features) partial.fill(0, f * W, (f + 1) * W);
-    const from = start + block * ctrl[CTRL.blockRows]!;
+    const from = start + rowBlock * ctrl[CTRL.blockRows]!;
     const to = Math.min(end, from + ctrl[CTRL.blockRows]!);
     const grad = this.gradAll.subarray(k * n, (k + 1) * n);
     const hess = this.hessAll.subarray(k * n, (k + 1) * n);
