@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startThread } from '../../runtime/threads';
 import type { BinMatrix } from './binning';
-import { accumulateBlocks, addInto, blockCount, histogramBlockRows, newHistogram, SLOTS, STRIDE } from './histogram';
+import { accumulateBlocks, blockCount, histogramBlockRows, MISSING_SLOT, newHistogram, SLOTS, STRIDE } from './histogram';
 import { partition } from './partition';
 import { addLeafValues, expFactors, type LeafRows } from './leaf-margins';
 import { LOSS_GROUP } from './binary-loss';
@@ -74,6 +74,7 @@ export class HistogramThreads {
   private readonly blocks: ThreadBlocks;
   /** Set by binaryTerms when the partials hold the next root's histogram blocks, for these features. */
   private rootPartials: Int32Array | undefined;
+  private slotEndsByFeature: Int32Array | undefined;
 
   private constructor(
     private readonly data: BinMatrix,
@@ -178,11 +179,43 @@ export class HistogramThreads {
   private addPartials(hist: Float64Array, features: Int32Array, nBlocks: number): void {
     const W = this.featureWidth;
     const width = this.data.nFeatures * W;
+    // (on the trainer's thread alone: only the slots a row can be in, its bins and the missing slot)
+    const ends = this.slotEnds();
+    const missing = STRIDE * MISSING_SLOT;
     for (let j = 0; j < features.length; j++) {
       const o = features[j]! * W;
-      hist.set(this.partials.subarray(o, o + W), o);
+      hist.set(this.partials.subarray(o, o + ends[features[j]!]!), o);
+      hist.set(this.partials.subarray(o + missing, o + W), o + missing);
     }
-    for (let b = 1; b < nBlocks; b++) addInto(hist, this.partials, b * width, features);
+    const { partials } = this;
+    for (let b = 1; b < nBlocks; b++) {
+      for (let j = 0; j < features.length; j++) {
+        const o = features[j]! * W;
+        const p = b * width + o;
+        const end = ends[features[j]!]!;
+        for (let s = 0; s < end; s++) hist[o + s] = hist[o + s]! + partials[p + s]!;
+        for (let s = missing; s < W; s++) hist[o + s] = hist[o + s]! + partials[p + s]!;
+      }
+    }
+  }
+
+  /**
+   * Per feature, the end (in histogram values) of the slots its bins can fill: no row has a bin
+   * above the highest one in the data, so the slots past it (and before the missing slot) stay 0
+   * in every partial and every histogram. Read from the bins at the first build (they are filled
+   * after the threads start).
+   */
+  private slotEnds(): Int32Array {
+    if (this.slotEndsByFeature) return this.slotEndsByFeature;
+    const { bins, n, nFeatures: F } = this.data;
+    const top = new Int32Array(F).fill(-1);
+    for (let i = 0, p = 0; i < n; i++)
+      for (let f = 0; f < F; f++, p++) {
+        const b = bins[p]!;
+        if (b !== MISSING_SLOT && b > top[f]!) top[f] = b;
+      }
+    this.slotEndsByFeature = top.map((t) => STRIDE * (t + 1));
+    return this.slotEndsByFeature;
   }
 
   /** Stable partition of rows[start, end) by feature f's bins (see partition.ts); returns the first right row's position. */
