@@ -136,8 +136,8 @@ describe('GBDT histograms', () => {
           assert.deepEqual(many, one, `features ${features}, class ${k}`);
         }
       }
-      // nodes of one to three row blocks: each cut by features too (two groups of three, on three threads)
-      for (const [from, to] of [[100, 100 + MIN_PARALLEL_HISTOGRAM_ROWS + 10], [5, 5 + 2 * BLOCK_ROWS + 1]] as const) {
+      // a node of one row block: cut by features (two groups of three, on three threads)
+      for (const [from, to] of [[100, 100 + MIN_PARALLEL_HISTOGRAM_ROWS + 10], [5, 5 + BLOCK_ROWS]] as const) {
         const f = Int32Array.from([4, 0, 1, 5, 2, 3]);
         const one = newHistogram(F);
         accumulateBlocks(one, data, rows, from, to, grad, hess, f, histogramBlockRows(n, F), newHistogram(F));

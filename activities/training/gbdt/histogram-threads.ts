@@ -157,9 +157,11 @@ export class HistogramThreads {
       this.addPartials(hist, features, nBlocks);
       return;
     }
-    // a node of few row blocks has each cut by features too (three or more a group), so that every
-    // thread gets work: a slot's sum does not depend on which features share its pass
-    const groups = nBlocks >= 2 * this.nThreads ? 1 : Math.max(1, Math.min(this.nThreads, Math.floor(features.length / 3)));
+    // a node of one row block is cut by features (three or more a group), so that the threads share
+    // it: a slot's sum does not depend on which features share its pass. Only then: each pass
+    // re-reads the rows' indices and gradients (for a scattered node, the cache misses), so a node
+    // of several blocks is cut by rows alone
+    const groups = nBlocks > 1 ? 1 : Math.max(1, Math.min(this.nThreads, Math.floor(features.length / 3)));
     if (nBlocks * groups < 2 || end - start < MIN_PARALLEL_HISTOGRAM_ROWS) {
       const grad = shared.grad.subarray(k * data.n, (k + 1) * data.n);
       accumulateBlocks(hist, data, shared.rows, start, end, grad, shared.hess.subarray(k * data.n, (k + 1) * data.n), features, blockRows, this.partial, allRows);
