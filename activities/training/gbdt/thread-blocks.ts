@@ -51,8 +51,13 @@ export const MAX_LEAVES = 4096;
  * at full scale: both sides asleep) costs this much, never a hang.
  */
 export const WAIT_RECHECK_MS = 20;
-/** How long a wait spins before it sleeps (ms). */
-export const SPIN_MS = 0.25;
+/**
+ * How long a wait spins before it sleeps (ms). 2 ms rather than 0.25: some gaps between jobs (a
+ * large node's partials added up, two children's categorical split searches, a tree's end) are
+ * longer than 0.25 ms, and each sleep cost a wake-up; flights, six pairs at load 1.5: 9.1-12.4 s
+ * (median 9.7) against 9.9-12.2 s (median 10.4), with less CPU.
+ */
+export const SPIN_MS = 2;
 /** Most blocks a job can have (the claim word's fields are 16 bits). */
 export const MAX_BLOCKS = 0xffff;
 
