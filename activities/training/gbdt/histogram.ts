@@ -372,9 +372,14 @@ export function fillCounts(hist: Float64Array, counts: Float64Array, features: I
 }
 
 /** parent -= child over the given features' slots (the histogram-subtraction trick: parent becomes the sibling's). */
-export function subtractInto(parent: Float64Array, child: Float64Array, features: Int32Array): void {
+export function subtractInto(parent: Float64Array, child: Float64Array, features: Int32Array, bins?: Int32Array): void {
   for (let j = 0; j < features.length; j++) {
-    const o = features[j]! * W;
-    for (let s = o; s < o + W; s++) parent[s] = parent[s]! - child[s]!;
+    const f = features[j]!;
+    const o = f * W;
+    // Only the slots a split search reads: bins 0..nBins-1 and the missing slot (a feature of
+    // 10 bins is 33 values of 768); without `bins`, all of them.
+    const end = bins ? o + STRIDE * bins[f]! : o + W;
+    for (let s = o; s < end; s++) parent[s] = parent[s]! - child[s]!;
+    for (let s = bins ? o + STRIDE * MISSING_SLOT : end; s < o + W; s++) parent[s] = parent[s]! - child[s]!;
   }
 }

@@ -224,6 +224,9 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
 
   const leafValue = (g: number, h: number) => Math.fround((-g / (h + p.l2)) * p.learningRate);
 
+  // per feature, the bins the split search and the totals read (besides the missing slot)
+  const binsRead = Int32Array.from(inp.features, (f) => Math.min(f.nBins, MISSING_SLOT));
+
   // a node's gradient and hessian sums, from its histogram: every row is in one slot of each feature
   const totals = (hist: Float64Array, f: number): { g: number; h: number } => {
     const off = f * SLOTS;
@@ -300,7 +303,7 @@ export function growTree(inp: GrowInput, p: TreeParams, ws: GrowWorkspace = grow
     const leftSmaller = nl <= nr;
     const small = leftSmaller ? build(leaf.start, mid) : build(mid, leaf.end);
     const large = leaf.hist!; // reuse: parent − small
-    subtractInto(large, small, allowed);
+    subtractInto(large, small, allowed, binsRead);
     // totals of the smaller child, from its split feature's histogram
     const { g: gs, h: hs } = totals(small, f);
     const gL = leftSmaller ? gs : leaf.g - gs;
